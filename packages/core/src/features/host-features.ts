@@ -1,0 +1,76 @@
+import { MigmError } from '../errors.js';
+import type { FeatureTensor, FeatureTerm } from '../backend/types.js';
+
+/** A feature tensor in host memory: the reference representation, used by CPU backends and tests. */
+export class HostFeature implements FeatureTensor {
+  readonly dims: readonly [number, number, number];
+  #data: Float32Array | null;
+
+  constructor(data: Float32Array, dims: readonly [number, number, number]) {
+    if (data.length !== dims[0] * dims[1] * dims[2]) {
+      throw new MigmError('INVALID_OPTION', `Feature data has ${data.length} values but dims [${dims.join(', ')}] need ${dims[0] * dims[1] * dims[2]}.`);
+    }
+    this.#data = data;
+    this.dims = dims;
+  }
+
+  get released(): boolean {
+    return this.#data === null;
+  }
+
+  /** The values; throws DISPOSED after release. */
+  get data(): Float32Array {
+    if (this.#data === null) throw new MigmError('DISPOSED', 'This feature tensor was released and cannot be used.');
+    return this.#data;
+  }
+
+  release(): void {
+    if (this.#data === null) throw new MigmError('DISPOSED', 'This feature tensor was already released.');
+    this.#data = null;
+  }
+}
+
+/**
+ * Reference linear combination out = sum_j coef_j * x_j over host arrays, in float32 as a device would store
+ * it. This is the velocity integration f_next = f + dt * v (terms [{f, 1}, {v, dt}]) and Taylor extrapolation.
+ */
+export function combineHost(out: Float32Array, arrays: readonly Float32Array[], coefs: ArrayLike<number>): Float32Array {
+  const n = out.length;
+  for (const a of arrays) {
+    if (a.length !== n) throw new MigmError('INVALID_OPTION', `Feature combine: operands have ${a.length} and ${n} values; they must match.`);
+  }
+  const first = arrays[0];
+  if (first === undefined) {
+    out.fill(0);
+    return out;
+  }
+  const c0 = coefs[0]!;
+  for (let i = 0; i < n; i++) out[i] = c0 * first[i]!;
+  for (let j = 1; j < arrays.length; j++) {
+    const a = arrays[j]!;
+    const c = coefs[j]!;
+    if (c === 0) continue;
+    for (let i = 0; i < n; i++) out[i] = out[i]! + c * a[i]!;
+  }
+  return out;
+}
+
+/** f_next = f + dt * v, the integrator step of PAPER.md section 3, on host arrays. */
+export function integrateHost(out: Float32Array, feature: Float32Array, velocity: Float32Array, dt: number): Float32Array {
+  return combineHost(out, [feature, velocity], [1, dt]);
+}
+
+/** Checks that all terms have the same dims; returns those dims. */
+export function checkTerms(terms: readonly FeatureTerm[]): readonly [number, number, number] {
+  const first = terms[0];
+  if (first === undefined) throw new MigmError('INVALID_OPTION', 'Feature combine needs at least one term.');
+  const [r, l, d] = first.feature.dims;
+  for (const t of terms) {
+    const [r2, l2, d2] = t.feature.dims;
+    if (r2 !== r || l2 !== l || d2 !== d) {
+      throw new MigmError('INVALID_OPTION', `Feature combine: dims [${t.feature.dims.join(', ')}] differ from [${first.feature.dims.join(', ')}].`);
+    }
+    if (!Number.isFinite(t.coef)) throw new MigmError('INVALID_OPTION', `Feature combine: coefficient ${t.coef} is not finite.`);
+  }
+  return first.feature.dims;
+}

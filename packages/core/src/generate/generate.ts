@@ -1,0 +1,216 @@
+import { now } from '../clock.js';
+import type { Backend, FeatureTensor, FeatureTerm } from '../backend/types.js';
+import { MigmError, throwIfAborted } from '../errors.js';
+import { taylorTerms } from '../features/taylor.js';
+import { RandomStreams } from '../random/prng.js';
+import { commitTopConfidence, createSamplerScratch, sampleMaskedPositions } from '../sampling/step-sampler.js';
+import type { StepTrace } from './events.js';
+import { resolveOptions, type GenerateOptions, type Predictor } from './options.js';
+
+/** Counts of backend calls made by one generate() run. */
+export interface CallCounts {
+  forward: number;
+  head: number;
+  velocity: number;
+  combine: number;
+}
+
+/** What `generate()` returns. Decode `tokens` to pixels with `backend.decode(result.tokens, result.batch)`. */
+export interface GenerateResult {
+  /** Final token ids [batch, L], int32. */
+  readonly tokens: Int32Array;
+  readonly batch: number;
+  /** L: tokens per image. */
+  readonly tokensPerImage: number;
+  /** The seed used (the one given, or the random one drawn when none was given). */
+  readonly seed: number;
+  readonly predictor: Predictor;
+  readonly steps: number;
+  /** Steps that ran the base model. */
+  readonly plan: Int32Array;
+  readonly trace: readonly StepTrace[];
+  readonly calls: Readonly<CallCounts>;
+  readonly timings: {
+    /** Wall time of the whole run, ms. */
+    readonly totalMs: number;
+    /** Time awaiting the backend, ms. */
+    readonly backendMs: number;
+    /** Time in core (sampling, guidance, selection, bookkeeping), ms. */
+    readonly coreMs: number;
+  };
+}
+
+
+
+/**
+ * Generates a batch of token grids with a masked image generation model.
+ *
+ * The loop owns all model calls: full steps (from the plan) run the base model; skipped steps ask the
+ * predictor for the feature, apply the head, and then guidance, sampling and commit run exactly as in a full
+ * step. Memory for logits, tokens and sampling is allocated once per run, never per step.
+ *
+ * @example
+ * const result = await generate(backend, { condition: 3, batch: 4, steps: 16, budget: 6, seed: 1 });
+ * const images = await backend.decode(result.tokens, result.batch);
+ */
+export async function generate(backend: Backend, options: GenerateOptions = {}): Promise<GenerateResult> {
+  const start = now();
+  const manifest = backend.manifest;
+  const o = resolveOptions(options, manifest, backend.capabilities.velocity && typeof backend.velocity === 'function');
+  const { signal, onStep } = options;
+  throwIfAborted(signal);
+
+  const B = o.batch;
+  const L = manifest.tokens.count;
+  const K = manifest.tokens.codebookSize;
+  const maskId = manifest.tokens.maskId;
+  const rows = o.guided ? 2 * B : B;
+  const N = o.steps;
+
+  const state = new Int32Array(B * L).fill(maskId);
+  const rowTokens = new Int32Array(rows * L);
+  const rowClasses = new Int32Array(rows);
+  rowClasses.set(o.classes);
+  if (o.guided) rowClasses.fill(manifest.condition.nullClassId, B);
+  const logits = new Float32Array(rows * L * K);
+  const scratch = createSamplerScratch(B, L, K);
+  let maxCount = 0;
+  for (let i = 0; i < N; i++) maxCount = Math.max(maxCount, o.counts[i]!);
+  const revealedPositions = new Int32Array(B * maxCount);
+  const revealedTokens = new Int32Array(B * maxCount);
+  const controlTokens = new Int32Array(rows * maxCount);
+  const controlPositions = new Int32Array(rows * maxCount);
+  const controlRatio = new Float32Array(rows);
+  const rng = new RandomStreams(o.seed, B);
+
+  const calls: CallCounts = { forward: 0, head: 0, velocity: 0, combine: 0 };
+  const trace: StepTrace[] = [];
+  let backendMs = 0;
+  let stepBackendMs = 0;
+  let stepCalls = 0;
+  /** Awaits a backend call, timing it and releasing its result if the run was aborted meanwhile. */
+  const call = async <T>(kind: keyof CallCounts, p: () => Promise<T>): Promise<T> => {
+    const t0 = now();
+    let value: T;
+    try {
+      value = await p();
+    } catch (err) {
+      if (err instanceof MigmError) throw err;
+      throw new MigmError('BACKEND_FAILURE', `Backend ${backend.name} failed in ${kind}(): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    } finally {
+      const dt = now() - t0;
+      backendMs += dt;
+      stepBackendMs += dt;
+      calls[kind]++;
+      stepCalls++;
+    }
+    if (signal?.aborted && value !== null && typeof value === 'object' && 'dims' in value) {
+      backend.release(value as FeatureTensor);
+    }
+    throwIfAborted(signal);
+    return value;
+  };
+
+  // Features this run holds: the chained feature (learned) and the last full-step features (taylor).
+  let current: FeatureTensor | null = null;
+  const history: { step: number; feature: FeatureTensor }[] = [];
+  const keepHistory = o.predictor === 'taylor' ? o.taylorOrder + 1 : 0;
+  const held = new Set<FeatureTensor>();
+  const drop = (f: FeatureTensor | null): void => {
+    if (f !== null && held.delete(f)) backend.release(f);
+  };
+  const hold = (f: FeatureTensor): FeatureTensor => {
+    held.add(f);
+    return f;
+  };
+
+  let masked = L;
+  let lastRevealed = 0;
+  try {
+    for (let i = 0; i < N; i++) {
+      throwIfAborted(signal);
+      const stepStart = now();
+      stepBackendMs = 0;
+      stepCalls = 0;
+      const full = o.fullMask[i] === 1;
+      if (full) {
+        rowTokens.set(state);
+        if (o.guided) rowTokens.set(state, B * L);
+        const f = hold(await call('forward', () => backend.forward({ tokens: rowTokens, classes: rowClasses, rows, logits })));
+        if (o.predictor === 'learned') {
+          drop(current);
+          current = f;
+        } else if (o.predictor === 'taylor') {
+          history.push({ step: i, feature: f });
+          while (history.length > keepHistory) drop(history.shift()!.feature);
+        } else {
+          drop(f);
+        }
+      } else if (o.predictor === 'learned') {
+        fillControl(lastRevealed, masked / L);
+        const control = { tokens: controlTokens.subarray(0, rows * lastRevealed), positions: controlPositions.subarray(0, rows * lastRevealed), count: lastRevealed, ratio: controlRatio };
+        const from = current!;
+        const v = hold(await call('velocity', () => backend.velocity!(from, control)));
+        const next = hold(await call('combine', () => backend.combine([{ feature: from, coef: 1 }, { feature: v, coef: 1 }])));
+        drop(v);
+        drop(from);
+        current = next;
+        await call('head', () => backend.head(next, logits));
+      } else if (o.predictor === 'taylor' && history.length >= 2) {
+        const terms: FeatureTerm[] = taylorTerms(history, i, o.taylorOrder);
+        const f = hold(await call('combine', () => backend.combine(terms)));
+        try {
+          await call('head', () => backend.head(f, logits));
+        } finally {
+          drop(f);
+        }
+      }
+      // reuse (and taylor before its second full step): the feature is unchanged, so the logits buffer
+      // still holds its logits; no backend call is needed.
+
+      const count = o.counts[i]!;
+      const anneal = o.confidenceNoise === 'constant' ? 1 : N === 1 ? 0 : 1 - i / (N - 1);
+      sampleMaskedPositions(
+        {
+          logits, guided: o.guided, batch: B, tokens: L, vocab: K, state, maskId,
+          weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale: o.randomizeTemperature * anneal,
+          draw: o.draw, topK: o.topK, topP: o.topP, rng,
+        },
+        scratch,
+      );
+      lastRevealed = commitTopConfidence(state, maskId, B, L, count, scratch, revealedPositions, revealedTokens);
+      masked -= lastRevealed;
+
+      const stepMs = now() - stepStart;
+      trace.push({
+        step: i, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked,
+        guidance: o.guided ? o.weights[i]! : 0, backendCalls: stepCalls, backendMs: stepBackendMs, coreMs: stepMs - stepBackendMs,
+      });
+      onStep?.({ type: 'step', step: i, steps: N, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked, tokens: state, batch: B, elapsedMs: now() - start });
+    }
+  } finally {
+    for (const f of held) backend.release(f);
+    held.clear();
+  }
+
+  const totalMs = now() - start;
+  return {
+    tokens: state, batch: B, tokensPerImage: L, seed: o.seed, predictor: o.predictor, steps: N, plan: o.plan,
+    trace, calls, timings: { totalMs, backendMs, coreMs: totalMs - backendMs },
+  };
+
+  /** The shortcut's control: last step's revealed tokens and positions for every row (both CFG halves). */
+  function fillControl(n: number, ratio: number): void {
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < n; j++) {
+        controlTokens[b * n + j] = revealedTokens[b * n + j]!;
+        controlPositions[b * n + j] = revealedPositions[b * n + j]!;
+      }
+    }
+    if (o.guided) {
+      controlTokens.copyWithin(B * n, 0, B * n);
+      controlPositions.copyWithin(B * n, 0, B * n);
+    }
+    controlRatio.fill(ratio);
+  }
+}

@@ -1,0 +1,202 @@
+import type { AbortSignalLike } from '../clock.js';
+import { describe, invalidOption, MigmError } from '../errors.js';
+import { guidanceWeights, type Guidance } from '../guidance/guidance.js';
+import type { Manifest } from '../manifest/types.js';
+import { checkPlan, fullStepPlan } from '../plan/full-step-plan.js';
+import { isValidSeed } from '../random/prng.js';
+import type { DrawMethod } from '../sampling/step-sampler.js';
+import { resolveSchedule, type Schedule } from '../schedules/resolve.js';
+import type { StepEvent } from './events.js';
+
+/**
+ * What fills a skipped (non-full) step:
+ * - `none`: vanilla, every step runs the base model (budget and plan do not apply);
+ * - `learned`: the shortcut model's velocity, integrated f_next = f + v (PAPER.md section 3);
+ * - `reuse`: the last feature unchanged (v = 0), so the last logits are reused;
+ * - `taylor`: extrapolation from the last full-step features (first order by default).
+ */
+export type Predictor = 'none' | 'learned' | 'reuse' | 'taylor';
+export const PREDICTORS: readonly Predictor[] = ['none', 'learned', 'reuse', 'taylor'];
+
+/** How the confidence noise behaves over the steps: MaskGIT anneals it to 0, DiMOO keeps it constant. */
+export type ConfidenceNoise = 'annealed' | 'constant';
+
+/** Options of `generate()`. Every field but the backend is optional; defaults come from the bundle's manifest. */
+export interface GenerateOptions {
+  /** Class id (0..numClasses-1), null for unconditional, or one per image. Default null. */
+  readonly condition?: number | null | readonly (number | null)[];
+  /** Images to generate. Default: the length of `condition` if it is an array, else 1. */
+  readonly batch?: number;
+  /** Total steps N. Default: manifest sampling.steps. */
+  readonly steps?: number;
+  /** Masking schedule. Default: manifest sampling.schedule. */
+  readonly schedule?: Schedule;
+  /** Default: 'learned' when the backend has a shortcut model, else 'none'. */
+  readonly predictor?: Predictor;
+  /** Number of full steps B for accelerated predictors (paper plan). Default: manifest sampling.budget. */
+  readonly budget?: number;
+  /** Explicit full steps instead of a budget: strictly increasing, starting at 0. */
+  readonly plan?: readonly number[];
+  /** Taylor order (1 or 2). Default 1. */
+  readonly taylorOrder?: 1 | 2;
+  /** Classifier-free guidance. Default: manifest sampling.guidance. 0 disables it (and halves the work). */
+  readonly guidance?: Guidance;
+  /** Inverse temperature on logits before softmax. Default: manifest sampling.inverseTemperature. */
+  readonly inverseTemperature?: number;
+  /** r_temp: scale of the Gumbel noise on confidences. Default: manifest sampling.randomizeTemperature. */
+  readonly randomizeTemperature?: number;
+  /** Confidence noise over steps. Default: 'constant' for the 'dimoo' schedule, else 'annealed'. */
+  readonly confidenceNoise?: ConfidenceNoise;
+  /** Candidate draw. Default 'inverse-cdf'. */
+  readonly draw?: DrawMethod;
+  /** Keep only the k most likely tokens per position (integer 1..K). Default off. */
+  readonly topK?: number;
+  /** Nucleus filtering mass in (0, 1]. Default 1 (off). */
+  readonly topP?: number;
+  /** Integer 0..2^53-1 fixing every random draw. Default: a random seed, reported in the result. */
+  readonly seed?: number;
+  /** Stops generation between steps (and inside backend waits); the promise rejects with `ABORTED`. */
+  readonly signal?: AbortSignalLike;
+  /** Called after every step with progress and the current token grid. */
+  readonly onStep?: (event: StepEvent) => void;
+}
+
+/** Options after validation, with defaults applied and schedules and plans resolved. */
+export interface ResolvedOptions {
+  readonly batch: number;
+  readonly classes: Int32Array;
+  readonly steps: number;
+  readonly counts: Int32Array;
+  readonly predictor: Predictor;
+  readonly plan: Int32Array;
+  readonly fullMask: Uint8Array;
+  readonly taylorOrder: 1 | 2;
+  readonly weights: Float64Array;
+  readonly guided: boolean;
+  readonly inverseTemperature: number;
+  readonly randomizeTemperature: number;
+  readonly confidenceNoise: ConfidenceNoise;
+  readonly draw: DrawMethod;
+  readonly topK: number;
+  readonly topP: number;
+  readonly seed: number;
+}
+
+const MAX_BATCH = 4096;
+
+/** Validates options against a manifest and resolves defaults. Throws `INVALID_OPTION` naming the bad field. */
+export function resolveOptions(options: GenerateOptions, manifest: Manifest, hasVelocity: boolean): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw invalidOption('options', options, 'an object is allowed');
+  const L = manifest.tokens.count;
+  const K = manifest.tokens.codebookSize;
+  const defaults = manifest.sampling;
+  const { numClasses, nullClassId } = manifest.condition;
+
+  const condition = options.condition ?? null;
+  const conditionList = Array.isArray(condition) ? (condition as readonly (number | null)[]) : null;
+  let batch = options.batch ?? (conditionList ? conditionList.length : 1);
+  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw invalidOption('batch', batch, `an integer from 1 to ${MAX_BATCH} is allowed`);
+  if (conditionList && conditionList.length !== batch) {
+    throw invalidOption('condition', condition, `one class per image is required (batch is ${batch})`);
+  }
+  batch = batch | 0;
+  const classes = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    const c = conditionList ? conditionList[b] : (condition as number | null);
+    if (c === null || c === undefined) classes[b] = nullClassId;
+    else if (typeof c === 'number' && Number.isInteger(c) && c >= 0 && c < numClasses) classes[b] = c;
+    else {
+      throw invalidOption(conditionList ? `condition[${b}]` : 'condition', c, `a class id from 0 to ${numClasses - 1} (${manifest.condition.classNames.join(', ')}) or null is allowed`);
+    }
+  }
+
+  const steps = options.steps ?? defaults.steps;
+  if (!Number.isInteger(steps) || steps < 1 || steps > L) throw invalidOption('steps', steps, `an integer from 1 to ${L} is allowed`);
+  const schedule = options.schedule ?? defaults.schedule;
+  const counts = resolveSchedule(schedule, steps, L);
+
+  const predictor = options.predictor ?? (hasVelocity ? 'learned' : 'none');
+  if (!PREDICTORS.includes(predictor)) throw invalidOption('predictor', predictor, `allowed: ${PREDICTORS.join(', ')}`);
+  if (predictor === 'learned' && !hasVelocity) {
+    throw new MigmError('UNSUPPORTED', "Predictor 'learned' needs a shortcut model, and this backend's bundle has none (manifest graphs.shortcut). Use 'none', 'reuse' or 'taylor'.");
+  }
+  let plan: Int32Array;
+  if (predictor === 'none') {
+    if (options.budget !== undefined || options.plan !== undefined) {
+      throw invalidOption(options.plan !== undefined ? 'plan' : 'budget', options.plan ?? options.budget, "budget and plan apply only to predictors 'learned', 'reuse' and 'taylor'; vanilla runs every step (use fewer steps instead)");
+    }
+    plan = Int32Array.from({ length: steps }, (_, i) => i);
+  } else if (options.plan !== undefined) {
+    if (options.budget !== undefined) throw invalidOption('budget', options.budget, 'give either budget or plan, not both');
+    plan = checkPlan(options.plan, steps);
+  } else {
+    const budget = options.budget ?? Math.min(defaults.budget, steps);
+    if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1 || budget > steps) {
+      throw invalidOption('budget', budget, `an integer from 1 to steps (${steps}) is allowed`);
+    }
+    plan = fullStepPlan(steps, budget);
+  }
+  const fullMask = new Uint8Array(steps);
+  for (let i = 0; i < plan.length; i++) fullMask[plan[i]!] = 1;
+
+  const taylorOrder = options.taylorOrder ?? 1;
+  if (taylorOrder !== 1 && taylorOrder !== 2) throw invalidOption('taylorOrder', taylorOrder, 'allowed: 1, 2');
+
+  const weights = guidanceWeights(options.guidance ?? defaults.guidance, steps);
+  let anyConditional = false;
+  for (let b = 0; b < batch; b++) if (classes[b] !== nullClassId) anyConditional = true;
+  let anyWeight = false;
+  for (let i = 0; i < steps; i++) if (weights[i]! > 0) anyWeight = true;
+
+  const inverseTemperature = options.inverseTemperature ?? defaults.inverseTemperature;
+  if (typeof inverseTemperature !== 'number' || !Number.isFinite(inverseTemperature) || inverseTemperature <= 0) {
+    throw invalidOption('inverseTemperature', inverseTemperature, 'a finite number > 0 is allowed');
+  }
+  const randomizeTemperature = options.randomizeTemperature ?? defaults.randomizeTemperature;
+  if (typeof randomizeTemperature !== 'number' || !Number.isFinite(randomizeTemperature) || randomizeTemperature < 0) {
+    throw invalidOption('randomizeTemperature', randomizeTemperature, 'a finite number >= 0 is allowed');
+  }
+  const confidenceNoise = options.confidenceNoise ?? (schedule === 'dimoo' ? 'constant' : 'annealed');
+  if (confidenceNoise !== 'annealed' && confidenceNoise !== 'constant') {
+    throw invalidOption('confidenceNoise', confidenceNoise, 'allowed: "annealed", "constant"');
+  }
+  const draw = options.draw ?? 'inverse-cdf';
+  if (draw !== 'inverse-cdf' && draw !== 'gumbel-max') throw invalidOption('draw', draw, 'allowed: "inverse-cdf", "gumbel-max"');
+  const topK = options.topK ?? 0;
+  if (options.topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > K)) {
+    throw invalidOption('topK', topK, `an integer from 1 to the codebook size (${K}) is allowed`);
+  }
+  const topP = options.topP ?? 1;
+  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw invalidOption('topP', topP, 'a number in (0, 1] is allowed');
+
+  let seed = options.seed;
+  if (seed === undefined) seed = Math.floor(Math.random() * 2 ** 32);
+  else if (!isValidSeed(seed)) throw invalidOption('seed', seed, 'an integer from 0 to 2^53 - 1 is allowed');
+
+  if (options.signal !== undefined && !(typeof options.signal === 'object' && options.signal !== null && 'aborted' in options.signal)) {
+    throw invalidOption('signal', options.signal, 'an AbortSignal is allowed');
+  }
+  if (options.onStep !== undefined && typeof options.onStep !== 'function') {
+    throw invalidOption('onStep', describe(options.onStep), 'a function is allowed');
+  }
+
+  return {
+    batch,
+    classes,
+    steps,
+    counts,
+    predictor,
+    plan,
+    fullMask,
+    taylorOrder,
+    weights,
+    guided: anyConditional && anyWeight,
+    inverseTemperature,
+    randomizeTemperature,
+    confidenceNoise,
+    draw,
+    topK,
+    topP,
+    seed,
+  };
+}

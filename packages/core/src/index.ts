@@ -1,0 +1,56 @@
+/**
+ * @migm/core: the platform-free core of migm. Schedules, seeded sampling, guidance, the full-step planner,
+ * feature integration and the generation loop for masked image generation models (MaskGIT family), behind a
+ * `Backend` interface that runtime packages implement.
+ */
+export { MigmError, isMigmError, type MigmErrorCode } from './errors.js';
+export type { AbortSignalLike } from './clock.js';
+
+export { MASKGIT_SCHEDULES, tokenCounts, type MaskgitScheduleName } from './schedules/maskgit.js';
+export { dimooKeepMasked, keepMaskedToCounts } from './schedules/dimoo.js';
+export { resolveSchedule, type Schedule } from './schedules/resolve.js';
+export { roundHalfEven } from './schedules/float32.js';
+export { fullStepPlan, checkPlan } from './plan/full-step-plan.js';
+
+export { RandomStreams, isValidSeed, nextGumbel, nextUint32, nextUniform, seedStream } from './random/prng.js';
+export { drawInverseCdf, expInPlace, filterTopK, filterTopP, guideRow, logSumExp } from './sampling/row.js';
+export {
+  commitTopConfidence,
+  createSamplerScratch,
+  sampleMaskedPositions,
+  type DrawMethod,
+  type SampleParams,
+  type SamplerScratch,
+} from './sampling/step-sampler.js';
+export { applyGuidance, guidanceWeights, type Guidance } from './guidance/guidance.js';
+
+export { HostFeature, checkTerms, combineHost, integrateHost } from './features/host-features.js';
+export { taylorCoefficients, taylorTerms } from './features/taylor.js';
+
+export type {
+  Backend,
+  BackendCapabilities,
+  FeatureTensor,
+  FeatureTerm,
+  ForwardInput,
+  ImageBatch,
+  VelocityControl,
+} from './backend/types.js';
+
+export { generate, type CallCounts, type GenerateResult } from './generate/generate.js';
+export {
+  PREDICTORS,
+  resolveOptions,
+  type ConfidenceNoise,
+  type GenerateOptions,
+  type Predictor,
+  type ResolvedOptions,
+} from './generate/options.js';
+export type { StepEvent, StepKind, StepTrace } from './generate/events.js';
+
+export { GRAPH_CONTRACT, type GraphRole, type Manifest } from './manifest/types.js';
+export type { BundleFile, GraphSpec, ShortcutGraphSpec, TensorSpec } from './manifest/types.js';
+export { checkShortcutCompatibility, manifestSchema, SUPPORTED_SCHEMA_VERSIONS, validateManifest } from './manifest/validate.js';
+export { toHex, verifyBundleFile, type Sha256 } from './manifest/verify-files.js';
+
+export { tileImages, type RgbaImage, type TileOptions } from './image/tile.js';

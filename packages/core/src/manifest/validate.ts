@@ -1,0 +1,133 @@
+import { Validator } from '@cfworker/json-schema';
+import schema from '../../schema/manifest.schema.json' with { type: 'json' };
+import { MigmError } from '../errors.js';
+import { GRAPH_CONTRACT, type AnyGraphSpec, type GraphRole, type Manifest, type ShortcutGraphSpec, type TensorSpec } from './types.js';
+
+/** The manifest schema versions this build of migm reads. */
+export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [1];
+
+let validator: Validator | undefined;
+
+/** The JSON Schema of manifest.json (draft-07), the single source of truth shared with the Python writer. */
+export const manifestSchema: Readonly<Record<string, unknown>> = schema;
+
+/**
+ * Validates a parsed manifest.json: the JSON Schema first, then the rules a schema cannot express (grid size,
+ * mask and null ids, graph tensor roles and shapes, every graph file listed in `files`, shortcut compatibility).
+ * Throws `INVALID_MANIFEST` naming the first problems found; returns the manifest typed.
+ *
+ * @example
+ * const manifest = validateManifest(JSON.parse(text));
+ */
+export function validateManifest(value: unknown): Manifest {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new MigmError('INVALID_MANIFEST', 'The manifest must be a JSON object.');
+  }
+  const version = (value as { schemaVersion?: unknown }).schemaVersion;
+  if (!SUPPORTED_SCHEMA_VERSIONS.includes(version as number)) {
+    throw new MigmError(
+      'INVALID_MANIFEST',
+      `Unknown manifest schemaVersion ${JSON.stringify(version)}; this version of migm reads ${SUPPORTED_SCHEMA_VERSIONS.join(', ')}.`,
+      { details: { schemaVersion: version } },
+    );
+  }
+  validator ??= new Validator(schema as never, '7', false);
+  const result = validator.validate(value);
+  if (!result.valid) {
+    // The leaf errors (deepest locations) say what is wrong; the rest repeat them up the tree.
+    const leaves = result.errors.filter((e) => !result.errors.some((o) => o !== e && o.instanceLocation.startsWith(`${e.instanceLocation}/`)));
+    const lines = (leaves.length > 0 ? leaves : result.errors).slice(0, 5).map((e) => `${e.instanceLocation || '#'}: ${e.error}`);
+    throw new MigmError('INVALID_MANIFEST', `The manifest does not match its schema: ${lines.join('; ')}.`, {
+      details: { errors: result.errors.map((e) => ({ at: e.instanceLocation, error: e.error })) },
+    });
+  }
+  const manifest = value as Manifest;
+  const problems = crossFieldProblems(manifest);
+  if (problems.length > 0) {
+    throw new MigmError('INVALID_MANIFEST', `The manifest is inconsistent: ${problems.join('; ')}.`, { details: { problems } });
+  }
+  checkShortcutCompatibility(manifest, manifest.graphs.shortcut);
+  return manifest;
+}
+
+/**
+ * Refuses a shortcut trained for another base model, codebook or feature width (`BUNDLE_MISMATCH`).
+ * `shortcut` may come from another bundle than `manifest`.
+ */
+export function checkShortcutCompatibility(manifest: Manifest, shortcut: ShortcutGraphSpec | undefined): void {
+  if (shortcut === undefined) return;
+  const problems: string[] = [];
+  const K = manifest.tokens.codebookSize;
+  const D = manifest.featureDim;
+  const c = shortcut.compatibility;
+  if (c.codebookSize !== K) problems.push(`it was trained for codebook size ${c.codebookSize}, the base model has ${K}`);
+  if (c.featureDim !== D) problems.push(`it was trained for feature width ${c.featureDim}, the base model has ${D}`);
+  const baseFile = manifest.files.find((f) => f.path === manifest.graphs.base.file);
+  if (baseFile && baseFile.sha256 !== c.baseSha256) {
+    problems.push(`it was trained for another base model (base sha256 ${c.baseSha256.slice(0, 12)}…, this bundle's base is ${baseFile.sha256.slice(0, 12)}…)`);
+  }
+  if (problems.length > 0) {
+    throw new MigmError('BUNDLE_MISMATCH', `The shortcut model does not fit this base model: ${problems.join('; ')}.`, { details: { problems } });
+  }
+}
+
+function crossFieldProblems(m: Manifest): string[] {
+  const out: string[] = [];
+  const L = m.tokens.count;
+  const K = m.tokens.codebookSize;
+  const D = m.featureDim;
+  if (m.tokens.grid[0] * m.tokens.grid[1] !== L) out.push(`tokens.grid ${JSON.stringify(m.tokens.grid)} does not multiply to tokens.count ${L}`);
+  if (m.tokens.maskId < K) out.push(`tokens.maskId ${m.tokens.maskId} must lie outside the codebook 0..${K - 1}`);
+  const c = m.condition;
+  if (c.classNames.length !== c.numClasses) out.push(`condition.classNames has ${c.classNames.length} names for ${c.numClasses} classes`);
+  if (c.nullClassId < c.numClasses) out.push(`condition.nullClassId ${c.nullClassId} must not be one of the classes 0..${c.numClasses - 1}`);
+  if (m.sampling.steps > L) out.push(`sampling.steps ${m.sampling.steps} exceeds the ${L} tokens`);
+  if (m.sampling.budget > m.sampling.steps) out.push(`sampling.budget ${m.sampling.budget} exceeds sampling.steps ${m.sampling.steps}`);
+
+  const paths = new Set<string>();
+  for (const f of m.files) {
+    if (paths.has(f.path)) out.push(`files lists ${f.path} twice`);
+    paths.add(f.path);
+  }
+  const { channels, height, width } = m.image;
+  const expected: Record<GraphRole, Record<string, readonly (number | null)[]>> = {
+    base: { tokens: [null, L], classes: [null], logits: [null, L, K], feature: [null, L, D] },
+    head: { feature: [null, L, D], logits: [null, L, K] },
+    decoder: { tokens: [null, L], pixels: [null, channels, height, width] },
+    shortcut: { feature: [null, L, D], newTokens: [null, null], newPositions: [null, null], ratio: [null], velocity: [null, L, D] },
+    classifier: { pixels: [null, channels, height, width], logits: [null, c.numClasses], features: [null, null] },
+  };
+  for (const role of Object.keys(GRAPH_CONTRACT) as GraphRole[]) {
+    const graph = m.graphs[role] as AnyGraphSpec | undefined;
+    if (graph === undefined) continue;
+    if (!paths.has(graph.file)) out.push(`graphs.${role}.file ${graph.file} is not listed in files`);
+    const contract = GRAPH_CONTRACT[role];
+    for (const side of ['inputs', 'outputs'] as const) {
+      for (const tensorRole of contract[side]) {
+        const t = graph[side][tensorRole];
+        if (t === undefined) {
+          out.push(`graphs.${role}.${side} lacks the '${tensorRole}' tensor`);
+          continue;
+        }
+        const shapeProblem = checkShape(t, expected[role][tensorRole]!);
+        if (shapeProblem) out.push(`graphs.${role}.${side}.${tensorRole}: ${shapeProblem}`);
+        const wantFloat = tensorRole !== 'tokens' && tensorRole !== 'classes' && tensorRole !== 'newTokens' && tensorRole !== 'newPositions';
+        if (wantFloat !== (t.dtype === 'float32')) out.push(`graphs.${role}.${side}.${tensorRole}: dtype ${t.dtype} is not allowed here`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Compares a declared shape with the expected one (null = any, e.g. a symbolic batch dimension). */
+function checkShape(t: TensorSpec, expected: readonly (number | null)[]): string | null {
+  if (t.shape.length !== expected.length) return `shape ${JSON.stringify(t.shape)} has rank ${t.shape.length}, expected ${expected.length}`;
+  for (let i = 0; i < expected.length; i++) {
+    const want = expected[i];
+    const got = t.shape[i];
+    if (want !== null && want !== undefined && typeof got === 'number' && got !== want) {
+      return `dimension ${i} is ${got}, expected ${want}`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,270 @@
+import type { Backend, FeatureTensor } from '../backend/types.js';
+import { isMigmError, type MigmErrorCode } from '../errors.js';
+import { combineHost } from '../features/host-features.js';
+import { generate } from '../generate/generate.js';
+import { validateManifest } from '../manifest/validate.js';
+import { RandomStreams } from '../random/prng.js';
+
+/** One check of the backend conformance suite; `run` throws an Error describing the first failure. */
+export interface ConformanceCase {
+  readonly name: string;
+  readonly run: () => Promise<void>;
+}
+
+export interface ConformanceOptions {
+  /** Creates a fresh, loaded backend. Called once for the shared backend and once for the dispose check. */
+  readonly create: () => Promise<Backend>;
+  /** Max abs difference allowed between float results that must agree (head vs forward, batch rows). Default 1e-4. */
+  readonly tolerance?: number;
+  /** Live feature tensors held by the backend, if it can tell (enables the leak checks). */
+  readonly liveFeatures?: (backend: Backend) => number;
+}
+
+/** The shared suite every backend runs against itself. Returns the cases plus `cleanup()` for the shared backend. */
+export function backendConformance(options: ConformanceOptions): { cases: ConformanceCase[]; cleanup: () => Promise<void> } {
+  const tol = options.tolerance ?? 1e-4;
+  let shared: Promise<Backend> | undefined;
+  const get = (): Promise<Backend> => (shared ??= options.create());
+
+  const cases: ConformanceCase[] = [
+    {
+      name: 'exposes a valid manifest and consistent capabilities',
+      run: async () => {
+        const b = await get();
+        validateManifest(JSON.parse(JSON.stringify(b.manifest)));
+        assert(typeof b.name === 'string' && b.name.length > 0, 'name must be a non-empty string');
+        assert(typeof b.device === 'string' && b.device.length > 0, 'device must be a non-empty string');
+        assert(b.capabilities.velocity === (typeof b.velocity === 'function'), 'capabilities.velocity must say whether velocity() exists');
+        assert(b.capabilities.velocity === (b.manifest.graphs.shortcut !== undefined), 'capabilities.velocity must match manifest graphs.shortcut');
+      },
+    },
+    {
+      name: 'forward returns finite logits and a feature of the right dims, deterministically',
+      run: async () => {
+        const b = await get();
+        const { tokens, classes } = randomInput(b, 2, 7);
+        const a = await forward(b, tokens, classes, 2);
+        const again = await forward(b, tokens, classes, 2);
+        try {
+          const { count: L } = b.manifest.tokens;
+          assertDims(a.feature.dims, [2, L, b.manifest.featureDim], 'forward feature');
+          assertFinite(a.logits, 'forward logits');
+          const fa = await b.readFeature(a.feature);
+          assert(fa.length === 2 * L * b.manifest.featureDim, 'readFeature length must be rows * L * D');
+          assertFinite(fa, 'forward feature');
+          assertClose(a.logits, again.logits, tol, 'two forward calls on the same input');
+        } finally {
+          b.release(a.feature);
+          b.release(again.feature);
+        }
+      },
+    },
+    {
+      name: 'head(forward feature) reproduces forward logits',
+      run: async () => {
+        const b = await get();
+        const { tokens, classes } = randomInput(b, 3, 11);
+        const a = await forward(b, tokens, classes, 3);
+        try {
+          const logits = new Float32Array(a.logits.length);
+          await b.head(a.feature, logits);
+          assertClose(logits, a.logits, tol, 'head(feature) vs forward logits');
+        } finally {
+          b.release(a.feature);
+        }
+      },
+    },
+    {
+      name: 'rows of a batch do not influence each other',
+      run: async () => {
+        const b = await get();
+        const { tokens, classes } = randomInput(b, 2, 13);
+        const L = b.manifest.tokens.count;
+        const both = await forward(b, tokens, classes, 2);
+        const second = await forward(b, tokens.slice(L), classes.slice(1), 1);
+        try {
+          const rowSize = L * b.manifest.tokens.codebookSize;
+          assertClose(both.logits.subarray(rowSize), second.logits, tol, 'row 1 of a batch vs the same row alone');
+        } finally {
+          b.release(both.feature);
+          b.release(second.feature);
+        }
+      },
+    },
+    {
+      name: 'combine matches the host reference (f + dt * v and Taylor weights)',
+      run: async () => {
+        const b = await get();
+        const x = randomInput(b, 2, 17);
+        const y = randomInput(b, 2, 19);
+        const fx = await forward(b, x.tokens, x.classes, 2);
+        const fy = await forward(b, y.tokens, y.classes, 2);
+        const made: FeatureTensor[] = [fx.feature, fy.feature];
+        try {
+          const hx = await b.readFeature(fx.feature);
+          const hy = await b.readFeature(fy.feature);
+          for (const coefs of [[1, 0.5], [2.5, -1.5], [1, 0]]) {
+            const c = await b.combine([{ feature: fx.feature, coef: coefs[0]! }, { feature: fy.feature, coef: coefs[1]! }]);
+            made.push(c);
+            assertDims(c.dims, fx.feature.dims, 'combine result');
+            const expected = combineHost(new Float32Array(hx.length), [hx, hy], coefs);
+            assertClose(await b.readFeature(c), expected, 1e-5, `combine with coefs ${coefs.join(', ')}`);
+          }
+          const fxAgain = await b.readFeature(fx.feature);
+          assertClose(fxAgain, hx, 0, 'combine must not modify its operands');
+        } finally {
+          for (const f of made) b.release(f);
+        }
+      },
+    },
+    {
+      name: 'velocity (when a shortcut is loaded) returns a finite feature-shaped tensor for any token count',
+      run: async () => {
+        const b = await get();
+        if (!b.capabilities.velocity || !b.velocity) return;
+        const { tokens, classes } = randomInput(b, 2, 23);
+        const a = await forward(b, tokens, classes, 2);
+        try {
+          const L = b.manifest.tokens.count;
+          for (const n of [1, Math.min(5, L)]) {
+            const rng = new RandomStreams(29 + n, 1);
+            const ctlTokens = Int32Array.from({ length: 2 * n }, () => rng.uint32(0) % b.manifest.tokens.codebookSize);
+            const ctlPositions = Int32Array.from({ length: 2 * n }, (_, i) => (i * 7 + 3) % L);
+            const v = await b.velocity(a.feature, { tokens: ctlTokens, positions: ctlPositions, count: n, ratio: new Float32Array([0.5, 0.5]) });
+            try {
+              assertDims(v.dims, a.feature.dims, `velocity with ${n} new tokens`);
+              assertFinite(await b.readFeature(v), `velocity with ${n} new tokens`);
+            } finally {
+              b.release(v);
+            }
+          }
+        } finally {
+          b.release(a.feature);
+        }
+      },
+    },
+    {
+      name: 'decode gives images of the manifest size within its range',
+      run: async () => {
+        const b = await get();
+        const { tokens } = randomInput(b, 2, 31, false);
+        const img = await b.decode(tokens, 2);
+        const { width, height, channels, range } = b.manifest.image;
+        assert(img.batch === 2 && img.width === width && img.height === height && img.channels === channels, `decode dims ${img.batch}x${img.channels}x${img.height}x${img.width}, expected 2x${channels}x${height}x${width}`);
+        assert(img.data.length === 2 * channels * height * width, 'decode data length');
+        assertFinite(img.data, 'decoded pixels');
+        if (range) {
+          const slack = 0.05 * (range[1] - range[0]);
+          for (const v of img.data) assert(v >= range[0] - slack && v <= range[1] + slack, `pixel ${v} outside range [${range.join(', ')}]`);
+        }
+      },
+    },
+    {
+      name: 'bad shapes are refused with INVALID_OPTION',
+      run: async () => {
+        const b = await get();
+        const { count: L, codebookSize: K } = b.manifest.tokens;
+        await expectCode(() => b.forward({ tokens: new Int32Array(L + 1), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K) }), 'INVALID_OPTION', 'forward with a wrong token count');
+        await expectCode(() => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K - 1) }), 'INVALID_OPTION', 'forward with a short logits buffer');
+        await expectCode(() => b.decode(new Int32Array(L - 1), 1), 'INVALID_OPTION', 'decode with a wrong token count');
+      },
+    },
+    {
+      name: 'released features cannot be used or released again',
+      run: async () => {
+        const b = await get();
+        const { tokens, classes } = randomInput(b, 1, 37);
+        const a = await forward(b, tokens, classes, 1);
+        b.release(a.feature);
+        await expectCode(async () => b.release(a.feature), 'DISPOSED', 'a second release');
+        await expectCode(() => b.readFeature(a.feature), 'DISPOSED', 'readFeature after release');
+        await expectCode(() => b.head(a.feature, new Float32Array(a.logits.length)), 'DISPOSED', 'head after release');
+      },
+    },
+    {
+      name: 'generate() runs vanilla and accelerated, is seed-deterministic and leaks no features',
+      run: async () => {
+        const b = await get();
+        const before = options.liveFeatures?.(b);
+        const steps = Math.min(6, b.manifest.tokens.count);
+        const predictors = b.capabilities.velocity ? (['none', 'learned', 'taylor', 'reuse'] as const) : (['none', 'taylor', 'reuse'] as const);
+        for (const predictor of predictors) {
+          const opts = { condition: [0, null] as (number | null)[], steps, seed: 5, predictor, ...(predictor === 'none' ? {} : { budget: 3 }) };
+          const r1 = await generate(b, opts);
+          const r2 = await generate(b, opts);
+          assert(r1.tokens.every((t) => t >= 0 && t < b.manifest.tokens.codebookSize), `${predictor}: every token committed`);
+          assert(r1.tokens.every((t, i) => t === r2.tokens[i]), `${predictor}: same seed must give the same tokens`);
+        }
+        if (before !== undefined) assert(options.liveFeatures!(b) === before, `generate() leaked ${options.liveFeatures!(b) - before} feature tensors`);
+      },
+    },
+    {
+      name: 'dispose() frees the backend; later calls throw DISPOSED; dispose is idempotent',
+      run: async () => {
+        const b = await options.create();
+        await b.dispose();
+        await b.dispose();
+        const { count: L, codebookSize: K } = b.manifest.tokens;
+        await expectCode(() => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K) }), 'DISPOSED', 'forward after dispose');
+        await expectCode(() => b.decode(new Int32Array(L), 1), 'DISPOSED', 'decode after dispose');
+      },
+    },
+  ];
+  return {
+    cases,
+    cleanup: async () => {
+      if (shared) await (await shared).dispose();
+      shared = undefined;
+    },
+  };
+}
+
+function randomInput(b: Backend, rows: number, seed: number, withMask = true): { tokens: Int32Array; classes: Int32Array } {
+  const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
+  const rng = new RandomStreams(seed, 1);
+  const tokens = Int32Array.from({ length: rows * L }, () => (withMask && rng.uniform(0) < 0.5 ? maskId : rng.uint32(0) % K));
+  const classes = Int32Array.from({ length: rows }, (_, r) => (r % 2 === 1 ? b.manifest.condition.nullClassId : r % b.manifest.condition.numClasses));
+  return { tokens, classes };
+}
+
+async function forward(b: Backend, tokens: Int32Array, classes: Int32Array, rows: number): Promise<{ logits: Float32Array; feature: FeatureTensor }> {
+  const logits = new Float32Array(rows * b.manifest.tokens.count * b.manifest.tokens.codebookSize);
+  const feature = await b.forward({ tokens, classes, rows, logits });
+  return { logits, feature };
+}
+
+function assert(ok: boolean, message: string): void {
+  if (!ok) throw new Error(`Backend conformance: ${message}`);
+}
+
+function assertDims(got: readonly number[], want: readonly number[], what: string): void {
+  assert(got.length === want.length && got.every((d, i) => d === want[i]), `${what}: dims [${got.join(', ')}], expected [${want.join(', ')}]`);
+}
+
+function assertFinite(a: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < a.length; i++) assert(Number.isFinite(a[i]), `${what}: value ${a[i]} at ${i} is not finite`);
+}
+
+function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+  assert(a.length === b.length, `${what}: lengths ${a.length} and ${b.length} differ`);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= worst)) {
+      worst = d;
+      at = i;
+    }
+  }
+  assert(worst <= tol, `${what}: max abs difference ${worst} at ${at} exceeds ${tol}`);
+}
+
+async function expectCode(fn: () => Promise<unknown>, code: MigmErrorCode, what: string): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    assert(isMigmError(err, code), `${what} must throw MigmError ${code}, threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    return;
+  }
+  assert(false, `${what} must throw MigmError ${code}, but succeeded`);
+}

@@ -1,0 +1,268 @@
+import type { Backend, BackendCapabilities, FeatureTensor, FeatureTerm, ForwardInput, ImageBatch, VelocityControl } from '../backend/types.js';
+import { MigmError } from '../errors.js';
+import { checkTerms, combineHost, HostFeature } from '../features/host-features.js';
+import type { Manifest } from '../manifest/types.js';
+import { validateManifest } from '../manifest/validate.js';
+import { RandomStreams } from '../random/prng.js';
+
+/** Size of the in-memory test model. */
+export interface TestModelSize {
+  /** Token grid side (L = side^2). Default 4. */
+  readonly side?: number;
+  /** Codebook size K. Default 8. */
+  readonly codebookSize?: number;
+  /** Feature width D. Default 6. */
+  readonly featureDim?: number;
+  /** Number of classes. Default 3. */
+  readonly numClasses?: number;
+  /** Include a shortcut (velocity) model. Default true. */
+  readonly shortcut?: boolean;
+  /** Default steps in the manifest. Default 8. */
+  readonly steps?: number;
+}
+
+const FAKE_SHA = (c: string): string => c.repeat(64);
+
+/** A valid manifest describing the in-memory test model (no files are read for it). */
+export function testManifest(size: TestModelSize = {}): Manifest {
+  const side = size.side ?? 4;
+  const L = side * side;
+  const K = size.codebookSize ?? 8;
+  const D = size.featureDim ?? 6;
+  const C = size.numClasses ?? 3;
+  const steps = size.steps ?? 8;
+  const t = (name: string, dtype: 'float32' | 'int32', shape: (number | string)[]) => ({ name, dtype, shape });
+  const manifest = {
+    schemaVersion: 1 as const,
+    name: 'migm-test-model',
+    family: 'maskgit' as const,
+    image: { width: side * 2, height: side * 2, channels: 1 as const, range: [0, 1] as [number, number] },
+    tokens: { grid: [side, side] as [number, number], count: L, codebookSize: K, maskId: K, patchSize: 2 },
+    condition: { type: 'class' as const, numClasses: C, nullClassId: C, classNames: Array.from({ length: C }, (_, i) => `class-${i}`) as [string, ...string[]] },
+    featureDim: D,
+    sampling: { steps, schedule: 'arccos' as const, guidance: { scale: 2, schedule: 'linear' as const }, inverseTemperature: 1, randomizeTemperature: 4.5, budget: Math.max(1, Math.round(steps / 3)) },
+    graphs: {
+      base: { file: 'base.onnx', inputs: { tokens: t('tokens', 'int32', ['batch', L]), classes: t('classes', 'int32', ['batch']) }, outputs: { logits: t('logits', 'float32', ['batch', L, K]), feature: t('feature', 'float32', ['batch', L, D]) } },
+      head: { file: 'head.onnx', inputs: { feature: t('feature', 'float32', ['batch', L, D]) }, outputs: { logits: t('logits', 'float32', ['batch', L, K]) } },
+      decoder: { file: 'decoder.onnx', inputs: { tokens: t('tokens', 'int32', ['batch', L]) }, outputs: { pixels: t('pixels', 'float32', ['batch', 1, side * 2, side * 2]) } },
+      ...(size.shortcut === false
+        ? {}
+        : {
+            shortcut: {
+              file: 'shortcut.onnx',
+              inputs: { feature: t('feature', 'float32', ['batch', L, D]), newTokens: t('new_tokens', 'int32', ['batch', 'n']), newPositions: t('new_positions', 'int32', ['batch', 'n']), ratio: t('ratio', 'float32', ['batch']) },
+              outputs: { velocity: t('velocity', 'float32', ['batch', L, D]) },
+              trainedSteps: steps,
+              compatibility: { baseSha256: FAKE_SHA('a'), codebookSize: K, featureDim: D },
+            },
+          }),
+    },
+    files: [
+      { path: 'base.onnx', bytes: 1, sha256: FAKE_SHA('a') },
+      { path: 'head.onnx', bytes: 1, sha256: FAKE_SHA('b') },
+      { path: 'decoder.onnx', bytes: 1, sha256: FAKE_SHA('c') },
+      ...(size.shortcut === false ? [] : [{ path: 'shortcut.onnx', bytes: 1, sha256: FAKE_SHA('d') }]),
+    ] as Manifest['files'],
+  };
+  return validateManifest(manifest);
+}
+
+/** Calls made to a TestBackend, by method. */
+export interface TestBackendCounts {
+  forward: number;
+  head: number;
+  velocity: number;
+  combine: number;
+  decode: number;
+  forwardRows: number;
+}
+
+/**
+ * A deterministic in-memory backend: a tiny "transformer" made of fixed pseudo-random embeddings (token +
+ * position + class + a global mean over tokens, so every position sees the whole grid), a tied-style head, a
+ * velocity that depends on feature, new tokens and ratio, and a decoder that paints each token as a patch.
+ * It follows the whole Backend contract, counts calls and live features, so core's tests and the conformance
+ * suite's self-test can check call counts and leaks.
+ */
+export class TestBackend implements Backend {
+  readonly name = 'test';
+  readonly device = 'cpu';
+  readonly manifest: Manifest;
+  readonly capabilities: BackendCapabilities;
+  readonly counts: TestBackendCounts = { forward: 0, head: 0, velocity: 0, combine: 0, decode: 0, forwardRows: 0 };
+  /** Feature tensors returned and not yet released. */
+  readonly live = new Set<HostFeature>();
+  /** Optional hook awaited inside every call (e.g. to simulate latency or abort mid-call). */
+  onCall: ((method: keyof TestBackendCounts) => void | Promise<void>) | undefined;
+  readonly #tokenEmb: Float32Array;
+  readonly #posEmb: Float32Array;
+  readonly #classEmb: Float32Array;
+  readonly #headW: Float32Array;
+  readonly #headB: Float32Array;
+  #disposed = false;
+
+  constructor(size: TestModelSize = {}) {
+    this.manifest = testManifest(size);
+    this.capabilities = { velocity: this.manifest.graphs.shortcut !== undefined, deviceFeatures: false };
+    if (!this.capabilities.velocity) (this as { velocity?: unknown }).velocity = undefined;
+    const { count: L, codebookSize: K, maskId } = this.manifest.tokens;
+    const D = this.manifest.featureDim;
+    const rng = new RandomStreams(12345, 1);
+    const fill = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => (rng.uniform(0) * 2 - 1) * scale);
+    this.#tokenEmb = fill((maskId + 1) * D, 1);
+    this.#posEmb = fill(L * D, 0.5);
+    this.#classEmb = fill((this.manifest.condition.nullClassId + 1) * D, 1);
+    this.#headW = fill(K * D, 1.5);
+    this.#headB = fill(K, 0.2);
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  async forward(input: ForwardInput): Promise<FeatureTensor> {
+    await this.#enter('forward');
+    const { count: L, codebookSize: K, maskId } = this.manifest.tokens;
+    const D = this.manifest.featureDim;
+    const { tokens, classes, rows, logits } = input;
+    if (!Number.isInteger(rows) || rows < 1) throw new MigmError('INVALID_OPTION', `forward: rows must be an integer >= 1, got ${rows}.`);
+    if (tokens.length !== rows * L) throw new MigmError('INVALID_OPTION', `forward: tokens has ${tokens.length} values, expected rows * L = ${rows * L}.`);
+    if (classes.length !== rows) throw new MigmError('INVALID_OPTION', `forward: classes has ${classes.length} values, expected ${rows}.`);
+    if (logits.length !== rows * L * K) throw new MigmError('INVALID_OPTION', `forward: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
+    this.counts.forwardRows += rows;
+    const f = new Float32Array(rows * L * D);
+    const mean = new Float32Array(D);
+    for (let r = 0; r < rows; r++) {
+      mean.fill(0);
+      for (let p = 0; p < L; p++) {
+        const tok = tokens[r * L + p]!;
+        if (tok < 0 || tok > maskId) throw new MigmError('INVALID_OPTION', `forward: token id ${tok} outside 0..${maskId}.`);
+        for (let d = 0; d < D; d++) mean[d]! += this.#tokenEmb[tok * D + d]! / L;
+      }
+      const cls = classes[r]!;
+      if (cls < 0 || cls > this.manifest.condition.nullClassId) throw new MigmError('INVALID_OPTION', `forward: class id ${cls} out of range.`);
+      for (let p = 0; p < L; p++) {
+        const tok = tokens[r * L + p]!;
+        for (let d = 0; d < D; d++) {
+          const x = this.#tokenEmb[tok * D + d]! + this.#posEmb[p * D + d]! + this.#classEmb[cls * D + d]! + 2 * mean[d]!;
+          f[(r * L + p) * D + d] = Math.tanh(x);
+        }
+      }
+    }
+    this.#head(f, rows, logits);
+    return this.#track(new HostFeature(f, [rows, L, D]));
+  }
+
+  async head(feature: FeatureTensor, logits: Float32Array): Promise<void> {
+    await this.#enter('head');
+    const f = this.#own(feature);
+    const rows = f.dims[0];
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    if (logits.length !== rows * L * K) throw new MigmError('INVALID_OPTION', `head: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
+    this.#head(f.data, rows, logits);
+  }
+
+  async velocity(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor> {
+    await this.#enter('velocity');
+    const f = this.#own(feature);
+    const [rows, L, D] = f.dims;
+    const n = control.count;
+    if (!Number.isInteger(n) || n < 1) throw new MigmError('INVALID_OPTION', `velocity: count must be an integer >= 1, got ${n}.`);
+    if (control.tokens.length !== rows * n || control.positions.length !== rows * n || control.ratio.length !== rows) {
+      throw new MigmError('INVALID_OPTION', `velocity: control tensors must be [${rows}, ${n}], [${rows}, ${n}] and [${rows}].`);
+    }
+    const v = new Float32Array(rows * L * D);
+    const src = f.data;
+    for (let r = 0; r < rows; r++) {
+      const ratio = control.ratio[r]!;
+      for (let j = 0; j < n; j++) {
+        const tok = control.tokens[r * n + j]!;
+        const pos = control.positions[r * n + j]!;
+        if (pos < 0 || pos >= L) throw new MigmError('INVALID_OPTION', `velocity: position ${pos} outside 0..${L - 1}.`);
+        for (let d = 0; d < D; d++) v[(r * L + pos) * D + d]! += 0.5 * this.#tokenEmb[tok * D + d]!;
+      }
+      for (let i = r * L * D; i < (r + 1) * L * D; i++) v[i] = (v[i]! - 0.1 * src[i]!) * (0.5 + ratio);
+    }
+    return this.#track(new HostFeature(v, [rows, L, D]));
+  }
+
+  async combine(terms: readonly FeatureTerm[]): Promise<FeatureTensor> {
+    await this.#enter('combine');
+    const dims = checkTerms(terms);
+    const arrays = terms.map((t) => this.#own(t.feature).data);
+    const out = combineHost(new Float32Array(dims[0] * dims[1] * dims[2]), arrays, terms.map((t) => t.coef));
+    return this.#track(new HostFeature(out, dims));
+  }
+
+  async readFeature(feature: FeatureTensor): Promise<Float32Array> {
+    this.#alive();
+    return this.#own(feature).data.slice();
+  }
+
+  release(feature: FeatureTensor): void {
+    const f = this.#own(feature);
+    f.release();
+    this.live.delete(f);
+  }
+
+  async decode(tokens: Int32Array, batch: number): Promise<ImageBatch> {
+    await this.#enter('decode');
+    const { count: L, codebookSize: K, grid } = this.manifest.tokens;
+    const { width, height } = this.manifest.image;
+    if (tokens.length !== batch * L) throw new MigmError('INVALID_OPTION', `decode: tokens has ${tokens.length} values, expected batch * L = ${batch * L}.`);
+    const data = new Float32Array(batch * width * height);
+    const patch = width / grid[1];
+    for (let b = 0; b < batch; b++) {
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const p = Math.floor(y / patch) * grid[1] + Math.floor(x / patch);
+          const tok = tokens[b * L + p]!;
+          data[(b * height + y) * width + x] = tok >= K ? 0.5 : tok / (K - 1);
+        }
+      }
+    }
+    return { data, batch, channels: 1, height, width };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const f of this.live) f.release();
+    this.live.clear();
+  }
+
+  #head(f: Float32Array, rows: number, logits: Float32Array): void {
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    const D = this.manifest.featureDim;
+    for (let rp = 0; rp < rows * L; rp++) {
+      for (let k = 0; k < K; k++) {
+        let s = this.#headB[k]!;
+        for (let d = 0; d < D; d++) s += f[rp * D + d]! * this.#headW[k * D + d]!;
+        logits[rp * K + k] = s;
+      }
+    }
+  }
+
+  async #enter(method: keyof TestBackendCounts): Promise<void> {
+    this.#alive();
+    this.counts[method]++;
+    if (this.onCall) await this.onCall(method);
+    this.#alive();
+  }
+
+  #alive(): void {
+    if (this.#disposed) throw new MigmError('DISPOSED', 'This backend was disposed.');
+  }
+
+  #own(feature: FeatureTensor): HostFeature {
+    this.#alive();
+    if (!(feature instanceof HostFeature)) throw new MigmError('INVALID_OPTION', 'This feature tensor was not made by this backend.');
+    if (feature.released) throw new MigmError('DISPOSED', 'This feature tensor was released and cannot be used.');
+    return feature;
+  }
+
+  #track(f: HostFeature): HostFeature {
+    this.live.add(f);
+    return f;
+  }
+}

@@ -1,0 +1,64 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { backendConformance } from '../src/testing/conformance.js';
+import { TestBackend } from '../src/testing/test-backend.js';
+import type { Backend } from '../src/backend/types.js';
+
+describe('backend conformance: TestBackend', () => {
+  const { cases, cleanup } = backendConformance({ create: async () => new TestBackend(), liveFeatures: (b) => (b as TestBackend).live.size });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
+describe('backend conformance: TestBackend without a shortcut', () => {
+  const { cases, cleanup } = backendConformance({ create: async () => new TestBackend({ shortcut: false }) });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
+describe('the conformance suite catches broken backends', () => {
+  async function failures(mutate: (b: TestBackend) => void): Promise<string[]> {
+    const { cases, cleanup } = backendConformance({
+      create: async () => {
+        const b = new TestBackend();
+        mutate(b);
+        return b;
+      },
+    });
+    const failed: string[] = [];
+    for (const c of cases) {
+      try {
+        await c.run();
+      } catch {
+        failed.push(c.name);
+      }
+    }
+    await cleanup();
+    return failed;
+  }
+
+  it('a head that disagrees with forward', async () => {
+    const failed = await failures((b) => {
+      const head = b.head.bind(b);
+      (b as Backend).head = async (f, logits) => {
+        await head(f, logits);
+        logits[0]! += 1;
+      };
+    });
+    expect(failed).toContain('head(forward feature) reproduces forward logits');
+  });
+
+  it('a combine that ignores a coefficient', async () => {
+    const failed = await failures((b) => {
+      const combine = b.combine.bind(b);
+      (b as Backend).combine = (terms) => combine(terms.map((t) => ({ ...t, coef: 1 })));
+    });
+    expect(failed).toContain('combine matches the host reference (f + dt * v and Taylor weights)');
+  });
+
+  it('a release that does nothing', async () => {
+    const failed = await failures((b) => {
+      (b as Backend).release = () => {};
+    });
+    expect(failed).toContain('released features cannot be used or released again');
+  });
+});

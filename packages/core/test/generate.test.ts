@@ -1,0 +1,221 @@
+import { describe, expect, it } from 'vitest';
+import { generate } from '../src/generate/generate.js';
+import type { StepEvent } from '../src/generate/events.js';
+import { isMigmError, type MigmErrorCode } from '../src/errors.js';
+import { TestBackend } from '../src/testing/test-backend.js';
+import { fullStepPlan } from '../src/plan/full-step-plan.js';
+
+async function codeOf(p: Promise<unknown>): Promise<MigmErrorCode | 'none' | 'not-migm'> {
+  try {
+    await p;
+  } catch (e) {
+    return isMigmError(e) ? e.code : 'not-migm';
+  }
+  return 'none';
+}
+
+describe('generate() call counts', () => {
+  const N = 8;
+  const B = 3; // fullStepPlan(8, 3) = [0, 3, 5]
+  it('vanilla runs the base model at every step and nothing else', async () => {
+    const be = new TestBackend();
+    const r = await generate(be, { condition: 1, batch: 2, steps: N, predictor: 'none', seed: 1 });
+    expect(be.counts).toMatchObject({ forward: N, head: 0, velocity: 0, combine: 0 });
+    expect(be.counts.forwardRows).toBe(N * 4); // guided: [cond; uncond] doubles the rows
+    expect(r.calls).toEqual({ forward: N, head: 0, velocity: 0, combine: 0 });
+    expect(r.trace.every((t) => t.kind === 'full')).toBe(true);
+    expect(be.live.size).toBe(0);
+  });
+
+  it('learned: B base steps; each skipped step is one velocity, one combine, one head', async () => {
+    const be = new TestBackend();
+    const r = await generate(be, { condition: 0, steps: N, budget: B, predictor: 'learned', seed: 1 });
+    expect(Array.from(r.plan)).toEqual(Array.from(fullStepPlan(N, B)));
+    expect(be.counts).toMatchObject({ forward: B, velocity: N - B, combine: N - B, head: N - B });
+    expect(r.trace.map((t) => t.kind)).toEqual(['full', 'skipped', 'skipped', 'full', 'skipped', 'full', 'skipped', 'skipped']);
+    expect(be.live.size).toBe(0);
+  });
+
+  it('reuse: B base steps and no other model call', async () => {
+    const be = new TestBackend();
+    await generate(be, { condition: 0, steps: N, budget: B, predictor: 'reuse', seed: 1 });
+    expect(be.counts).toMatchObject({ forward: B, velocity: 0, combine: 0, head: 0 });
+    expect(be.live.size).toBe(0);
+  });
+
+  it('taylor: reuse until two full steps exist, then one combine + head per skipped step', async () => {
+    const be = new TestBackend();
+    await generate(be, { condition: 0, steps: N, budget: B, predictor: 'taylor', seed: 1 });
+    // skipped steps 1, 2 come before the second full step (3): no extrapolation yet; 4, 6, 7 extrapolate.
+    expect(be.counts).toMatchObject({ forward: B, velocity: 0, combine: 3, head: 3 });
+    expect(be.live.size).toBe(0);
+    const be2 = new TestBackend();
+    await generate(be2, { condition: 0, steps: N, plan: [0, 1, 2, 5], predictor: 'taylor', taylorOrder: 2, seed: 1 });
+    expect(be2.counts).toMatchObject({ forward: 4, combine: 4, head: 4 });
+    expect(be2.live.size).toBe(0);
+  });
+
+  it('defaults to the learned shortcut with the manifest budget when a shortcut is loaded, else vanilla', async () => {
+    const be = new TestBackend();
+    const r = await generate(be, { seed: 1 });
+    expect(r.predictor).toBe('learned');
+    expect(r.plan.length).toBe(be.manifest.sampling.budget);
+    const plain = new TestBackend({ shortcut: false });
+    expect((await generate(plain, { seed: 1 })).predictor).toBe('none');
+  });
+
+  it('unconditional without guidance runs only the conditional rows', async () => {
+    const be = new TestBackend();
+    await generate(be, { condition: null, batch: 2, steps: 4, predictor: 'none', seed: 1 });
+    expect(be.counts.forwardRows).toBe(4 * 2);
+    const be2 = new TestBackend();
+    await generate(be2, { condition: 1, batch: 2, steps: 4, predictor: 'none', guidance: 0, seed: 1 });
+    expect(be2.counts.forwardRows).toBe(4 * 2);
+  });
+});
+
+describe('generate() results', () => {
+  it('commits every token exactly by the schedule and reports progress', async () => {
+    const be = new TestBackend();
+    const events: StepEvent[] = [];
+    const r = await generate(be, { condition: [0, 2], steps: 6, predictor: 'learned', budget: 2, seed: 3, onStep: (e) => events.push({ ...e, tokens: e.tokens.slice() }) });
+    const L = be.manifest.tokens.count;
+    expect(r.tokens.length).toBe(2 * L);
+    expect(r.tokens.every((t) => t >= 0 && t < be.manifest.tokens.codebookSize)).toBe(true);
+    expect(events.map((e) => e.step)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(events.at(-1)!.masked).toBe(0);
+    expect(events.reduce((a, e) => a + e.revealed, 0)).toBe(L);
+    const maskedInPreview = events.map((e) => e.tokens.filter((t) => t === be.manifest.tokens.maskId).length / 2);
+    expect(maskedInPreview).toEqual(events.map((e) => e.masked));
+    expect(r.timings.totalMs).toBeGreaterThanOrEqual(r.timings.backendMs);
+    expect(r.trace.reduce((a, t) => a + t.backendCalls, 0)).toBe(r.calls.forward + r.calls.head + r.calls.velocity + r.calls.combine);
+  });
+
+  it('same seed gives identical tokens; another seed gives others', async () => {
+    const be = new TestBackend({ side: 6, codebookSize: 16 });
+    for (const predictor of ['none', 'learned', 'reuse', 'taylor'] as const) {
+      const opts = { condition: [0, 1, null], steps: 8, predictor, seed: 77, ...(predictor === 'none' ? {} : { budget: 3 }) };
+      const a = await generate(be, opts);
+      const b = await generate(be, opts);
+      const c = await generate(be, { ...opts, seed: 78 });
+      expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
+      expect(Array.from(a.tokens)).not.toEqual(Array.from(c.tokens));
+    }
+  });
+
+  it('an image does not depend on the batch it is generated in', async () => {
+    const be = new TestBackend({ side: 6, codebookSize: 16 });
+    const L = be.manifest.tokens.count;
+    const big = await generate(be, { condition: [2, 2, 2], steps: 8, predictor: 'learned', budget: 3, seed: 5 });
+    const small = await generate(be, { condition: [2], steps: 8, predictor: 'learned', budget: 3, seed: 5 });
+    expect(Array.from(big.tokens.subarray(0, L))).toEqual(Array.from(small.tokens));
+  });
+
+  it('reports a random seed when none is given, and that seed reproduces the run', async () => {
+    const be = new TestBackend();
+    const a = await generate(be, { condition: 1, steps: 5, predictor: 'none' });
+    const b = await generate(be, { condition: 1, steps: 5, predictor: 'none', seed: a.seed });
+    expect(Array.from(b.tokens)).toEqual(Array.from(a.tokens));
+  });
+
+  it('supports the dimoo schedule, gumbel-max draws, top-k and top-p', async () => {
+    const be = new TestBackend();
+    for (const extra of [{ schedule: 'dimoo' as const }, { draw: 'gumbel-max' as const }, { topK: 3 }, { topP: 0.9 }, { schedule: { counts: [4, 4, 8] }, steps: 3 }]) {
+      const r = await generate(be, { condition: 0, steps: 8, predictor: 'none', seed: 1, ...extra });
+      expect(r.tokens.every((t) => t >= 0 && t < be.manifest.tokens.codebookSize)).toBe(true);
+    }
+  });
+});
+
+describe('generate() abort', () => {
+  it('stops within one step when aborted from a progress callback and releases every feature', async () => {
+    const be = new TestBackend();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const p = generate(be, {
+      condition: 0, steps: 8, predictor: 'learned', budget: 3, seed: 1, signal: controller.signal,
+      onStep: (e) => {
+        seen.push(e.step);
+        if (e.step === 2) controller.abort();
+      },
+    });
+    expect(await codeOf(p)).toBe('ABORTED');
+    expect(seen).toEqual([0, 1, 2]);
+    expect(be.live.size).toBe(0);
+  });
+
+  it('stops inside a slow backend call and releases what that call returned', async () => {
+    const be = new TestBackend();
+    const controller = new AbortController();
+    be.onCall = async (method) => {
+      if (method === 'velocity') controller.abort(new Error('user cancelled'));
+    };
+    expect(await codeOf(generate(be, { condition: 0, steps: 8, predictor: 'learned', budget: 3, seed: 1, signal: controller.signal }))).toBe('ABORTED');
+    expect(be.counts.velocity).toBe(1);
+    expect(be.counts.head).toBe(0);
+    expect(be.live.size).toBe(0);
+  });
+
+  it('refuses to start with an already aborted signal', async () => {
+    const be = new TestBackend();
+    expect(await codeOf(generate(be, { signal: AbortSignal.abort() }))).toBe('ABORTED');
+    expect(be.counts.forward).toBe(0);
+  });
+});
+
+describe('generate() errors', () => {
+  const be = new TestBackend();
+  const cases: [string, Record<string, unknown>, MigmErrorCode][] = [
+    ['NaN steps', { steps: Number.NaN }, 'INVALID_OPTION'],
+    ['negative steps', { steps: -3 }, 'INVALID_OPTION'],
+    ['more steps than tokens', { steps: 17 }, 'INVALID_OPTION'],
+    ['B > N', { steps: 4, budget: 5, predictor: 'learned' }, 'INVALID_OPTION'],
+    ['B < 1', { steps: 4, budget: 0, predictor: 'reuse' }, 'INVALID_OPTION'],
+    ['budget with vanilla', { steps: 4, budget: 2, predictor: 'none' }, 'INVALID_OPTION'],
+    ['budget and plan together', { steps: 4, budget: 2, plan: [0, 2], predictor: 'taylor' }, 'INVALID_OPTION'],
+    ['a plan not starting at 0', { steps: 4, plan: [1, 2], predictor: 'taylor' }, 'INVALID_OPTION'],
+    ['wrong class id', { condition: 3 }, 'INVALID_OPTION'],
+    ['fractional class id', { condition: 0.5 }, 'INVALID_OPTION'],
+    ['condition list of the wrong length', { condition: [0, 1], batch: 3 }, 'INVALID_OPTION'],
+    ['zero batch', { batch: 0 }, 'INVALID_OPTION'],
+    ['fractional batch', { batch: 1.5 }, 'INVALID_OPTION'],
+    ['negative guidance', { guidance: -1 }, 'INVALID_OPTION'],
+    ['NaN guidance', { guidance: Number.NaN }, 'INVALID_OPTION'],
+    ['zero inverse temperature', { inverseTemperature: 0 }, 'INVALID_OPTION'],
+    ['infinite randomize temperature', { randomizeTemperature: Infinity }, 'INVALID_OPTION'],
+    ['unknown predictor', { predictor: 'magic' }, 'INVALID_OPTION'],
+    ['unknown schedule', { schedule: 'zigzag' }, 'INVALID_OPTION'],
+    ['topK above K', { topK: 9 }, 'INVALID_OPTION'],
+    ['topP of 0', { topP: 0 }, 'INVALID_OPTION'],
+    ['negative seed', { seed: -1 }, 'INVALID_OPTION'],
+    ['fractional seed', { seed: 1.5 }, 'INVALID_OPTION'],
+    ['taylor order 3', { predictor: 'taylor', taylorOrder: 3 }, 'INVALID_OPTION'],
+    ['unknown draw', { draw: 'fast' }, 'INVALID_OPTION'],
+  ];
+  for (const [what, opts, code] of cases) {
+    it(`${what} -> ${code}`, async () => {
+      expect(await codeOf(generate(be, opts as never))).toBe(code);
+    });
+  }
+  it('messages name the option, the value and what is allowed', async () => {
+    await expect(generate(be, { condition: 7 })).rejects.toThrow(/'condition'.*got 7.*0 to 2/);
+    await expect(generate(be, { steps: 4, budget: 9, predictor: 'reuse' })).rejects.toThrow(/'budget'.*got 9.*1 to steps \(4\)/);
+  });
+  it("'learned' without a shortcut model is UNSUPPORTED", async () => {
+    expect(await codeOf(generate(new TestBackend({ shortcut: false }), { predictor: 'learned' }))).toBe('UNSUPPORTED');
+  });
+  it('a failing backend surfaces as BACKEND_FAILURE and leaks nothing', async () => {
+    const bad = new TestBackend();
+    bad.onCall = (m) => {
+      if (m === 'head') throw new TypeError('session exploded');
+    };
+    const p = generate(bad, { condition: 0, steps: 6, predictor: 'learned', budget: 2, seed: 1 });
+    await expect(p).rejects.toMatchObject({ code: 'BACKEND_FAILURE', message: expect.stringContaining('session exploded') });
+    expect(bad.live.size).toBe(0);
+  });
+  it('a disposed backend gives DISPOSED', async () => {
+    const gone = new TestBackend();
+    await gone.dispose();
+    expect(await codeOf(generate(gone, { seed: 1 }))).toBe('DISPOSED');
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { applyGuidance, guidanceWeights } from '../src/guidance/guidance.js';
+import { combineHost, HostFeature, integrateHost } from '../src/features/host-features.js';
+import { taylorCoefficients, taylorTerms } from '../src/features/taylor.js';
+import { isMigmError } from '../src/errors.js';
+
+const code = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (e) {
+    return isMigmError(e) ? e.code : 'not-migm';
+  }
+  return undefined;
+};
+
+describe('guidance weights', () => {
+  it('constant, linear ramp w * i / (N - 1), and custom', () => {
+    expect(Array.from(guidanceWeights(2.8, 3))).toEqual([2.8, 2.8, 2.8]);
+    expect(Array.from(guidanceWeights({ scale: 4, schedule: 'constant' }, 2))).toEqual([4, 4]);
+    expect(Array.from(guidanceWeights({ scale: 3, schedule: 'linear' }, 4))).toEqual([0, 1, 2, 3]);
+    expect(Array.from(guidanceWeights({ scale: 3, schedule: 'linear' }, 1))).toEqual([0]);
+    expect(Array.from(guidanceWeights({ weights: [1, 0, 2] }, 3))).toEqual([1, 0, 2]);
+  });
+  it('rejects NaN, negative, wrong lengths and unknown schedules', () => {
+    expect(code(() => guidanceWeights(Number.NaN, 3))).toBe('INVALID_OPTION');
+    expect(code(() => guidanceWeights(-1, 3))).toBe('INVALID_OPTION');
+    expect(code(() => guidanceWeights({ weights: [1, 2] }, 3))).toBe('INVALID_OPTION');
+    expect(code(() => guidanceWeights({ scale: 1, schedule: 'cubic' as 'linear' }, 3))).toBe('INVALID_OPTION');
+    expect(code(() => guidanceWeights('2' as never, 3))).toBe('INVALID_OPTION');
+  });
+  it('combines (1 + w) c - w u', () => {
+    const out = applyGuidance(Float32Array.from([1, 2]), Float32Array.from([3, -1]), 2, new Float32Array(2));
+    expect(Array.from(out)).toEqual([3 * 1 - 2 * 3, 3 * 2 + 2]);
+    expect(Array.from(applyGuidance(Float32Array.from([1, 2]), Float32Array.from([3, -1]), 0, new Float32Array(2)))).toEqual([1, 2]);
+  });
+});
+
+describe('velocity integration', () => {
+  it('f_next = f + dt * v', () => {
+    const f = Float32Array.from([1, 2, 3]);
+    const v = Float32Array.from([0.5, -1, 2]);
+    expect(Array.from(integrateHost(new Float32Array(3), f, v, 2))).toEqual([2, 0, 7]);
+    expect(Array.from(integrateHost(new Float32Array(3), f, v, 0))).toEqual([1, 2, 3]);
+  });
+  it('combines any number of terms in float32', () => {
+    const out = combineHost(new Float32Array(2), [Float32Array.from([1, 1]), Float32Array.from([2, 3]), Float32Array.from([1, 0])], [0.5, 2, -1]);
+    expect(Array.from(out)).toEqual([0.5 + 4 - 1, 0.5 + 6]);
+    expect(code(() => combineHost(new Float32Array(2), [new Float32Array(3)], [1]))).toBe('INVALID_OPTION');
+  });
+  it('HostFeature checks its size and refuses use after release', () => {
+    expect(code(() => new HostFeature(new Float32Array(5), [1, 2, 3]))).toBe('INVALID_OPTION');
+    const f = new HostFeature(new Float32Array(6), [1, 2, 3]);
+    f.release();
+    expect(code(() => f.data)).toBe('DISPOSED');
+    expect(code(() => f.release())).toBe('DISPOSED');
+  });
+});
+
+describe('Taylor extrapolation', () => {
+  it('first order: f_i + k (f_i - f_j) / (i - j)', () => {
+    // full steps j = 2, i = 5; target 8 = i + 3: coefficients f_i * (1 + 3/3), f_j * (-3/3).
+    expect(Array.from(taylorCoefficients([2, 5], 8))).toEqual([-1, 2]);
+    const fj = 10;
+    const fi = 16;
+    const c = taylorCoefficients([2, 5], 6);
+    expect(c[0]! * fj + c[1]! * fi).toBeCloseTo(fi + (1 * (fi - fj)) / 3, 12);
+  });
+  it('second order is exact on a quadratic trajectory', () => {
+    const q = (t: number): number => 0.3 * t * t - 2 * t + 1;
+    const steps = [1, 4, 6];
+    for (const target of [7, 8, 11]) {
+      const c = taylorCoefficients(steps, target);
+      expect(c[0]! * q(1) + c[1]! * q(4) + c[2]! * q(6)).toBeCloseTo(q(target), 9);
+    }
+  });
+  it('taylorTerms drops to the available order', () => {
+    const f = (s: number) => ({ step: s, feature: { dims: [1, 1, 1] as const } });
+    expect(taylorTerms([f(0)], 3, 2).map((t) => t.coef)).toEqual([1]);
+    expect(taylorTerms([f(0), f(2)], 3, 2).map((t) => t.coef)).toEqual([-0.5, 1.5]);
+    expect(taylorTerms([f(0), f(2), f(4)], 5, 1).map((t) => t.coef)).toEqual([-0.5, 1.5]);
+  });
+});
