@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { Manifest } from '@migm/core';
+import { testManifest } from '@migm/core/testing';
+import { fetchBundle, type BundleProgressEvent, type CacheLike } from '../src/index.js';
+
+import { toHex } from '@migm/core';
+
+const sha = async (b: Uint8Array) => toHex(await crypto.subtle.digest('SHA-256', b as Uint8Array<ArrayBuffer>));
+const enc = (s: string) => new TextEncoder().encode(s);
+
+async function server(overrides: Record<string, Uint8Array | string | number> = {}) {
+  const files: Record<string, Uint8Array> = { 'base.onnx': enc('base-bytes'), 'head.onnx': enc('head'), 'decoder.onnx': enc('decoder!'), 'shortcut.onnx': enc('sc') };
+  const m = JSON.parse(JSON.stringify(testManifest())) as Manifest;
+  m.files = (await Promise.all(m.files.map(async (f) => ({ path: f.path, bytes: files[f.path]!.length, sha256: await sha(files[f.path]!) })))) as Manifest['files'];
+  m.graphs.shortcut!.compatibility.baseSha256 = m.files[0]!.sha256;
+  const routes: Record<string, Uint8Array | string | number> = { 'manifest.json': JSON.stringify(m), ...files, ...overrides };
+  const requests: string[] = [];
+  const fetchImpl = (async (url: string) => {
+    requests.push(url);
+    const name = url.replace('https://cdn.test/m/', '');
+    const body = routes[name];
+    if (body === undefined) return new Response('not found', { status: 404, statusText: 'Not Found' });
+    if (typeof body === 'number') throw new TypeError('network down');
+    return new Response(typeof body === 'string' ? body : (body as Uint8Array<ArrayBuffer>));
+  }) as unknown as typeof fetch;
+  return { fetchImpl, requests, manifest: m };
+}
+
+class MemoryCache implements CacheLike {
+  readonly store = new Map<string, Uint8Array>();
+  async match(key: string) {
+    const b = this.store.get(key);
+    return b ? new Response(b as Uint8Array<ArrayBuffer>) : undefined;
+  }
+  async put(key: string, res: Response) {
+    this.store.set(key, new Uint8Array(await res.arrayBuffer()));
+  }
+  async delete(key: string) {
+    return this.store.delete(key);
+  }
+}
+
+describe('fetchBundle', () => {
+  it('downloads, verifies and reports progress per file and in total', async () => {
+    const { fetchImpl } = await server();
+    const events: BundleProgressEvent[] = [];
+    const b = await fetchBundle('https://cdn.test/m', { fetch: fetchImpl, cache: false, onProgress: (e) => events.push(e) });
+    expect(new TextDecoder().decode(b.files.get('base.onnx'))).toBe('base-bytes');
+    const last = events.at(-1)!;
+    expect(last.type).toBe('file-done');
+    expect(last.totalLoaded).toBe(last.totalBytes);
+    expect(events.filter((e) => e.type === 'file-done').map((e) => e.file)).toEqual(['base.onnx', 'head.onnx', 'decoder.onnx', 'shortcut.onnx']);
+  });
+
+  it('serves a reload from the cache without downloading again', async () => {
+    const { fetchImpl, requests } = await server();
+    const cache = new MemoryCache();
+    await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache });
+    const first = requests.length;
+    const events: BundleProgressEvent[] = [];
+    await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache, onProgress: (e) => events.push(e) });
+    expect(requests.length - first).toBe(1); // only manifest.json
+    expect(events.filter((e) => e.type === 'file-done').every((e) => e.cached)).toBe(true);
+  });
+
+  it('drops a corrupt cache entry and downloads the file again', async () => {
+    const { fetchImpl, requests } = await server();
+    const cache = new MemoryCache();
+    await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache });
+    const key = [...cache.store.keys()].find((k) => k.includes('head.onnx'))!;
+    cache.store.set(key, enc('HEAD'));
+    const before = requests.length;
+    await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache });
+    expect(requests.slice(before)).toEqual(['https://cdn.test/m/manifest.json', 'https://cdn.test/m/head.onnx']);
+  });
+
+  it('refuses a tampered file, a missing file, an unreachable server and a wrong schema version', async () => {
+    await expect(fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'decoder.onnx': enc('decoder?') })).fetchImpl, cache: false })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('decoder.onnx has sha256') });
+    await expect(fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'head.onnx': 404 as never })).fetchImpl, cache: false })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH' });
+    const missing = await server();
+    await expect(fetchBundle('https://cdn.test/other/', { fetch: missing.fetchImpl, cache: false })).rejects.toThrow(/HTTP 404/);
+    const down = await server({ 'manifest.json': 0 });
+    await expect(fetchBundle('https://cdn.test/m/', { fetch: down.fetchImpl, cache: false })).rejects.toThrow(/network down/);
+    const m = (await server()).manifest as unknown as { schemaVersion: number };
+    m.schemaVersion = 3;
+    await expect(fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'manifest.json': JSON.stringify(m) })).fetchImpl, cache: false })).rejects.toMatchObject({ code: 'INVALID_MANIFEST' });
+  });
+});
