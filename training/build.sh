@@ -1,0 +1,12 @@
+#!/bin/sh
+# Rebuilds the default bundle from scratch (resumable: finished stages in training/work are skipped).
+# Run from anywhere; extra arguments go to `python -m migm_train build`.
+set -e
+cd "$(dirname "$0")"
+export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=34359738368 ORT_DISABLE_TELEMETRY=1
+if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  echo "error: /usr/bin/python3 cannot import torch. Install: sudo apt-get install python3-torch libopenblas0-pthread" >&2
+  exit 2
+fi
+exec /usr/bin/python3 -m migm_train build --out ../packages/bundle-fashion-mnist/bundle --work work \
+  --fixtures test/fixtures/parity --docs ../docs "$@"

@@ -1,0 +1,76 @@
+"""Build configurations: `full` (the shipped bundle, ~75 min on 2 cores) and `tiny` (tests, seconds)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .base_model import BaseConfig
+from .sampler import SamplerOptions
+from .shortcut import ShortcutConfig
+
+
+@dataclass
+class BuildConfig:
+    name: str = "full"
+    seed: int = 0
+    # tokenizer
+    patch: int = 2
+    codebook: int = 256
+    kmeans_iters: int = 25
+    kmeans_sample: int = 400_000
+    # classifier
+    clf_epochs: int = 3
+    clf_batch: int = 128
+    clf_lr: float = 2e-3
+    # base
+    base: BaseConfig = field(default_factory=BaseConfig)
+    base_steps: int = 850
+    base_batch: int = 64
+    base_lr: float = 1e-3
+    train_subset: int = 0                     # 0 = all 60k training images
+    # sampling defaults (guidance/temperatures may be replaced by the tune stage)
+    sampling: SamplerOptions = field(default_factory=SamplerOptions)
+    tune_candidates: list = field(default_factory=lambda: [
+        {"guidance": 2.0, "guidance_schedule": "linear", "randomize_temperature": 2.0},
+        {"guidance": 3.0, "guidance_schedule": "linear", "randomize_temperature": 4.5},
+        {"guidance": 1.0, "guidance_schedule": "constant", "randomize_temperature": 1.0},
+    ])
+    tune_images: int = 250
+    eval_batch: int = 200
+    regime_steps: list = field(default_factory=lambda: [4, 8, 16, 32])
+    regime_images: int = 2010                 # per N, split over the 3 seeds (670 each)
+    seeds: list = field(default_factory=lambda: [1, 2, 3])
+    # trajectories + shortcut
+    traj_train: int = 1000
+    traj_heldout: int = 200
+    shortcut: ShortcutConfig = field(default_factory=ShortcutConfig)
+    shortcut_steps: int = 3000
+    shortcut_batch: int = 32
+    shortcut_lr: float = 5e-4
+    shortcut_ema: float = 0.995
+    # comparison at the default N
+    budgets: list = field(default_factory=lambda: [4, 5])
+    compare_images: int = 2010
+    default_budget: int = 5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def full() -> BuildConfig:
+    return BuildConfig()
+
+
+def tiny() -> BuildConfig:
+    """Seconds-scale config for the end-to-end test: 7x7 patches = 16 tokens, width 32."""
+    return BuildConfig(
+        name="tiny", patch=7, codebook=16, kmeans_iters=3, kmeans_sample=20_000,
+        clf_epochs=1, clf_batch=256, train_subset=2000,
+        base=BaseConfig(length=16, codebook=16, dim=32, depth=2, heads=2, mlp_ratio=2.0), base_steps=6,
+        base_batch=32, sampling=SamplerOptions(steps=4), tune_candidates=[], tune_images=20,
+        eval_batch=50, regime_steps=[2, 4], regime_images=30, seeds=[1, 2, 3],
+        traj_train=12, traj_heldout=6, shortcut=ShortcutConfig(dim=32, width=16, heads=2),
+        shortcut_steps=5, shortcut_batch=8, budgets=[2], compare_images=20, default_budget=2,
+    )
+
+
+PRESETS = {"full": full, "tiny": tiny}

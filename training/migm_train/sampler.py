@@ -1,0 +1,103 @@
+"""Reference sampler in PyTorch: vanilla MaskGIT, and budgeted shortcut / reuse / Taylor.
+
+Same semantics as @migm/core: [cond; uncond] batch, guided logits (1 + w_i) l_c - w_i l_u,
+candidates ~ softmax(l * inverseTemperature), confidence log p + r_temp * Gumbel * (1 - i/(N-1)),
+revealed positions never re-chosen, top-k_i committed (k_i from the token-count schedule).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+
+from .base_model import BaseModel
+from .schedules import full_step_plan, progress, token_counts
+
+METHODS = ("vanilla", "shortcut", "reuse", "taylor")
+
+
+@dataclass
+class SamplerOptions:
+    steps: int = 16
+    schedule: str = "arccos"
+    guidance: float = 2.0
+    guidance_schedule: str = "linear"       # constant | linear
+    inverse_temperature: float = 1.0
+    randomize_temperature: float = 2.0
+    method: str = "vanilla"
+    budget: int | None = None               # full steps for shortcut/reuse/taylor
+
+    def with_(self, **kw) -> "SamplerOptions":
+        return replace(self, **kw)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SampleResult:
+    tokens: torch.Tensor                      # [B, L] final tokens
+    reveal_step: torch.Tensor                 # [B, L] step at which each position was revealed
+    features: torch.Tensor | None = None      # [B, N, 2, L, D] float16 when recorded
+    full_steps: list[int] = field(default_factory=list)
+
+
+def _gumbel(shape, generator: torch.Generator) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator).clamp_(1e-20, 1.0 - 1e-7)
+    return -torch.log(-torch.log(u))
+
+
+@torch.no_grad()
+def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generator: torch.Generator,
+           shortcut: torch.nn.Module | None = None, record: bool = False) -> SampleResult:
+    cfg = base.cfg
+    b, length, k_size, n_steps = len(classes), cfg.length, cfg.codebook, opts.steps
+    if opts.method not in METHODS:
+        raise ValueError(f"unknown method {opts.method!r}")
+    if opts.method == "shortcut" and shortcut is None:
+        raise ValueError("method 'shortcut' needs a shortcut model")
+    tokens = torch.full((b, length), cfg.mask_id, dtype=torch.long)
+    reveal = torch.full((b, length), -1, dtype=torch.long)
+    counts = token_counts(n_steps, length, opts.schedule)
+    if opts.method == "vanilla":
+        full = list(range(n_steps))
+    else:
+        full = full_step_plan(n_steps, opts.budget or n_steps)
+    full_set = set(full)
+    cls2 = torch.cat([classes.long(), torch.full_like(classes.long(), cfg.null_class)])
+    traj = torch.empty((b, n_steps, 2, length, cfg.dim), dtype=torch.float16) if record else None
+    feat: torch.Tensor | None = None
+    history: list[tuple[int, torch.Tensor]] = []
+    new_ids = new_pos = ratio = None
+    for i in range(n_steps):
+        if i in full_set:
+            feat = base.features(torch.cat([tokens, tokens]), cls2)
+            history = (history + [(i, feat)])[-2:]
+        elif opts.method == "shortcut":
+            # Both CFG halves get the same new tokens; predictions chain across skipped steps.
+            feat = feat + shortcut(feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]),
+                                   torch.cat([ratio, ratio]))
+        elif opts.method == "taylor" and len(history) == 2:
+            (ja, fa), (jb, fb) = history
+            feat = fb + (i - jb) * (fb - fa) / (jb - ja)
+        # reuse (and Taylor with one full step so far): keep feat as is.
+        if traj is not None:
+            traj[:, i] = feat.reshape(2, b, length, -1).transpose(0, 1).half()
+        logits = base.logits(feat)
+        t = progress(i, n_steps)
+        w = opts.guidance if opts.guidance_schedule == "constant" else opts.guidance * t
+        guided = (1.0 + w) * logits[:b] - w * logits[b:]
+        logp = torch.log_softmax(guided * opts.inverse_temperature, dim=-1)
+        cand = (logp + _gumbel(logp.shape, generator)).argmax(-1)          # Gumbel-max = categorical draw
+        conf = logp.gather(-1, cand[..., None])[..., 0]
+        conf = conf + opts.randomize_temperature * _gumbel(conf.shape, generator) * (1.0 - t)
+        masked = tokens == cfg.mask_id
+        conf = conf.masked_fill(~masked, float("-inf"))
+        k = min(counts[i], int(masked.sum(1).min()))
+        pos = conf.topk(k, dim=1).indices
+        ids = cand.gather(1, pos)
+        tokens.scatter_(1, pos, ids)
+        reveal.scatter_(1, pos, torch.full_like(pos, i))
+        new_ids, new_pos = ids, pos
+        ratio = (tokens == cfg.mask_id).float().mean(1)
+    return SampleResult(tokens=tokens, reveal_step=reveal, features=traj, full_steps=full)
