@@ -1,0 +1,9 @@
+/**
+ * @migm/backend-ort: the onnxruntime `Backend` shared by @migm/backend-node and @migm/backend-web. Give it an
+ * onnxruntime module and a verified bundle; the platform packages add loading and device selection.
+ */
+export { OrtBackend, type Classification, type OrtBackendOptions, type VerifiedBundle } from './ort-backend.js';
+export { checkGraph } from './graph-check.js';
+export { FeaturePool } from './feature-pool.js';
+export { firstWorkingDevice, type DeviceFallback } from './device-chain.js';
+export type { OrtModule } from './ort-types.js';

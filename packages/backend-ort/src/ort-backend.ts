@@ -1,0 +1,307 @@
+import {
+  checkTerms,
+  combineHost,
+  HostFeature,
+  MigmError,
+  type Backend,
+  type BackendCapabilities,
+  type FeatureTensor,
+  type FeatureTerm,
+  type ForwardInput,
+  type GraphRole,
+  type GraphSpec,
+  type ImageBatch,
+  type Manifest,
+  type TensorSpec,
+  type VelocityControl,
+} from '@migm/core';
+import { FeaturePool } from './feature-pool.js';
+import { checkGraph } from './graph-check.js';
+import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
+
+/** A verified bundle: its manifest and the bytes of each file (from disk or fetch). */
+export interface VerifiedBundle {
+  readonly manifest: Manifest;
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface OrtBackendOptions {
+  readonly ort: OrtModule;
+  readonly bundle: VerifiedBundle;
+  /** Backend name reported to callers, e.g. "onnxruntime-node". */
+  readonly name: string;
+  /** The device these sessions run on, e.g. "cpu". */
+  readonly device: string;
+  /** Session options for every graph (execution providers, threads, optimisation level). */
+  readonly sessionOptions?: InferenceSession.SessionOptions;
+  /** Load the shortcut graph when the bundle has one. Default true. */
+  readonly shortcut?: boolean;
+  /** Load the evaluation classifier when the bundle has one. Default false. */
+  readonly classifier?: boolean;
+}
+
+/** Output of the evaluation classifier. */
+export interface Classification {
+  /** [batch, numClasses]. */
+  readonly logits: Float32Array;
+  /** Penultimate features [batch, F] (for Frechet distances). */
+  readonly features: Float32Array;
+  readonly featureDim: number;
+}
+
+type Sessions = Partial<Record<GraphRole, InferenceSession>>;
+
+/**
+ * The onnxruntime implementation of core's `Backend`, shared by Node and the web. Features live in host
+ * memory as `HostFeature`s whose buffers are pooled; model outputs are written straight into caller buffers
+ * (logits) or pooled buffers (features) when the runtime accepts pre-allocated outputs.
+ */
+export class OrtBackend implements Backend {
+  readonly name: string;
+  readonly device: string;
+  readonly manifest: Manifest;
+  readonly capabilities: BackendCapabilities;
+  readonly #ort: OrtModule;
+  readonly #sessions: Sessions;
+  readonly #pool = new FeaturePool();
+  readonly #live = new Set<HostFeature>();
+  #disposed = false;
+
+  /** Creates the sessions and checks each graph against the manifest before returning. */
+  static async create(options: OrtBackendOptions): Promise<OrtBackend> {
+    const { manifest, files } = options.bundle;
+    const roles: GraphRole[] = ['base', 'head', 'decoder'];
+    if (manifest.graphs.shortcut && options.shortcut !== false) roles.push('shortcut');
+    if (manifest.graphs.classifier && options.classifier === true) roles.push('classifier');
+    const sessions: Sessions = {};
+    try {
+      for (const role of roles) {
+        const spec = manifest.graphs[role] as GraphSpec;
+        const bytes = files.get(spec.file);
+        if (!bytes) throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${spec.file} (graph ${role}) was not loaded.`, { details: { file: spec.file } });
+        let session: InferenceSession;
+        try {
+          session = await options.ort.InferenceSession.create(bytes, options.sessionOptions);
+        } catch (err) {
+          throw new MigmError('BACKEND_FAILURE', `onnxruntime could not load ${spec.file} (graph ${role}) on ${options.device}: ${errorText(err)}`, { cause: err, details: { file: spec.file, device: options.device } });
+        }
+        sessions[role] = session;
+        checkGraph(spec.file, session, spec);
+      }
+    } catch (err) {
+      await Promise.allSettled(Object.values(sessions).map((s) => s.release()));
+      throw err;
+    }
+    return new OrtBackend(options, sessions);
+  }
+
+  private constructor(options: OrtBackendOptions, sessions: Sessions) {
+    this.#ort = options.ort;
+    this.#sessions = sessions;
+    this.name = options.name;
+    this.device = options.device;
+    this.manifest = options.bundle.manifest;
+    this.capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: false };
+    if (!sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
+  }
+
+  /** Feature tensors handed out and not yet released (for leak checks). */
+  get liveFeatures(): number {
+    return this.#live.size;
+  }
+
+  async forward(input: ForwardInput): Promise<FeatureTensor> {
+    const session = this.#session('base');
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    const D = this.manifest.featureDim;
+    const { tokens, classes, rows, logits } = input;
+    checkRows('forward', rows);
+    checkLength('forward', 'tokens', tokens.length, rows * L);
+    checkLength('forward', 'classes', classes.length, rows);
+    checkLength('forward', 'logits', logits.length, rows * L * K);
+    const g = this.manifest.graphs.base;
+    const feature = this.#pool.take(rows * L * D);
+    try {
+      await this.#run('base', session, {
+        [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]),
+        [g.inputs['classes']!.name]: this.#int(g.inputs['classes']!, classes, [rows]),
+      }, [
+        [g.outputs['logits']!.name, logits, [rows, L, K]],
+        [g.outputs['feature']!.name, feature, [rows, L, D]],
+      ]);
+    } catch (err) {
+      this.#pool.give(feature);
+      throw err;
+    }
+    return this.#track(new HostFeature(feature, [rows, L, D]));
+  }
+
+  async head(feature: FeatureTensor, logits: Float32Array): Promise<void> {
+    const session = this.#session('head');
+    const f = this.#own(feature);
+    const [rows, L] = f.dims;
+    checkLength('head', 'logits', logits.length, rows * L * this.manifest.tokens.codebookSize);
+    const g = this.manifest.graphs.head;
+    await this.#run('head', session, { [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', f.data, f.dims) }, [
+      [g.outputs['logits']!.name, logits, [rows, L, this.manifest.tokens.codebookSize]],
+    ]);
+  }
+
+  async velocity(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor> {
+    const session = this.#session('shortcut');
+    const f = this.#own(feature);
+    const [rows, L, D] = f.dims;
+    const n = control.count;
+    if (!Number.isInteger(n) || n < 1 || n > L) throw new MigmError('INVALID_OPTION', `velocity: count must be an integer from 1 to ${L}, got ${n}.`);
+    checkLength('velocity', 'tokens', control.tokens.length, rows * n);
+    checkLength('velocity', 'positions', control.positions.length, rows * n);
+    checkLength('velocity', 'ratio', control.ratio.length, rows);
+    const g = this.manifest.graphs.shortcut!;
+    const out = this.#pool.take(rows * L * D);
+    try {
+      await this.#run('shortcut', session, {
+        [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', f.data, f.dims),
+        [g.inputs['newTokens']!.name]: this.#int(g.inputs['newTokens']!, control.tokens, [rows, n]),
+        [g.inputs['newPositions']!.name]: this.#int(g.inputs['newPositions']!, control.positions, [rows, n]),
+        [g.inputs['ratio']!.name]: new this.#ort.Tensor('float32', control.ratio, [rows]),
+      }, [[g.outputs['velocity']!.name, out, [rows, L, D]]]);
+    } catch (err) {
+      this.#pool.give(out);
+      throw err;
+    }
+    return this.#track(new HostFeature(out, [rows, L, D]));
+  }
+
+  async combine(terms: readonly FeatureTerm[]): Promise<FeatureTensor> {
+    this.#alive();
+    const dims = checkTerms(terms);
+    const arrays = terms.map((t) => this.#own(t.feature).data);
+    const out = combineHost(this.#pool.take(dims[0] * dims[1] * dims[2]), arrays, terms.map((t) => t.coef));
+    return this.#track(new HostFeature(out, dims));
+  }
+
+  async readFeature(feature: FeatureTensor): Promise<Float32Array> {
+    return this.#own(feature).data.slice();
+  }
+
+  release(feature: FeatureTensor): void {
+    const f = this.#own(feature);
+    const data = f.data;
+    f.release();
+    this.#live.delete(f);
+    this.#pool.give(data);
+  }
+
+  async decode(tokens: Int32Array, batch: number): Promise<ImageBatch> {
+    const session = this.#session('decoder');
+    const { count: L } = this.manifest.tokens;
+    const { width, height, channels } = this.manifest.image;
+    checkRows('decode', batch);
+    checkLength('decode', 'tokens', tokens.length, batch * L);
+    const g = this.manifest.graphs.decoder;
+    const data = new Float32Array(batch * channels * height * width);
+    await this.#run('decoder', session, { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [batch, L]) }, [
+      [g.outputs['pixels']!.name, data, [batch, channels, height, width]],
+    ]);
+    return { data, batch, channels, height, width };
+  }
+
+  /** Runs the evaluation classifier (load it with `classifier: true`) on decoded images. */
+  async classify(images: ImageBatch): Promise<Classification> {
+    const session = this.#sessions.classifier;
+    this.#alive();
+    if (!session) throw new MigmError('UNSUPPORTED', 'The classifier graph is not loaded: create the backend with classifier: true (and a bundle that has graphs.classifier).');
+    const g = this.manifest.graphs.classifier!;
+    const { batch, channels, height, width } = images;
+    checkLength('classify', 'pixels', images.data.length, batch * channels * height * width);
+    const numClasses = this.manifest.condition.numClasses;
+    const fShape = g.outputs['features']!.shape;
+    const featureDim = typeof fShape[1] === 'number' ? fShape[1] : 0;
+    const results = await this.#run('classifier', session, { [g.inputs['pixels']!.name]: new this.#ort.Tensor('float32', images.data, [batch, channels, height, width]) }, []);
+    const logits = results[g.outputs['logits']!.name]!.data as Float32Array;
+    const features = results[g.outputs['features']!.name]!.data as Float32Array;
+    checkLength('classify', 'logits output', logits.length, batch * numClasses);
+    return { logits, features, featureDim: featureDim || features.length / batch };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const f of this.#live) f.release();
+    this.#live.clear();
+    this.#pool.clear();
+    await Promise.allSettled(Object.values(this.#sessions).map((s) => s.release()));
+  }
+
+  /** Runs a session; outputs listed in `into` are written into those buffers (pre-allocated when the runtime allows). */
+  async #run(
+    role: GraphRole,
+    session: InferenceSession,
+    feeds: Record<string, Tensor>,
+    into: readonly [name: string, buffer: Float32Array, dims: readonly number[]][],
+  ): Promise<InferenceSession.OnnxValueMapType> {
+    const fetches: Record<string, Tensor | null> = {};
+    for (const name of session.outputNames) fetches[name] = null;
+    for (const [name, buffer, dims] of into) fetches[name] = new this.#ort.Tensor('float32', buffer, dims);
+    let results: InferenceSession.OnnxValueMapType;
+    try {
+      results = await session.run(feeds, fetches as InferenceSession.NullableOnnxValueMapType);
+    } catch (err) {
+      throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file}): ${errorText(err)}`, { cause: err });
+    }
+    this.#alive(); // disposed while running: the results are not ours to hand out
+    for (const [name, buffer] of into) {
+      const out = results[name] as Tensor | undefined;
+      if (!out) throw new MigmError('BACKEND_FAILURE', `Graph ${role} returned no output '${name}'.`);
+      const data = out.data as Float32Array;
+      if (data !== buffer) {
+        // The runtime did not write into our buffer: copy once, after checking the size.
+        checkLength(role, `output ${name}`, data.length, buffer.length);
+        buffer.set(data);
+      }
+    }
+    return results;
+  }
+
+  #int(spec: TensorSpec, data: Int32Array, dims: readonly number[]): Tensor {
+    if (spec.dtype === 'int64') return new this.#ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), dims);
+    return new this.#ort.Tensor('int32', data, dims);
+  }
+
+  #session(role: GraphRole): InferenceSession {
+    this.#alive();
+    const s = this.#sessions[role];
+    if (!s) throw new MigmError('UNSUPPORTED', `Graph ${role} is not loaded in this backend.`);
+    return s;
+  }
+
+  #alive(): void {
+    if (this.#disposed) throw new MigmError('DISPOSED', `The ${this.name} backend was disposed.`);
+  }
+
+  #own(feature: FeatureTensor): HostFeature {
+    this.#alive();
+    if (!(feature instanceof HostFeature) || !this.#live.has(feature)) {
+      if (feature instanceof HostFeature && feature.released) throw new MigmError('DISPOSED', 'This feature tensor was released and cannot be used.');
+      throw new MigmError('INVALID_OPTION', 'This feature tensor was not made by this backend.');
+    }
+    return feature;
+  }
+
+  #track(f: HostFeature): HostFeature {
+    this.#live.add(f);
+    return f;
+  }
+}
+
+function checkRows(method: string, rows: number): void {
+  if (!Number.isInteger(rows) || rows < 1) throw new MigmError('INVALID_OPTION', `${method}: the batch must be an integer >= 1, got ${rows}.`);
+}
+
+function checkLength(method: string, what: string, got: number, want: number): void {
+  if (got !== want) throw new MigmError('INVALID_OPTION', `${method}: ${what} has ${got} values, expected ${want}.`);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

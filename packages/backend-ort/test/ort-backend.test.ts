@@ -1,0 +1,80 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { generate, type Manifest } from '@migm/core';
+import { backendConformance } from '@migm/core/testing';
+import { OrtBackend, firstWorkingDevice } from '../src/index.js';
+import { nodeOrt, readTiny, tinyBackend } from './helpers.js';
+
+describe('OrtBackend conformance (onnxruntime-node, tiny bundle)', () => {
+  const { cases, cleanup } = backendConformance({ create: () => tinyBackend(), liveFeatures: (b) => (b as OrtBackend).liveFeatures });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
+describe('OrtBackend conformance without the shortcut', () => {
+  const { cases, cleanup } = backendConformance({ create: () => tinyBackend({ shortcut: false }) });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
+describe('OrtBackend', () => {
+  it('writes logits into the caller buffer and recycles feature buffers', async () => {
+    const b = await tinyBackend();
+    const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
+    const logits = new Float32Array(2 * L * K);
+    const f1 = await b.forward({ tokens: new Int32Array(2 * L).fill(maskId), classes: Int32Array.of(0, 10), rows: 2, logits });
+    expect(logits.some((v) => v !== 0)).toBe(true);
+    const data = await b.readFeature(f1);
+    b.release(f1);
+    const f2 = await b.forward({ tokens: new Int32Array(2 * L).fill(maskId), classes: Int32Array.of(0, 10), rows: 2, logits });
+    expect(Array.from(await b.readFeature(f2))).toEqual(Array.from(data));
+    b.release(f2);
+    expect(b.liveFeatures).toBe(0);
+    await b.dispose();
+  });
+
+  it('classifies decoded images when the classifier is loaded', async () => {
+    const b = await tinyBackend({ classifier: true });
+    const r = await generate(b, { condition: [1, 7], seed: 3, predictor: 'none' });
+    const c = await b.classify(await b.decode(r.tokens, r.batch));
+    expect(c.logits.length).toBe(2 * 10);
+    expect(c.features.length).toBe(2 * c.featureDim);
+    await b.dispose();
+    const without = await tinyBackend();
+    await expect(without.classify({ data: new Float32Array(784), batch: 1, channels: 1, height: 28, width: 28 })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await without.dispose();
+  });
+
+  it('refuses a graph whose inputs, outputs or dtypes differ from the manifest, naming file and tensor', async () => {
+    const rename = (m: Manifest) => {
+      m.graphs.head.inputs['feature']!.name = 'hidden';
+    };
+    await expect(OrtBackend.create({ ort: nodeOrt, bundle: readTiny(rename), name: 'x', device: 'cpu' })).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringMatching(/head\.onnx.*input 'hidden' \(feature\) is missing/),
+    });
+    const dtype = (m: Manifest) => {
+      m.graphs.decoder.inputs['tokens']!.dtype = 'int64';
+    };
+    await expect(OrtBackend.create({ ort: nodeOrt, bundle: readTiny(dtype), name: 'x', device: 'cpu' })).rejects.toThrow(/decoder\.onnx.*dtype int32, the manifest says int64/);
+  });
+
+  it('reports a runtime that cannot load a graph as BACKEND_FAILURE', async () => {
+    const bundle = readTiny();
+    const files = new Map(bundle.files);
+    files.set('head.onnx', new Uint8Array([1, 2, 3]));
+    await expect(OrtBackend.create({ ort: nodeOrt, bundle: { ...bundle, files }, name: 'x', device: 'cpu' })).rejects.toMatchObject({ code: 'BACKEND_FAILURE', message: expect.stringContaining('head.onnx') });
+  });
+});
+
+describe('firstWorkingDevice', () => {
+  it('falls back along the chain, reporting each fallback, and stops on non-device errors', async () => {
+    const seen: string[] = [];
+    const got = await firstWorkingDevice(['cuda', 'cpu'], async (d) => {
+      if (d === 'cuda') await OrtBackend.create({ ort: nodeOrt, bundle: readTiny(), name: 'x', device: d, sessionOptions: { executionProviders: ['cuda'] } });
+      return d;
+    }, (f) => seen.push(`${f.device}: ${f.error.code}`));
+    expect(got).toBe('cpu');
+    expect(seen).toEqual(['cuda: BACKEND_FAILURE']);
+    await expect(firstWorkingDevice(['a', 'b'], async () => { throw new TypeError('bug'); })).rejects.toThrow('bug');
+  });
+});
