@@ -1,5 +1,7 @@
 /**
- * @migm/backend-node: the Node.js side of migm. This release reads and verifies model bundles from disk; the
- * onnxruntime-node Backend builds on it.
+ * @migm/backend-node: runs migm model bundles in Node.js with onnxruntime-node (CPU by default, CUDA when
+ * asked for and installed). Bundles are read from disk and verified before use.
  */
+export { createNodeBackend, CUDA_HELP, NODE_DEVICES, type NodeBackendOptions, type NodeDevice } from './node-backend.js';
 export { readBundleDir, sha256Node, type BundleFiles } from './bundle-dir.js';
+export type { Classification, DeviceFallback, OrtBackend } from '@migm/backend-ort';

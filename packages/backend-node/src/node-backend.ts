@@ -1,0 +1,84 @@
+import { MigmError, type Manifest } from '@migm/core';
+import { firstWorkingDevice, OrtBackend, type DeviceFallback, type OrtModule } from '@migm/backend-ort';
+import * as ortNode from 'onnxruntime-node';
+import { readBundleDir, type BundleFiles } from './bundle-dir.js';
+
+/** Devices of the Node backend. `auto` tries CUDA, then the CPU. */
+export type NodeDevice = 'cpu' | 'cuda' | 'auto';
+export const NODE_DEVICES: readonly NodeDevice[] = ['cpu', 'cuda', 'auto'];
+
+export interface NodeBackendOptions {
+  /** Bundle directory, or a bundle already read with `readBundleDir`. */
+  readonly bundle: string | BundleFiles;
+  /** Default 'cpu'. */
+  readonly device?: NodeDevice;
+  /** Intra-op threads per session. Default: onnxruntime's choice (all cores). */
+  readonly threads?: number;
+  /** onnxruntime graph optimisation level. Default 'all'. */
+  readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Load the learned shortcut when the bundle has one. Default true. */
+  readonly shortcut?: boolean;
+  /** Load the evaluation classifier (for `backend.classify`). Default false. */
+  readonly classifier?: boolean;
+  /** Told when `auto` falls back from a device (e.g. CUDA missing). Default: a console.warn line. */
+  readonly onFallback?: (fallback: DeviceFallback) => void;
+}
+
+/** How to get CUDA: onnxruntime-node ships its CPU provider; its CUDA 12 libraries come from its install script. */
+export const CUDA_HELP =
+  "onnxruntime-node's CUDA 12 provider is not installed. Its install script downloads it: on a machine with network access, CUDA 12 and cuDNN 9, run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (pnpm: allow its build script, then `pnpm rebuild onnxruntime-node`).";
+
+/**
+ * Loads a bundle from disk (manifest schema, sizes and sha256 checked first) and creates an onnxruntime-node
+ * backend for it on the chosen device.
+ *
+ * @example
+ * import { generate } from '@migm/core';
+ * import { createNodeBackend } from '@migm/backend-node';
+ *
+ * const backend = await createNodeBackend({ bundle: 'path/to/bundle', device: 'auto' });
+ * const result = await generate(backend, { condition: 7, batch: 4, seed: 1 });
+ * const images = await backend.decode(result.tokens, result.batch);
+ * await backend.dispose();
+ */
+export async function createNodeBackend(options: NodeBackendOptions): Promise<OrtBackend> {
+  const device = options.device ?? 'cpu';
+  if (!NODE_DEVICES.includes(device)) {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'device': got ${JSON.stringify(device)}; allowed: ${NODE_DEVICES.join(', ')}.`);
+  }
+  const threads = options.threads;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'threads': got ${threads}; an integer from 1 to 256 is allowed.`);
+  }
+  const bundle = typeof options.bundle === 'string' ? await readBundleDir(options.bundle) : options.bundle;
+  const chain: ('cpu' | 'cuda')[] = device === 'auto' ? ['cuda', 'cpu'] : [device];
+  const onFallback = options.onFallback ?? ((f: DeviceFallback) => console.warn(`migm: ${f.device} unavailable, falling back (${f.error.message})`));
+  return firstWorkingDevice(
+    chain,
+    async (d) => {
+      try {
+        return await OrtBackend.create({
+          ort: ortNode as unknown as OrtModule,
+          bundle: bundle as { manifest: Manifest; files: ReadonlyMap<string, Uint8Array> },
+          name: 'onnxruntime-node',
+          device: d,
+          sessionOptions: {
+            executionProviders: [d],
+            // A missing CUDA library is reported as our UNSUPPORTED error; keep onnxruntime's own log quiet then.
+            ...(d === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
+            graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+            ...(threads !== undefined ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+          },
+          ...(options.shortcut !== undefined ? { shortcut: options.shortcut } : {}),
+          ...(options.classifier !== undefined ? { classifier: options.classifier } : {}),
+        });
+      } catch (err) {
+        if (d === 'cuda' && err instanceof MigmError && err.code === 'BACKEND_FAILURE') {
+          throw new MigmError('UNSUPPORTED', `Device 'cuda' failed to start: ${err.message} ${CUDA_HELP}`, { cause: err });
+        }
+        throw err;
+      }
+    },
+    onFallback,
+  );
+}
