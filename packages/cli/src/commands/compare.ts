@@ -1,0 +1,32 @@
+import { writeFile } from 'node:fs/promises';
+import { generate } from '@migm/core';
+import { intFlag, parse } from '../args.js';
+import { loadBackend } from '../common.js';
+import { METHODS } from '../methods.js';
+import { encodePng, sideBySide } from '../png.js';
+import { describeRun, generateFlags, gridOf, runOnce, runSpec, timingLine } from './generate.js';
+
+/** Same seed and class through vanilla and another method; one PNG with both, and the speed-up. */
+export async function compareCommand(argv: string[]): Promise<void> {
+  const values = parse(argv, generateFlags);
+  const columns = intFlag('columns', values.columns, undefined, 1, 1024);
+  const scale = intFlag('scale', values.scale, 4, 1, 32)!;
+  const out = values.out ?? 'migm-compare.png';
+  const backend = await loadBackend(values);
+  try {
+    const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'taylor');
+    if (spec.method === 'vanilla') throw new (await import('../errors.js')).UsageError('--method must be shortcut, reuse or taylor for compare (it always runs vanilla too)');
+    // Warm-up: the first session runs pay one-time allocation costs that would bias the first timing.
+    await generate(backend, { condition: spec.condition, batch: 1, steps: 2, predictor: METHODS[spec.method], budget: 1, seed: 0 });
+    const vanilla = await runOnce(backend, spec, 'vanilla', values.quiet === true);
+    const fast = await runOnce(backend, spec, spec.method, values.quiet === true);
+    const png = sideBySide([await gridOf(backend, vanilla, columns, scale), await gridOf(backend, fast, columns, scale)], 16);
+    await writeFile(out, encodePng(png));
+    console.log(`wrote ${out}: left ${describeRun(backend, spec, 'vanilla')}; right ${describeRun(backend, spec, spec.method)}`);
+    console.log(`vanilla:  ${timingLine(vanilla)}`);
+    console.log(`${spec.method.padEnd(8)}: ${timingLine(fast)}`);
+    console.log(`speed-up: ${(vanilla.timings.totalMs / fast.timings.totalMs).toFixed(2)}x`);
+  } finally {
+    await backend.dispose();
+  }
+}

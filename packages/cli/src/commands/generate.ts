@@ -1,0 +1,95 @@
+import { writeFile } from 'node:fs/promises';
+import { generate, tileImages, type GenerateResult } from '@migm/core';
+import type { OrtBackend } from '@migm/backend-node';
+import { choiceFlag, intFlag, parse } from '../args.js';
+import { resolveClass } from '../class-name.js';
+import { backendFlags, fmtMs, loadBackend } from '../common.js';
+import { METHOD_NAMES, METHODS, type Method } from '../methods.js';
+import { encodePng } from '../png.js';
+import { progressBar } from '../progress.js';
+
+export const generateFlags = {
+  ...backendFlags,
+  class: { type: 'string' },
+  count: { type: 'string' },
+  steps: { type: 'string' },
+  budget: { type: 'string' },
+  method: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  columns: { type: 'string' },
+  scale: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+export interface RunSpec {
+  condition: number | null;
+  count: number;
+  steps: number;
+  budget: number | undefined;
+  method: Method;
+  seed: number;
+}
+
+/** Reads the flags shared by generate and compare into a run spec (validated against the bundle). */
+export function runSpec(backend: OrtBackend, values: Record<string, string | boolean | undefined>, defaultMethod: Method): RunSpec {
+  const m = backend.manifest;
+  const condition = resolveClass(m, values['class'] as string | undefined);
+  const count = intFlag('count', values['count'] as string | undefined, 16, 1, 1024)!;
+  const steps = intFlag('steps', values['steps'] as string | undefined, m.sampling.steps, 1, m.tokens.count)!;
+  const method = choiceFlag<Method>('method', values['method'] as string | undefined, defaultMethod, METHOD_NAMES);
+  const budget = intFlag('budget', values['budget'] as string | undefined, Math.min(m.sampling.budget, steps), 1, steps);
+  const seed = intFlag('seed', values['seed'] as string | undefined, Math.floor(Math.random() * 2 ** 31), 0, Number.MAX_SAFE_INTEGER)!;
+  return { condition, count, steps, budget, method, seed };
+}
+
+/** One generate() run for a spec and method, with a progress bar. */
+export async function runOnce(backend: OrtBackend, spec: RunSpec, method: Method, quiet: boolean): Promise<GenerateResult> {
+  const bar = progressBar(process.stderr, method);
+  try {
+    return await generate(backend, {
+      condition: spec.condition,
+      batch: spec.count,
+      steps: spec.steps,
+      predictor: METHODS[method],
+      seed: spec.seed,
+      ...(method === 'vanilla' ? {} : { budget: spec.budget! }),
+      ...(quiet ? {} : { onStep: bar.onStep }),
+    });
+  } finally {
+    bar.done();
+  }
+}
+
+export function describeRun(backend: OrtBackend, spec: RunSpec, method: Method): string {
+  const cls = spec.condition === null ? 'unconditional' : `${backend.manifest.condition.classNames[spec.condition]} (${spec.condition})`;
+  return `${method} N=${spec.steps}${method === 'vanilla' ? '' : ` B=${spec.budget}`}, ${cls}, seed ${spec.seed}`;
+}
+
+export function timingLine(r: GenerateResult): string {
+  const t = r.timings;
+  return `${fmtMs(t.totalMs)} (${fmtMs(t.totalMs / r.batch)}/image): ${fmtMs(t.backendMs)} onnxruntime, ${fmtMs(t.coreMs)} core; ${r.calls.forward} base + ${r.calls.head} head + ${r.calls.velocity} shortcut calls`;
+}
+
+/** Decodes a run and lays it out as a grid. */
+export async function gridOf(backend: OrtBackend, r: GenerateResult, columns: number | undefined, scale: number) {
+  const images = await backend.decode(r.tokens, r.batch);
+  return tileImages(images, { ...(columns !== undefined ? { columns } : {}), scale, range: backend.manifest.image.range ?? [0, 1] });
+}
+
+export async function generateCommand(argv: string[]): Promise<void> {
+  const values = parse(argv, generateFlags);
+  const columns = intFlag('columns', values.columns, undefined, 1, 1024);
+  const scale = intFlag('scale', values.scale, 4, 1, 32)!;
+  const out = values.out ?? 'migm.png';
+  const backend = await loadBackend(values);
+  try {
+    const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'vanilla');
+    const r = await runOnce(backend, spec, spec.method, values.quiet === true);
+    await writeFile(out, encodePng(await gridOf(backend, r, columns, scale)));
+    console.log(`wrote ${out}: ${r.batch} images, ${describeRun(backend, spec, spec.method)} on ${backend.device}`);
+    console.log(timingLine(r));
+  } finally {
+    await backend.dispose();
+  }
+}

@@ -1,0 +1,56 @@
+import { isMigmError } from '@migm/core';
+import { compareCommand } from './commands/compare.js';
+import { generateCommand } from './commands/generate.js';
+import { infoCommand } from './commands/info.js';
+import { UsageError } from './errors.js';
+
+const HELP = `migm: masked image generation with the learned MIGM-Shortcut
+
+usage:
+  migm generate --class <name|id|none> [--count 16] [--steps N] [--budget B]
+                [--method shortcut|vanilla|reuse|taylor] [--seed S] [--out migm.png]
+                [--columns C] [--scale 4] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
+  migm compare  (same flags; runs vanilla and --method on the same seed, one PNG side by side, with the speed-up)
+  migm info     [--bundle DIR]
+  migm --help | --version
+
+Without --bundle the embedded default bundle is used (Fashion-MNIST, 10 classes).`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  generate: generateCommand,
+  compare: compareCommand,
+  info: infoCommand,
+};
+
+/** Runs the CLI; returns the exit code (0 ok, 1 runtime error, 2 usage error). Never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    console.log((await import('../package.json', { with: { type: 'json' } })).default.version);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    console.error(`migm: unknown command '${command}' (commands: ${Object.keys(COMMANDS).join(', ')}; see migm --help)`);
+    return 2;
+  }
+  try {
+    await run(rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`migm ${command}: ${err.message} (see migm --help)`);
+      return 2;
+    }
+    if (isMigmError(err)) {
+      console.error(`migm ${command}: ${err.message}`);
+      return err.code === 'INVALID_OPTION' ? 2 : 1;
+    }
+    console.error(`migm ${command}: unexpected error: ${err instanceof Error ? err.message : String(err)}${process.env['MIGM_DEBUG'] ? `\n${(err as Error).stack}` : ' (set MIGM_DEBUG=1 for a stack trace)'}`);
+    return 1;
+  }
+}

@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { PNG } from 'pngjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/main.js';
+
+const TINY = fileURLToPath(new URL('../../backend-ort/test/fixtures/tiny-bundle/', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/migm.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'migm-cli-'));
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  try {
+    const code = await main(argv);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('migm argument errors: one line, non-zero exit, no stack trace', () => {
+  const cases: [string[], number, RegExp][] = [
+    [['frobnicate'], 2, /unknown command 'frobnicate'/],
+    [['generate', '--bundle', TINY, '--nope'], 2, /unknown option '--nope'/],
+    [['generate', '--bundle', TINY], 2, /--class is required/],
+    [['generate', '--bundle', TINY, '--class', 'spaceship'], 2, /unknown class 'spaceship'/],
+    [['generate', '--bundle', TINY, '--class', '3', '--steps', 'many'], 2, /--steps must be an integer/],
+    [['generate', '--bundle', TINY, '--class', '3', '--count', '0'], 2, /--count must be an integer from 1/],
+    [['generate', '--bundle', TINY, '--class', '3', '--budget', '9'], 2, /--budget must be an integer from 1 to 4/],
+    [['generate', '--bundle', TINY, '--class', '3', '--method', 'magic'], 2, /--method must be one of vanilla, shortcut, reuse, taylor/],
+    [['generate', '--bundle', TINY, '--class', '3', '--device', 'tpu'], 2, /--device must be one of cpu, cuda, auto/],
+    [['generate', '--bundle', join(dir, 'missing'), '--class', '3'], 1, /does not exist/],
+    [['compare', '--bundle', TINY, '--class', '3', '--method', 'vanilla'], 2, /--method must be shortcut, reuse or taylor/],
+  ];
+  for (const [argv, code, message] of cases) {
+    it(argv.slice(0, 1).concat(argv.slice(3)).join(' ') || argv.join(' '), async () => {
+      const r = await run(argv);
+      expect(r.code).toBe(code);
+      expect(r.err).toMatch(message);
+      expect(r.err.split('\n')).toHaveLength(1);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    });
+  }
+});
+
+describe('migm generate', () => {
+  it('writes a decodable PNG grid of the right size and prints timings', async () => {
+    const out = join(dir, 'g.png');
+    const r = await run(['generate', '--bundle', TINY, '--class', 'Ankle boot', '--count', '6', '--columns', '3', '--scale', '2', '--seed', '4', '--out', out, '--threads', '1']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/wrote .*g\.png: 6 images, shortcut N=4 B=2, Ankle boot \(9\), seed 4 on cpu/);
+    expect(r.out).toMatch(/ms\/image\): .* onnxruntime, .* core; 2 base \+ 2 head \+ 2 shortcut calls/);
+    const png = PNG.sync.read(readFileSync(out));
+    expect([png.width, png.height]).toEqual([3 * 56 + 4 * 2, 2 * 56 + 3 * 2]);
+  });
+
+  it('runs every method', async () => {
+    for (const method of ['vanilla', 'shortcut', 'reuse', 'taylor']) {
+      const r = await run(['generate', '--bundle', TINY, '--class', '1', '--count', '2', '--method', method, '--seed', '1', '--out', join(dir, `${method}.png`)]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain(`${method} N=4`);
+    }
+  });
+
+  it('same seed, same PNG bytes (through the installed bin)', async () => {
+    const exec = promisify(execFile);
+    const files = [join(dir, 's1.png'), join(dir, 's2.png')];
+    for (const f of files) await exec(process.execPath, [BIN, 'generate', '--bundle', TINY, '--class', 'bag', '--count', '4', '--seed', '11', '--out', f, '--quiet'], { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+    expect(readFileSync(files[0]!).equals(readFileSync(files[1]!))).toBe(true);
+    await exec(process.execPath, [BIN, 'generate', '--bundle', TINY, '--class', 'bag', '--count', '4', '--seed', '12', '--out', join(dir, 's3.png'), '--quiet']);
+    expect(readFileSync(files[0]!).equals(readFileSync(join(dir, 's3.png')))).toBe(false);
+  });
+});
+
+describe('migm compare and info', () => {
+  it('compare writes both grids side by side and prints the speed-up', async () => {
+    const out = join(dir, 'c.png');
+    const r = await run(['compare', '--bundle', TINY, '--class', 'coat', '--count', '4', '--columns', '2', '--scale', '1', '--seed', '3', '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/speed-up: \d+\.\d\dx/);
+    const png = PNG.sync.read(readFileSync(out));
+    const grid = 2 * 28 + 3 * 2;
+    expect([png.width, png.height]).toEqual([2 * grid + 16, grid]);
+  });
+  it('info describes the bundle', async () => {
+    const r = await run(['info', '--bundle', TINY]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/16 tokens \(4x4\), codebook 16/);
+    expect(r.out).toMatch(/graph shortcut .* trained at N=4/);
+  });
+});
