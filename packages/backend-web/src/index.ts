@@ -1,6 +1,6 @@
 /**
- * @migm/backend-web: the browser side of migm. This release fetches, verifies (Web Crypto sha256) and caches
- * model bundles (Cache API); the onnxruntime-web Backend builds on it.
+ * @migm/backend-web: the browser side of migm. Fetches, verifies (Web Crypto sha256) and caches model bundles
+ * (Cache API), and runs them with onnxruntime-web on WebGPU or wasm, on a page or in a Web Worker.
  */
 export {
   BUNDLE_CACHE_NAME,
@@ -11,3 +11,14 @@ export {
   type FetchBundleOptions,
   type FetchedBundle,
 } from './fetch-bundle.js';
+export {
+  createWebBackend,
+  WEB_DEVICES,
+  type DeviceSelection,
+  type OrtWebModule,
+  type WebBackend,
+  type WebBackendOptions,
+  type WebDevice,
+  type WebDeviceChoice,
+} from './web-backend.js';
+export type { DeviceFallback, OrtBackend } from '@migm/backend-ort';

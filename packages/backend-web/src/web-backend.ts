@@ -1,0 +1,187 @@
+import { firstWorkingDevice, OrtBackend, type DeviceFallback, type VerifiedBundle } from '@migm/backend-ort';
+import { isMigmError, MigmError } from '@migm/core';
+import type * as OrtWeb from 'onnxruntime-web';
+import { fetchBundle, type FetchBundleOptions } from './fetch-bundle.js';
+import { adaptOrtWeb } from './ort-web-adapter.js';
+
+/** A device onnxruntime-web runs on. */
+export type WebDevice = 'webgpu' | 'wasm';
+/** What the caller asks for: a device, or `auto` (WebGPU when it works here, else wasm). */
+export type WebDeviceChoice = WebDevice | 'auto';
+export const WEB_DEVICES: readonly WebDeviceChoice[] = ['auto', 'webgpu', 'wasm'];
+
+/** The onnxruntime-web module (`import * as ort from 'onnxruntime-web'`). */
+export type OrtWebModule = typeof OrtWeb;
+
+export interface WebBackendOptions {
+  /**
+   * The model bundle: the base URL of its folder (fetched, verified and cached with `fetchBundle`), or a bundle
+   * already fetched (`fetchBundle`'s result or any `{ manifest, files }`).
+   */
+  readonly bundle: string | URL | VerifiedBundle;
+  /** Default 'auto'. */
+  readonly device?: WebDeviceChoice;
+  /**
+   * Folder URL where the app serves onnxruntime-web's `dist/*.wasm` and `*.mjs` files (e.g. '/ort/'). Set it:
+   * without it onnxruntime-web looks next to its own script, which bundlers usually do not copy.
+   */
+  readonly wasmPaths?: string;
+  /**
+   * wasm threads. Default: up to 4, half the cores, when the page is cross-origin isolated (COOP/COEP), else 1.
+   * onnxruntime-web reads it once, before its first session: later values are ignored.
+   */
+  readonly numThreads?: number;
+  /** The onnxruntime-web module to use. Default: `await import('onnxruntime-web')`. */
+  readonly ort?: OrtWebModule;
+  /** Passed to `fetchBundle` when `bundle` is a URL (progress, cache, abort signal, fetch). */
+  readonly fetch?: FetchBundleOptions;
+  /** Load the shortcut graph when the bundle has one. Default true. */
+  readonly shortcut?: boolean;
+  /** Load the evaluation classifier when the bundle has one. Default false. */
+  readonly classifier?: boolean;
+  /** Called when `auto` gives up on a device and moves to the next one. */
+  readonly onFallback?: (fallback: DeviceFallback) => void;
+  /** Called if the GPU device is lost after the backend was made; the backend then fails with BACKEND_FAILURE. */
+  readonly onDeviceLost?: (reason: string) => void;
+}
+
+/** Which device was chosen and why. */
+export interface DeviceSelection {
+  readonly requested: WebDeviceChoice;
+  readonly device: WebDevice;
+  /** Devices tried first that failed, with their errors (empty when the first choice worked). */
+  readonly fallbacks: readonly DeviceFallback[];
+  /** wasm threads onnxruntime-web uses. */
+  readonly numThreads: number;
+  /** GPU adapter description when on WebGPU (vendor, architecture; `fallback` for software adapters). */
+  readonly adapter?: string;
+}
+
+/** An `OrtBackend` on onnxruntime-web, with the device selection it ended up with. */
+export type WebBackend = OrtBackend & { readonly selection: DeviceSelection };
+
+/** Minimal WebGPU shapes used here (the DOM lib of TypeScript 5.9 has no WebGPU types). */
+interface GpuDeviceLike {
+  readonly lost: Promise<{ reason?: string; message?: string }>;
+  readonly adapterInfo?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+}
+
+const configured = new WeakSet<object>();
+
+/**
+ * Creates the onnxruntime-web backend: fetches the bundle when given a URL, picks the device and creates
+ * one session per graph. Works on a page and inside a Web Worker.
+ *
+ * @example
+ * const backend = await createWebBackend({ bundle: '/bundle/', wasmPaths: '/ort/', device: 'auto' });
+ * console.log(backend.device, backend.selection.fallbacks);
+ */
+export async function createWebBackend(options: WebBackendOptions): Promise<WebBackend> {
+  const requested = options.device ?? 'auto';
+  if (!WEB_DEVICES.includes(requested)) {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'device': got ${JSON.stringify(requested)}; allowed: ${WEB_DEVICES.join(', ')}.`, { details: { option: 'device', value: requested } });
+  }
+  const ort = options.ort ?? (await loadOrtWeb());
+  const numThreads = configureEnv(ort, options);
+  const runtime = adaptOrtWeb(ort);
+
+  const bundle: VerifiedBundle =
+    typeof options.bundle === 'string' || options.bundle instanceof URL ? await fetchBundle(String(options.bundle), options.fetch) : options.bundle;
+
+  const fallbacks: DeviceFallback[] = [];
+  let adapter: string | undefined;
+  const attempt = async (device: string): Promise<OrtBackend> => {
+    let gpu: GpuDeviceLike | undefined;
+    if (device === 'webgpu') gpu = await webGpuDevice(ort);
+    const backend = await OrtBackend.create({
+      ort: runtime,
+      bundle,
+      name: 'onnxruntime-web',
+      device,
+      sessionOptions: { executionProviders: [device], graphOptimizationLevel: 'all' },
+      ...(options.shortcut === undefined ? {} : { shortcut: options.shortcut }),
+      ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
+    });
+    if (gpu) {
+      adapter = describeAdapter(gpu);
+      // A lost device makes every later GPU run fail; report it so the app can recreate on wasm.
+      void gpu.lost.then((info) => {
+        if (info.reason !== 'destroyed') options.onDeviceLost?.(info.message || info.reason || 'unknown reason');
+      });
+    }
+    return backend;
+  };
+  const chain: WebDevice[] = requested === 'auto' ? ['webgpu', 'wasm'] : [requested];
+  let backend: OrtBackend;
+  try {
+    backend = await firstWorkingDevice(chain, attempt, (f) => {
+      fallbacks.push(f);
+      options.onFallback?.(f);
+    });
+  } catch (err) {
+    if (requested === 'webgpu' && isMigmError(err) && (err.code === 'BACKEND_FAILURE' || err.code === 'UNSUPPORTED')) {
+      throw new MigmError(err.code, `WebGPU was asked for but cannot be used here: ${err.message} Choose device 'auto' or 'wasm' to run on the CPU.`, { cause: err });
+    }
+    throw err;
+  }
+  const selection: DeviceSelection = {
+    requested,
+    device: backend.device as WebDevice,
+    fallbacks,
+    numThreads,
+    ...(adapter === undefined ? {} : { adapter }),
+  };
+  Object.defineProperty(backend, 'selection', { value: selection, enumerable: true });
+  return backend as WebBackend;
+}
+
+async function loadOrtWeb(): Promise<OrtWebModule> {
+  try {
+    return (await import('onnxruntime-web')) as OrtWebModule;
+  } catch (err) {
+    throw new MigmError('UNSUPPORTED', `onnxruntime-web could not be loaded (install it next to @migm/backend-web): ${(err as Error).message ?? String(err)}`, { cause: err });
+  }
+}
+
+/** Sets wasm paths and threads once per module, before its first session (onnxruntime-web ignores later changes). */
+function configureEnv(ort: OrtWebModule, options: WebBackendOptions): number {
+  const wasm = ort.env.wasm;
+  if (!configured.has(ort)) {
+    configured.add(ort);
+    if (options.wasmPaths !== undefined) wasm.wasmPaths = options.wasmPaths;
+    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+    const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+    const threads = options.numThreads ?? (isolated ? Math.max(1, Math.min(4, Math.floor(cores / 2))) : 1);
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new MigmError('INVALID_OPTION', `Invalid option 'numThreads': got ${threads}; an integer >= 1 is allowed.`, { details: { option: 'numThreads', value: threads } });
+    }
+    // Threads need SharedArrayBuffer, which only cross-origin isolated pages have.
+    wasm.numThreads = isolated ? threads : 1;
+  }
+  return wasm.numThreads ?? 1;
+}
+
+/** Gets the GPU device onnxruntime-web will use (it creates one on first access); throws UNSUPPORTED when there is none. */
+async function webGpuDevice(ort: OrtWebModule): Promise<GpuDeviceLike> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+  if (!gpu) throw new MigmError('UNSUPPORTED', 'WebGPU is not available here (no navigator.gpu: it needs a browser with WebGPU enabled and a secure context).');
+  let adapterFound: unknown;
+  try {
+    adapterFound = await gpu.requestAdapter();
+  } catch (err) {
+    throw new MigmError('UNSUPPORTED', `WebGPU refused an adapter: ${(err as Error).message ?? String(err)}`, { cause: err });
+  }
+  if (!adapterFound) throw new MigmError('UNSUPPORTED', 'WebGPU gives no GPU adapter here (blocked or no supported GPU).');
+  try {
+    return (await ort.env.webgpu.device) as unknown as GpuDeviceLike;
+  } catch (err) {
+    throw new MigmError('UNSUPPORTED', `WebGPU could not create a GPU device: ${(err as Error).message ?? String(err)}`, { cause: err });
+  }
+}
+
+function describeAdapter(device: GpuDeviceLike): string {
+  const info = device.adapterInfo;
+  if (!info) return 'unknown adapter';
+  const name = [info.vendor, info.architecture, info.description].filter((s) => s).join(' ') || 'unnamed adapter';
+  return info.isFallbackAdapter ? `${name} (software fallback adapter)` : name;
+}

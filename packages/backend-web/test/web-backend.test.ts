@@ -1,0 +1,84 @@
+/// <reference types="node" />
+// Node-side checks of createWebBackend with onnxruntime-web's Node build (wasm). The same backend runs in a
+// real Chromium (wasm and WebGPU) in apps/demo/test/web-e2e.test.ts.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generate, validateManifest, type Manifest } from '@migm/core';
+import { backendConformance } from '@migm/core/testing';
+import { OrtBackend, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
+import * as ortNode from 'onnxruntime-node';
+import { createWebBackend, type DeviceFallback, type WebBackend } from '../src/index.js';
+
+const TINY = fileURLToPath(new URL('../../backend-ort/test/fixtures/tiny-bundle/', import.meta.url));
+
+function readTiny(): VerifiedBundle {
+  const manifest = JSON.parse(readFileSync(`${TINY}manifest.json`, 'utf8')) as Manifest;
+  const files = new Map<string, Uint8Array>();
+  for (const f of manifest.files) {
+    const bytes = new Uint8Array(readFileSync(`${TINY}${f.path}`));
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+    files.set(f.path, bytes);
+  }
+  return { manifest: validateManifest(manifest), files };
+}
+
+const tiny = readTiny();
+const wasm = () => createWebBackend({ bundle: tiny, device: 'wasm', numThreads: 1 });
+
+describe('createWebBackend conformance (onnxruntime-web wasm in Node, tiny bundle)', () => {
+  const { cases, cleanup } = backendConformance({ create: wasm, liveFeatures: (b) => (b as WebBackend).liveFeatures });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
+describe('createWebBackend', () => {
+  it('auto falls back to wasm where WebGPU is missing, and reports why', async () => {
+    const seen: DeviceFallback[] = [];
+    const b = await createWebBackend({ bundle: tiny, device: 'auto', onFallback: (f) => seen.push(f) });
+    expect(b.device).toBe('wasm');
+    expect(b.name).toBe('onnxruntime-web');
+    expect(b.selection).toMatchObject({ requested: 'auto', device: 'wasm', numThreads: 1 });
+    expect(seen.map((f) => [f.device, f.error.code])).toEqual([['webgpu', 'UNSUPPORTED']]);
+    expect(b.selection.fallbacks).toEqual(seen);
+    await b.dispose();
+  });
+
+  it('refuses webgpu with a clear error when there is none, and an unknown device', async () => {
+    await expect(createWebBackend({ bundle: tiny, device: 'webgpu' })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/WebGPU was asked for.*'wasm'/) });
+    await expect(createWebBackend({ bundle: tiny, device: 'gpu' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
+
+  it('loads a bundle from a URL through fetchBundle', async () => {
+    const fetchImpl = (async (url: string) => new Response(readFileSync(`${TINY}${url.replace('https://models.test/tiny/', '')}`))) as unknown as typeof fetch;
+    const b = await createWebBackend({ bundle: 'https://models.test/tiny/', device: 'wasm', fetch: { fetch: fetchImpl, cache: false } });
+    expect(b.manifest.name).toBe(tiny.manifest.name);
+    await b.dispose();
+  });
+
+  it('gives the same first-step logits and tokens as onnxruntime-node for the same seed', async () => {
+    const record = (b: OrtBackend) => {
+      const first: Float32Array[] = [];
+      const forward = b.forward.bind(b);
+      b.forward = async (input) => {
+        const f = await forward(input);
+        if (first.length === 0) first.push(input.logits.slice());
+        return f;
+      };
+      return first;
+    };
+    const web = await wasm();
+    const node = await OrtBackend.create({ ort: ortNode as unknown as OrtModule, bundle: tiny, name: 'onnxruntime-node', device: 'cpu' });
+    const opts = { condition: [3, 7], seed: 11, steps: 4, predictor: 'learned' as const, budget: 2 };
+    const [lw, ln] = [record(web), record(node)];
+    const rw = await generate(web, opts);
+    const rn = await generate(node, opts);
+    let worst = 0;
+    for (let i = 0; i < ln[0]!.length; i++) worst = Math.max(worst, Math.abs(lw[0]![i]! - ln[0]![i]!));
+    expect(worst).toBeLessThan(1e-4);
+    expect(Array.from(rw.tokens)).toEqual(Array.from(rn.tokens));
+    await web.dispose();
+    await node.dispose();
+  });
+});
