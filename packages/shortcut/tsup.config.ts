@@ -1,3 +1,3 @@
 import { packageBuild } from '../../tooling/tsup.base.js';
 
-export default packageBuild({ index: 'src/index.ts' }, { platform: 'neutral' });
+export default packageBuild({ index: 'src/index.ts', node: 'src/node.ts' }, { platform: 'neutral', external: ['node:fs/promises', 'node:path'] });

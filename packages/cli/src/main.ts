@@ -2,6 +2,7 @@ import { isMigmError } from '@migm/core';
 import { compareCommand } from './commands/compare.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
+import { recordCommand } from './commands/record.js';
 import { UsageError } from './errors.js';
 
 const HELP = `migm: masked image generation with the learned MIGM-Shortcut
@@ -11,6 +12,8 @@ usage:
                 [--method shortcut|vanilla|reuse|taylor] [--seed S] [--out migm.png]
                 [--columns C] [--scale 4] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
   migm compare  (same flags; runs vanilla and --method on the same seed, one PNG side by side, with the speed-up)
+  migm record   --out DIR [--count 100] [--batch 16] [--class C] [--steps N] [--seed S] [--bundle DIR]
+                (vanilla trajectories for training a shortcut; docs/trajectory-format.md)
   migm info     [--bundle DIR]
   migm --help | --version
 
@@ -20,6 +23,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   generate: generateCommand,
   compare: compareCommand,
   info: infoCommand,
+  record: recordCommand,
 };
 
 /** Runs the CLI; returns the exit code (0 ok, 1 runtime error, 2 usage error). Never throws. */

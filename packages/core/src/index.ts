@@ -46,7 +46,7 @@ export {
   type Predictor,
   type ResolvedOptions,
 } from './generate/options.js';
-export type { StepEvent, StepKind, StepTrace } from './generate/events.js';
+export type { FeatureEvent, StepEvent, StepKind, StepTrace } from './generate/events.js';
 
 export { GRAPH_CONTRACT, type GraphRole, type Manifest } from './manifest/types.js';
 export type { BundleFile, GraphSpec, ShortcutGraphSpec, TensorSpec } from './manifest/types.js';

@@ -219,3 +219,46 @@ describe('generate() errors', () => {
     expect(await codeOf(generate(gone, { seed: 1 }))).toBe('DISPOSED');
   });
 });
+
+describe('generate() hooks for recording', () => {
+  it('onFeature sees every step: base features on full steps, predicted ones on skipped steps, none for reuse', async () => {
+    for (const predictor of ['none', 'learned', 'taylor', 'reuse'] as const) {
+      const be = new TestBackend();
+      const seen: string[] = [];
+      await generate(be, {
+        condition: [0, 1], steps: 6, predictor, seed: 1, ...(predictor === 'none' ? {} : { budget: 2 }),
+        onFeature: async (e) => {
+          if (e.feature) {
+            expect(e.feature.dims).toEqual([4, 16, 6]);
+            expect((await be.readFeature(e.feature)).length).toBe(4 * 16 * 6);
+          }
+          seen.push(`${e.kind[0]}${e.feature ? '+' : '-'}`);
+        },
+      });
+      const expected = { none: 'f+ f+ f+ f+ f+ f+', learned: 'f+ s+ s+ f+ s+ s+', taylor: 'f+ s- s- f+ s+ s+', reuse: 'f+ s- s- f+ s- s-' }[predictor];
+      expect(seen.join(' ')).toBe(expected);
+      expect(be.live.size).toBe(0);
+    }
+  });
+
+  it('onStep reports the positions and ids committed at each step', async () => {
+    const be = new TestBackend();
+    const L = be.manifest.tokens.count;
+    const revealStep = new Int32Array(2 * L).fill(-1);
+    const r = await generate(be, {
+      condition: [2, 0], steps: 5, predictor: 'none', seed: 9,
+      onStep: (e) => {
+        for (let b = 0; b < e.batch; b++) {
+          for (let j = 0; j < e.revealed; j++) {
+            const pos = e.revealedPositions[b * e.revealed + j]!;
+            expect(revealStep[b * L + pos]).toBe(-1);
+            revealStep[b * L + pos] = e.step;
+            expect(e.tokens[b * L + pos]).toBe(e.revealedTokens[b * e.revealed + j]);
+          }
+        }
+      },
+    });
+    expect(revealStep.every((s) => s >= 0)).toBe(true);
+    expect(r.tokens.length).toBe(2 * L);
+  });
+});

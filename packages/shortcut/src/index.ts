@@ -1,5 +1,14 @@
 /**
- * @migm/shortcut: the learned MIGM-Shortcut. This release holds its contract checks and cost model; running
- * it goes through any Backend's `velocity()` with `generate(backend, { predictor: 'learned' })`.
+ * @migm/shortcut: the learned MIGM-Shortcut. Its contract checks and cost model, and trajectory recording for
+ * training a shortcut from this runtime. Running it goes through any Backend's `velocity()` with
+ * `generate(backend, { predictor: 'learned' })`.
  */
 export { getShortcut, idealSpeedup, type ShortcutInfo } from './shortcut-info.js';
+export {
+  TrajectoryRecorder,
+  type RecordOptions,
+  type TrajectoryFile,
+  type TrajectoryIndex,
+  type TrajectoryRun,
+  type TrajectorySink,
+} from './trajectory-recorder.js';

@@ -1,3 +1,5 @@
+import type { FeatureTensor } from '../backend/types.js';
+
 /** Whether a step ran the base model ('full') or was filled by a predictor ('skipped'). */
 export type StepKind = 'full' | 'skipped';
 
@@ -19,8 +21,26 @@ export interface StepEvent {
    */
   readonly tokens: Int32Array;
   readonly batch: number;
+  /** Positions committed at this step [batch, revealed], ascending per image. A live view, like `tokens`. */
+  readonly revealedPositions: Int32Array;
+  /** Token ids committed at this step [batch, revealed]. A live view. */
+  readonly revealedTokens: Int32Array;
   /** Milliseconds since generate() started. */
   readonly elapsedMs: number;
+}
+
+/**
+ * Passed to `onFeature` once a step's feature is known, before sampling: the base model's feature on full
+ * steps, the predicted one on skipped steps (null where the predictor made none: `reuse`, and `taylor` before
+ * its second full step). The tensor is only valid during the call (await `backend.readFeature` inside it).
+ */
+export interface FeatureEvent {
+  readonly step: number;
+  readonly kind: StepKind;
+  /** [rows, L, D]; rows are [cond; uncond] when `guided`. */
+  readonly feature: FeatureTensor | null;
+  readonly guided: boolean;
+  readonly batch: number;
 }
 
 /** One row of the per-step trace. */

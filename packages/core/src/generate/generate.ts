@@ -57,7 +57,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   const start = now();
   const manifest = backend.manifest;
   const o = resolveOptions(options, manifest, backend.capabilities.velocity && typeof backend.velocity === 'function');
-  const { signal, onStep } = options;
+  const { signal, onStep, onFeature } = options;
   throwIfAborted(signal);
 
   const B = o.batch;
@@ -133,17 +133,19 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       stepBackendMs = 0;
       stepCalls = 0;
       const full = o.fullMask[i] === 1;
+      let stepFeature: FeatureTensor | null = null;
       if (full) {
         rowTokens.set(state);
         if (o.guided) rowTokens.set(state, B * L);
         const f = hold(await call('forward', () => backend.forward({ tokens: rowTokens, classes: rowClasses, rows, logits })));
+        stepFeature = f;
         if (o.predictor === 'learned') {
           drop(current);
           current = f;
         } else if (o.predictor === 'taylor') {
           history.push({ step: i, feature: f });
           while (history.length > keepHistory) drop(history.shift()!.feature);
-        } else {
+        } else if (!onFeature) {
           drop(f);
         }
       } else if (o.predictor === 'learned') {
@@ -155,18 +157,19 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         drop(v);
         drop(from);
         current = next;
+        stepFeature = next;
         await call('head', () => backend.head(next, logits));
       } else if (o.predictor === 'taylor' && history.length >= 2) {
         const terms: FeatureTerm[] = taylorTerms(history, i, o.taylorOrder);
-        const f = hold(await call('combine', () => backend.combine(terms)));
-        try {
-          await call('head', () => backend.head(f, logits));
-        } finally {
-          drop(f);
-        }
+        stepFeature = hold(await call('combine', () => backend.combine(terms)));
+        await call('head', () => backend.head(stepFeature!, logits));
       }
       // reuse (and taylor before its second full step): the feature is unchanged, so the logits buffer
       // still holds its logits; no backend call is needed.
+      if (onFeature) {
+        await onFeature({ step: i, kind: full ? 'full' : 'skipped', feature: stepFeature, guided: o.guided, batch: B });
+        throwIfAborted(signal);
+      }
 
       const count = o.counts[i]!;
       const anneal = o.confidenceNoise === 'constant' ? 1 : N === 1 ? 0 : 1 - i / (N - 1);
@@ -180,13 +183,19 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       );
       lastRevealed = commitTopConfidence(state, maskId, B, L, count, scratch, revealedPositions, revealedTokens);
       masked -= lastRevealed;
+      // Features only this step needed (taylor's extrapolation; vanilla/reuse when lent to onFeature) go now.
+      if (stepFeature !== null && stepFeature !== current && !history.some((h) => h.feature === stepFeature)) drop(stepFeature);
 
       const stepMs = now() - stepStart;
       trace.push({
         step: i, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked,
         guidance: o.guided ? o.weights[i]! : 0, backendCalls: stepCalls, backendMs: stepBackendMs, coreMs: stepMs - stepBackendMs,
       });
-      onStep?.({ type: 'step', step: i, steps: N, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked, tokens: state, batch: B, elapsedMs: now() - start });
+      onStep?.({
+        type: 'step', step: i, steps: N, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked, tokens: state, batch: B,
+        revealedPositions: revealedPositions.subarray(0, B * lastRevealed), revealedTokens: revealedTokens.subarray(0, B * lastRevealed),
+        elapsedMs: now() - start,
+      });
     }
   } finally {
     for (const f of held) backend.release(f);

@@ -6,7 +6,7 @@ import { checkPlan, fullStepPlan } from '../plan/full-step-plan.js';
 import { isValidSeed } from '../random/prng.js';
 import type { DrawMethod } from '../sampling/step-sampler.js';
 import { resolveSchedule, type Schedule } from '../schedules/resolve.js';
-import type { StepEvent } from './events.js';
+import type { FeatureEvent, StepEvent } from './events.js';
 
 /**
  * What fills a skipped (non-full) step:
@@ -59,6 +59,8 @@ export interface GenerateOptions {
   readonly signal?: AbortSignalLike;
   /** Called after every step with progress and the current token grid. */
   readonly onStep?: (event: StepEvent) => void;
+  /** Called with each step's feature before sampling (for recording trajectories); awaited. */
+  readonly onFeature?: (event: FeatureEvent) => void | Promise<void>;
 }
 
 /** Options after validation, with defaults applied and schedules and plans resolved. */
@@ -176,8 +178,8 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
   if (options.signal !== undefined && !(typeof options.signal === 'object' && options.signal !== null && 'aborted' in options.signal)) {
     throw invalidOption('signal', options.signal, 'an AbortSignal is allowed');
   }
-  if (options.onStep !== undefined && typeof options.onStep !== 'function') {
-    throw invalidOption('onStep', describe(options.onStep), 'a function is allowed');
+  for (const hook of ['onStep', 'onFeature'] as const) {
+    if (options[hook] !== undefined && typeof options[hook] !== 'function') throw invalidOption(hook, describe(options[hook]), 'a function is allowed');
   }
 
   return {
