@@ -99,3 +99,19 @@ describe('migm compare and info', () => {
     expect(r.out).toMatch(/graph shortcut .* trained at N=4/);
   });
 });
+
+describe('migm record', () => {
+  it('records trajectories into a new directory and refuses to overwrite it', async () => {
+    const out = join(dir, 'rec');
+    const r = await run(['record', '--bundle', TINY, '--count', '3', '--batch', '2', '--seed', '5', '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/3 trajectories, N=4, 2 branch\(es\)/);
+    const index = JSON.parse(readFileSync(join(out, 'trajectories.json'), 'utf8'));
+    expect(index.runs).toHaveLength(2);
+    expect(readFileSync(join(out, 'features.f32')).length).toBe(4 * 2 * 3 * 16 * 32 * 4);
+    const again = await run(['record', '--bundle', TINY, '--count', '1', '--out', out]);
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/already holds a trajectory recording/);
+    expect((await run(['record', '--bundle', TINY])).err).toMatch(/--out DIR is required/);
+  });
+});
