@@ -1,4 +1,5 @@
 import { isMigmError } from '@migm/core';
+import { benchCommand } from './commands/bench.js';
 import { compareCommand } from './commands/compare.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
@@ -15,6 +16,8 @@ usage:
   migm record   --out DIR [--count 100] [--batch 16] [--class C] [--steps N] [--seed S] [--bundle DIR]
                 (vanilla trajectories for training a shortcut; docs/trajectory-format.md)
   migm info     [--bundle DIR]
+  migm bench    [--quick] [--images 2000] [--batch 16] [--out bench-out] [--markdown BENCHMARKS.md] [--torch DIR|off]
+                (FD / accuracy / latency of vanilla, shortcut, reuse, taylor: the Pareto benchmark)
   migm --help | --version
 
 Without --bundle the embedded default bundle is used (Fashion-MNIST, 10 classes).`;
@@ -24,6 +27,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   compare: compareCommand,
   info: infoCommand,
   record: recordCommand,
+  bench: benchCommand,
 };
 
 /** Runs the CLI; returns the exit code (0 ok, 1 runtime error, 2 usage error). Never throws. */

@@ -1,0 +1,73 @@
+import type { BenchRow } from './run-bench.js';
+
+/** What a report needs besides the rows. */
+export interface BenchMeta {
+  readonly bundle: string;
+  readonly device: string;
+  readonly images: number;
+  readonly batch: number;
+  readonly node: string;
+  readonly date: string;
+  readonly quick: boolean;
+  readonly referenceImages: number;
+  readonly trainedSteps: number | null;
+}
+
+/** A PyTorch peer measurement at the same setting. */
+export interface PeerRow {
+  readonly method: string;
+  readonly steps: number;
+  readonly budget: number | null;
+  readonly msPerImage: number;
+}
+
+const f = (v: number | null, d = 2) => (v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+
+export function markdownTable(rows: readonly BenchRow[], peers: readonly PeerRow[]): string {
+  const head = '| method | N | B | ms/image (median) | p10-p90 | FD | class acc. | core share | rho | speed-up | ideal | achieved/ideal | PyTorch ms/image | ours vs PyTorch |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const lines = rows.map((r) => {
+    const peer = peers.find((p) => p.method === r.method && p.steps === r.steps && (p.budget ?? undefined) === r.budget);
+    return `| ${r.method} | ${r.steps} | ${r.budget ?? r.steps} | ${f(r.msPerImage.median)} | ${f(r.msPerImage.p10)}-${f(r.msPerImage.p90)} | ${f(r.fd)} | ${(100 * r.classAccuracy).toFixed(1)}% | ${(100 * r.coreShare).toFixed(1)}% | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup)}x`} | ${r.speedup !== null && r.idealSpeedup !== null ? `${(100 * r.speedup / r.idealSpeedup).toFixed(0)}%` : '-'} | ${peer ? f(peer.msPerImage) : '-'} | ${peer ? `${f(peer.msPerImage / r.msPerImage.median)}x faster` : '-'} |`;
+  });
+  return [head, ...lines].join('\n');
+}
+
+/** The honest verdict on each target of the benchmark, computed from the rows. */
+export function verdicts(rows: readonly BenchRow[], peers: readonly PeerRow[], trainedSteps: number | null): string[] {
+  const out: string[] = [];
+  const T = trainedSteps;
+  const vanillaT = rows.find((r) => r.method === 'vanilla' && r.steps === T);
+  const shortcutT = rows.filter((r) => r.method === 'shortcut' && r.steps === T);
+  const third = T ? shortcutT.sort((a, b) => Math.abs(a.budget! - T / 3) - Math.abs(b.budget! - T / 3))[0] : undefined;
+  if (vanillaT && third) {
+    const fast = (third.speedup ?? 0) >= 2.5;
+    const fd = third.fd <= vanillaT.fd * 1.1;
+    const acc = third.classAccuracy >= vanillaT.classAccuracy - 0.02;
+    out.push(`${fast && fd && acc ? 'MET' : 'NOT MET'}: shortcut N=${T} B=${third.budget} vs vanilla N=${T}: ${f(third.speedup)}x faster (target >= 2.5x), FD ${f(third.fd)} vs ${f(vanillaT.fd)} (${f(100 * (third.fd / vanillaT.fd - 1), 1)}%, target <= +10%), class accuracy ${(100 * third.classAccuracy).toFixed(1)}% vs ${(100 * vanillaT.classAccuracy).toFixed(1)}% (target within 2 points).`);
+  } else {
+    out.push('NOT MEASURED: shortcut at the trained N with B ~ N/3 next to vanilla at the trained N.');
+  }
+  // At equal latency: for each shortcut point, any other method at <= its latency must have higher FD.
+  const shortcuts = rows.filter((r) => r.method === 'shortcut');
+  const beaten: string[] = [];
+  for (const s of shortcuts) {
+    for (const o of rows.filter((r) => r.method !== 'shortcut' && r.msPerImage.median <= s.msPerImage.median * 1.05 && r.fd < s.fd)) {
+      beaten.push(`${o.method} N=${o.steps} B=${o.budget ?? o.steps} (${f(o.msPerImage.median)} ms, FD ${f(o.fd)}) beats shortcut N=${s.steps} B=${s.budget} (${f(s.msPerImage.median)} ms, FD ${f(s.fd)})`);
+    }
+  }
+  out.push(shortcuts.length === 0 ? 'NOT MEASURED: no shortcut rows.' : beaten.length === 0 ? 'MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than the shortcut.' : `NOT MET: ${beaten.join('; ')}.`);
+  const ratios = rows.filter((r) => r.speedup !== null && r.idealSpeedup !== null).map((r) => r.speedup! / r.idealSpeedup!);
+  const shortcutRatios = rows.filter((r) => r.method === 'shortcut' && r.speedup !== null && r.idealSpeedup !== null).map((r) => r.speedup! / r.idealSpeedup!);
+  if (shortcutRatios.length > 0) {
+    const worst = Math.min(...shortcutRatios);
+    out.push(`${worst >= 0.9 ? 'MET' : 'NOT MET'}: shortcut achieved / ideal speed-up is ${(100 * worst).toFixed(0)}%-${(100 * Math.max(...shortcutRatios)).toFixed(0)}% (target >= 90%; all accelerated rows: ${(100 * Math.min(...ratios)).toFixed(0)}%-${(100 * Math.max(...ratios)).toFixed(0)}%).`);
+  }
+  const pairs = peers.map((p) => ({ p, r: rows.find((r) => r.method === p.method && r.steps === p.steps && (p.budget ?? undefined) === r.budget) })).filter((x) => x.r);
+  if (pairs.length > 0) {
+    const worst = Math.min(...pairs.map(({ p, r }) => p.msPerImage / r!.msPerImage.median));
+    out.push(`${worst >= 1.5 ? 'MET' : 'NOT MET'}: our Node runtime is ${f(worst)}x-${f(Math.max(...pairs.map(({ p, r }) => p.msPerImage / r!.msPerImage.median)))}x faster per image than the PyTorch reference sampler at the same settings (target >= 1.5x).`);
+  } else {
+    out.push('NOT MEASURED: the PyTorch reference sampler comparison (needs the training checkpoints in training/work; see the note above the table).');
+  }
+  return out;
+}

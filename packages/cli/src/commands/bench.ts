@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { intFlag, parse } from '../args.js';
+import { backendFlags, loadBackend } from '../common.js';
+import { paretoSvg } from '../bench/pareto-svg.js';
+import { markdownTable, verdicts, type BenchMeta, type PeerRow } from '../bench/report.js';
+import { defaultConfigs, runBench, type BenchConfig } from '../bench/run-bench.js';
+
+const START = '<!-- node-bench:start -->';
+const END = '<!-- node-bench:end -->';
+
+/**
+ * The Pareto benchmark: latency, FD and class accuracy of vanilla at several N and of shortcut / reuse / taylor
+ * at the trained N and 2N with several budgets. Writes raw JSON, an SVG plot and a BENCHMARKS.md section.
+ */
+export async function benchCommand(argv: string[]): Promise<void> {
+  const values = parse(argv, {
+    ...backendFlags,
+    quick: { type: 'boolean' },
+    images: { type: 'string' },
+    batch: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    markdown: { type: 'string' },
+    torch: { type: 'string' },
+  });
+  const quick = values.quick === true;
+  const images = intFlag('images', values.images, quick ? 320 : 2000, 16, 1_000_000)!;
+  const batch = intFlag('batch', values.batch, 16, 1, 256)!;
+  const seed = intFlag('seed', values.seed, 1000, 0, Number.MAX_SAFE_INTEGER)!;
+  const outDir = resolve(values.out ?? 'bench-out');
+  const backend = await loadBackend(values, { classifier: true });
+  try {
+    const m = backend.manifest;
+    const configs: BenchConfig[] = defaultConfigs(m, quick);
+    console.log(`benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}`);
+    const t0 = performance.now();
+    const { rows, referenceImages } = await runBench(backend, { images, batch, seed, configs, log: (l) => console.log(l) });
+    const peers = await pytorchPeer(values.torch, configs, batch);
+    const meta: BenchMeta = {
+      bundle: `${m.name}${m.version ? ` ${m.version}` : ''}`, device: backend.device, images, batch, node: process.version,
+      date: new Date().toISOString().slice(0, 10), quick, referenceImages, trainedSteps: m.graphs.shortcut?.trainedSteps ?? null,
+    };
+    await mkdir(outDir, { recursive: true });
+    await writeFile(join(outDir, 'bench.json'), JSON.stringify({ meta, rows, peers: peers.rows, peerNote: peers.note }, null, 1));
+    const svg = paretoSvg(
+      [...rows.map((r) => ({ series: r.method, label: r.method === 'vanilla' ? `N${r.steps}` : `${r.steps}/${r.budget}`, x: r.msPerImage.median, y: r.fd }))],
+      `FD vs latency (${m.name}, ${backend.device}, ${images} images per point)`, 'ms per image (median, batch 16, log scale)', 'FD (lower is better)',
+    );
+    await writeFile(join(outDir, 'pareto.svg'), svg);
+    console.log(`\n${markdownTable(rows, peers.rows)}\n\n${verdicts(rows, peers.rows, meta.trainedSteps).join('\n')}\nwrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+    if (values.markdown) await writeSection(resolve(values.markdown), meta, rows, peers, svg);
+  } finally {
+    await backend.dispose();
+  }
+}
+
+async function writeSection(path: string, meta: BenchMeta, rows: Parameters<typeof markdownTable>[0], peers: { rows: PeerRow[]; note: string }, svg: string): Promise<void> {
+  const imgPath = join(dirname(path), 'docs', 'img', 'pareto.svg');
+  await mkdir(dirname(imgPath), { recursive: true });
+  await writeFile(imgPath, svg);
+  const block = [
+    START,
+    `Run: \`pnpm migm bench${meta.quick ? ' --quick' : ''} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). FD: Frechet distance in the evaluation classifier's feature space against the ${meta.referenceImages} Fashion-MNIST test images. rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
+    '',
+    markdownTable(rows, peers.rows),
+    '',
+    `PyTorch peer: ${peers.note}`,
+    '',
+    '![FD vs latency](docs/img/pareto.svg)',
+    '',
+    'Targets:',
+    ...verdicts(rows, peers.rows, meta.trainedSteps).map((v) => `- ${v}`),
+    END,
+  ].join('\n');
+  let doc = existsSync(path) ? await readFile(path, 'utf8') : '# Benchmarks\n';
+  doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*?${END}`), block) : `${doc.trimEnd()}\n\n## Node benchmark: speed and quality (Pareto)\n\n${block}\n`;
+  await writeFile(path, doc);
+  console.log(`updated ${path}`);
+}
+
+/**
+ * Times the PyTorch reference sampler (training/) at the same settings, when its checkpoints exist. Returns
+ * the rows and a sentence saying what was done or why not.
+ */
+async function pytorchPeer(flag: string | undefined, configs: readonly BenchConfig[], batch: number): Promise<{ rows: PeerRow[]; note: string }> {
+  if (flag === 'off') return { rows: [], note: 'skipped (--torch off).' };
+  const work = resolve(flag ?? 'training/work');
+  const trainingDir = resolve(work, '..');
+  if (!existsSync(join(work, 'base.pt')) || !existsSync('/usr/bin/python3')) {
+    return { rows: [], note: `not run: no PyTorch checkpoints at ${work} (they are made by the training build, not shipped; run it or pass --torch DIR).` };
+  }
+  const spec = configs.filter((c) => c.method !== 'reuse').map((c) => ({ method: c.method, steps: c.steps, budget: c.budget ?? null }));
+  try {
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--configs', JSON.stringify(spec)], {
+      cwd: trainingDir, maxBuffer: 1 << 24, env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368' },
+    });
+    const parsed = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rows: PeerRow[]; note: string };
+    return parsed;
+  } catch (err) {
+    return { rows: [], note: `failed: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
