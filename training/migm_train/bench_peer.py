@@ -1,0 +1,53 @@
+"""PyTorch peer of `migm bench`: times the reference sampler at the benchmark's settings.
+
+`python -m migm_train.bench_peer --work work --batch 16 --configs '[{"method": "vanilla", "steps": 16, "budget": null}]'`
+prints one JSON line {"rows": [{method, steps, budget, msPerImage}], "note": "..."}: median over timed runs of
+one batch each, after a warm-up run, with the build's own sampling options (guidance, temperatures).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+
+from .config import full
+from .pipeline import Build
+from .sampler import sample
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m migm_train.bench_peer")
+    p.add_argument("--work", required=True)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--configs", required=True)
+    args = p.parse_args()
+    build = Build(full(), args.work, os.devnull, None, log_file=False)
+    base = build.base_model()
+    shortcut = build.shortcut_model(base) if os.path.exists(build.path("shortcut.pt")) else None
+    opts0 = build.sampling()
+    classes = torch.arange(args.batch) % 10
+    rows = []
+    for c in json.loads(args.configs):
+        if c["method"] == "shortcut" and shortcut is None:
+            continue
+        opts = opts0.with_(method=c["method"], steps=c["steps"], budget=c["budget"])
+        g = torch.Generator().manual_seed(0)
+        sample(base, classes, opts, g, shortcut=shortcut)  # warm-up
+        times = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            sample(base, classes, opts, g, shortcut=shortcut)
+            times.append((time.perf_counter() - t0) * 1000 / args.batch)
+        rows.append({"method": c["method"], "steps": c["steps"], "budget": c["budget"], "msPerImage": statistics.median(times)})
+    note = (f"training/migm_train/sampler.py (PyTorch {torch.__version__}, {torch.get_num_threads()} thread(s) + OpenBLAS), "
+            f"median of {args.runs} runs of batch {args.batch} after a warm-up, same N, B and sampling options.")
+    print(json.dumps({"rows": rows, "note": note}))
+
+
+if __name__ == "__main__":
+    main()
