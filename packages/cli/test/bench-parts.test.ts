@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { FeatureStats, frechetDistance } from '../src/bench/frechet.js';
+import { readFashionMnist } from '../src/bench/fashion-mnist.js';
+import { paretoSvg } from '../src/bench/pareto-svg.js';
+import { verdicts } from '../src/bench/report.js';
+import { withSpeedups, type BenchRow } from '../src/bench/run-bench.js';
+import { RandomStreams } from '@migm/core';
+
+function gaussian(n: number, dim: number, mean: number[], scale: number[], seed: number): FeatureStats {
+  const rng = new RandomStreams(seed, 1);
+  const s = new FeatureStats(dim);
+  const row = new Float32Array(dim);
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < dim; d++) {
+      // Box-Muller from two uniforms
+      const z = Math.sqrt(-2 * Math.log(rng.uniform(0))) * Math.cos(2 * Math.PI * rng.uniform(0));
+      row[d] = mean[d]! + scale[d]! * z;
+    }
+    s.add(row, 1);
+  }
+  return s;
+}
+
+describe('Frechet distance', () => {
+  it('is ~0 for the same distribution and |dmu|^2 + sum (s1 - s2)^2 for diagonal Gaussians', () => {
+    const a = gaussian(20000, 3, [0, 0, 0], [1, 1, 1], 1);
+    const b = gaussian(20000, 3, [0, 0, 0], [1, 1, 1], 2);
+    expect(frechetDistance(a, b)).toBeLessThan(0.01);
+    const c = gaussian(20000, 3, [1, 2, 0], [2, 1, 1], 3);
+    // |(1, 2, 0)|^2 + (2 - 1)^2 = 6
+    expect(frechetDistance(a, c)).toBeCloseTo(6, 0);
+    expect(frechetDistance(c, a)).toBeCloseTo(frechetDistance(a, c), 6);
+  });
+});
+
+describe('Fashion-MNIST reader', () => {
+  it('reads the 10k test images in [0, 1] with labels 0-9', async () => {
+    const d = await readFashionMnist('test');
+    expect(d.count).toBe(10000);
+    expect(d.images.length).toBe(10000 * 784);
+    expect(Math.max(...d.labels)).toBe(9);
+    let max = 0;
+    for (let i = 0; i < 784 * 10; i++) max = Math.max(max, d.images[i]!);
+    expect(max).toBeGreaterThan(0.9);
+    expect(max).toBeLessThanOrEqual(1);
+  });
+  it('says what to install when the dataset is missing', async () => {
+    await expect(readFashionMnist('test', '/nonexistent')).rejects.toThrow(/apt-get install dataset-fashion-mnist/);
+  });
+});
+
+describe('bench report', () => {
+  const row = (method: BenchRow['method'], steps: number, budget: number | undefined, ms: number, fd: number, rho: number | null = null): BenchRow => ({
+    method, steps, budget, images: 100, msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 }, fd, classAccuracy: 0.9, coreShare: 0.05, rho,
+    speedup: null, idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
+  });
+  it('computes speed-ups against vanilla at the same N and judges the targets', () => {
+    const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.5, 0.08), row('reuse', 16, 5, 33, 20, 0.01)]);
+    expect(rows[2]!.speedup).toBeCloseTo(100 / 36, 6);
+    const v = verdicts(rows, [], 16);
+    expect(v[0]).toMatch(/^MET: shortcut N=16 B=5/);
+    expect(v[1]).toMatch(/^MET: at equal or lower latency/);
+    expect(v[2]).toMatch(/^MET: shortcut achieved \/ ideal/);
+    expect(v[3]).toMatch(/^NOT MEASURED: the PyTorch/);
+    const worse = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('shortcut', 16, 5, 50, 12, 0.08), row('taylor', 16, 5, 40, 11, 0.05)]);
+    const w = verdicts(worse, [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 120 }], 16);
+    expect(w[0]).toMatch(/^NOT MET/);
+    expect(w[1]).toMatch(/^NOT MET: taylor N=16 B=5/);
+    expect(w[3]).toMatch(/^NOT MET: our Node runtime is 1.20x/);
+  });
+  it('draws an SVG with a point per row and a legend per method', () => {
+    const svg = paretoSvg([{ series: 'vanilla', label: 'N4', x: 10, y: 30 }, { series: 'vanilla', label: 'N16', x: 40, y: 10 }, { series: 'shortcut', label: '16/5', x: 15, y: 11 }], 'FD <vs> latency', 'ms', 'FD');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<circle /g)).toHaveLength(3 + 2);
+    expect(svg).toContain('FD &lt;vs&gt; latency');
+  });
+});
