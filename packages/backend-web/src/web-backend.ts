@@ -39,6 +39,11 @@ export interface WebBackendOptions {
   readonly shortcut?: boolean;
   /** Load the evaluation classifier when the bundle has one. Default false. */
   readonly classifier?: boolean;
+  /**
+   * onnxruntime's own log level (its warnings go to console.error in browsers). Default 'error': placement
+   * notes such as "some nodes were not assigned to the preferred execution provider" stay quiet.
+   */
+  readonly logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
   /** Called when `auto` gives up on a device and moves to the next one. */
   readonly onFallback?: (fallback: DeviceFallback) => void;
   /** Called if the GPU device is lost after the backend was made; the backend then fails with BACKEND_FAILURE. */
@@ -67,6 +72,7 @@ interface GpuDeviceLike {
 }
 
 const configured = new WeakSet<object>();
+const SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;
 
 /**
  * Creates the onnxruntime-web backend: fetches the bundle when given a URL, picks the device and creates
@@ -92,13 +98,13 @@ export async function createWebBackend(options: WebBackendOptions): Promise<WebB
   let adapter: string | undefined;
   const attempt = async (device: string): Promise<OrtBackend> => {
     let gpu: GpuDeviceLike | undefined;
-    if (device === 'webgpu') gpu = await webGpuDevice(ort);
+    if (device === 'webgpu') gpu = await webGpuDevice(ort, requested === 'auto');
     const backend = await OrtBackend.create({
       ort: runtime,
       bundle,
       name: 'onnxruntime-web',
       device,
-      sessionOptions: { executionProviders: [device], graphOptimizationLevel: 'all' },
+      sessionOptions: { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: SEVERITY[options.logLevel ?? 'error'] },
       ...(options.shortcut === undefined ? {} : { shortcut: options.shortcut }),
       ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
     });
@@ -149,6 +155,7 @@ function configureEnv(ort: OrtWebModule, options: WebBackendOptions): number {
   if (!configured.has(ort)) {
     configured.add(ort);
     if (options.wasmPaths !== undefined) wasm.wasmPaths = options.wasmPaths;
+    ort.env.logLevel = options.logLevel ?? 'error';
     const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
     const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
     const threads = options.numThreads ?? (isolated ? Math.max(1, Math.min(4, Math.floor(cores / 2))) : 1);
@@ -161,17 +168,29 @@ function configureEnv(ort: OrtWebModule, options: WebBackendOptions): number {
   return wasm.numThreads ?? 1;
 }
 
-/** Gets the GPU device onnxruntime-web will use (it creates one on first access); throws UNSUPPORTED when there is none. */
-async function webGpuDevice(ort: OrtWebModule): Promise<GpuDeviceLike> {
-  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+interface GpuAdapterLike {
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string };
+}
+
+/**
+ * Gets the GPU device onnxruntime-web will use (it creates one on first access); throws UNSUPPORTED when there
+ * is none. Under `auto`, a software fallback adapter (e.g. SwiftShader) does not count: it runs the models
+ * tens of times slower than wasm.
+ */
+async function webGpuDevice(ort: OrtWebModule, auto: boolean): Promise<GpuDeviceLike> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } } }).navigator?.gpu;
   if (!gpu) throw new MigmError('UNSUPPORTED', 'WebGPU is not available here (no navigator.gpu: it needs a browser with WebGPU enabled and a secure context).');
-  let adapterFound: unknown;
+  let adapterFound: GpuAdapterLike | null;
   try {
     adapterFound = await gpu.requestAdapter();
   } catch (err) {
     throw new MigmError('UNSUPPORTED', `WebGPU refused an adapter: ${(err as Error).message ?? String(err)}`, { cause: err });
   }
   if (!adapterFound) throw new MigmError('UNSUPPORTED', 'WebGPU gives no GPU adapter here (blocked or no supported GPU).');
+  if (auto && (adapterFound.info?.isFallbackAdapter ?? adapterFound.isFallbackAdapter) === true) {
+    throw new MigmError('UNSUPPORTED', 'WebGPU offers only a software fallback adapter here, which is slower than wasm (ask for webgpu explicitly to use it anyway).');
+  }
   try {
     return (await ort.env.webgpu.device) as unknown as GpuDeviceLike;
   } catch (err) {

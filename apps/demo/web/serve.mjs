@@ -1,0 +1,76 @@
+// A small static server for the built demo: 127.0.0.1 only, with the cross-origin isolation headers that
+// multi-threaded wasm needs. `node web/serve.mjs [--port 5180]` serves web/dist; tests import startServer.
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DIST } from './assets.mjs';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.onnx': 'application/octet-stream',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.map': 'application/json',
+};
+
+/**
+ * Serves `root` (default: the built demo) and `mounts` ({ '/prefix/': '/abs/dir/' }) on 127.0.0.1.
+ * Resolves to { url, close }.
+ */
+export function startServer({ root = DIST, port = 0, mounts = {} } = {}) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let base = root;
+    let rel = path;
+    for (const [prefix, dir] of Object.entries(mounts)) {
+      if (path.startsWith(prefix)) {
+        base = dir;
+        rel = path.slice(prefix.length - 1);
+        break;
+      }
+    }
+    let file = normalize(join(base, rel));
+    if (!file.startsWith(normalize(base).replace(/[\\/]$/, '') + sep) && file !== normalize(base)) {
+      res.writeHead(403).end('forbidden');
+      return;
+    }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    const headers = {
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'Cache-Control': 'no-cache',
+    };
+    if (!existsSync(file)) {
+      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end(`not found: ${path}`);
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': statSync(file).size });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const { port: actual } = server.address();
+      resolve({ url: `http://127.0.0.1:${actual}/`, close: () => new Promise((r) => server.close(() => r())) });
+    });
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (!existsSync(join(DIST, 'index.html'))) {
+    console.error('The demo is not built: run `pnpm --filter @migm/demo run web:build` first.');
+    process.exit(1);
+  }
+  const at = process.argv.indexOf('--port');
+  const port = at > 0 ? Number(process.argv[at + 1]) : Number(process.env.PORT ?? 5180);
+  const { url } = await startServer({ port });
+  console.log(`migm demo: ${url}  (Ctrl+C to stop)`);
+}

@@ -1,0 +1,203 @@
+// The generation worker: owns the backend, runs generate() off the page's thread, streams progress.
+import { generate, isMigmError, MigmError, type Backend, type FeatureTensor, type FeatureTerm, type ForwardInput, type GenerateOptions, type StepEvent, type VelocityControl } from '@migm/core';
+import { createWebBackend, type WebBackend } from '@migm/backend-web';
+import type { FromWorker, GenerateRequest, LoadRequest, Pixels, RunResult, ToWorker } from './protocol.js';
+
+const scope = self as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
+const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
+
+let backend: WebBackend | undefined;
+let lastLoad: LoadRequest | undefined;
+let queue: Promise<void> = Promise.resolve();
+const controllers = new Map<number, AbortController>();
+
+scope.onmessage = (e) => {
+  const msg = e.data;
+  if (msg.type === 'cancel') {
+    controllers.get(msg.id)?.abort();
+    return;
+  }
+  // Loads and runs happen one after another; a load first cancels what is running.
+  if (msg.type === 'load') for (const c of controllers.values()) c.abort();
+  queue = queue.then(() => (msg.type === 'load' ? load(msg) : run(msg))).catch(() => undefined);
+};
+
+async function load(req: LoadRequest): Promise<void> {
+  lastLoad = req;
+  const t0 = performance.now();
+  try {
+    const b = await createWebBackend({
+      bundle: req.bundleUrl,
+      wasmPaths: req.wasmPaths,
+      device: req.device,
+      fetch: { onProgress: (e) => post({ type: 'download', file: e.file, loaded: e.loaded, totalLoaded: e.totalLoaded, totalBytes: e.totalBytes, cached: e.cached }) },
+      onFallback: (f) => post({ type: 'fallback', device: f.device, message: f.error.message }),
+      onDeviceLost: (message) => onDeviceLost(message),
+    });
+    // A first run pays one-off costs (wasm page-in, GPU shader compiles): pay them now so timings are fair.
+    try {
+      const warm = await generate(b, { condition: 0, steps: Math.min(2, b.manifest.tokens.count), seed: 0, ...(b.capabilities.velocity ? { predictor: 'learned', budget: 1 } : { predictor: 'none' }) });
+      await b.decode(warm.tokens, warm.batch);
+    } catch (err) {
+      await b.dispose();
+      throw err;
+    }
+    // The old backend is freed only once the new one works, so a bad bundle URL leaves the page usable.
+    const old = backend;
+    backend = b;
+    await old?.dispose();
+    const s = b.selection;
+    post({
+      type: 'loaded',
+      manifest: b.manifest,
+      selection: { requested: s.requested, device: s.device, numThreads: s.numThreads, fallbacks: s.fallbacks.map((f) => ({ device: f.device, message: f.error.message })), ...(s.adapter ? { adapter: s.adapter } : {}) },
+      loadMs: performance.now() - t0,
+    });
+  } catch (err) {
+    post({ type: 'error', stage: 'load', kept: backend !== undefined, ...describe(err) });
+  }
+}
+
+function onDeviceLost(message: string): void {
+  post({ type: 'device-lost', message });
+  // Under auto the page asked for "whatever works": carry on with wasm.
+  if (lastLoad?.device === 'auto') scope.onmessage?.({ data: { ...lastLoad, device: 'wasm' } } as MessageEvent<ToWorker>);
+}
+
+async function run(req: GenerateRequest): Promise<void> {
+  const b = backend;
+  if (!b) {
+    post({ type: 'error', id: req.id, stage: 'generate', code: 'UNSUPPORTED', message: 'No model is loaded: load a bundle first.' });
+    return;
+  }
+  const ctl = new AbortController();
+  controllers.set(req.id, ctl);
+  const s = req.settings;
+  const runs = s.compare ? (['none', s.predictor] as const) : ([s.predictor] as const);
+  const results: RunResult[] = [];
+  try {
+    for (const predictor of runs) {
+      const result = await runOne(b, req, predictor, ctl.signal);
+      post({ type: 'run-done', id: req.id, result });
+      results.push(result);
+    }
+    post({ type: 'done', id: req.id, results });
+  } catch (err) {
+    if (isMigmError(err, 'ABORTED')) post({ type: 'cancelled', id: req.id });
+    else post({ type: 'error', id: req.id, stage: 'generate', ...describe(err) });
+  } finally {
+    controllers.delete(req.id);
+  }
+}
+
+const LABELS = { none: 'Vanilla', learned: 'Shortcut', reuse: 'Reuse', taylor: 'Taylor' } as const;
+
+async function runOne(b: Backend, req: GenerateRequest, predictor: GenerateOptions['predictor'] & string, signal: AbortSignal): Promise<RunResult> {
+  const s = req.settings;
+  const label = LABELS[predictor];
+  const pv = new PreviewingBackend(b, (ev, preview) =>
+    post(
+      { type: 'step', id: req.id, run: label, step: ev.step, steps: ev.steps, kind: ev.kind, masked: ev.masked, elapsedMs: ev.elapsedMs - pv.previewMs, ...(preview ? { preview } : {}) },
+      preview ? [preview.images.data.buffer as ArrayBuffer, preview.masked.buffer as ArrayBuffer] : [],
+    ),
+    s.preview,
+  );
+  const result = await generate(pv, {
+    condition: new Array<number>(s.batch).fill(s.classId),
+    steps: s.steps,
+    seed: s.seed,
+    predictor,
+    signal,
+    onStep: (ev) => pv.stepped(ev),
+    ...(predictor === 'none' ? {} : { budget: s.budget }),
+  });
+  const previewMs = pv.previewMs;
+  await pv.flush();
+  const img = await b.decode(result.tokens, result.batch);
+  const images: Pixels = { data: img.data, batch: img.batch, channels: img.channels, height: img.height, width: img.width };
+  return { label, predictor, steps: result.steps, fullSteps: result.plan.length, images, tokens: result.tokens, ms: result.timings.totalMs - previewMs, previewMs, calls: { ...result.calls } };
+}
+
+/**
+ * Delegates to the real backend, and decodes the latest step's token grid for the preview right before the
+ * next model call. The decode is awaited and timed there, so its cost can be taken out of the run's time
+ * exactly (onStep itself must stay synchronous).
+ */
+class PreviewingBackend implements Backend {
+  readonly name: string;
+  readonly device: string;
+  readonly manifest: Backend['manifest'];
+  readonly capabilities: Backend['capabilities'];
+  readonly velocity?: (feature: FeatureTensor, control: VelocityControl) => Promise<FeatureTensor>;
+  previewMs = 0;
+  #pending: { event: Omit<StepEvent, 'tokens'>; tokens: Int32Array } | undefined;
+
+  constructor(
+    private readonly inner: Backend,
+    private readonly emit: (ev: Omit<StepEvent, 'tokens'>, preview?: { images: Pixels; masked: Uint8Array }) => void,
+    private readonly decodePreview: boolean,
+  ) {
+    this.name = inner.name;
+    this.device = inner.device;
+    this.manifest = inner.manifest;
+    this.capabilities = inner.capabilities;
+    if (inner.velocity) {
+      const v = inner.velocity.bind(inner);
+      this.velocity = async (f, c) => (await this.flush(), v(f, c));
+    }
+  }
+
+  stepped(ev: StepEvent): void {
+    const { tokens, ...event } = ev;
+    if (!this.decodePreview) this.emit(event);
+    else this.#pending = { event, tokens: tokens.slice() };
+  }
+
+  async flush(): Promise<void> {
+    const p = this.#pending;
+    if (!p) return;
+    this.#pending = undefined;
+    const t0 = performance.now();
+    const { maskId } = this.manifest.tokens;
+    const masked = new Uint8Array(p.tokens.length);
+    for (let i = 0; i < p.tokens.length; i++) {
+      if (p.tokens[i] === maskId) {
+        masked[i] = 1;
+        p.tokens[i] = 0; // the decoder knows no mask token; the page hatches these positions
+      }
+    }
+    const img = await this.inner.decode(p.tokens, p.event.batch);
+    this.previewMs += performance.now() - t0;
+    this.emit(p.event, { images: { data: img.data, batch: img.batch, channels: img.channels, height: img.height, width: img.width }, masked });
+  }
+
+  async forward(input: ForwardInput): Promise<FeatureTensor> {
+    await this.flush();
+    return this.inner.forward(input);
+  }
+  async head(feature: FeatureTensor, logits: Float32Array): Promise<void> {
+    await this.flush();
+    return this.inner.head(feature, logits);
+  }
+  async combine(terms: readonly FeatureTerm[]): Promise<FeatureTensor> {
+    await this.flush();
+    return this.inner.combine(terms);
+  }
+  readFeature(feature: FeatureTensor): Promise<Float32Array> {
+    return this.inner.readFeature(feature);
+  }
+  release(feature: FeatureTensor): void {
+    this.inner.release(feature);
+  }
+  decode(tokens: Int32Array, batch: number) {
+    return this.inner.decode(tokens, batch);
+  }
+  dispose(): Promise<void> {
+    return this.inner.dispose();
+  }
+}
+
+function describe(err: unknown): { code: string; message: string } {
+  if (err instanceof MigmError) return { code: err.code, message: err.message };
+  return { code: 'BACKEND_FAILURE', message: err instanceof Error ? err.message : String(err) };
+}
