@@ -15,6 +15,7 @@ const el = {
   batch: $<HTMLInputElement>('batch'),
   compare: $<HTMLInputElement>('compare'),
   preview: $<HTMLInputElement>('preview'),
+  slow: $<HTMLInputElement>('slow'),
   formError: $<HTMLParagraphElement>('form-error'),
   generate: $<HTMLButtonElement>('generate'),
   cancel: $<HTMLButtonElement>('cancel'),
@@ -43,6 +44,8 @@ const demo = {
   selection: undefined as SelectionInfo | undefined,
   last: [] as RunResult[],
   steps: 0,
+  /** Runs finished (done, cancelled or failed). */
+  finished: 0,
 };
 (window as unknown as { migmDemo: typeof demo }).migmDemo = demo;
 
@@ -57,6 +60,7 @@ let runId = 0;
 let activeRun = 0;
 
 function setState(state: State): void {
+  if (demo.state === 'generating' && state !== 'generating') demo.finished++;
   demo.state = state;
   document.body.dataset.state = state;
   el.generate.disabled = state !== 'idle';
@@ -134,7 +138,7 @@ function validate(): RunSettings | undefined {
   el.formError.textContent = problems.join(' ');
   if (demo.state === 'idle') el.generate.disabled = problems.length > 0;
   if (problems.length > 0) return undefined;
-  return { classId: Number(el.cls.value), steps, budget, predictor, seed, batch, compare: el.compare.checked, preview: el.preview.checked };
+  return { classId: Number(el.cls.value), steps, budget, predictor, seed, batch, compare: el.compare.checked, preview: el.preview.checked, slowMs: el.slow.checked ? 250 : 0 };
 }
 el.form.addEventListener('input', () => void validate());
 el.form.addEventListener('change', (e) => {

@@ -29,6 +29,8 @@ export interface RunSettings {
   readonly compare: boolean;
   /** Decode the token grid after every step for the live preview. */
   readonly preview: boolean;
+  /** Pause after each step (ms) so people can watch the tokens appear; not counted in the timings. */
+  readonly slowMs: number;
 }
 
 export interface GenerateRequest {

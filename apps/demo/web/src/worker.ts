@@ -101,6 +101,7 @@ async function runOne(b: Backend, req: GenerateRequest, predictor: GenerateOptio
       preview ? [preview.images.data.buffer as ArrayBuffer, preview.masked.buffer as ArrayBuffer] : [],
     ),
     s.preview,
+    s.slowMs,
   );
   const result = await generate(pv, {
     condition: new Array<number>(s.batch).fill(s.classId),
@@ -136,6 +137,7 @@ class PreviewingBackend implements Backend {
     private readonly inner: Backend,
     private readonly emit: (ev: Omit<StepEvent, 'tokens'>, preview?: { images: Pixels; masked: Uint8Array }) => void,
     private readonly decodePreview: boolean,
+    private readonly slowMs: number,
   ) {
     this.name = inner.name;
     this.device = inner.device;
@@ -149,7 +151,7 @@ class PreviewingBackend implements Backend {
 
   stepped(ev: StepEvent): void {
     const { tokens, ...event } = ev;
-    if (!this.decodePreview) this.emit(event);
+    if (!this.decodePreview && this.slowMs === 0) this.emit(event);
     else this.#pending = { event, tokens: tokens.slice() };
   }
 
@@ -158,17 +160,20 @@ class PreviewingBackend implements Backend {
     if (!p) return;
     this.#pending = undefined;
     const t0 = performance.now();
-    const { maskId } = this.manifest.tokens;
-    const masked = new Uint8Array(p.tokens.length);
-    for (let i = 0; i < p.tokens.length; i++) {
-      if (p.tokens[i] === maskId) {
-        masked[i] = 1;
-        p.tokens[i] = 0; // the decoder knows no mask token; the page hatches these positions
+    if (this.decodePreview) {
+      const { maskId } = this.manifest.tokens;
+      const masked = new Uint8Array(p.tokens.length);
+      for (let i = 0; i < p.tokens.length; i++) {
+        if (p.tokens[i] === maskId) {
+          masked[i] = 1;
+          p.tokens[i] = 0; // the decoder knows no mask token; the page hatches these positions
+        }
       }
-    }
-    const img = await this.inner.decode(p.tokens, p.event.batch);
+      const img = await this.inner.decode(p.tokens, p.event.batch);
+      this.emit(p.event, { images: { data: img.data, batch: img.batch, channels: img.channels, height: img.height, width: img.width }, masked });
+    } else this.emit(p.event);
+    if (this.slowMs > 0) await new Promise((r) => setTimeout(r, this.slowMs));
     this.previewMs += performance.now() - t0;
-    this.emit(p.event, { images: { data: img.data, batch: img.batch, channels: img.channels, height: img.height, width: img.width }, masked });
   }
 
   async forward(input: ForwardInput): Promise<FeatureTensor> {
