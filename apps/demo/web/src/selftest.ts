@@ -70,7 +70,10 @@ async function bench(device: WebDevice, options: GenerateOptions, runs: number, 
   }
 }
 
-const api = { conformance, firstStep, bench, crossOriginIsolated: globalThis.crossOriginIsolated === true };
+/** A backend for experiments from the console: `await selftest.backend('wasm')`. */
+const backend = (device: WebDevice, bundleUrl = defaultBundle) => createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false } });
+
+const api = { conformance, firstStep, bench, backend, crossOriginIsolated: globalThis.crossOriginIsolated === true };
 (window as unknown as { selftest: typeof api }).selftest = api;
 
 const out = document.getElementById('out')!;
