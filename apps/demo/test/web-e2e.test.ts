@@ -31,7 +31,7 @@ interface DemoView {
   steps: number;
   finished: number;
   manifest: Manifest;
-  selection: { device: string; requested: string; fallbacks: { device: string; message: string }[] };
+  selection: { device: string; requested: string; deviceFeatures: boolean; fallbacks: { device: string; message: string }[] };
   last: { label: string; predictor: string; ms: number; images: { data: Float32Array; batch: number; channels: number; height: number; width: number } }[];
 }
 interface CaseResult {
@@ -198,7 +198,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     await waitState(page, ['idle', 'no-model']);
     expect(await page.isHidden('#error')).toBe(true);
     let v = await view(page);
-    expect(v.selection).toMatchObject({ requested: 'webgpu', device: 'webgpu' });
+    expect(v.selection).toMatchObject({ requested: 'webgpu', device: 'webgpu', deviceFeatures: true });
     await page.uncheck('#preview');
     await page.fill('#batch', '2');
     v = await generateOn(page);
@@ -219,11 +219,12 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
         const page = await open('selftest.html');
         await page.waitForFunction('globalThis.selftest !== undefined');
         const web = await page.evaluate(
-          ([device, opts, path]) => (globalThis as unknown as { selftest: { firstStep(d: string, o: unknown, b: string): Promise<{ device: string; logits: number[]; tokens: number[] }> } }).selftest.firstStep(device, opts, path),
+          ([device, opts, path]) => (globalThis as unknown as { selftest: { firstStep(d: string, o: unknown, b: string): Promise<{ device: string; deviceFeatures: boolean; logits: number[]; tokens: number[] }> } }).selftest.firstStep(device, opts, path),
           [c.device, options, c.path] as const,
         );
         await page.close();
         expect(web.device).toBe(c.device);
+        expect(web.deviceFeatures).toBe(c.device === 'webgpu');
         const files = new Map(manifest.files.map((f) => [f.path, new Uint8Array(readFileSync(join(c.dir, f.path)))]));
         const node = await OrtBackend.create({ ort: ortNode as unknown as OrtModule, bundle: { manifest: validateManifest(manifest), files }, name: 'onnxruntime-node', device: 'cpu' });
         let first: Float32Array | undefined;
@@ -246,13 +247,18 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
   });
 
   describe('core conformance suite in the browser (tiny bundle)', () => {
-    for (const device of ['wasm', 'webgpu'] as const) {
-      it(`on ${device}`, async () => {
+    const variants = [
+      { device: 'wasm', deviceFeatures: false, label: 'wasm' },
+      { device: 'webgpu', deviceFeatures: true, label: 'webgpu, features on the GPU' },
+      { device: 'webgpu', deviceFeatures: false, label: 'webgpu, host features' },
+    ] as const;
+    for (const { device, deviceFeatures, label } of variants) {
+      it(`on ${label}`, async () => {
         const page = await open('selftest.html');
         await page.waitForFunction('globalThis.selftest !== undefined');
         const results = await page.evaluate(
-          (d) => (globalThis as unknown as { selftest: { conformance(d: string, b: string): Promise<CaseResult[]> } }).selftest.conformance(d, '/tiny/'),
-          device,
+          ([d, g]) => (globalThis as unknown as { selftest: { conformance(d: string, b: string, g: boolean): Promise<CaseResult[]> } }).selftest.conformance(d, '/tiny/', g),
+          [device, deviceFeatures] as const,
         );
         await page.close();
         expect(results.length).toBeGreaterThanOrEqual(10);

@@ -21,4 +21,5 @@ export {
   type WebDevice,
   type WebDeviceChoice,
 } from './web-backend.js';
+export { WebGpuBackend } from './webgpu-backend.js';
 export type { DeviceFallback, OrtBackend } from '@migm/backend-ort';

@@ -3,6 +3,7 @@ import { isMigmError, MigmError } from '@migm/core';
 import type * as OrtWeb from 'onnxruntime-web';
 import { fetchBundle, type FetchBundleOptions } from './fetch-bundle.js';
 import { adaptOrtWeb } from './ort-web-adapter.js';
+import { WebGpuBackend } from './webgpu-backend.js';
 
 /** A device onnxruntime-web runs on. */
 export type WebDevice = 'webgpu' | 'wasm';
@@ -37,6 +38,11 @@ export interface WebBackendOptions {
   readonly fetch?: FetchBundleOptions;
   /** Load the shortcut graph when the bundle has one. Default true. */
   readonly shortcut?: boolean;
+  /**
+   * On WebGPU, keep features in GPU buffers between steps (only logits come back to the CPU). Default true;
+   * false (or `classifier: true`) uses host-memory features, as on wasm.
+   */
+  readonly deviceFeatures?: boolean;
   /** Load the evaluation classifier when the bundle has one. Default false. */
   readonly classifier?: boolean;
   /**
@@ -58,12 +64,17 @@ export interface DeviceSelection {
   readonly fallbacks: readonly DeviceFallback[];
   /** wasm threads onnxruntime-web uses. */
   readonly numThreads: number;
+  /** Features stay on the GPU between steps. */
+  readonly deviceFeatures: boolean;
   /** GPU adapter description when on WebGPU (vendor, architecture; `fallback` for software adapters). */
   readonly adapter?: string;
 }
 
-/** An `OrtBackend` on onnxruntime-web, with the device selection it ended up with. */
-export type WebBackend = OrtBackend & { readonly selection: DeviceSelection };
+/**
+ * The backend `createWebBackend` returns: an `OrtBackend` (wasm, or WebGPU with host features) or a
+ * `WebGpuBackend` (GPU-resident features), with the device selection it ended up with.
+ */
+export type WebBackend = (OrtBackend | WebGpuBackend) & { readonly selection: DeviceSelection };
 
 /** Minimal WebGPU shapes used here (the DOM lib of TypeScript 5.9 has no WebGPU types). */
 interface GpuDeviceLike {
@@ -96,18 +107,25 @@ export async function createWebBackend(options: WebBackendOptions): Promise<WebB
 
   const fallbacks: DeviceFallback[] = [];
   let adapter: string | undefined;
-  const attempt = async (device: string): Promise<OrtBackend> => {
-    let gpu: GpuDeviceLike | undefined;
-    if (device === 'webgpu') gpu = await webGpuDevice(ort, requested === 'auto');
-    const backend = await OrtBackend.create({
-      ort: runtime,
-      bundle,
-      name: 'onnxruntime-web',
-      device,
-      sessionOptions: { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: SEVERITY[options.logLevel ?? 'error'] },
-      ...(options.shortcut === undefined ? {} : { shortcut: options.shortcut }),
-      ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
-    });
+  const gpuFeatures = options.deviceFeatures !== false && options.classifier !== true;
+  const attempt = async (device: string): Promise<OrtBackend | WebGpuBackend> => {
+    const onGpu = device === 'webgpu';
+    if (onGpu) await probeWebGpu(requested === 'auto');
+    const sessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: SEVERITY[options.logLevel ?? 'error'] } as const;
+    const shortcut = options.shortcut === undefined ? {} : { shortcut: options.shortcut };
+    const backend =
+      onGpu && gpuFeatures
+        ? await WebGpuBackend.create({ ort, bundle, sessionOptions, ...shortcut })
+        : await OrtBackend.create({
+            ort: runtime,
+            bundle,
+            name: 'onnxruntime-web',
+            device,
+            sessionOptions,
+            ...shortcut,
+            ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
+          });
+    const gpu = onGpu ? await ortGpuDevice(ort) : undefined;
     if (gpu) {
       adapter = describeAdapter(gpu);
       // A lost device makes every later GPU run fail; report it so the app can recreate on wasm.
@@ -118,7 +136,7 @@ export async function createWebBackend(options: WebBackendOptions): Promise<WebB
     return backend;
   };
   const chain: WebDevice[] = requested === 'auto' ? ['webgpu', 'wasm'] : [requested];
-  let backend: OrtBackend;
+  let backend: OrtBackend | WebGpuBackend;
   try {
     backend = await firstWorkingDevice(chain, attempt, (f) => {
       fallbacks.push(f);
@@ -135,6 +153,7 @@ export async function createWebBackend(options: WebBackendOptions): Promise<WebB
     device: backend.device as WebDevice,
     fallbacks,
     numThreads,
+    deviceFeatures: backend.capabilities.deviceFeatures,
     ...(adapter === undefined ? {} : { adapter }),
   };
   Object.defineProperty(backend, 'selection', { value: selection, enumerable: true });
@@ -169,16 +188,17 @@ function configureEnv(ort: OrtWebModule, options: WebBackendOptions): number {
 }
 
 interface GpuAdapterLike {
+  requestDevice(): Promise<{ destroy(): void }>;
   readonly isFallbackAdapter?: boolean;
   readonly info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string };
 }
 
 /**
- * Gets the GPU device onnxruntime-web will use (it creates one on first access); throws UNSUPPORTED when there
- * is none. Under `auto`, a software fallback adapter (e.g. SwiftShader) does not count: it runs the models
- * tens of times slower than wasm.
+ * Checks that WebGPU gives an adapter and a device here; throws UNSUPPORTED otherwise. Under `auto`, a
+ * software fallback adapter (e.g. SwiftShader) does not count: it runs the models tens of times slower than
+ * wasm. onnxruntime-web then makes its own device with the limits it needs.
  */
-async function webGpuDevice(ort: OrtWebModule, auto: boolean): Promise<GpuDeviceLike> {
+async function probeWebGpu(auto: boolean): Promise<void> {
   const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } } }).navigator?.gpu;
   if (!gpu) throw new MigmError('UNSUPPORTED', 'WebGPU is not available here (no navigator.gpu: it needs a browser with WebGPU enabled and a secure context).');
   let adapterFound: GpuAdapterLike | null;
@@ -192,9 +212,19 @@ async function webGpuDevice(ort: OrtWebModule, auto: boolean): Promise<GpuDevice
     throw new MigmError('UNSUPPORTED', 'WebGPU offers only a software fallback adapter here, which is slower than wasm (ask for webgpu explicitly to use it anyway).');
   }
   try {
-    return (await ort.env.webgpu.device) as unknown as GpuDeviceLike;
+    const device = await adapterFound.requestDevice();
+    device.destroy();
   } catch (err) {
     throw new MigmError('UNSUPPORTED', `WebGPU could not create a GPU device: ${(err as Error).message ?? String(err)}`, { cause: err });
+  }
+}
+
+/** The device onnxruntime-web runs on, once it has a WebGPU session (undefined if it does not say). */
+async function ortGpuDevice(ort: OrtWebModule): Promise<GpuDeviceLike | undefined> {
+  try {
+    return ((await ort.env.webgpu.device) as unknown as GpuDeviceLike | undefined) ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 

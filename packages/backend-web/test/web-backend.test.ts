@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generate, validateManifest, type Manifest } from '@migm/core';
+import { generate, validateManifest, type Backend, type Manifest } from '@migm/core';
 import { backendConformance } from '@migm/core/testing';
 import { OrtBackend, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import * as ortNode from 'onnxruntime-node';
@@ -58,7 +58,7 @@ describe('createWebBackend', () => {
   });
 
   it('gives the same first-step logits and tokens as onnxruntime-node for the same seed', async () => {
-    const record = (b: OrtBackend) => {
+    const record = (b: Backend) => {
       const first: Float32Array[] = [];
       const forward = b.forward.bind(b);
       b.forward = async (input) => {

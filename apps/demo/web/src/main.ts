@@ -105,7 +105,9 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
   el.runtime.textContent =
     `${manifest.name} ${manifest.version}: ${L} tokens (${manifest.tokens.grid.join('×')}), ${manifest.tokens.codebookSize} codes, ` +
     `${manifest.image.width}×${manifest.image.height} images. Running on ${selection.device}` +
-    (selection.device === 'wasm' ? ` (${selection.numThreads} thread${selection.numThreads > 1 ? 's' : ''})` : selection.adapter ? ` (${selection.adapter})` : '') +
+    (selection.device === 'wasm'
+      ? ` (${selection.numThreads} thread${selection.numThreads > 1 ? 's' : ''})`
+      : ` (${selection.adapter ?? 'GPU'}${selection.deviceFeatures ? '; features stay on the GPU' : ''})`) +
     `, loaded in ${Math.round(loadMs)} ms.` + (fallbacks ? ` ${fallbacks}` : '');
   el.status.textContent = `Ready on ${selection.device}. Pick a class and press Generate.`;
   el.progress.value = 0;

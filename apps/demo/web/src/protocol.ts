@@ -8,6 +8,7 @@ export interface SelectionInfo {
   readonly device: WebDevice;
   readonly fallbacks: readonly { readonly device: string; readonly message: string }[];
   readonly numThreads: number;
+  readonly deviceFeatures: boolean;
   readonly adapter?: string;
 }
 

@@ -14,10 +14,14 @@ export interface CaseResult {
   readonly error?: string;
 }
 
-async function conformance(device: WebDevice, bundleUrl = defaultBundle): Promise<CaseResult[]> {
+async function conformance(device: WebDevice, bundleUrl = defaultBundle, deviceFeatures = true): Promise<CaseResult[]> {
   const bundle = await fetchBundle(bundleUrl, { cache: false });
   const { cases, cleanup } = backendConformance({
-    create: () => createWebBackend({ bundle, device, wasmPaths }),
+    create: async () => {
+      const b = await createWebBackend({ bundle, device, wasmPaths, deviceFeatures });
+      if (b.device !== device || b.capabilities.deviceFeatures !== (device === 'webgpu' && deviceFeatures)) throw new Error(`got ${b.device} with deviceFeatures ${b.capabilities.deviceFeatures}`);
+      return b;
+    },
     liveFeatures: (b) => (b as WebBackend).liveFeatures,
   });
   const results: CaseResult[] = [];
@@ -38,7 +42,7 @@ async function conformance(device: WebDevice, bundleUrl = defaultBundle): Promis
 }
 
 /** Runs generate() and returns the logits of its first model call (step 0) and the final tokens. */
-async function firstStep(device: WebDevice, options: GenerateOptions, bundleUrl = defaultBundle): Promise<{ device: string; logits: number[]; tokens: number[] }> {
+async function firstStep(device: WebDevice, options: GenerateOptions, bundleUrl = defaultBundle): Promise<{ device: string; deviceFeatures: boolean; logits: number[]; tokens: number[] }> {
   const backend = await createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false } });
   try {
     let first: Float32Array | undefined;
@@ -49,7 +53,7 @@ async function firstStep(device: WebDevice, options: GenerateOptions, bundleUrl 
       return f;
     };
     const r = await generate(backend, options);
-    return { device: backend.device, logits: Array.from(first!), tokens: Array.from(r.tokens) };
+    return { device: backend.device, deviceFeatures: backend.capabilities.deviceFeatures, logits: Array.from(first!), tokens: Array.from(r.tokens) };
   } finally {
     await backend.dispose();
   }

@@ -50,7 +50,7 @@ async function load(req: LoadRequest): Promise<void> {
     post({
       type: 'loaded',
       manifest: b.manifest,
-      selection: { requested: s.requested, device: s.device, numThreads: s.numThreads, fallbacks: s.fallbacks.map((f) => ({ device: f.device, message: f.error.message })), ...(s.adapter ? { adapter: s.adapter } : {}) },
+      selection: { requested: s.requested, device: s.device, numThreads: s.numThreads, deviceFeatures: s.deviceFeatures, fallbacks: s.fallbacks.map((f) => ({ device: f.device, message: f.error.message })), ...(s.adapter ? { adapter: s.adapter } : {}) },
       loadMs: performance.now() - t0,
     });
   } catch (err) {

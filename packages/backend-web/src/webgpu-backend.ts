@@ -1,0 +1,375 @@
+import { checkGraph, type VerifiedBundle } from '@migm/backend-ort';
+import {
+  checkTerms,
+  MigmError,
+  type Backend,
+  type BackendCapabilities,
+  type FeatureTensor,
+  type FeatureTerm,
+  type ForwardInput,
+  type GraphRole,
+  type GraphSpec,
+  type ImageBatch,
+  type Manifest,
+  type TensorSpec,
+  type VelocityControl,
+} from '@migm/core';
+import type * as OrtWeb from 'onnxruntime-web';
+import type { InferenceSession, Tensor } from 'onnxruntime-web';
+
+// Minimal WebGPU declarations (TypeScript 5.9's DOM lib has none); the values are real GPU objects.
+interface GPUBufferLike {
+  readonly size: number;
+  destroy(): void;
+  mapAsync(mode: number): Promise<void>;
+  getMappedRange(): ArrayBuffer;
+  unmap(): void;
+}
+interface GPUDeviceLike {
+  readonly queue: { writeBuffer(buffer: GPUBufferLike, offset: number, data: ArrayBufferView): void; submit(commands: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
+  createBuffer(d: { size: number; usage: number }): GPUBufferLike;
+  createShaderModule(d: { code: string }): unknown;
+  createComputePipeline(d: { layout: 'auto'; compute: { module: unknown; entryPoint: string } }): { getBindGroupLayout(i: number): unknown };
+  createBindGroup(d: { layout: unknown; entries: { binding: number; resource: { buffer: GPUBufferLike } }[] }): unknown;
+  createCommandEncoder(): {
+    beginComputePass(): { setPipeline(p: unknown): void; setBindGroup(i: number, g: unknown): void; dispatchWorkgroups(x: number, y?: number): void; end(): void };
+    copyBufferToBuffer(src: GPUBufferLike, so: number, dst: GPUBufferLike, doff: number, size: number): void;
+    finish(): unknown;
+  };
+}
+// GPUBufferUsage / GPUMapMode bits (spec constants; not every worker scope exposes the globals to TypeScript).
+const MAP_READ = 0x0001;
+const COPY_SRC = 0x0004;
+const COPY_DST = 0x0008;
+const UNIFORM = 0x0040;
+const STORAGE = 0x0080;
+
+const WORKGROUP = 256;
+/** out = c * a (first term) or out = out + c * a (later terms): one dispatch per term, like combineHost. */
+const COMBINE_WGSL = /* wgsl */ `
+struct Params { c: f32, accumulate: u32, n: u32, width: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let i = id.y * p.width + id.x;
+  if (i >= p.n) { return; }
+  let v = p.c * a[i];
+  if (p.accumulate == 1u) { out[i] = out[i] + v; } else { out[i] = v; }
+}`;
+
+/** A feature that lives in a GPU buffer, as an onnxruntime-web tensor. */
+class GpuFeature implements FeatureTensor {
+  constructor(
+    readonly tensor: Tensor,
+    readonly dims: readonly [number, number, number],
+  ) {}
+  released = false;
+}
+
+type Sessions = Partial<Record<GraphRole, InferenceSession>>;
+
+export interface WebGpuBackendOptions {
+  readonly ort: typeof OrtWeb;
+  readonly bundle: VerifiedBundle;
+  readonly sessionOptions: InferenceSession.SessionOptions;
+  readonly shortcut?: boolean;
+}
+
+/**
+ * The WebGPU backend with GPU-resident features: the base model's feature and the shortcut's velocity are
+ * kept as GPU buffers (onnxruntime-web 'gpu-buffer' outputs) and fed back as inputs; `combine` runs as a WGSL
+ * compute pass on onnxruntime-web's own GPU device. Only logits (needed by sampling) and decoded pixels come
+ * back to the CPU. See the README for the transfers per step.
+ */
+export class WebGpuBackend implements Backend {
+  readonly name = 'onnxruntime-web';
+  readonly device = 'webgpu';
+  readonly manifest: Manifest;
+  readonly capabilities: BackendCapabilities;
+  readonly #ort: typeof OrtWeb;
+  readonly #sessions: Sessions;
+  readonly #gpu: GPUDeviceLike;
+  readonly #live = new Set<GpuFeature>();
+  readonly #free = new Map<number, GPUBufferLike[]>();
+  readonly #uniforms: GPUBufferLike[] = [];
+  readonly #pipeline: { getBindGroupLayout(i: number): unknown };
+  #disposed = false;
+
+  static async create(options: WebGpuBackendOptions): Promise<WebGpuBackend> {
+    const { manifest, files } = options.bundle;
+    const roles: GraphRole[] = ['base', 'head', 'decoder'];
+    if (manifest.graphs.shortcut && options.shortcut !== false) roles.push('shortcut');
+    const gpuOutputs: Partial<Record<GraphRole, string>> = { base: manifest.graphs.base.outputs['feature']!.name, shortcut: manifest.graphs.shortcut?.outputs['velocity']!.name ?? '' };
+    const sessions: Sessions = {};
+    try {
+      for (const role of roles) {
+        const spec = manifest.graphs[role] as GraphSpec;
+        const bytes = files.get(spec.file);
+        if (!bytes) throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${spec.file} (graph ${role}) was not loaded.`, { details: { file: spec.file } });
+        const out = gpuOutputs[role];
+        const opts: InferenceSession.SessionOptions = { ...options.sessionOptions, ...(out ? { preferredOutputLocation: { [out]: 'gpu-buffer' } } : {}) };
+        try {
+          sessions[role] = await options.ort.InferenceSession.create(bytes, opts);
+        } catch (err) {
+          throw new MigmError('BACKEND_FAILURE', `onnxruntime could not load ${spec.file} (graph ${role}) on webgpu: ${text(err)}`, { cause: err, details: { file: spec.file, device: 'webgpu' } });
+        }
+        checkGraph(spec.file, sessions[role] as never, spec);
+      }
+      const gpu = (await options.ort.env.webgpu.device) as unknown as GPUDeviceLike | undefined;
+      if (!gpu) throw new MigmError('BACKEND_FAILURE', 'onnxruntime-web did not expose its GPU device; GPU-resident features need it (use deviceFeatures: false).');
+      return new WebGpuBackend(options.ort, manifest, sessions, gpu);
+    } catch (err) {
+      await Promise.allSettled(Object.values(sessions).map((s) => s.release()));
+      throw err;
+    }
+  }
+
+  private constructor(ort: typeof OrtWeb, manifest: Manifest, sessions: Sessions, gpu: GPUDeviceLike) {
+    this.#ort = ort;
+    this.manifest = manifest;
+    this.#sessions = sessions;
+    this.#gpu = gpu;
+    this.capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: true };
+    if (!sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
+    this.#pipeline = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: COMBINE_WGSL }), entryPoint: 'main' } });
+  }
+
+  /** Feature tensors handed out and not yet released (for leak checks). */
+  get liveFeatures(): number {
+    return this.#live.size;
+  }
+
+  async forward(input: ForwardInput): Promise<FeatureTensor> {
+    const session = this.#session('base');
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    const D = this.manifest.featureDim;
+    const { tokens, classes, rows, logits } = input;
+    checkRows('forward', rows);
+    checkLength('forward', 'tokens', tokens.length, rows * L);
+    checkLength('forward', 'classes', classes.length, rows);
+    checkLength('forward', 'logits', logits.length, rows * L * K);
+    const g = this.manifest.graphs.base;
+    const out = await this.#run('base', session, {
+      [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]),
+      [g.inputs['classes']!.name]: this.#int(g.inputs['classes']!, classes, [rows]),
+    });
+    this.#copyLogits(out, g.outputs['logits']!.name, logits);
+    return this.#track(out, g.outputs['feature']!.name, [rows, L, D]);
+  }
+
+  async head(feature: FeatureTensor, logits: Float32Array): Promise<void> {
+    const session = this.#session('head');
+    const f = this.#own(feature);
+    const [rows, L] = f.dims;
+    checkLength('head', 'logits', logits.length, rows * L * this.manifest.tokens.codebookSize);
+    const g = this.manifest.graphs.head;
+    const out = await this.#run('head', session, { [g.inputs['feature']!.name]: f.tensor });
+    this.#copyLogits(out, g.outputs['logits']!.name, logits);
+  }
+
+  async velocity(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor> {
+    const session = this.#session('shortcut');
+    const f = this.#own(feature);
+    const [rows, L, D] = f.dims;
+    const n = control.count;
+    if (!Number.isInteger(n) || n < 1 || n > L) throw new MigmError('INVALID_OPTION', `velocity: count must be an integer from 1 to ${L}, got ${n}.`);
+    checkLength('velocity', 'tokens', control.tokens.length, rows * n);
+    checkLength('velocity', 'positions', control.positions.length, rows * n);
+    checkLength('velocity', 'ratio', control.ratio.length, rows);
+    const g = this.manifest.graphs.shortcut!;
+    const out = await this.#run('shortcut', session, {
+      [g.inputs['feature']!.name]: f.tensor,
+      [g.inputs['newTokens']!.name]: this.#int(g.inputs['newTokens']!, control.tokens, [rows, n]),
+      [g.inputs['newPositions']!.name]: this.#int(g.inputs['newPositions']!, control.positions, [rows, n]),
+      [g.inputs['ratio']!.name]: new this.#ort.Tensor('float32', control.ratio, [rows]),
+    });
+    return this.#track(out, g.outputs['velocity']!.name, [rows, L, D]);
+  }
+
+  async combine(terms: readonly FeatureTerm[]): Promise<FeatureTensor> {
+    this.#alive();
+    const dims = checkTerms(terms);
+    const inputs = terms.map((t) => this.#own(t.feature));
+    const n = dims[0] * dims[1] * dims[2];
+    const bytes = n * 4;
+    const out = this.#free.get(bytes)?.pop() ?? this.#gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });
+    const groups = Math.ceil(n / WORKGROUP);
+    const gx = Math.min(groups, 65535);
+    const gy = Math.ceil(groups / gx);
+    const encoder = this.#gpu.createCommandEncoder();
+    let used = 0;
+    for (let j = 0; j < inputs.length; j++) {
+      if (j > 0 && terms[j]!.coef === 0) continue; // as combineHost: zero terms add nothing
+      const uniform = (this.#uniforms[used] ??= this.#gpu.createBuffer({ size: 16, usage: UNIFORM | COPY_DST }));
+      const params = new ArrayBuffer(16);
+      new Float32Array(params, 0, 1)[0] = terms[j]!.coef;
+      new Uint32Array(params, 4, 3).set([used === 0 ? 0 : 1, n, gx * WORKGROUP]);
+      this.#gpu.queue.writeBuffer(uniform, 0, new Uint8Array(params));
+      const group = this.#gpu.createBindGroup({
+        layout: this.#pipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: inputs[j]!.tensor.gpuBuffer as unknown as GPUBufferLike } },
+          { binding: 1, resource: { buffer: out } },
+          { binding: 2, resource: { buffer: uniform } },
+        ],
+      });
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(this.#pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(gx, gy);
+      pass.end();
+      used++;
+    }
+    this.#gpu.queue.submit([encoder.finish()]);
+    const tensor = this.#ort.Tensor.fromGpuBuffer(out as never, {
+      dataType: 'float32',
+      dims,
+      download: () => this.#download(out, bytes),
+      dispose: () => this.#recycle(out, bytes),
+    }) as unknown as Tensor;
+    const f = new GpuFeature(tensor, dims);
+    this.#live.add(f);
+    return f;
+  }
+
+  async readFeature(feature: FeatureTensor): Promise<Float32Array> {
+    const f = this.#own(feature);
+    return new Float32Array((await f.tensor.getData()) as Float32Array);
+  }
+
+  release(feature: FeatureTensor): void {
+    const f = this.#own(feature);
+    f.released = true;
+    this.#live.delete(f);
+    f.tensor.dispose();
+  }
+
+  async decode(tokens: Int32Array, batch: number): Promise<ImageBatch> {
+    const session = this.#session('decoder');
+    const { count: L } = this.manifest.tokens;
+    const { width, height, channels } = this.manifest.image;
+    checkRows('decode', batch);
+    checkLength('decode', 'tokens', tokens.length, batch * L);
+    const g = this.manifest.graphs.decoder;
+    const out = await this.#run('decoder', session, { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [batch, L]) });
+    const pixels = out[g.outputs['pixels']!.name]!;
+    const data = new Float32Array(pixels.data as Float32Array);
+    disposeAll(out);
+    checkLength('decode', 'pixels output', data.length, batch * channels * height * width);
+    return { data, batch, channels, height, width };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const f of this.#live) {
+      f.released = true;
+      f.tensor.dispose();
+    }
+    this.#live.clear();
+    for (const list of this.#free.values()) for (const b of list) b.destroy();
+    this.#free.clear();
+    for (const u of this.#uniforms) u.destroy();
+    this.#uniforms.length = 0;
+    await Promise.allSettled(Object.values(this.#sessions).map((s) => s.release()));
+  }
+
+  async #run(role: GraphRole, session: InferenceSession, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    let results: Record<string, Tensor>;
+    try {
+      results = (await session.run(feeds)) as Record<string, Tensor>;
+    } catch (err) {
+      throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file}) on webgpu: ${text(err)}`, { cause: err });
+    }
+    if (this.#disposed) {
+      disposeAll(results);
+      this.#alive();
+    }
+    return results;
+  }
+
+  #copyLogits(results: Record<string, Tensor>, name: string, logits: Float32Array): void {
+    const t = results[name];
+    if (!t) throw new MigmError('BACKEND_FAILURE', `A graph returned no output '${name}'.`);
+    const data = t.data as Float32Array;
+    checkLength('logits', `output ${name}`, data.length, logits.length);
+    logits.set(data);
+    t.dispose();
+  }
+
+  #track(results: Record<string, Tensor>, name: string, dims: readonly [number, number, number]): GpuFeature {
+    const t = results[name];
+    for (const [k, v] of Object.entries(results)) if (k !== name) v.dispose();
+    if (!t || t.location !== 'gpu-buffer') {
+      t?.dispose();
+      throw new MigmError('BACKEND_FAILURE', `Output '${name}' did not stay on the GPU (location ${t?.location ?? 'missing'}).`);
+    }
+    const f = new GpuFeature(t, dims);
+    this.#live.add(f);
+    return f;
+  }
+
+  async #download(buffer: GPUBufferLike, bytes: number): Promise<Float32Array> {
+    const staging = this.#gpu.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
+    try {
+      const encoder = this.#gpu.createCommandEncoder();
+      encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+      this.#gpu.queue.submit([encoder.finish()]);
+      await staging.mapAsync(MAP_READ);
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  #recycle(buffer: GPUBufferLike, bytes: number): void {
+    if (this.#disposed) return buffer.destroy();
+    let list = this.#free.get(bytes);
+    if (!list) this.#free.set(bytes, (list = []));
+    if (list.length < 8) list.push(buffer);
+    else buffer.destroy();
+  }
+
+  #int(spec: TensorSpec, data: Int32Array, dims: readonly number[]): Tensor {
+    if (spec.dtype === 'int64') return new this.#ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), dims);
+    return new this.#ort.Tensor('int32', data, dims);
+  }
+
+  #session(role: GraphRole): InferenceSession {
+    this.#alive();
+    const s = this.#sessions[role];
+    if (!s) throw new MigmError('UNSUPPORTED', `Graph ${role} is not loaded in this backend.`);
+    return s;
+  }
+
+  #alive(): void {
+    if (this.#disposed) throw new MigmError('DISPOSED', `The ${this.name} backend was disposed.`);
+  }
+
+  #own(feature: FeatureTensor): GpuFeature {
+    this.#alive();
+    if (!(feature instanceof GpuFeature) || !this.#live.has(feature)) {
+      if (feature instanceof GpuFeature && feature.released) throw new MigmError('DISPOSED', 'This feature tensor was released and cannot be used.');
+      throw new MigmError('INVALID_OPTION', 'This feature tensor was not made by this backend.');
+    }
+    return feature;
+  }
+}
+
+function disposeAll(results: Record<string, Tensor>): void {
+  for (const t of Object.values(results)) t.dispose();
+}
+
+function checkRows(method: string, rows: number): void {
+  if (!Number.isInteger(rows) || rows < 1) throw new MigmError('INVALID_OPTION', `${method}: the batch must be an integer >= 1, got ${rows}.`);
+}
+
+function checkLength(method: string, what: string, got: number, want: number): void {
+  if (got !== want) throw new MigmError('INVALID_OPTION', `${method}: ${what} has ${got} values, expected ${want}.`);
+}
+
+function text(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
