@@ -31,6 +31,7 @@ const el = {
   previewLabel: $<HTMLSpanElement>('preview-label'),
   previewCanvas: $<HTMLCanvasElement>('preview-canvas'),
   results: $<HTMLDivElement>('results'),
+  placeholder: $<HTMLDivElement>('placeholder'),
 };
 
 type State = 'loading' | 'idle' | 'generating' | 'no-model';
@@ -156,6 +157,7 @@ el.form.addEventListener('submit', (e) => {
   demo.steps = 0;
   demo.last = [];
   el.results.replaceChildren();
+  el.placeholder.hidden = true;
   el.previewBox.hidden = !settings.preview;
   setState('generating');
   el.status.textContent = 'Starting…';
