@@ -136,6 +136,8 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     // Cancellation, with slow motion so the run is surely mid-way; the mid-generation screenshot comes first.
     await page.check('#slow');
     await page.fill('#batch', '8');
+    const defaultSteps = await page.inputValue('#steps');
+    await page.fill('#steps', String(Math.min(12, defaultManifest.tokens.count))); // a few seconds in slow motion
     await page.click('#generate');
     await page.waitForFunction(`globalThis.migmDemo.steps >= 2 && document.body.dataset.state === 'generating'`);
     await page.screenshot({ path: join(SHOTS, 'demo-generating.png') });
@@ -148,6 +150,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
 
     // Compare mode: vanilla and the shortcut on the same seed, both timed.
     await page.uncheck('#slow');
+    await page.fill('#steps', defaultSteps);
     await page.uncheck('#preview');
     await page.check('#compare');
     await page.selectOption('#method', 'learned');
