@@ -33,6 +33,9 @@ class BuildConfig:
         {"guidance": 2.0, "guidance_schedule": "linear", "randomize_temperature": 2.0},
         {"guidance": 3.0, "guidance_schedule": "linear", "randomize_temperature": 4.5},
         {"guidance": 1.0, "guidance_schedule": "constant", "randomize_temperature": 1.0},
+        {"guidance": 5.0, "guidance_schedule": "linear", "randomize_temperature": 7.0},
+        {"guidance": 3.0, "guidance_schedule": "linear", "randomize_temperature": 7.0},
+        {"guidance": 3.0, "guidance_schedule": "linear", "randomize_temperature": 4.5, "inverse_temperature": 1.25},
     ])
     tune_images: int = 250
     eval_batch: int = 200
@@ -40,10 +43,10 @@ class BuildConfig:
     regime_images: int = 2010                 # per N, split over the 3 seeds (670 each)
     seeds: list = field(default_factory=lambda: [1, 2, 3])
     # trajectories + shortcut
-    traj_train: int = 1000
+    traj_train: int = 1400
     traj_heldout: int = 200
     shortcut: ShortcutConfig = field(default_factory=ShortcutConfig)
-    shortcut_steps: int = 3000
+    shortcut_steps: int = 6000
     shortcut_batch: int = 32
     shortcut_lr: float = 5e-4
     shortcut_ema: float = 0.995

@@ -190,9 +190,16 @@ class Build:
         rows = []
         if len(c.tune_candidates) > 1:
             ev = self.evaluator()
+            # Per-candidate results are cached so that adding a candidate does not redo the others.
+            cache_path = self.path("tune-rows.json")
+            cache = self.load("tune-rows.json") if os.path.exists(cache_path) else {}
             for cand in c.tune_candidates:
-                r = ev.run(c.sampling.with_(**cand), c.tune_images, [c.seed + 100], f"tune {cand}")
-                rows.append({"candidate": cand, "fd": r["fd_pooled"], "class_acc": r["class_acc"]})
+                key = json.dumps(cand, sort_keys=True)
+                if key not in cache:
+                    r = ev.run(c.sampling.with_(**cand), c.tune_images, [c.seed + 100], f"tune {cand}")
+                    cache[key] = {"candidate": cand, "fd": r["fd_pooled"], "class_acc": r["class_acc"]}
+                    self.save(cache, "tune-rows.json")
+                rows.append(cache[key])
             best = min(rows, key=lambda r: r["fd"])["candidate"]
         else:
             best = c.tune_candidates[0] if c.tune_candidates else {}
@@ -248,23 +255,24 @@ class Build:
             return self.log("compare: exists, skipped")
         c, ev, opts = self.cfg, self.evaluator(with_shortcut=True), self.sampling()
         regime = {r["options"]["steps"]: r for r in self.load("regime.pt")["rows"]}
+        # Rows are cached one by one (compare-rows.pt) so an interrupted comparison resumes mid-way.
+        cache = self.load("compare-rows.pt") if os.path.exists(self.path("compare-rows.pt")) else {}
         rows = []
         for b in c.budgets:
-            for method in ("shortcut", "reuse", "taylor"):
-                r = ev.run(opts.with_(method=method, budget=b), c.compare_images, c.seeds, f"{method} B={b}")
-                r["grid_tokens"] = r.pop("_tokens")[:100]
-                r.pop("_classes")
-                r["budget"] = b
-                rows.append(r)
-            if b in regime and regime[b]["images"] == c.compare_images:
-                v = dict(regime[b])
-            else:
-                v = ev.run(opts.with_(steps=b), c.compare_images, c.seeds, f"vanilla N={b}")
-                v["grid_tokens"] = v.pop("_tokens")[:100]
-                v.pop("_classes")
-            v["budget"] = b
-            v["method_label"] = "vanilla (fewer steps)"
-            rows.append(v)
+            for method in ("shortcut", "reuse", "taylor", "vanilla"):
+                key = f"{method}/B={b}"
+                if key not in cache:
+                    if method == "vanilla" and b in regime and regime[b]["images"] == c.compare_images:
+                        r = dict(regime[b])
+                    else:
+                        o = opts.with_(steps=b) if method == "vanilla" else opts.with_(method=method, budget=b)
+                        r = ev.run(o, c.compare_images, c.seeds, key)
+                        r["grid_tokens"] = r.pop("_tokens")[:100]
+                        r.pop("_classes")
+                    r["budget"] = b
+                    cache[key] = r
+                    self.save(cache, "compare-rows.pt")
+                rows.append(cache[key])
         self.save({"rows": rows}, "compare.pt")
 
     def stage_export(self) -> None:
