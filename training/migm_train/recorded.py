@@ -28,13 +28,15 @@ def load(directory: str) -> dict:
     L, D = index["tokens"], index["featureDim"]
 
     def read(name: str, dtype, count: int) -> np.ndarray:
+        # A failed run can leave bytes after the last indexed one; only what the index names is read.
         path = os.path.join(directory, name)
         data = np.fromfile(path, dtype=dtype)
-        if data.size != count:
+        if data.size < count:
             raise RecordingError(f"{path} holds {data.size} values, the index needs {count} (interrupted recording?)")
-        return data
+        return data[:count]
 
-    feats = read("features.f32", "<f4", n_img * steps * branches * L * D)
+    run_values = steps * branches * L * D
+    feats = read("features.f32", "<f4", max(r["featureOffset"] // 4 + r["images"] * run_values for r in index["runs"]))
     out = np.empty((n_img, steps, branches, L, D), dtype=np.float16)
     for run in index["runs"]:
         b, first, off = run["images"], run["firstImage"], run["featureOffset"] // 4

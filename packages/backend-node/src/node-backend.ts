@@ -1,4 +1,4 @@
-import { MigmError, type Manifest } from '@migm/core';
+import { MigmError } from '@migm/core';
 import { firstWorkingDevice, OrtBackend, type DeviceFallback, type OrtModule } from '@migm/backend-ort';
 import * as ortNode from 'onnxruntime-node';
 import { readBundleDir, type BundleFiles } from './bundle-dir.js';
@@ -59,7 +59,7 @@ export async function createNodeBackend(options: NodeBackendOptions): Promise<Or
       try {
         return await OrtBackend.create({
           ort: ortNode as unknown as OrtModule,
-          bundle: bundle as { manifest: Manifest; files: ReadonlyMap<string, Uint8Array> },
+          bundle,
           name: 'onnxruntime-node',
           device: d,
           sessionOptions: {

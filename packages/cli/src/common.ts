@@ -25,7 +25,7 @@ export async function loadBackend(values: BackendFlagValues, extra: { classifier
     device,
     ...(threads !== undefined ? { threads } : {}),
     ...extra,
-    onFallback: (f) => process.stderr.write(`migm: ${f.device} unavailable, using the next device (${f.error.message.split('.')[0]})\n`),
+    onFallback: (f) => process.stderr.write(`migm: ${f.device} unavailable, using the next device: ${f.error.message}\n`),
   });
 }
 

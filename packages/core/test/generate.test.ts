@@ -118,6 +118,19 @@ describe('generate() results', () => {
     expect(Array.from(b.tokens)).toEqual(Array.from(a.tokens));
   });
 
+  it('learned steps after a step that revealed nothing keep the feature (dimoo schedules have such steps)', async () => {
+    const be = new TestBackend({ steps: 9 });
+    const counts = Array.from((await import('../src/schedules/resolve.js')).resolveSchedule('dimoo', 9, 16));
+    expect(counts).toContain(0);
+    const r = await generate(be, { condition: 0, steps: 9, schedule: 'dimoo', predictor: 'learned', budget: 3, seed: 1 });
+    expect(r.tokens.every((t) => t < be.manifest.tokens.codebookSize)).toBe(true);
+    // Skipped steps right after a zero-reveal step make no model call.
+    const zeroAfter = r.trace.filter((t, i) => t.kind === 'skipped' && r.trace[i - 1]!.revealed === 0).length;
+    expect(zeroAfter).toBeGreaterThan(0);
+    expect(be.counts.velocity).toBe(9 - 3 - zeroAfter);
+    expect(be.live.size).toBe(0);
+  });
+
   it('supports the dimoo schedule, gumbel-max draws, top-k and top-p', async () => {
     const be = new TestBackend();
     for (const extra of [{ schedule: 'dimoo' as const }, { draw: 'gumbel-max' as const }, { topK: 3 }, { topP: 0.9 }, { schedule: { counts: [4, 4, 8] }, steps: 3 }]) {
@@ -200,6 +213,10 @@ describe('generate() errors', () => {
   it('messages name the option, the value and what is allowed', async () => {
     await expect(generate(be, { condition: 7 })).rejects.toThrow(/'condition'.*got 7.*0 to 2/);
     await expect(generate(be, { steps: 4, budget: 9, predictor: 'reuse' })).rejects.toThrow(/'budget'.*got 9.*1 to steps \(4\)/);
+  });
+  it('a batch whose logits would not fit in memory is INVALID_OPTION naming the largest batch', async () => {
+    const big = new TestBackend({ side: 32, codebookSize: 4096 });
+    await expect(generate(big, { batch: 100 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/'batch'.*at most 64 images/) });
   });
   it("'learned' without a shortcut model is UNSUPPORTED", async () => {
     expect(await codeOf(generate(new TestBackend({ shortcut: false }), { predictor: 'learned' }))).toBe('UNSUPPORTED');

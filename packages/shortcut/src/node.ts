@@ -1,22 +1,20 @@
-import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MigmError } from '@migm/core';
 import type { TrajectoryFile, TrajectorySink } from './trajectory-recorder.js';
 
 /**
  * A TrajectorySink writing into a directory (created if needed). Refuses a directory that already holds a
- * recording, so runs are never appended to someone else's data by accident.
+ * recording (a non-empty trajectories.json), so runs are never mixed into someone else's data by accident.
  */
 export async function directorySink(dir: string): Promise<TrajectorySink> {
   await mkdir(dir, { recursive: true });
-  const handles = new Map<TrajectoryFile, FileHandle>();
-  try {
-    const probe = await open(join(dir, 'trajectories.json'), 'wx');
-    await probe.close();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new MigmError('INVALID_OPTION', `${dir} already holds a trajectory recording; choose an empty directory.`);
-    throw err;
+  const indexPath = join(dir, 'trajectories.json');
+  const existing = await stat(indexPath).catch(() => null);
+  if (existing && existing.size > 0) {
+    throw new MigmError('INVALID_OPTION', `${dir} already holds a trajectory recording; choose an empty directory.`);
   }
+  const handles = new Map<TrajectoryFile, FileHandle>();
   return {
     async append(file, data) {
       let h = handles.get(file);
@@ -27,7 +25,7 @@ export async function directorySink(dir: string): Promise<TrajectorySink> {
       await h.write(data);
     },
     async writeIndex(json) {
-      await writeFile(join(dir, 'trajectories.json'), json);
+      await writeFile(indexPath, json);
     },
     async close() {
       await Promise.all([...handles.values()].map((h) => h.close()));

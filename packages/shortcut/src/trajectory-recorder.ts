@@ -1,4 +1,4 @@
-import { generate, MigmError, type Backend, type GenerateOptions, type GenerateResult } from '@migm/core';
+import { generate, MigmError, resolveOptions, type Backend, type GenerateOptions, type GenerateResult } from '@migm/core';
 
 /** The files of a trajectory recording, each appended to as runs are recorded. */
 export type TrajectoryFile = 'features.f32' | 'tokens.i32' | 'reveal_step.i32' | 'classes.i32';
@@ -61,6 +61,7 @@ export class TrajectoryRecorder {
   #index: TrajectoryIndex | null = null;
   #featureBytes = 0;
   #finished = false;
+  #busy = false;
 
   constructor(backend: Backend, sink: TrajectorySink) {
     this.#backend = backend;
@@ -70,51 +71,54 @@ export class TrajectoryRecorder {
   /** Runs one vanilla generation and appends it to the recording. */
   async record(options: RecordOptions = {}): Promise<GenerateResult> {
     if (this.#finished) throw new MigmError('DISPOSED', 'This recording was finished; start a new TrajectoryRecorder.');
+    if (this.#busy) throw new MigmError('INVALID_OPTION', 'A run of this recording is still in progress; await record() before starting the next.');
     const m = this.#backend.manifest;
     const L = m.tokens.count;
-    let revealStep: Int32Array | null = null;
-    const counts: number[] = [];
-    let branches = 1;
-    const result = await generate(this.#backend, {
-      ...options,
-      predictor: 'none',
-      onFeature: async (e) => {
-        branches = e.guided ? 2 : 1;
-        const data = await this.#backend.readFeature(e.feature!);
-        await this.#sink.append('features.f32', bytesOf(data));
-        this.#featureBytes += data.byteLength;
-      },
-      onStep: (e) => {
-        revealStep ??= new Int32Array(e.batch * L).fill(-1);
-        counts.push(e.revealed);
-        for (let b = 0; b < e.batch; b++) {
-          for (let j = 0; j < e.revealed; j++) revealStep[b * L + e.revealedPositions[b * e.revealed + j]!] = e.step;
-        }
-        options.onStep?.(e);
-      },
-    });
-    const steps = result.steps;
+    // Check the settings before anything is written, so a refused run leaves the recording intact.
+    const plan = resolveOptions({ ...options, predictor: 'none' }, m, false);
+    const counts = Array.from(plan.counts);
+    const branches = plan.guided ? 2 : 1;
     const index = this.#index;
-    if (index && (index.steps !== steps || index.branches !== branches || index.counts.join() !== counts.join())) {
+    if (index && (index.steps !== plan.steps || index.branches !== branches || index.counts.join() !== counts.join())) {
       throw new MigmError('INVALID_OPTION', `Every run of a recording must use the same steps, schedule and guidance (first run: N=${index.steps}, ${index.branches} branch(es)); start a new recording for other settings.`);
     }
-    const classes = Int32Array.from({ length: result.batch }, (_, b) => {
-      const c = Array.isArray(options.condition) ? options.condition[b] : options.condition;
-      return c === null || c === undefined ? m.condition.nullClassId : c;
-    });
-    await this.#sink.append('tokens.i32', bytesOf(result.tokens));
-    await this.#sink.append('reveal_step.i32', bytesOf(revealStep!));
-    await this.#sink.append('classes.i32', bytesOf(classes));
-    const base = m.files.find((f) => f.path === m.graphs.base.file);
-    const runs = index ? index.runs : [];
-    runs.push({ images: result.batch, seed: result.seed, firstImage: index?.images ?? 0, featureOffset: this.#featureBytes - steps * branches * result.batch * L * m.featureDim * 4 });
-    this.#index = {
-      format: 'migm-trajectories', version: 1, bundle: m.name, baseSha256: base?.sha256 ?? null,
-      tokens: L, grid: m.tokens.grid, featureDim: m.featureDim, codebookSize: m.tokens.codebookSize, maskId: m.tokens.maskId,
-      steps, counts, branches, images: (index?.images ?? 0) + result.batch, runs,
-    };
-    await this.#sink.writeIndex(JSON.stringify(this.#index, null, 1));
-    return result;
+    this.#busy = true;
+    // A failed run may leave features behind; runs are located by their offset, so that tail is never read.
+    const featureOffset = this.#featureBytes;
+    try {
+      const revealStep = new Int32Array(plan.batch * L).fill(-1);
+      const result = await generate(this.#backend, {
+        ...options,
+        seed: plan.seed,
+        predictor: 'none',
+        onFeature: async (e) => {
+          const data = await this.#backend.readFeature(e.feature!);
+          await this.#sink.append('features.f32', bytesOf(data));
+          this.#featureBytes += data.byteLength;
+        },
+        onStep: (e) => {
+          for (let b = 0; b < e.batch; b++) {
+            for (let j = 0; j < e.revealed; j++) revealStep[b * L + e.revealedPositions[b * e.revealed + j]!] = e.step;
+          }
+          options.onStep?.(e);
+        },
+      });
+      await this.#sink.append('tokens.i32', bytesOf(result.tokens));
+      await this.#sink.append('reveal_step.i32', bytesOf(revealStep));
+      await this.#sink.append('classes.i32', bytesOf(plan.classes));
+      const base = m.files.find((f) => f.path === m.graphs.base.file);
+      const runs = index ? index.runs : [];
+      runs.push({ images: result.batch, seed: result.seed, firstImage: index?.images ?? 0, featureOffset });
+      this.#index = {
+        format: 'migm-trajectories', version: 1, bundle: m.name, baseSha256: base?.sha256 ?? null,
+        tokens: L, grid: m.tokens.grid, featureDim: m.featureDim, codebookSize: m.tokens.codebookSize, maskId: m.tokens.maskId,
+        steps: plan.steps, counts, branches, images: (index?.images ?? 0) + result.batch, runs,
+      };
+      await this.#sink.writeIndex(JSON.stringify(this.#index, null, 1));
+      return result;
+    } finally {
+      this.#busy = false;
+    }
   }
 
   /** The index written so far (null before the first run). */

@@ -70,13 +70,36 @@ describe('TrajectoryRecorder', () => {
     expect(be.live.size).toBe(0);
   });
 
-  it('refuses runs with other settings in one recording, and use after finish', async () => {
+  it('refuses runs with other settings before writing anything, and use after finish', async () => {
     const be = new TestBackend();
-    const rec = new TrajectoryRecorder(be, memorySink());
+    const sink = memorySink();
+    const rec = new TrajectoryRecorder(be, sink);
     await rec.record({ condition: 0, steps: 5, seed: 1 });
+    const written = sink.files.get('features.f32')!.length;
     await expect(rec.record({ condition: 0, steps: 4, seed: 1 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(rec.record({ condition: 0, steps: 5, guidance: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    expect(sink.files.get('features.f32')!.length).toBe(written);
     await rec.finish();
     await expect(rec.record({ condition: 0, steps: 5 })).rejects.toMatchObject({ code: 'DISPOSED' });
+  });
+
+  it('keeps later runs readable after a failed run (runs are located by their offsets)', async () => {
+    const be = new TestBackend();
+    const sink = memorySink();
+    const rec = new TrajectoryRecorder(be, sink);
+    await rec.record({ condition: 0, steps: 5, seed: 1 });
+    const controller = new AbortController();
+    await expect(rec.record({ condition: 1, steps: 5, seed: 2, signal: controller.signal, onStep: (e) => e.step === 2 && controller.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
+    const r3 = await rec.record({ condition: 2, steps: 5, seed: 3 });
+    const index = rec.index!;
+    expect(index.images).toBe(2);
+    const L = be.manifest.tokens.count;
+    const D = be.manifest.featureDim;
+    const runBytes = 5 * 2 * L * D * 4;
+    // The aborted run appended 3 steps of features before stopping; the third run starts after them.
+    expect(index.runs[1]!.featureOffset).toBe(runBytes + 3 * 2 * L * D * 4);
+    expect(Array.from(new Int32Array(concat(sink.files.get('tokens.i32')!).buffer).subarray(L))).toEqual(Array.from(r3.tokens));
+    expect(be.live.size).toBe(0);
   });
 
   it('writes a directory through directorySink and refuses to overwrite one', async () => {

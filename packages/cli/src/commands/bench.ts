@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { intFlag, parse } from '../args.js';
+import { UsageError } from '../errors.js';
 import { backendFlags, loadBackend } from '../common.js';
 import { paretoSvg } from '../bench/pareto-svg.js';
 import { markdownTable, verdicts, type BenchMeta, type PeerRow } from '../bench/report.js';
@@ -30,6 +31,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const quick = values.quick === true;
   const images = intFlag('images', values.images, quick ? 320 : 2000, 16, 1_000_000)!;
   const batch = intFlag('batch', values.batch, 16, 1, 256)!;
+  if (images < batch) throw new UsageError(`--images (${images}) must be at least --batch (${batch}): latency is timed on full batches`);
   const seed = intFlag('seed', values.seed, 1000, 0, Number.MAX_SAFE_INTEGER)!;
   const outDir = resolve(values.out ?? 'bench-out');
   const backend = await loadBackend(values, { classifier: true });

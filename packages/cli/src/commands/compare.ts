@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { generate } from '@migm/core';
 import { intFlag, parse } from '../args.js';
 import { loadBackend } from '../common.js';
+import { UsageError } from '../errors.js';
 import { METHODS } from '../methods.js';
 import { encodePng, sideBySide } from '../png.js';
 import { describeRun, generateFlags, gridOf, runOnce, runSpec, timingLine } from './generate.js';
@@ -15,9 +16,11 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const backend = await loadBackend(values);
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'taylor');
-    if (spec.method === 'vanilla') throw new (await import('../errors.js')).UsageError('--method must be shortcut, reuse or taylor for compare (it always runs vanilla too)');
-    // Warm-up: the first session runs pay one-time allocation costs that would bias the first timing.
-    await generate(backend, { condition: spec.condition, batch: 1, steps: 2, predictor: METHODS[spec.method], budget: 1, seed: 0 });
+    if (spec.method === 'vanilla') throw new UsageError('--method must be shortcut, reuse or taylor for compare (it always runs vanilla too)');
+    // Warm-up of both methods at the real batch shape: onnxruntime's first run per shape pays one-time costs.
+    for (const predictor of ['none', METHODS[spec.method]] as const) {
+      await generate(backend, { condition: spec.condition, batch: spec.count, steps: 2, predictor, seed: 0, ...(predictor === 'none' ? {} : { budget: 1 }) });
+    }
     const vanilla = await runOnce(backend, spec, 'vanilla', values.quiet === true);
     const fast = await runOnce(backend, spec, spec.method, values.quiet === true);
     const png = sideBySide([await gridOf(backend, vanilla, columns, scale), await gridOf(backend, fast, columns, scale)], 16);

@@ -32,7 +32,8 @@ export class HostFeature implements FeatureTensor {
 
 /**
  * Reference linear combination out = sum_j coef_j * x_j over host arrays, in float32 as a device would store
- * it. This is the velocity integration f_next = f + dt * v (terms [{f, 1}, {v, dt}]) and Taylor extrapolation.
+ * it. It serves the integrator f_next = f + dt * v (the learned shortcut uses dt = 1: its network predicts the
+ * whole step, PAPER.md section 3) and Taylor extrapolation.
  */
 export function combineHost(out: Float32Array, arrays: readonly Float32Array[], coefs: ArrayLike<number>): Float32Array {
   const n = out.length;
@@ -55,7 +56,7 @@ export function combineHost(out: Float32Array, arrays: readonly Float32Array[], 
   return out;
 }
 
-/** f_next = f + dt * v, the integrator step of PAPER.md section 3, on host arrays. */
+/** f_next = f + dt * v on host arrays (dt = 1 for the learned shortcut's velocity). */
 export function integrateHost(out: Float32Array, feature: Float32Array, velocity: Float32Array, dt: number): Float32Array {
   return combineHost(out, [feature, velocity], [1, dt]);
 }

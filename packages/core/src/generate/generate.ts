@@ -148,7 +148,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         } else if (!onFeature) {
           drop(f);
         }
-      } else if (o.predictor === 'learned') {
+      } else if (o.predictor === 'learned' && lastRevealed > 0) {
         fillControl(lastRevealed, masked / L);
         const control = { tokens: controlTokens.subarray(0, rows * lastRevealed), positions: controlPositions.subarray(0, rows * lastRevealed), count: lastRevealed, ratio: controlRatio };
         const from = current!;
@@ -164,8 +164,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         stepFeature = hold(await call('combine', () => backend.combine(terms)));
         await call('head', () => backend.head(stepFeature!, logits));
       }
-      // reuse (and taylor before its second full step): the feature is unchanged, so the logits buffer
-      // still holds its logits; no backend call is needed.
+      // reuse, taylor before its second full step, and learned after a step that revealed nothing (the token
+      // state, hence the feature, did not change): the logits buffer still holds this feature's logits.
       if (onFeature) {
         await onFeature({ step: i, kind: full ? 'full' : 'skipped', feature: stepFeature, guided: o.guided, batch: B });
         throwIfAborted(signal);
@@ -198,7 +198,14 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       });
     }
   } finally {
-    for (const f of held) backend.release(f);
+    // Never let cleanup hide the error that ended the run (e.g. a backend disposed mid-run).
+    for (const f of held) {
+      try {
+        backend.release(f);
+      } catch {
+        /* already gone with its backend */
+      }
+    }
     held.clear();
   }
 
@@ -210,12 +217,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
 
   /** The shortcut's control: last step's revealed tokens and positions for every row (both CFG halves). */
   function fillControl(n: number, ratio: number): void {
-    for (let b = 0; b < B; b++) {
-      for (let j = 0; j < n; j++) {
-        controlTokens[b * n + j] = revealedTokens[b * n + j]!;
-        controlPositions[b * n + j] = revealedPositions[b * n + j]!;
-      }
-    }
+    controlTokens.set(revealedTokens.subarray(0, B * n));
+    controlPositions.set(revealedPositions.subarray(0, B * n));
     if (o.guided) {
       controlTokens.copyWithin(B * n, 0, B * n);
       controlPositions.copyWithin(B * n, 0, B * n);

@@ -2,7 +2,7 @@ import type { AbortSignalLike } from '../clock.js';
 import { describe, invalidOption, MigmError } from '../errors.js';
 import { guidanceWeights, type Guidance } from '../guidance/guidance.js';
 import type { Manifest } from '../manifest/types.js';
-import { checkPlan, fullStepPlan } from '../plan/full-step-plan.js';
+import { checkPlan, fullStepPlan, planMask } from '../plan/full-step-plan.js';
 import { isValidSeed } from '../random/prng.js';
 import type { DrawMethod } from '../sampling/step-sampler.js';
 import { resolveSchedule, type Schedule } from '../schedules/resolve.js';
@@ -43,7 +43,7 @@ export interface GenerateOptions {
   readonly guidance?: Guidance;
   /** Inverse temperature on logits before softmax. Default: manifest sampling.inverseTemperature. */
   readonly inverseTemperature?: number;
-  /** r_temp: scale of the Gumbel noise on confidences. Default: manifest sampling.randomizeTemperature. */
+  /** r_temp: scale of the Gumbel noise on confidences. Default: manifest sampling.randomizeTemperature (1 for 'dimoo'). */
   readonly randomizeTemperature?: number;
   /** Confidence noise over steps. Default: 'constant' for the 'dimoo' schedule, else 'annealed'. */
   readonly confidenceNoise?: ConfidenceNoise;
@@ -55,7 +55,7 @@ export interface GenerateOptions {
   readonly topP?: number;
   /** Integer 0..2^53-1 fixing every random draw. Default: a random seed, reported in the result. */
   readonly seed?: number;
-  /** Stops generation between steps (and inside backend waits); the promise rejects with `ABORTED`. */
+  /** Stops generation: checked before each step and after each backend call; the promise rejects with `ABORTED`. */
   readonly signal?: AbortSignalLike;
   /** Called after every step with progress and the current token grid. */
   readonly onStep?: (event: StepEvent) => void;
@@ -112,6 +112,11 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
     }
   }
 
+  // The logits buffer [rows, L, K] is the largest allocation of a run; keep it under 2 GiB.
+  const logitBytes = 2 * batch * L * K * 4;
+  if (logitBytes > 2 ** 31) {
+    throw invalidOption('batch', batch, `at most ${Math.floor(2 ** 31 / (2 * L * K * 4))} images per call for this model (L = ${L}, K = ${K}); split the batch`);
+  }
   const steps = options.steps ?? defaults.steps;
   if (!Number.isInteger(steps) || steps < 1 || steps > L) throw invalidOption('steps', steps, `an integer from 1 to ${L} is allowed`);
   const schedule = options.schedule ?? defaults.schedule;
@@ -138,8 +143,7 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
     }
     plan = fullStepPlan(steps, budget);
   }
-  const fullMask = new Uint8Array(steps);
-  for (let i = 0; i < plan.length; i++) fullMask[plan[i]!] = 1;
+  const fullMask = planMask(plan, steps);
 
   const taylorOrder = options.taylorOrder ?? 1;
   if (taylorOrder !== 1 && taylorOrder !== 2) throw invalidOption('taylorOrder', taylorOrder, 'allowed: 1, 2');
@@ -154,7 +158,8 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
   if (typeof inverseTemperature !== 'number' || !Number.isFinite(inverseTemperature) || inverseTemperature <= 0) {
     throw invalidOption('inverseTemperature', inverseTemperature, 'a finite number > 0 is allowed');
   }
-  const randomizeTemperature = options.randomizeTemperature ?? defaults.randomizeTemperature;
+  // DiMOO scores log p + Gumbel (scale 1); MaskGIT bundles carry their own r_temp.
+  const randomizeTemperature = options.randomizeTemperature ?? (schedule === 'dimoo' ? 1 : defaults.randomizeTemperature);
   if (typeof randomizeTemperature !== 'number' || !Number.isFinite(randomizeTemperature) || randomizeTemperature < 0) {
     throw invalidOption('randomizeTemperature', randomizeTemperature, 'a finite number >= 0 is allowed');
   }

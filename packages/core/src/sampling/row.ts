@@ -93,14 +93,11 @@ export function filterTopP(probs: Float64Array, vocab: number, sum: number, p: n
   const view = order.subarray(0, vocab);
   view.sort((a, b) => probs[b]! - probs[a]! || a - b);
   const target = p * sum;
-  let acc = 0;
   let kept = 0;
   let i = 0;
   for (; i < vocab; i++) {
-    const v = probs[view[i]!]!;
-    acc += v;
-    kept += v;
-    if (acc >= target) {
+    kept += probs[view[i]!]!;
+    if (kept >= target) {
       i++;
       break;
     }

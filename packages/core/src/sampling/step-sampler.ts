@@ -101,7 +101,7 @@ export function sampleMaskedPositions(p: SampleParams, s: SamplerScratch): void 
 /**
  * Commits, for each image, the `count` masked positions with the highest confidence (ties: lower position
  * first). Their candidates are written into `state`; the committed positions (ascending) and token ids go to
- * `revealedPositions` / `revealedTokens` [B, count]. Returns the number committed per image.
+ * `revealedPositions` / `revealedTokens` [B, k] with k = min(count, masked). Returns k.
  */
 export function commitTopConfidence(
   state: Int32Array,
@@ -114,13 +114,15 @@ export function commitTopConfidence(
   revealedTokens: Int32Array,
 ): number {
   const { candidates, confidence, positions } = s;
-  let committed = count;
+  // Every image has the same number of masked positions (one schedule for the batch), so one k is the
+  // stride of the revealed buffers for all of them.
+  let masked0 = 0;
+  for (let pos = 0; pos < tokens; pos++) if (state[pos] === maskId) masked0++;
+  const k = Math.min(count, masked0);
   for (let b = 0; b < batch; b++) {
     const base = b * tokens;
     let m = 0;
     for (let pos = 0; pos < tokens; pos++) if (state[base + pos] === maskId) positions[m++] = pos;
-    const k = Math.min(count, m);
-    committed = Math.min(committed, k);
     selectTop(positions, m, k, confidence, base);
     const chosen = positions.subarray(0, k);
     chosen.sort();
@@ -128,11 +130,11 @@ export function commitTopConfidence(
       const pos = chosen[j]!;
       const token = candidates[base + pos]!;
       state[base + pos] = token;
-      revealedPositions[b * count + j] = pos;
-      revealedTokens[b * count + j] = token;
+      revealedPositions[b * k + j] = pos;
+      revealedTokens[b * k + j] = token;
     }
   }
-  return committed;
+  return k;
 }
 
 /** Higher confidence first; ties broken by lower position, so selection is deterministic. */

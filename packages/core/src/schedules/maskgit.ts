@@ -34,7 +34,7 @@ export function tokenCounts(shape: MaskgitScheduleName, steps: number, tokens: n
   const counts = new Int32Array(steps);
   let sum = 0;
   for (let i = 0; i < steps; i++) {
-    // A zero total (N = 1: v = [0]) gives NaN; the fix-ups below then make it [L].
+    // N = 1 gives v = [0] and a zero total (NaN in PyTorch); count 0 here, and the fix-ups below make it [L].
     const k = total === 0 ? 0 : roundHalfEven(f32(f32(v[i]! / total) * tokens));
     counts[i] = k === 0 ? 1 : k;
     sum += counts[i]!;
