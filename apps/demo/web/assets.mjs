@@ -20,8 +20,11 @@ export function defaultBundleDir() {
 
 /** onnxruntime-web's dist folder. */
 export const ORT_DIST = `${dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm', { paths: [here] }))}/`;
-/** The runtime files of the default onnxruntime-web entry (JSEP build: wasm and WebGPU in one module). */
-export const ORT_FILES = ['ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs'];
+/**
+ * onnxruntime-web's runtime files: the plain build that @migm/backend-web uses for wasm, and the JSEP build
+ * (wasm kernels plus WebGPU) it uses for webgpu. Each is fetched only when that device is used.
+ */
+export const ORT_FILES = ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs'];
 
 /** Built page. */
 export const DIST = fileURLToPath(new URL('./dist/', import.meta.url));
