@@ -35,11 +35,24 @@ export function guideRow(
   return max;
 }
 
+/**
+ * Below this log-ratio to the row's maximum a probability is set to exactly 0 without calling exp:
+ * e^-60 ~ 9e-27, so even K = 65536 such entries hold < 1e-21 of the mass and never change a float64 sum
+ * that contains the maximum's 1. Sharp (guided) rows skip most of their exps this way.
+ */
+export const NEGLIGIBLE_LOG_RATIO = -60;
+
 /** Replaces row[k] by exp(row[k] - max) in place and returns the sum (the softmax normaliser). */
 export function expInPlace(row: Float64Array, vocab: number, max: number): number {
   let sum = 0;
+  const floor = max + NEGLIGIBLE_LOG_RATIO;
   for (let k = 0; k < vocab; k++) {
-    const e = Math.exp(row[k]! - max);
+    const x = row[k]!;
+    if (x < floor) {
+      row[k] = 0;
+      continue;
+    }
+    const e = Math.exp(x - max);
     row[k] = e;
     sum += e;
   }
