@@ -33,6 +33,7 @@ const settings = [
   { label: `vanilla, N=${steps}`, options: { condition, steps, seed: 1, predictor: 'none' } },
   ...(manifest.graphs.shortcut ? [{ label: `shortcut, N=${steps}, B=${budget ?? 2}`, options: { condition, steps, seed: 1, predictor: 'learned', budget: budget ?? 2 } }] : []),
 ];
+const LOAD = loadavg()[0];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 console.log(`bundle ${manifest.name} (${dir}), batch ${BATCH}, ${WARMUP} warm-up + ${RUNS} timed runs per setting`);
@@ -43,25 +44,28 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
 });
 const rows = [];
+const browserVersion = browser.version();
+// One page per thread count: onnxruntime-web fixes its thread pool at its first session.
+const THREADS = [...new Set([1, Math.min(cpus().length, 4)])];
 try {
-  const page = await browser.newPage();
-  await page.goto(`${server.url}selftest.html`);
-  await page.waitForFunction('globalThis.selftest !== undefined');
-  const browserVersion = browser.version();
-  let threads = 1;
-  for (const s of settings) {
-    const web = await page.evaluate(([o, r, w]) => globalThis.selftest.bench('wasm', o, r, w, 'bundle/'), [s.options, RUNS, WARMUP]);
-    threads = web.threads;
-    const node = await OrtBackend.create({ ort, bundle: { manifest, files }, name: 'onnxruntime-node', device: 'cpu', sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1 } });
-    const nodeMs = [];
-    for (let i = 0; i < WARMUP + RUNS; i++) {
-      const r = await generate(node, s.options);
-      if (i >= WARMUP) nodeMs.push(r.timings.totalMs / r.batch);
+  for (const threads of THREADS) {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}selftest.html`);
+    await page.waitForFunction('globalThis.selftest !== undefined');
+    for (const s of settings) {
+      const web = await page.evaluate(([o, r, w, t]) => globalThis.selftest.bench('wasm', o, r, w, 'bundle/', t), [s.options, RUNS, WARMUP, threads]);
+      const node = await OrtBackend.create({ ort, bundle: { manifest, files }, name: 'onnxruntime-node', device: 'cpu', sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: web.threads, interOpNumThreads: 1 } });
+      const nodeMs = [];
+      for (let i = 0; i < WARMUP + RUNS; i++) {
+        const r = await generate(node, s.options);
+        if (i >= WARMUP) nodeMs.push(r.timings.totalMs / r.batch);
+      }
+      await node.dispose();
+      const row = { label: s.label, threads: web.threads, web: median(web.msPerImage), node: median(nodeMs) };
+      rows.push(row);
+      console.log(`${s.label}, ${row.threads} thread(s): wasm in Chromium ${row.web.toFixed(2)} ms/img, onnxruntime-node ${row.node.toFixed(2)} ms/img (${(row.web / row.node).toFixed(2)}x)`);
     }
-    await node.dispose();
-    const row = { label: s.label, web: median(web.msPerImage), node: median(nodeMs) };
-    rows.push(row);
-    console.log(`${s.label}: wasm in Chromium ${row.web.toFixed(2)} ms/img, onnxruntime-node ${row.node.toFixed(2)} ms/img (${(row.web / row.node).toFixed(2)}x)`);
+    await page.close();
   }
   const section = [
     START,
@@ -70,12 +74,13 @@ try {
     `Written by \`pnpm --filter @migm/demo run web:bench\` (apps/demo/web/bench.mjs) on ${new Date().toISOString().slice(0, 10)}.`,
     `Bundle \`${manifest.name}\` ${manifest.version} (${manifest.tokens.count} tokens, width ${manifest.featureDim}), batch ${BATCH} with CFG,`,
     `median of ${RUNS} runs after ${WARMUP} warm-up runs; per-image time = generate() wall time / batch (decode not included).`,
-    `Headless Chromium ${browserVersion} (page cross-origin isolated), onnxruntime-web 1.30.0 wasm with ${threads} thread(s);`,
-    `onnxruntime-node 1.30.0 CPU with intraOpNumThreads ${threads}. Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), load average ${loadavg()[0].toFixed(2)} at the start.`,
+    `Headless Chromium ${browserVersion} (page cross-origin isolated), onnxruntime-web 1.30.0 (plain wasm build);`,
+    `onnxruntime-node 1.30.0 CPU with the same number of threads (intraOpNumThreads). Machine: ${cpus().length} cores`,
+    `(${cpus()[0]?.model ?? 'cpu'}), load average ${LOAD.toFixed(2)} at the start (other work on the machine inflates both columns).`,
     '',
-    '| setting | wasm in Chromium, ms/image | onnxruntime-node CPU, ms/image | wasm / node |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| ${r.label} | ${r.web.toFixed(2)} | ${r.node.toFixed(2)} | ${(r.web / r.node).toFixed(2)}x |`),
+    '| setting | threads | wasm in Chromium, ms/image | onnxruntime-node CPU, ms/image | wasm / node |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.label} | ${r.threads} | ${r.web.toFixed(2)} | ${r.node.toFixed(2)} | ${(r.web / r.node).toFixed(2)}x |`),
     '',
     'Target: wasm within 2x of Node. WebGPU is not timed here: headless Chromium only has a software adapter (SwiftShader).',
     END,

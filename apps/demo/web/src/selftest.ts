@@ -60,8 +60,8 @@ async function firstStep(device: WebDevice, options: GenerateOptions, bundleUrl 
 }
 
 /** Per-image latency of generate() (ms), for the benchmark: `warmup` runs, then `runs` timed ones. */
-async function bench(device: WebDevice, options: GenerateOptions, runs: number, warmup: number, bundleUrl = defaultBundle): Promise<{ device: string; threads: number; msPerImage: number[] }> {
-  const backend = await createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false } });
+async function bench(device: WebDevice, options: GenerateOptions, runs: number, warmup: number, bundleUrl = defaultBundle, numThreads?: number): Promise<{ device: string; threads: number; msPerImage: number[] }> {
+  const backend = await createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false }, ...(numThreads ? { numThreads } : {}) });
   try {
     const ms: number[] = [];
     for (let i = 0; i < warmup + runs; i++) {
