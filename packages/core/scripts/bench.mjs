@@ -4,6 +4,7 @@
 // BENCHMARKS.md between the core-bench markers. Usage: node scripts/bench.mjs [--quick] [--no-torch]
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   RandomStreams, combineHost, commitTopConfidence, createSamplerScratch, sampleMaskedPositions, tokenCounts,
@@ -33,6 +34,7 @@ function runSchedule(ctx) {
   }
 }
 
+const load = loadavg()[0];
 const rows = [];
 for (const { L, B } of configs) {
   const rowsN = 2 * B;
@@ -83,6 +85,7 @@ const table = [
   `Core per-step work over an N = ${N} arccos schedule (K = ${K}, D = ${D}, guided [cond; uncond], median of ${repeats} runs), Node ${process.version}${torch ? `, PyTorch ${torch.version} with ${torch.threads} thread(s)` : ''}.`,
   'Each step: CFG combine, softmax with inverse temperature, categorical draw, MaskGIT confidence, top-k commit, and f + dt * v over both halves.',
   'Core samples only still-masked positions; PyTorch does what the reference sampler does (all positions, then -inf on revealed ones).',
+  `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${load.toFixed(2)} at the start (other work inflates both columns alike). Random logits in [-4, 4]: trained, guided logits are sharper, and core then skips most exps (probabilities below e^-60 of the maximum).`,
   '',
   header,
   ...lines,
