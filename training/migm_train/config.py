@@ -46,7 +46,7 @@ class BuildConfig:
     traj_train: int = 1400
     traj_heldout: int = 200
     shortcut: ShortcutConfig = field(default_factory=ShortcutConfig)
-    shortcut_steps: int = 6000
+    shortcut_steps: int = 5000
     shortcut_batch: int = 32
     shortcut_lr: float = 5e-4
     shortcut_ema: float = 0.995
