@@ -45,8 +45,8 @@ def _stage_times(work: str) -> dict:
     if os.path.exists(p):
         for line in open(p):
             m = re.search(r"stage '(\w+)' done in (\d+)s", line)
-            if m and "skipped" not in line:
-                times[m.group(1)] = int(m.group(2))
+            if m:  # resumed runs log skipped stages as 0 s: keep the run that did the work
+                times[m.group(1)] = max(times.get(m.group(1), 0), int(m.group(2)))
     return times
 
 
@@ -208,7 +208,8 @@ def write_report(work: str, bundle: str, docs: str) -> str:
                 grid_png(tok, by[m]["grid_tokens"], os.path.join(docs, "img", f"{m}-N{n_default}-B{b}.png"))
         out += ["Targets:", ""] + checks + [""]
 
-    imgs = sorted(f for f in os.listdir(os.path.join(docs, "img")) if f.endswith(".png"))
+    imgs = sorted(f for f in os.listdir(os.path.join(docs, "img"))
+                  if f.endswith(".png") and f.split("-")[0] in ("vanilla", "shortcut", "reuse"))
     if imgs:
         out += ["## Samples", "", "Rows: " + ", ".join(CLASS_NAMES) + " (top to bottom); 10 samples each.", ""]
         for f in imgs:
