@@ -18,7 +18,7 @@ describe('guidance weights', () => {
     expect(Array.from(guidanceWeights(2.8, 3))).toEqual([2.8, 2.8, 2.8]);
     expect(Array.from(guidanceWeights({ scale: 4, schedule: 'constant' }, 2))).toEqual([4, 4]);
     expect(Array.from(guidanceWeights({ scale: 3, schedule: 'linear' }, 4))).toEqual([0, 1, 2, 3]);
-    expect(Array.from(guidanceWeights({ scale: 3, schedule: 'linear' }, 1))).toEqual([0]);
+    expect(Array.from(guidanceWeights({ scale: 3, schedule: 'linear' }, 1))).toEqual([3]);
     expect(Array.from(guidanceWeights({ weights: [1, 0, 2] }, 3))).toEqual([1, 0, 2]);
   });
   it('rejects NaN, negative, wrong lengths and unknown schedules', () => {

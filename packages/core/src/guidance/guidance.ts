@@ -35,7 +35,8 @@ export function guidanceWeights(guidance: Guidance, steps: number): Float64Array
   const { scale, schedule } = guidance;
   checkWeight('guidance.scale', scale);
   if (schedule === 'constant') out.fill(scale);
-  else if (schedule === 'linear') for (let i = 0; i < steps; i++) out[i] = steps === 1 ? 0 : (scale * i) / (steps - 1);
+  // A single step is also the last one: progress i/(N-1) is taken as 1, as in the PyTorch reference sampler.
+  else if (schedule === 'linear') for (let i = 0; i < steps; i++) out[i] = steps === 1 ? scale : (scale * i) / (steps - 1);
   else throw invalidOption('guidance.schedule', schedule, 'allowed: "constant", "linear"');
   return out;
 }
