@@ -97,7 +97,7 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
   }
   const spec = configs.filter((c) => c.method !== 'reuse').map((c) => ({ method: c.method, steps: c.steps, budget: c.budget ?? null }));
   try {
-    const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--configs', JSON.stringify(spec)], {
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', '3', '--configs', JSON.stringify(spec)], {
       cwd: trainingDir, maxBuffer: 1 << 24, env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368', MIGM_TORCH_THREADS: '2' },
     });
     const parsed = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rows: PeerRow[]; note: string };
