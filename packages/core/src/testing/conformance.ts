@@ -49,6 +49,7 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
           const { count: L } = b.manifest.tokens;
           assertDims(a.feature.dims, [2, L, b.manifest.featureDim], 'forward feature');
           assertFinite(a.logits, 'forward logits');
+          assertVaries(a.logits, 'forward logits (a runtime that ignores output buffers leaves them constant)');
           const fa = await b.readFeature(a.feature);
           assert(fa.length === 2 * L * b.manifest.featureDim, 'readFeature length must be rows * L * D');
           assertFinite(fa, 'forward feature');
@@ -243,6 +244,16 @@ function assertDims(got: readonly number[], want: readonly number[], what: strin
 
 function assertFinite(a: ArrayLike<number>, what: string): void {
   for (let i = 0; i < a.length; i++) assert(Number.isFinite(a[i]), `${what}: value ${a[i]} at ${i} is not finite`);
+}
+
+function assertVaries(a: ArrayLike<number>, what: string): void {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < a.length; i++) {
+    lo = Math.min(lo, a[i]!);
+    hi = Math.max(hi, a[i]!);
+  }
+  assert(hi > lo, `${what}: every value is ${lo}`);
 }
 
 function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
