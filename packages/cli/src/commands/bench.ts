@@ -66,7 +66,7 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
   await writeFile(imgPath, svg);
   const block = [
     START,
-    `Run: \`pnpm migm bench${meta.quick ? ' --quick' : ''} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). FD: Frechet distance in the evaluation classifier's feature space against the ${meta.referenceImages} Fashion-MNIST test images. rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
+    `Run: \`pnpm migm bench${meta.quick ? ' --quick' : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). FD: Frechet distance in the evaluation classifier's feature space against the ${meta.referenceImages} Fashion-MNIST test images. rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
     '',
     markdownTable(rows, peers.rows),
     '',
