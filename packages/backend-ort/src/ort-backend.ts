@@ -9,14 +9,13 @@ import {
   type FeatureTerm,
   type ForwardInput,
   type GraphRole,
-  type GraphSpec,
   type ImageBatch,
   type Manifest,
   type TensorSpec,
   type VelocityControl,
 } from '@migm/core';
 import { FeaturePool } from './feature-pool.js';
-import { checkGraph } from './graph-check.js';
+import { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type Sessions } from './sessions.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 /** A verified bundle: its manifest and the bytes of each file (from disk or fetch). */
@@ -49,8 +48,6 @@ export interface Classification {
   readonly featureDim: number;
 }
 
-type Sessions = Partial<Record<GraphRole, InferenceSession>>;
-
 /**
  * The onnxruntime implementation of core's `Backend`, shared by Node and the web. Features live in host
  * memory as `HostFeature`s whose buffers are pooled; model outputs are written straight into caller buffers
@@ -69,29 +66,8 @@ export class OrtBackend implements Backend {
 
   /** Creates the sessions and checks each graph against the manifest before returning. */
   static async create(options: OrtBackendOptions): Promise<OrtBackend> {
-    const { manifest, files } = options.bundle;
-    const roles: GraphRole[] = ['base', 'head', 'decoder'];
-    if (manifest.graphs.shortcut && options.shortcut !== false) roles.push('shortcut');
-    if (manifest.graphs.classifier && options.classifier === true) roles.push('classifier');
-    const sessions: Sessions = {};
-    try {
-      for (const role of roles) {
-        const spec = manifest.graphs[role] as GraphSpec;
-        const bytes = files.get(spec.file);
-        if (!bytes) throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${spec.file} (graph ${role}) was not loaded.`, { details: { file: spec.file } });
-        let session: InferenceSession;
-        try {
-          session = await options.ort.InferenceSession.create(bytes, options.sessionOptions);
-        } catch (err) {
-          throw new MigmError('BACKEND_FAILURE', `onnxruntime could not load ${spec.file} (graph ${role}) on ${options.device}: ${errorText(err)}`, { cause: err, details: { file: spec.file, device: options.device } });
-        }
-        sessions[role] = session;
-        checkGraph(spec.file, session, spec);
-      }
-    } catch (err) {
-      await Promise.allSettled(Object.values(sessions).map((s) => s.release()));
-      throw err;
-    }
+    const roles = graphRoles(options.bundle.manifest, { shortcut: options.shortcut, classifier: options.classifier });
+    const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions);
     return new OrtBackend(options, sessions);
   }
 
@@ -230,7 +206,7 @@ export class OrtBackend implements Backend {
     for (const f of this.#live) f.release();
     this.#live.clear();
     this.#pool.clear();
-    await Promise.allSettled(Object.values(this.#sessions).map((s) => s.release()));
+    await releaseSessions(this.#sessions);
   }
 
   /** Runs a session; outputs listed in `into` are written into those buffers (pre-allocated when the runtime allows). */
@@ -264,8 +240,7 @@ export class OrtBackend implements Backend {
   }
 
   #int(spec: TensorSpec, data: Int32Array, dims: readonly number[]): Tensor {
-    if (spec.dtype === 'int64') return new this.#ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), dims);
-    return new this.#ort.Tensor('int32', data, dims);
+    return intTensor(this.#ort, spec, data, dims);
   }
 
   #session(role: GraphRole): InferenceSession {
@@ -292,16 +267,4 @@ export class OrtBackend implements Backend {
     this.#live.add(f);
     return f;
   }
-}
-
-function checkRows(method: string, rows: number): void {
-  if (!Number.isInteger(rows) || rows < 1) throw new MigmError('INVALID_OPTION', `${method}: the batch must be an integer >= 1, got ${rows}.`);
-}
-
-function checkLength(method: string, what: string, got: number, want: number): void {
-  if (got !== want) throw new MigmError('INVALID_OPTION', `${method}: ${what} has ${got} values, expected ${want}.`);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

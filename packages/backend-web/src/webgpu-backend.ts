@@ -1,4 +1,4 @@
-import { checkGraph, type VerifiedBundle } from '@migm/backend-ort';
+import { checkLength, checkRows, createSessions, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import {
   checkTerms,
   MigmError,
@@ -98,30 +98,20 @@ export class WebGpuBackend implements Backend {
   #disposed = false;
 
   static async create(options: WebGpuBackendOptions): Promise<WebGpuBackend> {
-    const { manifest, files } = options.bundle;
-    const roles: GraphRole[] = ['base', 'head', 'decoder'];
-    if (manifest.graphs.shortcut && options.shortcut !== false) roles.push('shortcut');
+    const { manifest } = options.bundle;
+    const roles = graphRoles(manifest, { shortcut: options.shortcut });
+    // Feature-valued outputs stay on the GPU; everything else comes back to the CPU.
     const gpuOutputs: Partial<Record<GraphRole, string>> = { base: manifest.graphs.base.outputs['feature']!.name, shortcut: manifest.graphs.shortcut?.outputs['velocity']!.name ?? '' };
-    const sessions: Sessions = {};
+    const sessions = (await createSessions(options.ort as unknown as OrtModule, options.bundle, roles, 'webgpu', (role) => {
+      const out = gpuOutputs[role];
+      return { ...options.sessionOptions, ...(out ? { preferredOutputLocation: { [out]: 'gpu-buffer' as const } } : {}) };
+    })) as Sessions;
     try {
-      for (const role of roles) {
-        const spec = manifest.graphs[role] as GraphSpec;
-        const bytes = files.get(spec.file);
-        if (!bytes) throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${spec.file} (graph ${role}) was not loaded.`, { details: { file: spec.file } });
-        const out = gpuOutputs[role];
-        const opts: InferenceSession.SessionOptions = { ...options.sessionOptions, ...(out ? { preferredOutputLocation: { [out]: 'gpu-buffer' } } : {}) };
-        try {
-          sessions[role] = await options.ort.InferenceSession.create(bytes, opts);
-        } catch (err) {
-          throw new MigmError('BACKEND_FAILURE', `onnxruntime could not load ${spec.file} (graph ${role}) on webgpu: ${text(err)}`, { cause: err, details: { file: spec.file, device: 'webgpu' } });
-        }
-        checkGraph(spec.file, sessions[role] as never, spec);
-      }
       const gpu = (await options.ort.env.webgpu.device) as unknown as GPUDeviceLike | undefined;
       if (!gpu) throw new MigmError('BACKEND_FAILURE', 'onnxruntime-web did not expose its GPU device; GPU-resident features need it (use deviceFeatures: false).');
       return new WebGpuBackend(options.ort, manifest, sessions, gpu);
     } catch (err) {
-      await Promise.allSettled(Object.values(sessions).map((s) => s.release()));
+      await releaseSessions(sessions as never);
       throw err;
     }
   }
@@ -333,8 +323,7 @@ export class WebGpuBackend implements Backend {
   }
 
   #int(spec: TensorSpec, data: Int32Array, dims: readonly number[]): Tensor {
-    if (spec.dtype === 'int64') return new this.#ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), dims);
-    return new this.#ort.Tensor('int32', data, dims);
+    return intTensor(this.#ort as unknown as OrtModule, spec, data, dims) as unknown as Tensor;
   }
 
   #session(role: GraphRole): InferenceSession {
@@ -360,14 +349,6 @@ export class WebGpuBackend implements Backend {
 
 function disposeAll(results: Record<string, Tensor>): void {
   for (const t of Object.values(results)) t.dispose();
-}
-
-function checkRows(method: string, rows: number): void {
-  if (!Number.isInteger(rows) || rows < 1) throw new MigmError('INVALID_OPTION', `${method}: the batch must be an integer >= 1, got ${rows}.`);
-}
-
-function checkLength(method: string, what: string, got: number, want: number): void {
-  if (got !== want) throw new MigmError('INVALID_OPTION', `${method}: ${what} has ${got} values, expected ${want}.`);
 }
 
 function text(err: unknown): string {
