@@ -5,12 +5,13 @@ Sequence = [class token; L image tokens]. feature = final LayerNorm output at th
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from .layers import Block
+from .layers import Block, LocalMixing
 
 
 @dataclass
@@ -22,6 +23,7 @@ class BaseConfig:
     depth: int = 6
     heads: int = 4
     mlp_ratio: float = 4.0
+    local_mixing: bool = False  # depthwise 3x3 conv branch before each block (needs a square token grid)
 
     @property
     def mask_id(self) -> int:
@@ -55,6 +57,12 @@ class BaseModel(nn.Module):
         self.cls = nn.Embedding(cfg.num_classes + 1, cfg.dim)       # + null class
         self.pos = nn.Parameter(torch.randn(1, cfg.length + 1, cfg.dim) * 0.02)
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.local = None
+        if cfg.local_mixing:
+            side = math.isqrt(cfg.length)
+            if side * side != cfg.length:
+                raise ValueError(f"local_mixing needs a square token grid, got length {cfg.length}")
+            self.local = nn.ModuleList(LocalMixing(cfg.dim, side) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.dim)
         self.head = Head(cfg)
         nn.init.normal_(self.tok.weight, std=0.02)
@@ -62,7 +70,9 @@ class BaseModel(nn.Module):
 
     def features(self, tokens: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.cls(classes.long())[:, None, :], self.tok(tokens.long())], dim=1) + self.pos
-        for blk in self.blocks:
+        for i, blk in enumerate(self.blocks):
+            if self.local is not None:
+                x = self.local[i](x)
             x = blk(x)
         return self.norm(x)[:, 1:, :]
 
@@ -104,5 +114,7 @@ def flops_per_sequence(cfg: BaseConfig) -> dict:
     d = cfg.dim
     hid = int(d * cfg.mlp_ratio)
     per_layer = n * (2 * (d * d + 2 * d * d + d * d) + 2 * 2 * d * hid) + 2 * 2 * n * n * d
+    if cfg.local_mixing:
+        per_layer += 2 * cfg.length * d * 9
     head = 2 * cfg.length * d * cfg.codebook
     return {"base": cfg.depth * per_layer + head, "head": head}

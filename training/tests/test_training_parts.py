@@ -1,0 +1,56 @@
+"""Pieces of the recipe added for the regime: local mixing, the sampler pick rule, rollout training."""
+import pytest
+import torch
+
+from migm_train import shortcut_train
+from migm_train.base_model import BaseConfig, BaseModel, flops_per_sequence
+from migm_train.pipeline import pick_sampler
+from migm_train.shortcut import Shortcut, ShortcutConfig
+
+
+def test_local_mixing_needs_square_grid():
+    with pytest.raises(ValueError, match="square token grid"):
+        BaseModel(BaseConfig(length=15, codebook=8, dim=16, depth=1, heads=2, local_mixing=True))
+
+
+def test_local_mixing_mixes_neighbours_only():
+    torch.manual_seed(0)
+    cfg = BaseConfig(length=16, codebook=8, dim=16, depth=1, heads=2, local_mixing=True)
+    m = BaseModel(cfg).eval()
+    x = torch.randn(1, 17, 16)
+    y = x.clone()
+    y[0, 1 + 0] += torch.randn(16)  # grid position (0, 0)
+    dx = (m.local[0](y) - m.local[0](x)).abs().sum(-1)[0]
+    changed = {i - 1 for i in range(1, 17) if dx[i] > 1e-6}
+    assert changed == {0, 1, 4, 5}        # itself and its 3x3 neighbours inside a 4x4 grid
+    assert dx[0] == 0                     # the class token passes through
+    assert flops_per_sequence(cfg)["base"] > flops_per_sequence(BaseConfig(**{**cfg.to_dict(), "local_mixing": False}))["base"]
+
+
+def test_pick_sampler_prefers_the_regime():
+    rows = [
+        {"candidate": {"g": 1}, "fd": 30.0, "fd_few": 30.5},   # best FD, but few steps are as good
+        {"candidate": {"g": 2}, "fd": 33.0, "fd_few": 40.0},   # clear gap
+        {"candidate": {"g": 3}, "fd": 35.0, "fd_few": 50.0},   # larger gap, worse FD
+    ]
+    assert pick_sampler(rows, 0.10) == {"g": 2}
+    # No candidate with the gap: the largest relative gap wins.
+    assert pick_sampler(rows[:1] + [{"candidate": {"g": 4}, "fd": 40.0, "fd_few": 41.0}], 0.10) == {"g": 4}
+
+
+def _toy_traj(n_img=4, steps=4, length=16, dim=16):
+    g = torch.Generator().manual_seed(0)
+    reveal = torch.stack([torch.randperm(length, generator=g) % steps for _ in range(n_img)])
+    return {"features": torch.randn(n_img, steps, 2, length, dim, generator=g).half(),
+            "tokens": torch.randint(0, 8, (n_img, length), generator=g), "reveal": reveal, "steps": steps}
+
+
+def test_rollout_training_runs_and_validates():
+    base = BaseModel(BaseConfig(length=16, codebook=8, dim=16, depth=1, heads=2))
+    cfg = ShortcutConfig(dim=16, width=8, heads=2, time_dim=16)
+    traj = _toy_traj()
+    model = shortcut_train.train(base, traj, torch.arange(4), cfg, steps=3, batch=2, lr=1e-3, seed=0,
+                                 ema_decay=0.9, rollout=3, log=lambda _m: None)
+    assert isinstance(model, Shortcut)
+    with pytest.raises(ValueError, match="rollout"):
+        shortcut_train.train(base, traj, torch.arange(4), cfg, 1, 2, 1e-3, 0, 0.9, rollout=0)
