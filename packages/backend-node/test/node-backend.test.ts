@@ -33,6 +33,16 @@ describe('createNodeBackend devices', () => {
   it('rejects unknown devices and bad thread counts', async () => {
     await expect(createNodeBackend({ bundle: TINY, device: 'tpu' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('cpu, cuda, auto') });
     await expect(createNodeBackend({ bundle: TINY, threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(createNodeBackend({ bundle: TINY, spinning: 'yes' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('spinning') });
+  });
+  it('runs with onnxruntime thread spinning on and off (same tokens)', async () => {
+    const run = async (spinning: boolean) => {
+      const b = await createNodeBackend({ bundle: TINY, spinning });
+      const r = await generate(b, { condition: [1, 2], steps: 4, budget: 2, predictor: 'learned', seed: 3 });
+      await b.dispose();
+      return Array.from(r.tokens);
+    };
+    expect(await run(true)).toEqual(await run(false));
   });
 });
 
