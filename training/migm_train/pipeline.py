@@ -30,8 +30,10 @@ class StageError(RuntimeError):
 
 
 class Build:
-    def __init__(self, cfg: BuildConfig, work: str, out: str, fixtures: str | None, log_file: bool = True):
+    def __init__(self, cfg: BuildConfig, work: str, out: str, fixtures: str | None, log_file: bool = True,
+                 parallel: bool = True):
         self.cfg, self.work, self.out, self.fixtures = cfg, work, out, fixtures
+        self.parallel = parallel
         os.makedirs(work, exist_ok=True)
         self.log_path = os.path.join(work, "build.log") if log_file else None
         self._data: data.FashionMnist | None = None
@@ -75,26 +77,62 @@ class Build:
         return torch.load(self.path(name))
 
     def run(self, only: list[str] | None = None) -> None:
+        """Runs the stages in order. In a full run the regime check (sampling only, needed first by 'compare')
+        goes to a child process while trajectories, shortcut and held-out run here: one torch thread per
+        process, so the two cores work on both (one process with two threads gained ~3% here)."""
         with open(self.path("config.json"), "w") as fh:
             json.dump(self.cfg.to_dict(), fh, indent=1)
-        for stage in STAGES:
-            if only and stage not in only:
-                continue
-            marker = self.path(f"{stage}.running")
-            if os.path.exists(marker):
-                self.log(f"stage '{stage}' was interrupted last time; running it again from its start")
-            open(marker, "w").close()
-            t0 = time.time()
-            try:
-                getattr(self, f"stage_{stage}")()
-            except (KeyboardInterrupt, Exception) as exc:
-                self.log(f"stage '{stage}' stopped: {type(exc).__name__}: {exc}")
-                raise StageError(
-                    f"stage '{stage}' did not finish. Completed stages are kept in {self.work}; rerun the same "
-                    f"build command to resume at '{stage}' (or add --only {stage})."
-                ) from exc
-            os.remove(marker)
-            self.log(f"stage '{stage}' done in {time.time() - t0:.0f}s")
+        background: subprocess.Popen | None = None
+        try:
+            for stage in STAGES:
+                if only and stage not in only:
+                    continue
+                if stage == "regime" and not only and self.parallel and not os.path.exists(self.path("regime.pt")):
+                    background = self._start_background("regime")
+                    continue
+                if stage == "compare" and background is not None:
+                    self._wait_background(background, "regime")
+                    background = None
+                self._run_stage(stage)
+        finally:
+            if background is not None and background.poll() is None:
+                background.terminate()
+                background.wait()
+
+    def _run_stage(self, stage: str) -> None:
+        marker = self.path(f"{stage}.running")
+        if os.path.exists(marker):
+            self.log(f"stage '{stage}' was interrupted last time; running it again from its start")
+        open(marker, "w").close()
+        t0 = time.time()
+        try:
+            getattr(self, f"stage_{stage}")()
+        except (KeyboardInterrupt, Exception) as exc:
+            self.log(f"stage '{stage}' stopped: {type(exc).__name__}: {exc}")
+            raise StageError(
+                f"stage '{stage}' did not finish. Completed stages are kept in {self.work}; rerun the same "
+                f"build command to resume at '{stage}' (or add --only {stage})."
+            ) from exc
+        os.remove(marker)
+        self.log(f"stage '{stage}' done in {time.time() - t0:.0f}s")
+
+    def _start_background(self, stage: str) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "migm_train", "build", "--config", self.cfg.name, "--work",
+               os.path.abspath(self.work), "--out", os.path.abspath(self.out), "--only", stage, "--no-report"]
+        if self.fixtures:
+            cmd += ["--fixtures", os.path.abspath(self.fixtures)]
+        self.log(f"stage '{stage}' started in a background process (output: {self.path(stage + '.out')})")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+        with open(self.path(stage + ".out"), "w") as out:
+            return subprocess.Popen(cmd, cwd=TRAINING_DIR, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def _wait_background(self, proc: subprocess.Popen, stage: str) -> None:
+        t0 = time.time()
+        code = proc.wait()
+        self.log(f"waited {time.time() - t0:.0f}s for the background stage '{stage}'")
+        if code != 0:
+            raise StageError(f"the background stage '{stage}' failed (exit {code}); see {self.path(stage + '.out')}. "
+                             f"Rerun the same build command to resume.")
 
     # ---- loaders --------------------------------------------------------------------------------
     def tok(self) -> tokenizer.Tokenizer:
