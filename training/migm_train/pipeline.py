@@ -77,9 +77,9 @@ class Build:
         return torch.load(self.path(name))
 
     def run(self, only: list[str] | None = None) -> None:
-        """Runs the stages in order. In a full run the regime check (sampling only, needed first by 'compare')
-        goes to a child process while trajectories, shortcut and held-out run here: one torch thread per
-        process, so the two cores work on both (one process with two threads gained ~3% here)."""
+        """Runs the stages in order. In a full run the regime check (sampling only; nothing but the report
+        needs it) goes to a child process while trajectories, shortcut, held-out and compare run here: one
+        torch thread per process, so the two cores work on both (one process with two threads gained ~3%)."""
         with open(self.path("config.json"), "w") as fh:
             json.dump(self.cfg.to_dict(), fh, indent=1)
         background: subprocess.Popen | None = None
@@ -90,7 +90,7 @@ class Build:
                 if stage == "regime" and not only and self.parallel and not os.path.exists(self.path("regime.pt")):
                     background = self._start_background("regime")
                     continue
-                if stage == "compare" and background is not None:
+                if stage == "export" and background is not None:
                     self._wait_background(background, "regime")
                     background = None
                 self._run_stage(stage)
@@ -298,7 +298,10 @@ class Build:
         if os.path.exists(self.path("compare.pt")):
             return self.log("compare: exists, skipped")
         c, ev, opts = self.cfg, self.evaluator(with_shortcut=True), self.sampling()
-        regime = {r["options"]["steps"]: r for r in self.load("regime.pt")["rows"]}
+        # Vanilla rows equal to a regime row (same N, seeds and image count) are taken from it when the
+        # regime check has finished; in a parallel build it is still running and they are sampled here.
+        regime = ({r["options"]["steps"]: r for r in self.load("regime.pt")["rows"]}
+                  if os.path.exists(self.path("regime.pt")) else {})
         # Rows are cached one by one (compare-rows.pt) so an interrupted comparison resumes mid-way.
         cache = self.load("compare-rows.pt") if os.path.exists(self.path("compare-rows.pt")) else {}
         rows = []

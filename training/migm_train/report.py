@@ -94,7 +94,7 @@ def write_report(work: str, bundle: str, docs: str) -> str:
     out += [f"| **sum of stages** | **{total}** ({total / 60:.0f} min) |", ""]
     if waited is not None and "regime" in times:
         wall = total - times["regime"] + waited
-        out += [f"The regime check ran in a background process beside trajectories, shortcut and held-out "
+        out += [f"The regime check ran in a background process beside trajectories, shortcut, held-out and compare "
                 f"(one core each); the build then waited {waited} s for it, so the wall time was about "
                 f"**{wall} s ({wall / 60:.0f} min)**.", ""]
 
