@@ -33,6 +33,13 @@ def test_manifest_valid_and_files_hashed(built):
     assert set(mf["graphs"]) == {"base", "head", "decoder", "shortcut", "classifier"}
 
 
+def test_regime_ran_in_the_background(built):
+    # The full run hands the regime check to a child process; its result and log must be there.
+    assert os.path.exists(built.path("regime.pt")) and os.path.exists(built.path("regime.out"))
+    assert "stage 'regime' done" in open(built.path("regime.out")).read()
+    assert len(built.load("regime.pt")["rows"]) == len(built.cfg.regime_steps)
+
+
 def test_stages_are_skipped_when_done(built, capsys):
     built.run(["tokenizer", "base", "shortcut"])
     out = capsys.readouterr().out
