@@ -44,7 +44,8 @@ def main() -> None:
             sample(base, classes, opts, g, shortcut=shortcut)
             times.append((time.perf_counter() - t0) * 1000 / args.batch)
         rows.append({"method": c["method"], "steps": c["steps"], "budget": c["budget"], "msPerImage": statistics.median(times)})
-    note = (f"training/migm_train/sampler.py (PyTorch {torch.__version__}, {torch.get_num_threads()} thread(s) + OpenBLAS), "
+    note = (f"training/migm_train/sampler.py (PyTorch {torch.__version__}, {torch.get_num_threads()} torch thread(s) + "
+            f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')} OpenBLAS thread(s)), "
             f"median of {args.runs} runs of batch {args.batch} after a warm-up, same N, B and sampling options.")
     print(json.dumps({"rows": rows, "note": note}))
 
