@@ -115,7 +115,9 @@ def write_report(work: str, bundle: str, docs: str) -> str:
     bc = base["config"]
     out += ["## Base MIGM", "",
             f"Bidirectional transformer, width D = {bc['dim']}, {bc['depth']} layers, {bc['heads']} heads, MLP x"
-            f"{bc['mlp_ratio']:g}, class token + {L} image tokens, tied head + per-position bias; "
+            f"{bc['mlp_ratio']:g}, class token + {L} image tokens, tied head + per-position bias"
+            + (", a depthwise 3x3 convolution branch over the token grid before each block (local mixing)"
+               if bc.get("local_mixing") else "") + "; "
             f"{base['parameters']:,} parameters. AdamW lr {cfg['base_lr']} (warm-up + cosine), batch "
             f"{cfg['base_batch']}, {cfg['base_steps']} steps ({cfg['base_steps'] * cfg['base_batch'] / 60000:.2f} "
             f"epochs), arccos mask ratios, 10% label dropout; {base['train_seconds'] / 60:.1f} min.", "",
@@ -125,10 +127,21 @@ def write_report(work: str, bundle: str, docs: str) -> str:
             "| accuracy | " + " | ".join(f"{v * 100:.1f}%" for v in base["masked_acc"].values()) + " |", ""]
 
     if tune and tune["rows"]:
-        out += ["## Sampler tuning (brief)", "",
-                f"Vanilla N = {tune['steps']}, {tune['images']} images each (one seed; FD on few images is biased "
-                "upwards, only the ranking is used):", "", "| candidate | FD | class acc |", "|---|---|---|"]
-        out += [f"| {json.dumps(r['candidate'])} | {r['fd']:.2f} | {r['class_acc'] * 100:.1f}% |" for r in tune["rows"]]
+        few = tune.get("few_steps")
+        out += ["## Sampler tuning (brief)", ""]
+        if few:
+            out += [f"Vanilla at N = {tune['steps']} and N = {few}, {tune['images']} images each (one seed; FD on few "
+                    "images is biased upwards, so only comparisons at equal image counts mean anything). Rule "
+                    f"(`pipeline.pick_sampler`): the lowest FD at N = {tune['steps']} among the candidates whose "
+                    f"FD at N = {few} is at least {tune['min_gap'] * 100:.0f}% worse (the regime a shortcut can "
+                    "accelerate); if none, the largest relative gap.", "",
+                    f"| candidate | FD N={tune['steps']} | class acc | FD N={few} | gap |", "|---|---|---|---|---|"]
+            out += [f"| {json.dumps(r['candidate'])} | {r['fd']:.2f} | {r['class_acc'] * 100:.1f}% | {r['fd_few']:.2f} | "
+                    f"{(r['fd_few'] - r['fd']) / r['fd'] * 100:+.1f}% |" for r in tune["rows"]]
+        else:
+            out += [f"Vanilla N = {tune['steps']}, {tune['images']} images each (one seed; FD on few images is biased "
+                    "upwards, only the ranking is used):", "", "| candidate | FD | class acc |", "|---|---|---|"]
+            out += [f"| {json.dumps(r['candidate'])} | {r['fd']:.2f} | {r['class_acc'] * 100:.1f}% |" for r in tune["rows"]]
         out += ["", f"Chosen: `{json.dumps(tune['best'])}`.", ""]
 
     if regime:
@@ -159,6 +172,9 @@ def write_report(work: str, bundle: str, docs: str) -> str:
         out += ["## Cost of a shortcut step", "",
                 f"Shortcut: {sc['parameters']:,} parameters (bottleneck d = {sc['config']['width']}, "
                 f"{sc['config']['blocks']} block, {sc['config']['heads']} heads, MLP x{sc['config']['mlp_ratio']:g}). "
+                f"Trained {cfg['shortcut_steps']} steps of batch {cfg['shortcut_batch']} (lr {cfg['shortcut_lr']}, EMA "
+                f"{cfg['shortcut_ema']}, {cfg.get('shortcut_rollout', 1)}-step rollout loss) on "
+                f"{cfg['traj_train']} trajectories. "
                 "A shortcut step = shortcut graph + head graph; a base step = base graph (which includes the head).",
                 "", f"- FLOPs per sequence: base {fl['base'] / 1e6:.1f} M, shortcut {fl['shortcut'] / 1e6:.1f} M + "
                     f"head {fl['head'] / 1e6:.1f} M -> **ratio {fl['ratio']:.3f}**",
