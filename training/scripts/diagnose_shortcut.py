@@ -27,54 +27,35 @@ sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), ".."
 
 from migm_train.config import full  # noqa: E402
 from migm_train.pipeline import Build  # noqa: E402
-from migm_train.sampler import _gumbel  # noqa: E402
-from migm_train.schedules import full_step_plan, progress, token_counts  # noqa: E402
+from migm_train.sampler import sample  # noqa: E402
 
 VARIANTS = ("shortcut", "shared", "cond-only", "reuse", "taylor", "vanilla")
 
 
-@torch.no_grad()
+class BranchVelocity(torch.nn.Module):
+    """The shortcut with its velocity rearranged over the [cond; uncond] halves ('shared' or 'cond-only')."""
+
+    def __init__(self, shortcut: torch.nn.Module, mode: str):
+        super().__init__()
+        self.shortcut, self.mode = shortcut, mode
+
+    def forward(self, feature, new_tokens, new_positions, ratio):
+        v = self.shortcut(feature, new_tokens, new_positions, ratio)
+        b = v.shape[0] // 2
+        if self.mode == "shared":
+            return torch.cat([v[:b], v[:b]])
+        if self.mode == "cond-only":
+            return torch.cat([v[:b], torch.zeros_like(v[b:])])
+        return v
+
+
 def sample_variant(base, shortcut, classes, opts, budget: int, variant: str, g: torch.Generator) -> torch.Tensor:
-    cfg = base.cfg
-    b, length, n_steps = len(classes), cfg.length, opts.steps
-    tokens = torch.full((b, length), cfg.mask_id, dtype=torch.long)
-    counts = token_counts(n_steps, length, opts.schedule)
-    full = set(range(n_steps)) if variant == "vanilla" else set(full_step_plan(n_steps, budget))
-    cls2 = torch.cat([classes.long(), torch.full_like(classes.long(), cfg.null_class)])
-    feat = None
-    history: list[tuple[int, torch.Tensor]] = []
-    new_ids = new_pos = ratio = None
-    for i in range(n_steps):
-        if i in full:
-            feat = base.features(torch.cat([tokens, tokens]), cls2)
-            history = (history + [(i, feat)])[-2:]
-        elif variant in ("shortcut", "shared", "cond-only"):
-            v = shortcut(feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]), torch.cat([ratio, ratio]))
-            if variant == "shared":
-                v = torch.cat([v[:b], v[:b]])
-            elif variant == "cond-only":
-                v = torch.cat([v[:b], torch.zeros_like(v[b:])])
-            feat = feat + v
-        elif variant == "taylor" and len(history) == 2:
-            (ja, fa), (jb, fb) = history
-            feat = fb + (i - jb) * (fb - fa) / (jb - ja)
-        logits = base.logits(feat)
-        t = progress(i, n_steps)
-        w = opts.guidance if opts.guidance_schedule == "constant" else opts.guidance * t
-        guided = (1.0 + w) * logits[:b] - w * logits[b:]
-        logp = torch.log_softmax(guided * opts.inverse_temperature, dim=-1)
-        cand = (logp + _gumbel(logp.shape, g)).argmax(-1)
-        conf = logp.gather(-1, cand[..., None])[..., 0]
-        conf = conf + opts.randomize_temperature * _gumbel(conf.shape, g) * (1.0 - t)
-        masked = tokens == cfg.mask_id
-        conf = conf.masked_fill(~masked, float("-inf"))
-        k = min(counts[i], int(masked.sum(1).min()))
-        pos = conf.topk(k, dim=1).indices
-        ids = cand.gather(1, pos)
-        tokens.scatter_(1, pos, ids)
-        new_ids, new_pos = ids, pos
-        ratio = (tokens == cfg.mask_id).float().mean(1)
-    return tokens
+    if variant == "vanilla":
+        return sample(base, classes, opts.with_(method="vanilla"), g).tokens
+    if variant in ("reuse", "taylor"):
+        return sample(base, classes, opts.with_(method=variant, budget=budget), g).tokens
+    return sample(base, classes, opts.with_(method="shortcut", budget=budget), g,
+                  shortcut=BranchVelocity(shortcut, variant)).tokens
 
 
 def main() -> None:
