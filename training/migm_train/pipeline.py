@@ -30,10 +30,8 @@ class StageError(RuntimeError):
 
 
 class Build:
-    def __init__(self, cfg: BuildConfig, work: str, out: str, fixtures: str | None, log_file: bool = True,
-                 parallel: bool = True):
+    def __init__(self, cfg: BuildConfig, work: str, out: str, fixtures: str | None, log_file: bool = True):
         self.cfg, self.work, self.out, self.fixtures = cfg, work, out, fixtures
-        self.parallel = parallel
         os.makedirs(work, exist_ok=True)
         self.log_path = os.path.join(work, "build.log") if log_file else None
         self._data: data.FashionMnist | None = None
@@ -87,7 +85,7 @@ class Build:
             for stage in STAGES:
                 if only and stage not in only:
                     continue
-                if stage == "regime" and not only and self.parallel and not os.path.exists(self.path("regime.pt")):
+                if stage == "regime" and not only and not os.path.exists(self.path("regime.pt")):
                     background = self._start_background("regime")
                     continue
                 if stage == "export" and background is not None:
@@ -119,8 +117,6 @@ class Build:
     def _start_background(self, stage: str) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "migm_train", "build", "--config", self.cfg.name, "--work",
                os.path.abspath(self.work), "--out", os.path.abspath(self.out), "--only", stage, "--no-report"]
-        if self.fixtures:
-            cmd += ["--fixtures", os.path.abspath(self.fixtures)]
         self.log(f"stage '{stage}' started in a background process (output: {self.path(stage + '.out')})")
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
         with open(self.path(stage + ".out"), "w") as out:

@@ -1,4 +1,4 @@
-import { checkLength, checkRows, createSessions, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
+import { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import {
   checkTerms,
   MigmError,
@@ -271,7 +271,7 @@ export class WebGpuBackend implements Backend {
     try {
       results = (await session.run(feeds)) as Record<string, Tensor>;
     } catch (err) {
-      throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file}) on webgpu: ${text(err)}`, { cause: err });
+      throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file}) on webgpu: ${errorText(err)}`, { cause: err });
     }
     if (this.#disposed) {
       disposeAll(results);
@@ -351,6 +351,3 @@ function disposeAll(results: Record<string, Tensor>): void {
   for (const t of Object.values(results)) t.dispose();
 }
 
-function text(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
