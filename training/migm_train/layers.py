@@ -96,6 +96,6 @@ class CrossBlock(nn.Module):
 def sinusoidal(t: torch.Tensor, dim: int) -> torch.Tensor:
     """[batch] -> [batch, dim] sinusoidal embedding (cos, sin), max period 10000."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[:, None] * freqs[None, :]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)

@@ -43,8 +43,16 @@ class SampleResult:
 
 
 def _gumbel(shape, generator: torch.Generator) -> torch.Tensor:
-    u = torch.rand(shape, generator=generator).clamp_(1e-20, 1.0 - 1e-7)
+    u = torch.rand(shape, generator=generator, device=generator.device).clamp_(1e-20, 1.0 - 1e-7)
     return -torch.log(-torch.log(u))
+
+
+def _taylor_velocity(history: list[tuple[int, torch.Tensor]], feat: torch.Tensor) -> torch.Tensor:
+    """Per-step velocity from the last two full steps (zero after the first full step)."""
+    if len(history) < 2:
+        return torch.zeros_like(feat)
+    (ja, fa), (jb, fb) = history
+    return (fb - fa) / (jb - ja)
 
 
 @torch.no_grad()
@@ -56,8 +64,10 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
         raise ValueError(f"unknown method {opts.method!r}")
     if opts.method == "shortcut" and shortcut is None:
         raise ValueError("method 'shortcut' needs a shortcut model")
-    tokens = torch.full((b, length), cfg.mask_id, dtype=torch.long)
-    reveal = torch.full((b, length), -1, dtype=torch.long)
+    # Runs where `classes` lives (the generator must be on the same device).
+    dev = classes.device
+    tokens = torch.full((b, length), cfg.mask_id, dtype=torch.long, device=dev)
+    reveal = torch.full((b, length), -1, dtype=torch.long, device=dev)
     counts = token_counts(n_steps, length, opts.schedule)
     if opts.method == "vanilla":
         full = list(range(n_steps))
@@ -65,7 +75,7 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
         full = full_step_plan(n_steps, opts.budget or n_steps)
     full_set = set(full)
     cls2 = torch.cat([classes.long(), torch.full_like(classes.long(), cfg.null_class)])
-    traj = torch.empty((b, n_steps, 2, length, cfg.dim), dtype=torch.float16) if record else None
+    traj = torch.empty((b, n_steps, 2, length, cfg.dim), dtype=torch.float16, device=dev) if record else None
     feat: torch.Tensor | None = None
     history: list[tuple[int, torch.Tensor]] = []
     new_ids = new_pos = ratio = None
@@ -75,8 +85,11 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
             history = (history + [(i, feat)])[-2:]
         elif opts.method == "shortcut":
             # Both CFG halves get the same new tokens; predictions chain across skipped steps.
-            feat = feat + shortcut(feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]),
-                                   torch.cat([ratio, ratio]))
+            args = (feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]), torch.cat([ratio, ratio]))
+            if getattr(shortcut, "takes_taylor_velocity", False):
+                # Experimental (training/scripts/gpu_shortcut_search.py): a shortcut that corrects the Taylor step.
+                args = args + (_taylor_velocity(history, feat),)
+            feat = feat + shortcut(*args)
         elif opts.method == "taylor" and len(history) == 2:
             (ja, fa), (jb, fb) = history
             feat = fb + (i - jb) * (fb - fa) / (jb - ja)

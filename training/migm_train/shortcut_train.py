@@ -24,7 +24,7 @@ def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutCon
     if rollout < 1:
         raise ValueError(f"rollout must be >= 1, got {rollout}")
     torch.manual_seed(seed)
-    model = Shortcut(cfg, base)
+    model = Shortcut(cfg, base).to(base.tok.weight.device)
     ema = copy.deepcopy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     g = torch.Generator().manual_seed(seed)
