@@ -274,7 +274,7 @@ class Build:
         t0 = time.time()
         model = shortcut_train.train(base, traj, torch.arange(traj["train_count"]), c.shortcut, c.shortcut_steps,
                                      c.shortcut_batch, c.shortcut_lr, c.seed, c.shortcut_ema, rollout=c.shortcut_rollout,
-                                     log=self.log)
+                                     kl_weight=c.shortcut_kl, sampling=self.sampling(), log=self.log)
         self.save({"config": c.shortcut.to_dict(), "state": model.state_dict(), "train_seconds": time.time() - t0,
                    "parameters": count_parameters(model) , "trained_steps": traj["steps"]}, "shortcut.pt")
 
@@ -284,10 +284,11 @@ class Build:
         base, traj = self.base_model(), self.load("traj.pt")
         sc = self.shortcut_model(base)
         idx = torch.arange(traj["train_count"], len(traj["tokens"]))
-        rows = shortcut_train.per_step_metrics(sc, traj, idx)
+        rows = shortcut_train.per_step_metrics(base, sc, traj, idx, self.sampling())
         for r in rows:
             self.log("heldout step {step}: mse shortcut {shortcut_mse:.4f} reuse {reuse_mse:.4f} taylor "
-                     "{taylor_mse:.4f} | cos {shortcut_cos:.4f} {reuse_cos:.4f} {taylor_cos:.4f}".format(**r))
+                     "{taylor_mse:.4f} | cos {shortcut_cos:.4f} {reuse_cos:.4f} {taylor_cos:.4f} | kl "
+                     "{shortcut_kl:.4f} {reuse_kl:.4f} {taylor_kl:.4f}".format(**r))
         self.save({"rows": rows, "images": len(idx)}, "heldout.json")
 
     def stage_compare(self) -> None:

@@ -65,6 +65,38 @@ def _fd(r: dict) -> str:
     return f"{r['fd_pooled']:.2f} | {r['fd_seed_mean']:.2f} ± {r['fd_seed_std']:.2f}"
 
 
+SEARCH = "shortcut-search-h200.jsonl"
+
+
+def search_section(path: str) -> tuple[list[str], int]:
+    """The shortcut recipe search (scripts/gpu_shortcut_search.py) as a table: baselines, then per recipe the
+    held-out one-step MSE / guided KL and the FD / class accuracy at budgets 4 and 5."""
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    by = {}
+    for r in rows:
+        by.setdefault(r["label"], r)  # the second run repeats the baselines with identical numbers
+    n_img = next(r["images"] for r in rows if "images" in r)
+    out = ["| setting | FD B=4 | acc B=4 | FD B=5 | acc B=5 | one-step MSE | one-step KL |", "|---|---|---|---|---|---|---|"]
+    for n in (16, 4, 5):
+        r = by[f"vanilla N={n}"]
+        out.append(f"| vanilla N={n} | {r['fd']:.2f} | {r['class_acc'] * 100:.1f}% | | | | |")
+    base_one = by["one-step baselines"]
+    for m in ("reuse", "taylor"):
+        a, b = by[f"{m} B=4"], by[f"{m} B=5"]
+        out.append(f"| {m} | {a['fd']:.2f} | {a['class_acc'] * 100:.1f}% | {b['fd']:.2f} | {b['class_acc'] * 100:.1f}% | "
+                   f"{base_one[m]['mse']:.4f} | {base_one[m]['kl']:.4f} |")
+    names = [r["recipe"]["name"] for r in rows if "recipe" in r and r["budget"] == 4]
+    for name in names:
+        a, b, one = by[f"{name} B=4"], by[f"{name} B=5"], by.get(f"one-step {name}", {}).get("shortcut")
+        rc = a["recipe"]
+        desc = (f"shortcut `{name}`: KL x{rc['kl']:g}, {'8x data, ' if rc['data'] == 'big' else ''}d={rc['width']}"
+                f"{', Taylor correction' if rc.get('taylor') else ''}, {rc['steps']} steps x {rc['batch']} images")
+        one_s = f"{one['mse']:.4f} | {one['kl']:.4f}" if one else "- | -"
+        out.append(f"| {desc} | {a['fd']:.2f} | {a['class_acc'] * 100:.1f}% | {b['fd']:.2f} | {b['class_acc'] * 100:.1f}% | "
+                   f"{one_s} |")
+    return out, n_img
+
+
 def write_report(work: str, bundle: str, docs: str) -> str:
     os.makedirs(os.path.join(docs, "img"), exist_ok=True)
     cfg = _load(work, "config.json")
@@ -172,8 +204,9 @@ def write_report(work: str, bundle: str, docs: str) -> str:
         out += ["## Cost of a shortcut step", "",
                 f"Shortcut: {sc['parameters']:,} parameters (bottleneck d = {sc['config']['width']}, "
                 f"{sc['config']['blocks']} block, {sc['config']['heads']} heads, MLP x{sc['config']['mlp_ratio']:g}). "
-                f"Trained {cfg['shortcut_steps']} steps of batch {cfg['shortcut_batch']} (lr {cfg['shortcut_lr']}, EMA "
-                f"{cfg['shortcut_ema']}, {cfg.get('shortcut_rollout', 1)}-step rollout loss) on "
+                f"Trained {cfg['shortcut_steps']} steps of {cfg['shortcut_batch']} images x 2 CFG branches (lr "
+                f"{cfg['shortcut_lr']}, EMA {cfg['shortcut_ema']}, {cfg.get('shortcut_rollout', 1)}-step rollout, loss MSE"
+                f" + {cfg.get('shortcut_kl', 0):g} x guided-logit KL) on "
                 f"{cfg['traj_train']} trajectories. "
                 "A shortcut step = shortcut graph + head graph; a base step = base graph (which includes the head).",
                 "", f"- FLOPs per sequence: base {fl['base'] / 1e6:.1f} M, shortcut {fl['shortcut'] / 1e6:.1f} M + "
@@ -190,14 +223,14 @@ def write_report(work: str, bundle: str, docs: str) -> str:
                 f"{held['images']} held-out images x 2 CFG branches, vanilla N = {n_default}. Error of the predicted "
                 "f_{s+1} at the positions still masked after step s. Reuse: f_s. Taylor (first order): "
                 "f_s + (f_s - f_{s-1}) (equals reuse at s = 0). Shortcut (EMA weights): f_s + S(f_s, u_s, r_s).", "",
-                "| step s | MSE shortcut | MSE reuse | MSE Taylor | cos shortcut | cos reuse | cos Taylor |",
-                "|---|---|---|---|---|---|---|"]
+                "KL: KL(target || prediction) of the guided token distributions the sampler reads at step s + 1.", "",
+                "| step s | MSE shortcut | MSE reuse | MSE Taylor | cos shortcut | cos reuse | cos Taylor | KL shortcut "
+                "| KL reuse | KL Taylor |", "|---|---|---|---|---|---|---|---|---|---|"]
+        cols = [f"{m}_{k}" for k in ("mse", "cos", "kl") for m in ("shortcut", "reuse", "taylor")]
         for r in held["rows"]:
-            out.append(f"| {r['step']} | {r['shortcut_mse']:.4f} | {r['reuse_mse']:.4f} | {r['taylor_mse']:.4f} | "
-                       f"{r['shortcut_cos']:.4f} | {r['reuse_cos']:.4f} | {r['taylor_cos']:.4f} |")
-        mean = {k: np.mean([r[k] for r in held["rows"]]) for k in held["rows"][0] if k != "step"}
-        out += [f"| mean | {mean['shortcut_mse']:.4f} | {mean['reuse_mse']:.4f} | {mean['taylor_mse']:.4f} | "
-                f"{mean['shortcut_cos']:.4f} | {mean['reuse_cos']:.4f} | {mean['taylor_cos']:.4f} |", ""]
+            out.append(f"| {r['step']} | " + " | ".join(f"{r[c]:.4f}" for c in cols) + " |")
+        mean = {c: np.mean([r[c] for r in held["rows"]]) for c in cols}
+        out += ["| mean | " + " | ".join(f"{mean[c]:.4f}" for c in cols) + " |", ""]
 
     if comp and regime:
         rows = {r["options"]["steps"]: r for r in regime["rows"]}
@@ -240,6 +273,18 @@ def write_report(work: str, bundle: str, docs: str) -> str:
             for m in ("shortcut", "reuse"):
                 grid_png(tok, by[m]["grid_tokens"], os.path.join(docs, "img", f"{m}-N{n_default}-B{b}.png"))
         out += ["Targets:", ""] + checks + [""]
+
+    search = os.path.join(docs, "data", SEARCH)
+    if os.path.exists(search):
+        table, n_img = search_section(search)
+        out += ["## Shortcut recipe search (on a GPU)", "",
+                f"`training/scripts/gpu_shortcut_search.py` on one NVIDIA H200 (lent for 15 minutes), from this "
+                f"build's base model: each recipe trained from scratch, then {n_img} images (one seed) per budget at "
+                "N = 16, next to reuse, Taylor and vanilla on the same random stream (the GPU's, so FDs differ from "
+                "the CPU tables above by the sampling noise). One-step: held-out trajectories sampled on the GPU, "
+                "mean over steps 1-14 (for `kl3` and `kl10`, from a second run with its own held-out set). `mse` ran "
+                "with the trainer as it was before the KL term (32 rows of random CFG branches per step). Raw rows: "
+                "`docs/data/" + SEARCH + "`.", ""] + table + [""]
 
     imgs = sorted(f for f in os.listdir(os.path.join(docs, "img"))
                   if f.endswith(".png") and f.split("-")[0] in ("vanilla", "shortcut", "reuse"))

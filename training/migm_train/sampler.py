@@ -47,14 +47,6 @@ def _gumbel(shape, generator: torch.Generator) -> torch.Tensor:
     return -torch.log(-torch.log(u))
 
 
-def _taylor_velocity(history: list[tuple[int, torch.Tensor]], feat: torch.Tensor) -> torch.Tensor:
-    """Per-step velocity from the last two full steps (zero after the first full step)."""
-    if len(history) < 2:
-        return torch.zeros_like(feat)
-    (ja, fa), (jb, fb) = history
-    return (fb - fa) / (jb - ja)
-
-
 @torch.no_grad()
 def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generator: torch.Generator,
            shortcut: torch.nn.Module | None = None, record: bool = False) -> SampleResult:
@@ -85,11 +77,8 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
             history = (history + [(i, feat)])[-2:]
         elif opts.method == "shortcut":
             # Both CFG halves get the same new tokens; predictions chain across skipped steps.
-            args = (feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]), torch.cat([ratio, ratio]))
-            if getattr(shortcut, "takes_taylor_velocity", False):
-                # Experimental (training/scripts/gpu_shortcut_search.py): a shortcut that corrects the Taylor step.
-                args = args + (_taylor_velocity(history, feat),)
-            feat = feat + shortcut(*args)
+            feat = feat + shortcut(feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]),
+                                   torch.cat([ratio, ratio]))
         elif opts.method == "taylor" and len(history) == 2:
             (ja, fa), (jb, fb) = history
             feat = fb + (i - jb) * (fb - fa) / (jb - ja)

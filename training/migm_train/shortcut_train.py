@@ -1,4 +1,9 @@
-"""Trains the shortcut: MSE on still-masked positions between f_s + S(...) and f_{s+1}; AdamW + EMA."""
+"""Trains the shortcut: MSE on still-masked positions between f_s + S(...) and f_{s+1}, plus (optionally) the KL
+between the guided token distributions the sampler would read from the target and from the prediction; AdamW + EMA.
+
+Each example is one image with both CFG branches ([cond; uncond], as the sampler batches them), so the guided
+logits (1 + w) l_c - w l_u of the prediction can be compared with those of the target.
+"""
 from __future__ import annotations
 
 import copy
@@ -8,6 +13,8 @@ import time
 import torch
 
 from .base_model import BaseModel
+from .sampler import SamplerOptions
+from .schedules import progress
 from .shortcut import Shortcut, ShortcutConfig
 from .trajectories import pairs_at_step
 
@@ -17,33 +24,68 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, still: torch.Tensor) ->
     return (err * still).sum() / still.sum().clamp(min=1)
 
 
+def guided_kl(base: BaseModel, pred: torch.Tensor, target: torch.Tensor, still: torch.Tensor, step: int,
+              opts: SamplerOptions) -> torch.Tensor:
+    """KL(p_target || p_pred) of the guided, tempered token distributions used at sampler step `step`, mean over
+    the still-masked positions. pred/target are [cond; uncond] stacks [2b, L, D]; still is [b, L]."""
+    w = opts.guidance if opts.guidance_schedule == "constant" else opts.guidance * progress(step, opts.steps)
+
+    def guided_logp(feature: torch.Tensor) -> torch.Tensor:
+        logits = base.logits(feature)
+        b = logits.shape[0] // 2
+        return torch.log_softmax(((1.0 + w) * logits[:b] - w * logits[b:]) * opts.inverse_temperature, -1)
+
+    lp = guided_logp(pred)
+    with torch.no_grad():
+        lt = guided_logp(target)
+    kl = (lt.exp() * (lt - lp)).sum(-1)
+    return (kl * still).sum() / still.sum().clamp(min=1)
+
+
+def both_branches(traj: dict, idx: torch.Tensor, s: int):
+    """pairs_at_step for both CFG halves of images idx, stacked [cond; uncond] like the sampler's batch.
+    Returns feature, new ids, new positions, ratio (each [2b, ...]), target [2b, L, D] and still [b, L]."""
+    zero = torch.zeros(len(idx), dtype=torch.long)
+    fc, ids, pos, ratio, tc, still = pairs_at_step(traj, idx, zero, s)
+    fu, _, _, _, tu, _ = pairs_at_step(traj, idx, zero + 1, s)
+    return (torch.cat([fc, fu]), torch.cat([ids, ids]), torch.cat([pos, pos]), torch.cat([ratio, ratio]),
+            torch.cat([tc, tu]), still)
+
+
 def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutConfig, steps: int, batch: int,
-          lr: float, seed: int, ema_decay: float, rollout: int = 1, log=print) -> Shortcut:
-    """rollout R > 1: each example also chains the prediction over the next R - 1 steps (the model is fed its
-    own previous prediction, as in a budgeted run) and the loss is the mean over the R predictions."""
+          lr: float, seed: int, ema_decay: float, rollout: int = 1, kl_weight: float = 0.0,
+          sampling: SamplerOptions | None = None, log=print) -> Shortcut:
+    """batch = images per step (2 x batch feature rows). rollout R > 1: each example also chains the prediction
+    over the next R - 1 steps (the model is fed its own previous prediction, as in a budgeted run) and the loss
+    is the mean over the R predictions. kl_weight > 0 adds the guided-logit KL (needs `sampling`, the options
+    the trajectories were sampled with)."""
     if rollout < 1:
         raise ValueError(f"rollout must be >= 1, got {rollout}")
+    if kl_weight < 0 or (kl_weight > 0 and sampling is None):
+        raise ValueError("kl_weight must be >= 0, and a positive kl_weight needs the sampling options")
+    n_pairs = traj["steps"] - 1
+    if n_pairs < 1:
+        raise ValueError("trajectories need at least 2 steps")
     torch.manual_seed(seed)
+    base.requires_grad_(False)  # the head is read by the KL term, never trained
     model = Shortcut(cfg, base).to(base.tok.weight.device)
     ema = copy.deepcopy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     g = torch.Generator().manual_seed(seed)
-    n_pairs = traj["steps"] - 1
-    if n_pairs < 1:
-        raise ValueError("trajectories need at least 2 steps")
     t0 = time.time()
     model.train()
     for step in range(steps):
         s = int(torch.randint(0, n_pairs, (1,), generator=g))
         idx = train_idx[torch.randint(0, len(train_idx), (batch,), generator=g)]
-        branch = torch.randint(0, 2, (batch,), generator=g)
-        f, ids, pos, ratio, target, still = pairs_at_step(traj, idx, branch, s)
-        pred = f + model(f, ids, pos, ratio)
-        losses = [masked_mse(pred, target, still)]
-        for j in range(s + 1, min(s + rollout, n_pairs)):
-            _, ids, pos, ratio, target, still = pairs_at_step(traj, idx, branch, j)
+        losses, pred = [], None
+        for j in range(s, min(s + rollout, n_pairs)):
+            f, ids, pos, ratio, target, still = both_branches(traj, idx, j)
+            pred = f if pred is None else pred
             pred = pred + model(pred, ids, pos, ratio)
-            losses.append(masked_mse(pred, target, still))
+            loss = masked_mse(pred, target, torch.cat([still, still]))
+            if kl_weight > 0:
+                loss = loss + kl_weight * guided_kl(base, pred, target, still, j + 1, sampling)
+            losses.append(loss)
         loss = torch.stack(losses).mean()
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
@@ -61,21 +103,22 @@ def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutCon
 
 
 @torch.no_grad()
-def per_step_metrics(shortcut: Shortcut, traj: dict, idx: torch.Tensor) -> list[dict]:
-    """Held-out one-step prediction quality per step: shortcut vs reuse vs first-order Taylor."""
+def per_step_metrics(base: BaseModel, shortcut: Shortcut, traj: dict, idx: torch.Tensor,
+                     sampling: SamplerOptions) -> list[dict]:
+    """Held-out one-step prediction quality per step: shortcut vs reuse vs first-order Taylor (MSE and cosine on
+    still-masked positions, both branches; KL of the guided token distributions as in guided_kl)."""
     rows = []
     for s in range(traj["steps"] - 1):
-        acc = {m: {"mse": 0.0, "cos": 0.0} for m in ("shortcut", "reuse", "taylor")}
-        count = 0.0
-        for branch_id in (0, 1):
-            branch = torch.full((len(idx),), branch_id)
-            f, ids, pos, ratio, target, still = pairs_at_step(traj, idx, branch, s)
-            prev = traj["features"][idx, max(s - 1, 0), branch].float()
-            preds = {"shortcut": f + shortcut(f, ids, pos, ratio), "reuse": f, "taylor": f + (f - prev)}
-            w = still.float()
-            for m, p in preds.items():
-                acc[m]["mse"] += float((((p - target) ** 2).mean(-1) * w).sum())
-                acc[m]["cos"] += float((torch.nn.functional.cosine_similarity(p, target, dim=-1) * w).sum())
-            count += float(w.sum())
-        rows.append({"step": s, **{f"{m}_{k}": v / max(count, 1) for m, d in acc.items() for k, v in d.items()}})
+        f, ids, pos, ratio, target, still = both_branches(traj, idx, s)
+        p = max(s - 1, 0)
+        prev = torch.cat([traj["features"][idx, p, 0], traj["features"][idx, p, 1]]).float()
+        preds = {"shortcut": f + shortcut(f, ids, pos, ratio), "reuse": f, "taylor": f + (f - prev)}
+        w = torch.cat([still, still]).float()
+        row = {"step": s}
+        for m, pr in preds.items():
+            row[f"{m}_mse"] = float(masked_mse(pr, target, w))
+            cos = torch.nn.functional.cosine_similarity(pr, target, dim=-1)
+            row[f"{m}_cos"] = float((cos * w).sum() / w.sum().clamp(min=1))
+            row[f"{m}_kl"] = float(guided_kl(base, pr, target, still, s + 1, sampling))
+        rows.append(row)
     return rows

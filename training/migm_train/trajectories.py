@@ -14,9 +14,10 @@ from .sampler import SamplerOptions, sample
 
 
 def generate(base: BaseModel, count: int, opts: SamplerOptions, seed: int, batch: int, num_classes: int,
-             log=print) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    classes = torch.arange(count) % num_classes
+             log=print, device: torch.device | str = "cpu") -> dict:
+    """Samples on `device` (where the base model is); the result stays there."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    classes = torch.arange(count, device=device) % num_classes
     feats, toks, reveal = [], [], []
     t0 = time.time()
     for s in range(0, count, batch):

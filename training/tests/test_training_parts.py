@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from migm_train import shortcut_train
+from migm_train.sampler import SamplerOptions
 from migm_train.base_model import BaseConfig, BaseModel, flops_per_sequence
 from migm_train.pipeline import pick_sampler
 from migm_train.shortcut import Shortcut, ShortcutConfig
@@ -54,3 +55,23 @@ def test_rollout_training_runs_and_validates():
     assert isinstance(model, Shortcut)
     with pytest.raises(ValueError, match="rollout"):
         shortcut_train.train(base, traj, torch.arange(4), cfg, 1, 2, 1e-3, 0, 0.9, rollout=0)
+
+
+def test_kl_training_needs_the_sampling_options_and_moves_the_weights():
+    base = BaseModel(BaseConfig(length=16, codebook=8, dim=16, depth=1, heads=2))
+    cfg = ShortcutConfig(dim=16, width=8, heads=2, time_dim=16)
+    traj = _toy_traj()
+    with pytest.raises(ValueError, match="sampling options"):
+        shortcut_train.train(base, traj, torch.arange(4), cfg, 1, 2, 1e-3, 0, 0.9, kl_weight=1.0)
+    opts = SamplerOptions(steps=4, guidance=3.0)
+    model = shortcut_train.train(base, traj, torch.arange(4), cfg, steps=4, batch=2, lr=1e-2, seed=0, ema_decay=0.0,
+                                 rollout=2, kl_weight=1.0, sampling=opts, log=lambda _m: None)
+    # The output layer starts at zero (velocity 0 = reuse); training with the KL term must move it.
+    assert float(model.out.weight.abs().sum()) > 0
+    assert not any(p.requires_grad for p in base.parameters())  # the head is read, never trained
+    rows = shortcut_train.per_step_metrics(base, model, traj, torch.arange(4), opts)
+    assert len(rows) == 3 and all(r["reuse_kl"] >= 0 and r["shortcut_kl"] >= 0 for r in rows)
+    # KL of a prediction against itself is 0.
+    f = traj["features"][:2, 1].float().transpose(0, 1).reshape(4, 16, 16)
+    still = torch.ones(2, 16)
+    assert float(shortcut_train.guided_kl(base, f, f, still, 1, opts)) == pytest.approx(0.0, abs=1e-6)
