@@ -7,6 +7,7 @@ revealed positions never re-chosen, top-k_i committed (k_i from the token-count 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 import torch
 
@@ -42,6 +43,17 @@ class SampleResult:
     full_steps: list[int] = field(default_factory=list)
 
 
+def guidance_weight(opts: SamplerOptions, step: int) -> float:
+    """w_i: the guidance scale, times i / (N - 1) under the linear schedule."""
+    return opts.guidance if opts.guidance_schedule == "constant" else opts.guidance * progress(step, opts.steps)
+
+
+def guided_logp(logits: torch.Tensor, w: float, inverse_temperature: float) -> torch.Tensor:
+    """[cond; uncond] logits [2b, L, K] -> log softmax of ((1 + w) l_c - w l_u) * inverseTemperature, [b, L, K]."""
+    b = logits.shape[0] // 2
+    return torch.log_softmax(((1.0 + w) * logits[:b] - w * logits[b:]) * inverse_temperature, dim=-1)
+
+
 def _gumbel(shape, generator: torch.Generator) -> torch.Tensor:
     u = torch.rand(shape, generator=generator, device=generator.device).clamp_(1e-20, 1.0 - 1e-7)
     return -torch.log(-torch.log(u))
@@ -49,7 +61,10 @@ def _gumbel(shape, generator: torch.Generator) -> torch.Tensor:
 
 @torch.no_grad()
 def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generator: torch.Generator,
-           shortcut: torch.nn.Module | None = None, record: bool = False) -> SampleResult:
+           shortcut: torch.nn.Module | None = None, record: bool = False,
+           on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> SampleResult:
+    """on_step(i, logp, tokens), if given, sees each step's guided log-probabilities [b, L, K] and the tokens
+    [b, L] (mask id where still masked) before the step commits (diagnostics)."""
     cfg = base.cfg
     b, length, k_size, n_steps = len(classes), cfg.length, cfg.codebook, opts.steps
     if opts.method not in METHODS:
@@ -87,13 +102,13 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
             traj[:, i] = feat.reshape(2, b, length, -1).transpose(0, 1).half()
         logits = base.logits(feat)
         t = progress(i, n_steps)
-        w = opts.guidance if opts.guidance_schedule == "constant" else opts.guidance * t
-        guided = (1.0 + w) * logits[:b] - w * logits[b:]
-        logp = torch.log_softmax(guided * opts.inverse_temperature, dim=-1)
+        logp = guided_logp(logits, guidance_weight(opts, i), opts.inverse_temperature)
         cand = (logp + _gumbel(logp.shape, generator)).argmax(-1)          # Gumbel-max = categorical draw
         conf = logp.gather(-1, cand[..., None])[..., 0]
         conf = conf + opts.randomize_temperature * _gumbel(conf.shape, generator) * (1.0 - t)
         masked = tokens == cfg.mask_id
+        if on_step is not None:
+            on_step(i, logp, tokens)
         conf = conf.masked_fill(~masked, float("-inf"))
         k = min(counts[i], int(masked.sum(1).min()))
         pos = conf.topk(k, dim=1).indices

@@ -13,8 +13,7 @@ import time
 import torch
 
 from .base_model import BaseModel
-from .sampler import SamplerOptions
-from .schedules import progress
+from .sampler import SamplerOptions, guidance_weight, guided_logp
 from .shortcut import Shortcut, ShortcutConfig
 from .trajectories import pairs_at_step
 
@@ -28,16 +27,10 @@ def guided_kl(base: BaseModel, pred: torch.Tensor, target: torch.Tensor, still: 
               opts: SamplerOptions) -> torch.Tensor:
     """KL(p_target || p_pred) of the guided, tempered token distributions used at sampler step `step`, mean over
     the still-masked positions. pred/target are [cond; uncond] stacks [2b, L, D]; still is [b, L]."""
-    w = opts.guidance if opts.guidance_schedule == "constant" else opts.guidance * progress(step, opts.steps)
-
-    def guided_logp(feature: torch.Tensor) -> torch.Tensor:
-        logits = base.logits(feature)
-        b = logits.shape[0] // 2
-        return torch.log_softmax(((1.0 + w) * logits[:b] - w * logits[b:]) * opts.inverse_temperature, -1)
-
-    lp = guided_logp(pred)
+    w = guidance_weight(opts, step)
+    lp = guided_logp(base.logits(pred), w, opts.inverse_temperature)
     with torch.no_grad():
-        lt = guided_logp(target)
+        lt = guided_logp(base.logits(target), w, opts.inverse_temperature)
     kl = (lt.exp() * (lt - lp)).sum(-1)
     return (kl * still).sum() / still.sum().clamp(min=1)
 

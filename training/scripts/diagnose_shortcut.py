@@ -10,8 +10,14 @@ seeds and images, and prints FD / class accuracy per variant as JSON lines:
 - `cond-only`: the conditional branch follows the shortcut, the unconditional one is reused.
 - `reuse`, `taylor`: the training-free baselines; `vanilla`: every step full (the reference at this image count).
 
+With --per-step, each variant also reports per sampler step, over the still-masked positions of its own
+trajectory: the entropy and top-1 probability of the guided distribution it samples from, and the KL from the
+distribution the base model would give at that point (one extra base call per step; 0 at full steps, so
+vanilla's row is a check). That separates "wrong on states vanilla visits" (one-step metrics on vanilla
+trajectories) from "wrong on the states budgeted sampling itself visits".
+
 usage (from training/): MALLOC_MMAP_MAX_=0 /usr/bin/python3 scripts/diagnose_shortcut.py --work work \
-    --images 500 --budget 4 [--guidance 5] [--variants shortcut,shared,reuse]
+    --images 500 --budget 4 [--guidance 5] [--variants shortcut,shared,reuse] [--per-step]
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), ".."
 
 from migm_train.config import full  # noqa: E402
 from migm_train.pipeline import Build  # noqa: E402
-from migm_train.sampler import sample  # noqa: E402
+from migm_train.sampler import guidance_weight, guided_logp, sample  # noqa: E402
 
 VARIANTS = ("shortcut", "shared", "cond-only", "reuse", "taylor", "vanilla")
 
@@ -49,13 +55,44 @@ class BranchVelocity(torch.nn.Module):
         return v
 
 
-def sample_variant(base, shortcut, classes, opts, budget: int, variant: str, g: torch.Generator) -> torch.Tensor:
+class PerStep:
+    """on_step callback: per-step sums over still-masked positions of entropy, top-1 probability and the KL from
+    the base model's own guided distribution at the current tokens."""
+
+    def __init__(self, base, opts, steps: int):
+        self.base, self.opts = base, opts
+        self.sums = {k: [0.0] * steps for k in ("entropy", "top1", "kl_base")}
+        self.count = [0.0] * steps
+        self.classes: torch.Tensor | None = None
+
+    @torch.no_grad()
+    def __call__(self, i: int, logp: torch.Tensor, tokens: torch.Tensor) -> None:
+        cfg, o = self.base.cfg, self.opts
+        masked = (tokens == cfg.mask_id).float()
+        cls2 = torch.cat([self.classes, torch.full_like(self.classes, cfg.null_class)])
+        logits = self.base.logits(self.base.features(torch.cat([tokens, tokens]), cls2))
+        true = guided_logp(logits, guidance_weight(o, i), o.inverse_temperature)
+        p = logp.exp()
+        per = {"entropy": -(p * logp).sum(-1), "top1": p.max(-1).values,
+               "kl_base": (true.exp() * (true - logp)).sum(-1)}
+        for k, v in per.items():
+            self.sums[k][i] += float((v * masked).sum())
+        self.count[i] += float(masked.sum())
+
+    def means(self) -> dict:
+        return {k: [round(v / max(c, 1.0), 4) for v, c in zip(vals, self.count)] for k, vals in self.sums.items()}
+
+
+def sample_variant(base, shortcut, classes, opts, budget: int, variant: str, g: torch.Generator,
+                   probe: PerStep | None = None) -> torch.Tensor:
+    if probe is not None:
+        probe.classes = classes.long()
     if variant == "vanilla":
-        return sample(base, classes, opts.with_(method="vanilla"), g).tokens
+        return sample(base, classes, opts.with_(method="vanilla"), g, on_step=probe).tokens
     if variant in ("reuse", "taylor"):
-        return sample(base, classes, opts.with_(method=variant, budget=budget), g).tokens
+        return sample(base, classes, opts.with_(method=variant, budget=budget), g, on_step=probe).tokens
     return sample(base, classes, opts.with_(method="shortcut", budget=budget), g,
-                  shortcut=BranchVelocity(shortcut, variant)).tokens
+                  shortcut=BranchVelocity(shortcut, variant), on_step=probe).tokens
 
 
 def main() -> None:
@@ -66,6 +103,7 @@ def main() -> None:
     p.add_argument("--guidance", type=float, default=None, help="override the build's guidance weight")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--per-step", action="store_true", help="per-step entropy, top-1 and KL from the base model")
     args = p.parse_args()
     torch.set_num_threads(1)
     build = Build(full(), args.work, os.devnull, None, log_file=False)
@@ -79,12 +117,14 @@ def main() -> None:
             raise SystemExit(f"unknown variant {variant!r}; allowed: {', '.join(VARIANTS)}")
         g = torch.Generator().manual_seed(args.seed)
         t0 = time.time()
-        toks = torch.cat([sample_variant(ev.base, ev.shortcut, classes_all[s:s + 250], opts, args.budget, variant, g)
-                          for s in range(0, args.images, 250)])
+        probe = PerStep(ev.base, opts, opts.steps) if args.per_step else None
+        toks = torch.cat([sample_variant(ev.base, ev.shortcut, classes_all[s:s + 250], opts, args.budget, variant, g,
+                                         probe) for s in range(0, args.images, 250)])
         sc = ev.score(toks, classes_all)
-        print(json.dumps({"variant": variant, "budget": args.budget, "steps": opts.steps, "guidance": opts.guidance,
-                          "images": args.images, "fd": round(sc["fd"], 3), "class_acc": round(sc["class_acc"], 4),
-                          "seconds": round(time.time() - t0, 1)}), flush=True)
+        row = {"variant": variant, "budget": args.budget, "steps": opts.steps, "guidance": opts.guidance,
+               "images": args.images, "fd": round(sc["fd"], 3), "class_acc": round(sc["class_acc"], 4),
+               "seconds": round(time.time() - t0, 1)}
+        print(json.dumps({**row, **(probe.means() if probe else {})}), flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ makes the search minutes long; `--device cpu --scale 0.01` is the smoke test). R
 - `wide-data`: d = 96, 2 blocks (over the cost budget: a capacity check, not a shipping candidate).
 
 Also prints, per recipe, the one-step MSE and guided-logit KL on held-out trajectories (reuse and Taylor too).
-Writes JSON lines to --out and the trained weights to --weights. The rows in docs/data/shortcut-search-h200*.jsonl
+Writes JSON lines to --out and the trained weights to --weights. The rows in docs/data/shortcut-search-h200.jsonl
 came from this script at commit c38d1f6 (which also had a `taylor-kl` recipe: a shortcut correcting the Taylor
 step; it lost, and was removed with the sampler hook it needed).
 

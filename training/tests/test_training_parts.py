@@ -75,3 +75,22 @@ def test_kl_training_needs_the_sampling_options_and_moves_the_weights():
     f = traj["features"][:2, 1].float().transpose(0, 1).reshape(4, 16, 16)
     still = torch.ones(2, 16)
     assert float(shortcut_train.guided_kl(base, f, f, still, 1, opts)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_on_step_sees_every_step_and_changes_nothing():
+    from migm_train.sampler import sample
+    torch.manual_seed(0)
+    base = BaseModel(BaseConfig(length=16, codebook=8, dim=16, depth=1, heads=2)).eval()
+    opts = SamplerOptions(steps=4, guidance=2.0)
+    classes = torch.tensor([1, 3])
+    seen = []
+
+    def probe(i, logp, tokens):
+        assert logp.shape == (2, 16, 8) and tokens.shape == (2, 16)
+        seen.append((i, int((tokens == base.cfg.mask_id).sum())))
+
+    a = sample(base, classes, opts, torch.Generator().manual_seed(5), on_step=probe).tokens
+    b = sample(base, classes, opts, torch.Generator().manual_seed(5)).tokens
+    assert torch.equal(a, b)
+    assert [i for i, _ in seen] == [0, 1, 2, 3]
+    assert seen[0][1] == 32 and all(x[1] > y[1] for x, y in zip(seen, seen[1:]))  # before each commit
