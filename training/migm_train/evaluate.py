@@ -22,8 +22,9 @@ class Evaluator:
 
     def generate(self, opts: SamplerOptions, count: int, seed: int) -> dict:
         """Balanced classes (i mod 10). Returns tokens, classes and wall time spent sampling."""
-        g = torch.Generator().manual_seed(seed)
-        classes = torch.arange(count) % self.num_classes
+        dev = self.base.tok.weight.device  # sampling runs where the base model is; scoring on the CPU
+        g = torch.Generator(device=dev).manual_seed(seed)
+        classes = torch.arange(count, device=dev) % self.num_classes
         toks, sample_time = [], 0.0
         for s in range(0, count, self.batch):
             t0 = time.perf_counter()
@@ -32,6 +33,7 @@ class Evaluator:
         return {"tokens": torch.cat(toks), "classes": classes, "seconds": sample_time}
 
     def score(self, tokens: torch.Tensor, classes: torch.Tensor) -> dict:
+        tokens, classes = tokens.cpu(), classes.cpu()
         with torch.no_grad():
             pixels = torch.cat([self.tok.decode(tokens[s:s + 1000]) for s in range(0, len(tokens), 1000)])
         pred, feats = predict(self.clf, pixels)

@@ -26,7 +26,9 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, still: torch.Tensor) ->
 def guided_kl(base: BaseModel, pred: torch.Tensor, target: torch.Tensor, still: torch.Tensor, step: int,
               opts: SamplerOptions) -> torch.Tensor:
     """KL(p_target || p_pred) of the guided, tempered token distributions used at sampler step `step`, mean over
-    the still-masked positions. pred/target are [cond; uncond] stacks [2b, L, D]; still is [b, L]."""
+    the still-masked positions. pred/target are [cond; uncond] stacks [2b, L, D]; still is [b, L] (or [2b, L], of
+    which the cond half is used: both halves are the same images)."""
+    still = still[: len(pred) // 2]
     w = guidance_weight(opts, step)
     lp = guided_logp(base.logits(pred), w, opts.inverse_temperature)
     with torch.no_grad():
@@ -36,13 +38,10 @@ def guided_kl(base: BaseModel, pred: torch.Tensor, target: torch.Tensor, still: 
 
 
 def both_branches(traj: dict, idx: torch.Tensor, s: int):
-    """pairs_at_step for both CFG halves of images idx, stacked [cond; uncond] like the sampler's batch.
-    Returns feature, new ids, new positions, ratio (each [2b, ...]), target [2b, L, D] and still [b, L]."""
+    """pairs_at_step for both CFG halves of images idx, stacked [cond; uncond] like the sampler's batch (each
+    output has 2b rows)."""
     zero = torch.zeros(len(idx), dtype=torch.long)
-    fc, ids, pos, ratio, tc, still = pairs_at_step(traj, idx, zero, s)
-    fu, _, _, _, tu, _ = pairs_at_step(traj, idx, zero + 1, s)
-    return (torch.cat([fc, fu]), torch.cat([ids, ids]), torch.cat([pos, pos]), torch.cat([ratio, ratio]),
-            torch.cat([tc, tu]), still)
+    return pairs_at_step(traj, torch.cat([idx, idx]), torch.cat([zero, zero + 1]), s)
 
 
 def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutConfig, steps: int, batch: int,
@@ -75,7 +74,7 @@ def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutCon
             f, ids, pos, ratio, target, still = both_branches(traj, idx, j)
             pred = f if pred is None else pred
             pred = pred + model(pred, ids, pos, ratio)
-            loss = masked_mse(pred, target, torch.cat([still, still]))
+            loss = masked_mse(pred, target, still)
             if kl_weight > 0:
                 loss = loss + kl_weight * guided_kl(base, pred, target, still, j + 1, sampling)
             losses.append(loss)
@@ -103,10 +102,9 @@ def per_step_metrics(base: BaseModel, shortcut: Shortcut, traj: dict, idx: torch
     rows = []
     for s in range(traj["steps"] - 1):
         f, ids, pos, ratio, target, still = both_branches(traj, idx, s)
-        p = max(s - 1, 0)
-        prev = torch.cat([traj["features"][idx, p, 0], traj["features"][idx, p, 1]]).float()
+        prev = both_branches(traj, idx, max(s - 1, 0))[0]
         preds = {"shortcut": f + shortcut(f, ids, pos, ratio), "reuse": f, "taylor": f + (f - prev)}
-        w = torch.cat([still, still]).float()
+        w = still.float()
         row = {"step": s}
         for m, pr in preds.items():
             row[f"{m}_mse"] = float(masked_mse(pr, target, w))

@@ -14,8 +14,9 @@ from .sampler import SamplerOptions, sample
 
 
 def generate(base: BaseModel, count: int, opts: SamplerOptions, seed: int, batch: int, num_classes: int,
-             log=print, device: torch.device | str = "cpu") -> dict:
-    """Samples on `device` (where the base model is); the result stays there."""
+             log=print) -> dict:
+    """Samples on the base model's device; the result stays there."""
+    device = base.tok.weight.device
     g = torch.Generator(device=device).manual_seed(seed)
     classes = torch.arange(count, device=device) % num_classes
     feats, toks, reveal = [], [], []

@@ -29,13 +29,10 @@ import torch
 
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
-from migm_train import classifier as clf_mod, shortcut_train  # noqa: E402
+from migm_train import shortcut_train  # noqa: E402
 from migm_train.config import full  # noqa: E402
-from migm_train.fd import frechet, stats  # noqa: E402
 from migm_train.pipeline import Build  # noqa: E402
-from migm_train.sampler import sample  # noqa: E402
 from migm_train.shortcut import ShortcutConfig  # noqa: E402
-from migm_train.tokenizer import Decoder  # noqa: E402
 from migm_train.trajectories import generate  # noqa: E402
 
 
@@ -94,29 +91,19 @@ def main() -> None:
         log(json.dumps(row))
 
     build = Build(full(), args.work, os.devnull, None, log_file=False)
-    base = build.base_model().to(dev).requires_grad_(False)
+    ev = build.evaluator()  # samples where its base model is (moved below), scores on the CPU
+    base = ev.base.to(dev).requires_grad_(False)
+    ev.batch = (args.images + 1) // 2
+    ev.log = lambda _m: None
     opts = build.sampling()
-    ck = build.load("classifier.pt")
-    clf = build.classifier().to(dev)
-    ref = stats(ck["ref_features"])
-    t = build.load("tokenizer.pt")
-    dec = Decoder(t["codebook"], t["patch"], 28, 28).to(dev)
     log(f"device {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}); options {opts}")
 
-    def score(tokens, classes) -> dict:
-        pred, feats = clf_mod.predict(clf, dec(tokens))
-        return {"fd": round(frechet(*stats(feats.cpu().numpy()), *ref), 3),
-                "class_acc": round(float((pred == classes).float().mean()), 4)}
-
     def evaluate(label, o, model=None, seed=1) -> dict:
-        g = torch.Generator(device=dev).manual_seed(seed)
-        classes = torch.arange(args.images, device=dev) % 10
-        t0 = time.time()
-        half = (args.images + 1) // 2
-        toks = torch.cat([sample(base, classes[s:s + half], o, g, shortcut=model).tokens
-                          for s in range(0, args.images, half)])
-        return {"label": label, "steps": o.steps, "method": o.method, "budget": o.budget, "images": args.images,
-                **score(toks, classes), "seconds": round(time.time() - t0, 1)}
+        ev.shortcut = model
+        r = ev.run(o, args.images, [seed], label)
+        return {"label": label, "steps": o.steps, "method": o.method, "budget": o.budget, "images": r["images"],
+                "fd": round(r["fd_pooled"], 3), "class_acc": round(r["class_acc"], 4),
+                "seconds": round(r["seconds_per_image"] * r["images"], 1)}
 
     # Baselines on this device's random stream.
     for n in (16, 4, 5):
@@ -127,7 +114,7 @@ def main() -> None:
 
     # Trajectories on the device: the first traj_small are the small set, heldout last.
     total = args.traj_big + args.heldout
-    traj = generate(base, total, opts, seed=7, batch=1000, num_classes=10, log=lambda _m: None, device=dev)
+    traj = generate(base, total, opts, seed=7, batch=1000, num_classes=10, log=lambda _m: None)
     log(f"trajectories: {total} images, features {tuple(traj['features'].shape)}")
     held = torch.arange(args.traj_big, total)
 
