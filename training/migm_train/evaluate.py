@@ -8,7 +8,7 @@ import torch
 
 from .base_model import BaseModel
 from .classifier import Classifier, predict
-from .fd import frechet, stats
+from .fd import class_spread, frechet, stats
 from .sampler import SamplerOptions, sample
 from .tokenizer import Tokenizer
 
@@ -39,7 +39,7 @@ class Evaluator:
         pred, feats = predict(self.clf, pixels)
         mu, sig = stats(feats.numpy())
         return {"fd": frechet(mu, sig, *self.ref), "class_acc": float((pred == classes).float().mean()),
-                "features": feats.numpy()}
+                "spread": class_spread(feats.numpy(), classes.numpy(), self.num_classes), "features": feats.numpy()}
 
     def run(self, opts: SamplerOptions, count: int, seeds: list[int], label: str) -> dict:
         """count images split evenly over seeds: per-seed FD (noise) and the pooled FD."""
@@ -54,15 +54,17 @@ class Evaluator:
             secs += gen["seconds"]
             toks_all.append(gen["tokens"])
             classes_all.append(gen["classes"])
-        mu, sig = stats(np.concatenate(feats))
+        feats_all, classes_cat = np.concatenate(feats), torch.cat(classes_all).cpu().numpy()
+        mu, sig = stats(feats_all)
         fds = [p["fd"] for p in per]
         out = {"label": label, "options": opts.to_dict(), "images": share * len(seeds), "per_seed": per,
-               "fd_pooled": frechet(mu, sig, *self.ref), "fd_seed_mean": float(np.mean(fds)),
+               "fd_pooled": frechet(mu, sig, *self.ref),
+               "spread": class_spread(feats_all, classes_cat, self.num_classes), "fd_seed_mean": float(np.mean(fds)),
                "fd_seed_std": float(np.std(fds, ddof=1)) if len(fds) > 1 else 0.0,
                "class_acc": float(np.mean(preds_acc)), "seconds_per_image": secs / (share * len(seeds)),
                "batch": self.batch}
         self.log(f"eval {label}: FD {out['fd_pooled']:.2f} (seeds {out['fd_seed_mean']:.2f} +- "
-                 f"{out['fd_seed_std']:.2f}) acc {out['class_acc']:.3f} {out['seconds_per_image'] * 1000:.1f} ms/img")
+                 f"{out['fd_seed_std']:.2f}) spread {out['spread']:.1f} acc {out['class_acc']:.3f} {out['seconds_per_image'] * 1000:.1f} ms/img")
         out["_tokens"] = torch.cat(toks_all)
         out["_classes"] = torch.cat(classes_all)
         return out

@@ -97,6 +97,50 @@ def search_section(path: str) -> tuple[list[str], int]:
     return out, n_img
 
 
+VARIETY = "variety-probe-B4.jsonl"
+
+
+def variety_section(path: str) -> list[str]:
+    """scripts/diagnose_shortcut.py --velocity output as two tables: FD split into its mean and covariance terms
+    with the within-class spread per sampler, and the held-out velocity decomposition of the shortcut."""
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    test = next(r for r in rows if r.get("variant") == "test set")
+    samples = [r for r in rows if "fd" in r]
+    vel = [r["velocity"] for r in rows if "velocity" in r]
+    r0 = samples[0]
+    out = [f"{r0['images']} images per sampler (one seed), budget B = {r0['budget']} at N = {r0['steps']}; "
+           f"within-class spread of the 10,000 test images: **{test['spread']:.1f}**.", "",
+           "| sampler | FD | mean term | covariance term | within-class spread | class acc |", "|---|---|---|---|---|---|"]
+    for r in samples:
+        name = f"vanilla N={r['steps']}" if r["variant"].startswith("vanilla") else f"{r['variant']} B={r['budget']}"
+        out.append(f"| {name} | {r['fd']:.2f} | {r['fd_mean']:.2f} | {r['fd_cov']:.2f} | {r['spread']:.1f} | "
+                   f"{r['class_acc'] * 100:.1f}% |")
+    if vel:
+        out += ["", f"Held-out velocity f_(s+1) - f_s at the still-masked positions ({rows[0]['images']} images x 2 "
+                "CFG branches), split into its image-average part (mean over the images, per branch and position) "
+                "and the image-specific rest; explained = 1 - error energy / energy (0 = what reuse gets); speed = "
+                "|predicted velocity| / |true velocity| (RMS).", "",
+                "| step s | image-specific share of the energy | average part explained | image-specific part explained "
+                "| speed |", "|---|---|---|---|---|"]
+        out += [f"| {v['step']} | {v['specific_share'] * 100:.1f}% | {v['average_explained'] * 100:.1f}% | "
+                f"{v['specific_explained'] * 100:.1f}% | {v['speed_ratio']:.2f} |" for v in vel]
+    seg = [r["segment"] for r in rows if "segment" in r]
+    if seg:
+        out += ["", f"The budgeted sampler replayed on the same held-out trajectories (plan of B = {r0['budget']}): at "
+                "each skipped step i after full step b, the displacement f_i - f_b predicted by the chained shortcut "
+                "(fed the true revealed tokens), by Taylor (from the last two full steps) and by reuse (none); "
+                "image-specific part explained, and the guided KL at step i.", "",
+                "| step i | from b | shortcut: specific explained | Taylor: specific explained | KL shortcut | KL Taylor "
+                "| KL reuse |", "|---|---|---|---|---|---|---|"]
+        dash = {"specific_explained": float("nan"), "kl": float("nan")}
+        for g in seg:
+            t = g.get("taylor", dash)
+            out.append(f"| {g['step']} | {g['from']} | {g['shortcut']['specific_explained'] * 100:.1f}% | "
+                       f"{t['specific_explained'] * 100:.1f}% | {g['shortcut']['kl']:.3f} | {t['kl']:.3f} | "
+                       f"{g['reuse']['kl']:.3f} |".replace("nan%", "-").replace("nan", "-"))
+    return out
+
+
 def write_report(work: str, bundle: str, docs: str) -> str:
     os.makedirs(os.path.join(docs, "img"), exist_ok=True)
     cfg = _load(work, "config.json")
@@ -285,6 +329,12 @@ def write_report(work: str, bundle: str, docs: str) -> str:
                 "mean over steps 1-14 (for `kl3` and `kl10`, from a second run with its own held-out set). `mse` ran "
                 "with the trainer as it was before the KL term (32 rows of random CFG branches per step). Raw rows: "
                 "`docs/data/" + SEARCH + "`.", ""] + table + [""]
+
+    variety = os.path.join(docs, "data", VARIETY)
+    if os.path.exists(variety):
+        out += ["## Where the shortcut loses: variety inside a class", "",
+                "`training/scripts/diagnose_shortcut.py --velocity` on this build (raw: `docs/data/" + VARIETY + "`).",
+                ""] + variety_section(variety) + [""]
 
     imgs = sorted(f for f in os.listdir(os.path.join(docs, "img"))
                   if f.endswith(".png") and f.split("-")[0] in ("vanilla", "shortcut", "reuse"))

@@ -8,7 +8,12 @@ seeds and images, and prints FD / class accuracy per variant as JSON lines:
 - `shared`: the conditional branch's velocity is added to both branches, so the guided feature
   (1 + w) f_c - w f_u moves by exactly v_c and the branch difference stays as at the last full step.
 - `cond-only`: the conditional branch follows the shortcut, the unconditional one is reused.
-- `reuse`, `taylor`: the training-free baselines; `vanilla`: every step full (the reference at this image count).
+- `reuse`, `taylor`: the training-free baselines; `vanilla`: every step full (the reference at this image count);
+  `vanilla-few`: vanilla with N = budget steps (as many base calls as the budgeted methods).
+
+Each row also splits FD into its mean and covariance terms and gives the within-class spread of the classifier
+features (the test set's own spread is printed first, as the target): a sampler can match the base model's
+mean image and still lose the variety inside a class.
 
 With --per-step, each variant also reports per sampler step, over the still-masked positions of its own
 trajectory: the entropy and top-1 probability of the guided distribution it samples from, and the KL from the
@@ -16,8 +21,13 @@ distribution the base model would give at that point (one extra base call per st
 vanilla's row is a check). That separates "wrong on states vanilla visits" (one-step metrics on vanilla
 trajectories) from "wrong on the states budgeted sampling itself visits".
 
+With --velocity, first prints the held-out decomposition of the true per-step velocity into its image-average
+and image-specific parts and how much of each the shortcut reproduces (shortcut_train.velocity_decomposition),
+and the same for the displacement from the last full step at each skipped step of the budget's plan, for the
+chained shortcut, Taylor and reuse (shortcut_train.segment_decomposition).
+
 usage (from training/): MALLOC_MMAP_MAX_=0 /usr/bin/python3 scripts/diagnose_shortcut.py --work work \
-    --images 500 --budget 4 [--guidance 5] [--variants shortcut,shared,reuse] [--per-step]
+    --images 500 --budget 4 [--guidance 5] [--variants shortcut,shared,reuse] [--per-step] [--velocity]
 """
 from __future__ import annotations
 
@@ -32,10 +42,13 @@ import torch
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
 from migm_train.config import full  # noqa: E402
+from migm_train.fd import class_spread, frechet_terms, stats  # noqa: E402
 from migm_train.pipeline import Build  # noqa: E402
 from migm_train.sampler import guidance_weight, guided_logp, sample  # noqa: E402
+from migm_train.schedules import full_step_plan  # noqa: E402
+from migm_train.shortcut_train import segment_decomposition, velocity_decomposition  # noqa: E402
 
-VARIANTS = ("shortcut", "shared", "cond-only", "reuse", "taylor", "vanilla")
+VARIANTS = ("shortcut", "shared", "cond-only", "reuse", "taylor", "vanilla", "vanilla-few")
 
 
 class BranchVelocity(torch.nn.Module):
@@ -89,6 +102,8 @@ def sample_variant(base, shortcut, classes, opts, budget: int, variant: str, g: 
         probe.classes = classes.long()
     if variant == "vanilla":
         return sample(base, classes, opts.with_(method="vanilla"), g, on_step=probe).tokens
+    if variant == "vanilla-few":
+        return sample(base, classes, opts.with_(method="vanilla", steps=budget), g, on_step=probe).tokens
     if variant in ("reuse", "taylor"):
         return sample(base, classes, opts.with_(method=variant, budget=budget), g, on_step=probe).tokens
     return sample(base, classes, opts.with_(method="shortcut", budget=budget), g,
@@ -104,6 +119,7 @@ def main() -> None:
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--per-step", action="store_true", help="per-step entropy, top-1 and KL from the base model")
+    p.add_argument("--velocity", action="store_true", help="held-out velocity decomposition of the shortcut first")
     args = p.parse_args()
     torch.set_num_threads(1)
     build = Build(full(), args.work, os.devnull, None, log_file=False)
@@ -111,6 +127,21 @@ def main() -> None:
     opts = build.sampling()
     if args.guidance is not None:
         opts = opts.with_(guidance=args.guidance)
+    if args.velocity:
+        traj = build.load("traj.pt")
+        held = torch.arange(traj["train_count"], len(traj["tokens"]))
+        for r in velocity_decomposition(ev.shortcut, traj, held):
+            print(json.dumps({"velocity": {k: round(v, 4) for k, v in r.items()}, "images": len(held)}), flush=True)
+        plan = full_step_plan(opts.steps, args.budget)
+        for r in segment_decomposition(ev.base, ev.shortcut, traj, held, plan, opts):
+            seg = {k: ({m: round(x, 4) for m, x in v.items()} if isinstance(v, dict) else v) for k, v in r.items()}
+            print(json.dumps({"segment": seg, "budget": args.budget, "images": len(held)}), flush=True)
+        del traj
+    ref_mu, ref_sig = ev.ref
+    test_labels = build.dataset.test_labels
+    ref_feats = build.load("classifier.pt")["ref_features"]
+    print(json.dumps({"variant": "test set", "images": len(ref_feats),
+                      "spread": round(class_spread(ref_feats, test_labels, 10), 2)}), flush=True)
     classes_all = torch.arange(args.images) % 10
     for variant in args.variants.split(","):
         if variant not in VARIANTS:
@@ -121,8 +152,10 @@ def main() -> None:
         toks = torch.cat([sample_variant(ev.base, ev.shortcut, classes_all[s:s + 250], opts, args.budget, variant, g,
                                          probe) for s in range(0, args.images, 250)])
         sc = ev.score(toks, classes_all)
-        row = {"variant": variant, "budget": args.budget, "steps": opts.steps, "guidance": opts.guidance,
-               "images": args.images, "fd": round(sc["fd"], 3), "class_acc": round(sc["class_acc"], 4),
+        fd_mean, fd_cov = frechet_terms(*stats(sc["features"]), ref_mu, ref_sig)
+        row = {"variant": variant, "budget": args.budget, "steps": args.budget if variant == "vanilla-few" else opts.steps,
+               "guidance": opts.guidance, "images": args.images, "fd": round(sc["fd"], 3), "fd_mean": round(fd_mean, 3),
+               "fd_cov": round(fd_cov, 3), "spread": round(sc["spread"], 2), "class_acc": round(sc["class_acc"], 4),
                "seconds": round(time.time() - t0, 1)}
         print(json.dumps({**row, **(probe.means() if probe else {})}), flush=True)
 

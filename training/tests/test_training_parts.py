@@ -94,3 +94,41 @@ def test_on_step_sees_every_step_and_changes_nothing():
     assert torch.equal(a, b)
     assert [i for i, _ in seen] == [0, 1, 2, 3]
     assert seen[0][1] == 32 and all(x[1] > y[1] for x, y in zip(seen, seen[1:]))  # before each commit
+
+
+def test_velocity_decomposition_of_a_zero_velocity_is_nothing_explained():
+    base = BaseModel(BaseConfig(length=16, codebook=8, dim=16, depth=1, heads=2))
+    model = Shortcut(ShortcutConfig(dim=16, width=8, heads=2, time_dim=16), base).eval()  # zero-init: velocity 0
+    rows = shortcut_train.velocity_decomposition(model, _toy_traj(), torch.arange(4))
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    for r in rows:
+        assert r["average_explained"] == pytest.approx(0.0, abs=1e-6)
+        assert r["specific_explained"] == pytest.approx(0.0, abs=1e-6)
+        assert r["speed_ratio"] == 0.0 and 0.0 < r["specific_share"] < 1.0
+
+
+def test_frechet_terms_and_class_spread():
+    import numpy as np
+    from migm_train.fd import class_spread, frechet, frechet_terms, stats
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 3))
+    mean_term, cov_term = frechet_terms(*stats(a + [2.0, 0.0, 0.0]), *stats(a))
+    assert mean_term == pytest.approx(4.0, rel=1e-6) and cov_term == pytest.approx(0.0, abs=1e-6)
+    assert frechet(*stats(a * 2), *stats(a)) == pytest.approx(sum(frechet_terms(*stats(a * 2), *stats(a))))
+    labels = np.arange(4000) % 2
+    # Moving the classes apart changes nothing inside a class; scaling every point by 2 scales the spread by 4.
+    assert class_spread(a + labels[:, None] * 10.0, labels, 2) == pytest.approx(class_spread(a, labels, 2))
+    assert class_spread(2 * a, labels, 2) == pytest.approx(4 * class_spread(a, labels, 2))
+
+
+def test_segment_decomposition_replays_the_plan():
+    base = BaseModel(BaseConfig(length=16, codebook=8, dim=16, depth=1, heads=2))
+    model = Shortcut(ShortcutConfig(dim=16, width=8, heads=2, time_dim=16), base).eval()
+    traj = _toy_traj(steps=6)
+    rows = shortcut_train.segment_decomposition(base, model, traj, torch.arange(4), [0, 3],
+                                                SamplerOptions(steps=6, guidance=2.0))
+    assert [(r["step"], r["from"]) for r in rows] == [(1, 0), (2, 0), (4, 3), (5, 3)]
+    assert "taylor" not in rows[0] and "taylor" in rows[2]       # Taylor needs two full steps
+    # The zero-init shortcut is reuse: same displacement (none), same KL.
+    assert all(r["shortcut"] == r["reuse"] for r in rows)
+    assert rows[2]["reuse"]["specific_explained"] == pytest.approx(0.0, abs=1e-6)
