@@ -1,8 +1,10 @@
 """PyTorch peer of `migm bench`: times the reference sampler at the benchmark's settings.
 
 `python -m migm_train.bench_peer --work work --batch 16 --configs '[{"method": "vanilla", "steps": 16, "budget": null}]'`
-prints one JSON line {"rows": [{method, steps, budget, msPerImage}], "note": "..."}: median over timed runs of
-one batch each, after a warm-up run, with the build's own sampling options (guidance, temperatures).
+prints one JSON line {"rows": [{method, steps, budget, msPerImage, msPerImageMin, msPerImageMax}], "note": "..."}:
+median (and range) over timed runs of one batch each, after a warm-up run, with the build's own sampling options
+(guidance, temperatures). The range is reported because PyTorch on this machine varies by up to 1.5x between
+runs of the same setting.
 """
 from __future__ import annotations
 
@@ -43,10 +45,11 @@ def main() -> None:
             t0 = time.perf_counter()
             sample(base, classes, opts, g, shortcut=shortcut)
             times.append((time.perf_counter() - t0) * 1000 / args.batch)
-        rows.append({"method": c["method"], "steps": c["steps"], "budget": c["budget"], "msPerImage": statistics.median(times)})
+        rows.append({"method": c["method"], "steps": c["steps"], "budget": c["budget"],
+                     "msPerImage": statistics.median(times), "msPerImageMin": min(times), "msPerImageMax": max(times)})
     note = (f"training/migm_train/sampler.py (PyTorch {torch.__version__}, {torch.get_num_threads()} torch thread(s) + "
             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')} OpenBLAS thread(s)), "
-            f"median of {args.runs} runs of batch {args.batch} after a warm-up, same N, B and sampling options.")
+            f"median (min-max) of {args.runs} runs of batch {args.batch} after a warm-up, same N, B and sampling options.")
     print(json.dumps({"rows": rows, "note": note}))
 
 

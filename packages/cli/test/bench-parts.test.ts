@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FeatureStats, frechetDistance } from '../src/bench/frechet.js';
 import { readFashionMnist } from '../src/bench/fashion-mnist.js';
 import { paretoSvg } from '../src/bench/pareto-svg.js';
-import { verdicts } from '../src/bench/report.js';
+import { markdownTable, verdicts } from '../src/bench/report.js';
 import { withSpeedups, type BenchRow } from '../src/bench/run-bench.js';
 import { RandomStreams } from '@migm/core';
 
@@ -67,6 +67,12 @@ describe('bench report', () => {
     expect(w[0]).toMatch(/^NOT MET/);
     expect(w[1]).toMatch(/^NOT MET: taylor N=16 B=5/);
     expect(w[3]).toMatch(/^NOT MET: our Node runtime is 1.20x/);
+  });
+  it('shows the PyTorch peer as median (min-max) when the peer reports its range', () => {
+    const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10)]);
+    const table = markdownTable(rows, [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 180, msPerImageMin: 150, msPerImageMax: 260 }]);
+    expect(table).toContain('| 180.00 (150.00-260.00) | 1.80x faster |');
+    expect(markdownTable(rows, [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 180 }])).toContain('| 180.00 | 1.80x faster |');
   });
   it('draws an SVG with a point per row and a legend per method', () => {
     const svg = paretoSvg([{ series: 'vanilla', label: 'N4', x: 10, y: 30 }, { series: 'vanilla', label: 'N16', x: 40, y: 10 }, { series: 'shortcut', label: '16/5', x: 15, y: 11 }], 'FD <vs> latency', 'ms', 'FD');

@@ -99,7 +99,7 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
   try {
     // Fastest PyTorch setting measured here for sampling: 1 torch thread + 2 OpenBLAS threads (15.3 ms per
     // image-step at N = 8, batch 16) vs 2 torch threads (32.7 ms).
-    const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', '3', '--configs', JSON.stringify(spec)], {
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', '5', '--configs', JSON.stringify(spec)], {
       cwd: trainingDir, maxBuffer: 1 << 24, env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368', MIGM_TORCH_THREADS: '1', OPENBLAS_NUM_THREADS: '2' },
     });
     const parsed = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rows: PeerRow[]; note: string };
