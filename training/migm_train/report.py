@@ -132,12 +132,11 @@ def variety_section(path: str) -> list[str]:
                 "image-specific part explained, and the guided KL at step i.", "",
                 "| step i | from b | shortcut: specific explained | Taylor: specific explained | KL shortcut | KL Taylor "
                 "| KL reuse |", "|---|---|---|---|---|---|---|"]
-        dash = {"specific_explained": float("nan"), "kl": float("nan")}
         for g in seg:
-            t = g.get("taylor", dash)
-            out.append(f"| {g['step']} | {g['from']} | {g['shortcut']['specific_explained'] * 100:.1f}% | "
-                       f"{t['specific_explained'] * 100:.1f}% | {g['shortcut']['kl']:.3f} | {t['kl']:.3f} | "
-                       f"{g['reuse']['kl']:.3f} |".replace("nan%", "-").replace("nan", "-"))
+            sc, t = g["shortcut"], g.get("taylor")  # no Taylor before the second full step
+            t_cells = f"{t['specific_explained'] * 100:.1f}% | {sc['kl']:.3f} | {t['kl']:.3f}" if t else f"- | {sc['kl']:.3f} | -"
+            out.append(f"| {g['step']} | {g['from']} | {sc['specific_explained'] * 100:.1f}% | {t_cells} | "
+                       f"{g['reuse']['kl']:.3f} |")
     return out
 
 

@@ -159,18 +159,21 @@ def segment_decomposition(base: BaseModel, shortcut: Shortcut, traj: dict, idx: 
     the full step b of `plan`, the displacement f_i - f_b as predicted by the shortcut (chained from f_b with
     the true revealed tokens), Taylor (f_b + (i - b)(f_b - f_a)/(b - a), after two full steps) and reuse (none),
     split as in velocity_decomposition, plus the guided KL at step i."""
+    def feature(j: int) -> torch.Tensor:  # f_j of both branches, [2b, L, D]
+        return both_branches(traj, idx, j)[0]
+
     rows = []
-    fb = lambda j: both_branches(traj, idx, j)[0]  # noqa: E731  (feature at step j, both branches)
     ends = list(plan[1:]) + [traj["steps"]]
     for k, (b, nxt) in enumerate(zip(plan, ends)):
-        chain, f_b = fb(b), fb(b)
+        f_b = feature(b)
+        chain = f_b
         for i in range(b + 1, nxt):
             _, ids, pos, ratio, target, still = both_branches(traj, idx, i - 1)
             chain = chain + shortcut(chain, ids, pos, ratio)
             preds = {"shortcut": chain, "reuse": f_b}
             if k > 0:
                 a = plan[k - 1]
-                preds["taylor"] = f_b + (i - b) * (f_b - fb(a)) / (b - a)
+                preds["taylor"] = f_b + (i - b) * (f_b - feature(a)) / (b - a)
             row = {"step": i, "from": b}
             for name, pred in preds.items():
                 row[name] = {**_split_explained(target - f_b, pred - f_b, still, len(idx)),
