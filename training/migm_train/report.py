@@ -108,13 +108,17 @@ def variety_section(path: str) -> list[str]:
     samples = [r for r in rows if "fd" in r]
     vel = [r["velocity"] for r in rows if "velocity" in r]
     r0 = samples[0]
+    fid = all("fd_vanilla" in r for r in samples)
     out = [f"{r0['images']} images per sampler (one seed), budget B = {r0['budget']} at N = {r0['steps']}; "
-           f"within-class spread of the 10,000 test images: **{test['spread']:.1f}**.", "",
-           "| sampler | FD | mean term | covariance term | within-class spread | class acc |", "|---|---|---|---|---|---|"]
+           f"within-class spread of the 10,000 test images: **{test['spread']:.1f}**."
+           + (f" Last column: FD against {r0['images']} vanilla N = {r0['steps']} samples of another seed (fidelity to "
+              "the base model; vanilla's own value is the sampling-noise floor)." if fid else ""), "",
+           "| sampler | FD | mean term | covariance term | within-class spread | class acc |" + (" FD to vanilla |" if fid else ""),
+           "|---|---|---|---|---|---|" + ("---|" if fid else "")]
     for r in samples:
         name = f"vanilla N={r['steps']}" if r["variant"].startswith("vanilla") else f"{r['variant']} B={r['budget']}"
         out.append(f"| {name} | {r['fd']:.2f} | {r['fd_mean']:.2f} | {r['fd_cov']:.2f} | {r['spread']:.1f} | "
-                   f"{r['class_acc'] * 100:.1f}% |")
+                   f"{r['class_acc'] * 100:.1f}% |" + (f" {r['fd_vanilla']:.2f} |" if fid else ""))
     if vel:
         out += ["", f"Held-out velocity f_(s+1) - f_s at the still-masked positions ({rows[0]['images']} images x 2 "
                 "CFG branches), split into its image-average part (mean over the images, per branch and position) "
@@ -332,7 +336,7 @@ def write_report(work: str, bundle: str, docs: str) -> str:
     variety = os.path.join(docs, "data", VARIETY)
     if os.path.exists(variety):
         out += ["## Where the shortcut loses: variety inside a class", "",
-                "`training/scripts/diagnose_shortcut.py --velocity` on this build (raw: `docs/data/" + VARIETY + "`).",
+                "`training/scripts/diagnose_shortcut.py --velocity --fidelity` on this build (raw: `docs/data/" + VARIETY + "`).",
                 ""] + variety_section(variety) + [""]
 
     imgs = sorted(f for f in os.listdir(os.path.join(docs, "img"))

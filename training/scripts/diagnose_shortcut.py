@@ -21,13 +21,18 @@ distribution the base model would give at that point (one extra base call per st
 vanilla's row is a check). That separates "wrong on states vanilla visits" (one-step metrics on vanilla
 trajectories) from "wrong on the states budgeted sampling itself visits".
 
+With --fidelity, each row also gets `fd_vanilla`: the FD against the base model's own samples (vanilla at the
+default N, the same image count, sampled with seed + 1 so no variant shares its random stream) instead of the
+test set. That is fidelity to what the base model generates; the `vanilla` variant's value is the floor that
+sampling noise alone gives at this image count.
+
 With --velocity, first prints the held-out decomposition of the true per-step velocity into its image-average
 and image-specific parts and how much of each the shortcut reproduces (shortcut_train.velocity_decomposition),
 and the same for the displacement from the last full step at each skipped step of the budget's plan, for the
 chained shortcut, Taylor and reuse (shortcut_train.segment_decomposition).
 
 usage (from training/): MALLOC_MMAP_MAX_=0 /usr/bin/python3 scripts/diagnose_shortcut.py --work work \
-    --images 500 --budget 4 [--guidance 5] [--variants shortcut,shared,reuse] [--per-step] [--velocity]
+    --images 500 --budget 4 [--guidance 5] [--variants shortcut,shared,reuse] [--per-step] [--velocity] [--fidelity]
 """
 from __future__ import annotations
 
@@ -120,6 +125,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--per-step", action="store_true", help="per-step entropy, top-1 and KL from the base model")
     p.add_argument("--velocity", action="store_true", help="held-out velocity decomposition of the shortcut first")
+    p.add_argument("--fidelity", action="store_true", help="also FD against vanilla samples of another seed")
     args = p.parse_args()
     torch.set_num_threads(1)
     build = Build(full(), args.work, os.devnull, None, log_file=False)
@@ -143,9 +149,17 @@ def main() -> None:
     print(json.dumps({"variant": "test set", "images": len(ref_feats),
                       "spread": round(class_spread(ref_feats, test_labels, 10), 2)}), flush=True)
     classes_all = torch.arange(args.images) % 10
-    for variant in args.variants.split(","):
-        if variant not in VARIANTS:
-            raise SystemExit(f"unknown variant {variant!r}; allowed: {', '.join(VARIANTS)}")
+    variants = args.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}")
+    vanilla_ref = None
+    if args.fidelity:
+        g = torch.Generator().manual_seed(args.seed + 1)
+        toks = torch.cat([sample_variant(ev.base, None, classes_all[s:s + 250], opts, args.budget, "vanilla", g)
+                          for s in range(0, args.images, 250)])
+        vanilla_ref = stats(ev.score(toks, classes_all)["features"])
+    for variant in variants:
         g = torch.Generator().manual_seed(args.seed)
         t0 = time.time()
         probe = PerStep(ev.base, opts, opts.steps) if args.per_step else None
@@ -157,6 +171,8 @@ def main() -> None:
                "guidance": opts.guidance, "images": args.images, "fd": round(sc["fd"], 3), "fd_mean": round(fd_mean, 3),
                "fd_cov": round(fd_cov, 3), "spread": round(sc["spread"], 2), "class_acc": round(sc["class_acc"], 4),
                "seconds": round(time.time() - t0, 1)}
+        if vanilla_ref is not None:
+            row["fd_vanilla"] = round(sum(frechet_terms(*stats(sc["features"]), *vanilla_ref)), 3)
         print(json.dumps({**row, **(probe.means() if probe else {})}), flush=True)
 
 
