@@ -51,7 +51,7 @@ describe('Fashion-MNIST reader', () => {
 
 describe('bench report', () => {
   const row = (method: BenchRow['method'], steps: number, budget: number | undefined, ms: number, fd: number, rho: number | null = null): BenchRow => ({
-    method, steps, budget, images: 100, msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 }, fd, classAccuracy: 0.9, coreShare: 0.05, rho,
+    method, steps, budget, images: 100, msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 }, fd, fdToVanilla: null, classAccuracy: 0.9, coreShare: 0.05, rho,
     speedup: null, idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
   });
   it('computes speed-ups against vanilla at the same N and judges the targets', () => {
@@ -73,6 +73,13 @@ describe('bench report', () => {
     const table = markdownTable(rows, [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 180, msPerImageMin: 150, msPerImageMax: 260 }]);
     expect(table).toContain('| 180.00 (150.00-260.00) | 1.80x faster |');
     expect(markdownTable(rows, [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 180 }])).toContain('| 180.00 | 1.80x faster |');
+  });
+  it('shows FD to the vanilla reference next to FD, n/a when it was not sampled', () => {
+    const rows = withSpeedups([{ ...row('vanilla', 16, undefined, 100, 10), fdToVanilla: 1.69 }, row('vanilla', 4, undefined, 25, 30)]);
+    const table = markdownTable(rows, []).split('\n');
+    expect(table[0]).toContain('| FD | FD to vanilla |');
+    expect(table[2]).toContain('| 10.00 | 1.69 |');
+    expect(table[3]).toContain('| 30.00 | n/a |');
   });
   it('draws an SVG with a point per row and a legend per method', () => {
     const svg = paretoSvg([{ series: 'vanilla', label: 'N4', x: 10, y: 30 }, { series: 'vanilla', label: 'N16', x: 40, y: 10 }, { series: 'shortcut', label: '16/5', x: 15, y: 11 }], 'FD <vs> latency', 'ms', 'FD');

@@ -30,10 +30,10 @@ const peerCell = (p: PeerRow): string =>
   p.msPerImageMin !== undefined && p.msPerImageMax !== undefined ? `${f(p.msPerImage)} (${f(p.msPerImageMin)}-${f(p.msPerImageMax)})` : f(p.msPerImage);
 
 export function markdownTable(rows: readonly BenchRow[], peers: readonly PeerRow[]): string {
-  const head = '| method | N | B | ms/image (median) | p10-p90 | FD | class acc. | core share | rho | speed-up | ideal | achieved/ideal | PyTorch ms/image (min-max) | ours vs PyTorch |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const head = '| method | N | B | ms/image (median) | p10-p90 | FD | FD to vanilla | class acc. | core share | rho | speed-up | ideal | achieved/ideal | PyTorch ms/image (min-max) | ours vs PyTorch |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const lines = rows.map((r) => {
     const peer = peers.find((p) => p.method === r.method && p.steps === r.steps && (p.budget ?? undefined) === r.budget);
-    return `| ${r.method} | ${r.steps} | ${r.budget ?? r.steps} | ${f(r.msPerImage.median)} | ${f(r.msPerImage.p10)}-${f(r.msPerImage.p90)} | ${f(r.fd)} | ${(100 * r.classAccuracy).toFixed(1)}% | ${(100 * r.coreShare).toFixed(1)}% | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup)}x`} | ${r.speedup !== null && r.idealSpeedup !== null ? `${(100 * r.speedup / r.idealSpeedup).toFixed(0)}%` : '-'} | ${peer ? peerCell(peer) : '-'} | ${peer ? `${f(peer.msPerImage / r.msPerImage.median)}x faster` : '-'} |`;
+    return `| ${r.method} | ${r.steps} | ${r.budget ?? r.steps} | ${f(r.msPerImage.median)} | ${f(r.msPerImage.p10)}-${f(r.msPerImage.p90)} | ${f(r.fd)} | ${f(r.fdToVanilla)} | ${(100 * r.classAccuracy).toFixed(1)}% | ${(100 * r.coreShare).toFixed(1)}% | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup)}x`} | ${r.speedup !== null && r.idealSpeedup !== null ? `${(100 * r.speedup / r.idealSpeedup).toFixed(0)}%` : '-'} | ${peer ? peerCell(peer) : '-'} | ${peer ? `${f(peer.msPerImage / r.msPerImage.median)}x faster` : '-'} |`;
   });
   return [head, ...lines].join('\n');
 }

@@ -18,7 +18,13 @@ export interface BenchRow extends BenchConfig {
   readonly images: number;
   /** Per-image latency of each timed batch, ms (the warm-up batch excluded). */
   readonly msPerImage: { median: number; p10: number; p90: number; runs: number };
+  /** Frechet distance to the Fashion-MNIST test set (the issue's quality measure). */
   readonly fd: number;
+  /**
+   * Frechet distance to vanilla samples at the trained N drawn with other seeds: fidelity to what the base model
+   * generates (vanilla's own row shows the seed-noise floor). Null when that reference was not sampled.
+   */
+  readonly fdToVanilla: number | null;
   readonly classAccuracy: number;
   /** Share of generate() time spent in core (the rest is onnxruntime). */
   readonly coreShare: number;
@@ -76,8 +82,14 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
 }
 
-/** Generates `images` images for one setting in batches, timing each batch, and scores them. */
-export async function benchOne(backend: OrtBackend, reference: FeatureStats, config: BenchConfig, o: BenchOptions): Promise<BenchRow> {
+/**
+ * Generates `images` images for one setting in batches, timing each batch, and scores them against the test set
+ * (`reference`) and, when given, against vanilla samples (`vanillaReference`). Returns the row and the features'
+ * statistics.
+ */
+export async function benchOne(
+  backend: OrtBackend, reference: FeatureStats, config: BenchConfig, o: BenchOptions, vanillaReference?: FeatureStats,
+): Promise<{ row: BenchRow; stats: FeatureStats }> {
   const numClasses = backend.manifest.condition.numClasses;
   const run = (batchIndex: number, n: number) =>
     generate(backend, {
@@ -122,18 +134,23 @@ export async function benchOne(backend: OrtBackend, reference: FeatureStats, con
   }
   const sorted = [...perImage].sort((a, b) => a - b);
   const rho = skippedSteps > 0 && fullSteps > 0 ? skippedMs / skippedSteps / (fullMs / fullSteps) : null;
-  return {
+  const row: BenchRow = {
     ...config,
     images: o.images,
     msPerImage: { median: quantile(sorted, 0.5), p10: quantile(sorted, 0.1), p90: quantile(sorted, 0.9), runs: sorted.length },
     fd: frechetDistance(stats, reference),
+    fdToVanilla: vanillaReference ? frechetDistance(stats, vanillaReference) : null,
     classAccuracy: correct / o.images,
     coreShare: coreMs / totalMs,
     rho,
     speedup: null,
     idealSpeedup: rho !== null && config.budget !== undefined ? idealSpeedup(config.steps, config.budget, rho) : null,
   };
+  return { row, stats };
 }
+
+/** Seed offset of the vanilla reference run: far from the measured batches' seeds (seed + batch index). */
+const VANILLA_REFERENCE_SEED_OFFSET = 2_000_000;
 
 /** Fills in achieved speed-ups against vanilla at the same N (when that vanilla row exists). */
 export function withSpeedups(rows: readonly BenchRow[]): BenchRow[] {
@@ -144,14 +161,23 @@ export function withSpeedups(rows: readonly BenchRow[]): BenchRow[] {
   });
 }
 
-/** Runs every setting, logging one line each. */
-export async function runBench(backend: OrtBackend, o: BenchOptions): Promise<{ rows: BenchRow[]; referenceImages: number }> {
+/**
+ * Runs every setting, logging one line each. First samples the vanilla reference at `vanillaSteps` (the trained N)
+ * with seeds no setting uses, so each row's fdToVanilla compares independent draws.
+ */
+export async function runBench(backend: OrtBackend, o: BenchOptions & { readonly vanillaSteps?: number }): Promise<{ rows: BenchRow[]; referenceImages: number }> {
   const reference = await referenceStats(backend);
+  let vanillaReference: FeatureStats | undefined;
+  if (o.vanillaSteps !== undefined) {
+    o.log(`vanilla reference N=${o.vanillaSteps} (other seeds, for fidelity)`);
+    const refOptions = { ...o, seed: o.seed + VANILLA_REFERENCE_SEED_OFFSET };
+    vanillaReference = (await benchOne(backend, reference, { method: 'vanilla', steps: o.vanillaSteps, budget: undefined }, refOptions)).stats;
+  }
   const rows: BenchRow[] = [];
   for (const config of o.configs) {
-    const row = await benchOne(backend, reference, config, o);
+    const { row } = await benchOne(backend, reference, config, o, vanillaReference);
     rows.push(row);
-    o.log(`${config.method.padEnd(8)} N=${String(config.steps).padStart(2)} B=${String(config.budget ?? config.steps).padStart(2)}: ${row.msPerImage.median.toFixed(2)} ms/image, FD ${row.fd.toFixed(2)}, acc ${(100 * row.classAccuracy).toFixed(1)}%`);
+    o.log(`${config.method.padEnd(8)} N=${String(config.steps).padStart(2)} B=${String(config.budget ?? config.steps).padStart(2)}: ${row.msPerImage.median.toFixed(2)} ms/image, FD ${row.fd.toFixed(2)}${row.fdToVanilla === null ? '' : ` (to vanilla ${row.fdToVanilla.toFixed(2)})`}, acc ${(100 * row.classAccuracy).toFixed(1)}%`);
   }
   return { rows: withSpeedups(rows), referenceImages: reference.count };
 }

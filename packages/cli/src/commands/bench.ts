@@ -40,7 +40,8 @@ export async function benchCommand(argv: string[]): Promise<void> {
     const configs: BenchConfig[] = defaultConfigs(m, quick);
     console.log(`benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}`);
     const t0 = performance.now();
-    const { rows, referenceImages } = await runBench(backend, { images, batch, seed, configs, log: (l) => console.log(l) });
+    const vanillaSteps = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
+    const { rows, referenceImages } = await runBench(backend, { images, batch, seed, configs, vanillaSteps, log: (l) => console.log(l) });
     const peers = await pytorchPeer(values.torch, configs, batch);
     const meta: BenchMeta = {
       bundle: `${m.name}${m.version ? ` ${m.version}` : ''}`, device: backend.device, images, batch, node: process.version,
@@ -66,7 +67,7 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
   await writeFile(imgPath, svg);
   const block = [
     START,
-    `Run: \`pnpm migm bench${meta.quick ? ' --quick' : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). FD: Frechet distance in the evaluation classifier's feature space against the ${meta.referenceImages} Fashion-MNIST test images. rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
+    `Run: \`pnpm migm bench${meta.quick ? ' --quick' : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). FD: Frechet distance in the evaluation classifier's feature space against the ${meta.referenceImages} Fashion-MNIST test images; FD to vanilla: the same distance to ${meta.images} vanilla images at the trained N drawn with other seeds (fidelity to what the base model generates; vanilla's own row at that N is the seed-noise floor). rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
     '',
     markdownTable(rows, peers.rows),
     '',
