@@ -29,7 +29,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     torch: { type: 'string' },
   });
   const quick = values.quick === true;
-  const images = intFlag('images', values.images, quick ? 320 : 2000, 16, 1_000_000)!;
+  const images = intFlag('images', values.images, quick ? 160 : 2000, 16, 1_000_000)!;
   const batch = intFlag('batch', values.batch, 16, 1, 256)!;
   if (images < batch) throw new UsageError(`--images (${images}) must be at least --batch (${batch}): latency is timed on full batches`);
   const seed = intFlag('seed', values.seed, 1000, 0, Number.MAX_SAFE_INTEGER)!;
