@@ -8,7 +8,7 @@ import torch
 
 from .base_model import BaseModel
 from .classifier import Classifier, predict
-from .fd import class_spread, frechet, stats
+from .fd import class_spread, frechet, frechet_terms, stats
 from .sampler import SamplerOptions, sample
 from .tokenizer import Tokenizer
 
@@ -38,7 +38,9 @@ class Evaluator:
             pixels = torch.cat([self.tok.decode(tokens[s:s + 1000]) for s in range(0, len(tokens), 1000)])
         pred, feats = predict(self.clf, pixels)
         mu, sig = stats(feats.numpy())
-        return {"fd": frechet(mu, sig, *self.ref), "class_acc": float((pred == classes).float().mean()),
+        fd_mean, fd_cov = frechet_terms(mu, sig, *self.ref)
+        return {"fd": fd_mean + fd_cov, "fd_mean": fd_mean, "fd_cov": fd_cov, "stats": (mu, sig),
+                "class_acc": float((pred == classes).float().mean()),
                 "spread": class_spread(feats.numpy(), classes.numpy(), self.num_classes), "features": feats.numpy()}
 
     def run(self, opts: SamplerOptions, count: int, seeds: list[int], label: str) -> dict:

@@ -167,13 +167,13 @@ def segment_decomposition(base: BaseModel, shortcut: Shortcut, traj: dict, idx: 
     for k, (b, nxt) in enumerate(zip(plan, ends)):
         f_b = feature(b)
         chain = f_b
+        slope = (f_b - feature(plan[k - 1])) / (b - plan[k - 1]) if k > 0 else None  # Taylor's per-step trend
         for i in range(b + 1, nxt):
             _, ids, pos, ratio, target, still = both_branches(traj, idx, i - 1)
             chain = chain + shortcut(chain, ids, pos, ratio)
             preds = {"shortcut": chain, "reuse": f_b}
-            if k > 0:
-                a = plan[k - 1]
-                preds["taylor"] = f_b + (i - b) * (f_b - feature(a)) / (b - a)
+            if slope is not None:
+                preds["taylor"] = f_b + (i - b) * slope
             row = {"step": i, "from": b}
             for name, pred in preds.items():
                 row[name] = {**_split_explained(target - f_b, pred - f_b, still, len(idx)),

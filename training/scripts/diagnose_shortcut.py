@@ -47,7 +47,7 @@ import torch
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
 from migm_train.config import full  # noqa: E402
-from migm_train.fd import class_spread, frechet_terms, stats  # noqa: E402
+from migm_train.fd import class_spread, frechet  # noqa: E402
 from migm_train.pipeline import Build  # noqa: E402
 from migm_train.sampler import guidance_weight, guided_logp, sample  # noqa: E402
 from migm_train.schedules import full_step_plan  # noqa: E402
@@ -143,7 +143,6 @@ def main() -> None:
             seg = {k: ({m: round(x, 4) for m, x in v.items()} if isinstance(v, dict) else v) for k, v in r.items()}
             print(json.dumps({"segment": seg, "budget": args.budget, "images": len(held)}), flush=True)
         del traj
-    ref_mu, ref_sig = ev.ref
     test_labels = build.dataset.test_labels
     ref_feats = build.load("classifier.pt")["ref_features"]
     print(json.dumps({"variant": "test set", "images": len(ref_feats),
@@ -158,7 +157,7 @@ def main() -> None:
         g = torch.Generator().manual_seed(args.seed + 1)
         toks = torch.cat([sample_variant(ev.base, None, classes_all[s:s + 250], opts, args.budget, "vanilla", g)
                           for s in range(0, args.images, 250)])
-        vanilla_ref = stats(ev.score(toks, classes_all)["features"])
+        vanilla_ref = ev.score(toks, classes_all)["stats"]
     for variant in variants:
         g = torch.Generator().manual_seed(args.seed)
         t0 = time.time()
@@ -166,13 +165,12 @@ def main() -> None:
         toks = torch.cat([sample_variant(ev.base, ev.shortcut, classes_all[s:s + 250], opts, args.budget, variant, g,
                                          probe) for s in range(0, args.images, 250)])
         sc = ev.score(toks, classes_all)
-        fd_mean, fd_cov = frechet_terms(*stats(sc["features"]), ref_mu, ref_sig)
         row = {"variant": variant, "budget": args.budget, "steps": args.budget if variant == "vanilla-few" else opts.steps,
-               "guidance": opts.guidance, "images": args.images, "fd": round(sc["fd"], 3), "fd_mean": round(fd_mean, 3),
-               "fd_cov": round(fd_cov, 3), "spread": round(sc["spread"], 2), "class_acc": round(sc["class_acc"], 4),
+               "guidance": opts.guidance, "images": args.images, "fd": round(sc["fd"], 3), "fd_mean": round(sc["fd_mean"], 3),
+               "fd_cov": round(sc["fd_cov"], 3), "spread": round(sc["spread"], 2), "class_acc": round(sc["class_acc"], 4),
                "seconds": round(time.time() - t0, 1)}
         if vanilla_ref is not None:
-            row["fd_vanilla"] = round(sum(frechet_terms(*stats(sc["features"]), *vanilla_ref)), 3)
+            row["fd_vanilla"] = round(frechet(*sc["stats"], *vanilla_ref), 3)
         print(json.dumps({**row, **(probe.means() if probe else {})}), flush=True)
 
 

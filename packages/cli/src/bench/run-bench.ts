@@ -40,6 +40,8 @@ export interface BenchOptions {
   readonly batch: number;
   readonly seed: number;
   readonly configs: readonly BenchConfig[];
+  /** Steps of the vanilla reference that each row's fdToVanilla is measured against (none: fdToVanilla null). */
+  readonly vanillaSteps?: number;
   readonly log: (line: string) => void;
 }
 
@@ -165,7 +167,7 @@ export function withSpeedups(rows: readonly BenchRow[]): BenchRow[] {
  * Runs every setting, logging one line each. First samples the vanilla reference at `vanillaSteps` (the trained N)
  * with seeds no setting uses, so each row's fdToVanilla compares independent draws.
  */
-export async function runBench(backend: OrtBackend, o: BenchOptions & { readonly vanillaSteps?: number }): Promise<{ rows: BenchRow[]; referenceImages: number }> {
+export async function runBench(backend: OrtBackend, o: BenchOptions): Promise<{ rows: BenchRow[]; referenceImages: number }> {
   const reference = await referenceStats(backend);
   let vanillaReference: FeatureStats | undefined;
   if (o.vanillaSteps !== undefined) {
