@@ -1,0 +1,173 @@
+// Checks the Node backend on accelerated onnxruntime execution providers against the CPU, on one bundle:
+// per graph, max |difference| of every output on the same seeded random inputs; per device, generate() with
+// vanilla and the learned shortcut (tokens equal to the CPU's? ms per image, median of timed runs after a
+// warm-up); concurrent generate() calls on one backend against sequential ones.
+//
+// usage (after `pnpm build`):
+//   node packages/backend-node/scripts/device-check.mjs --bundle DIR [--devices cpu,cuda,webgpu] [--batch 16]
+//        [--runs 5] [--require webgpu] [--out result.json]
+// `auto` reports the device createNodeBackend picked (CUDA, else the CPU).
+// `cpu` and `cuda` go through createNodeBackend; `webgpu` (onnxruntime-node's WebGPU provider: Dawn on
+// Vulkan / Metal / D3D12) is not a backend-node device, so it runs the same OrtBackend with that provider.
+// Settings: vanilla at the bundle's default N and the learned shortcut at its default budget (when the bundle
+// has one). A device that fails to start is reported with its error and skipped. Prints JSON; exit 1 when any
+// parity check exceeds --tolerance (default 1e-3) or a device named by --require (comma list) did not start.
+// Parity runs each graph in its own session on the device's provider (the verified bundle bytes); onnxruntime
+// may still place some nodes on the CPU, which this script cannot see.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { generate, RandomStreams } from '@migm/core';
+import { graphRoles, OrtBackend } from '@migm/backend-ort';
+import { createNodeBackend, readBundleDir } from '@migm/backend-node';
+
+const { values: args } = parseArgs({
+  options: {
+    bundle: { type: 'string' },
+    devices: { type: 'string', default: 'cpu,cuda,webgpu' },
+    batch: { type: 'string', default: '16' },
+    runs: { type: 'string', default: '5' },
+    tolerance: { type: 'string', default: '1e-3' },
+    require: { type: 'string', default: '' },
+    out: { type: 'string' },
+  },
+});
+if (!args.bundle) throw new Error('--bundle DIR is required');
+const devices = args.devices.split(',');
+const batch = Number(args.batch);
+const runs = Number(args.runs);
+const tolerance = Number(args.tolerance);
+const required = args.require ? args.require.split(',') : [];
+const bundle = await readBundleDir(args.bundle);
+const { manifest } = bundle;
+const roles = graphRoles(manifest, { shortcut: true });
+
+/** Seeded random inputs for one graph, from its manifest spec (symbolic dims: batch 4, newTokens 12). */
+function inputsFor(role) {
+  const spec = manifest.graphs[role];
+  const random = new RandomStreams(1234 + role.length, 1); // core's PRNG: the same inputs on every device
+  const r = () => random.uniform(0);
+  const { codebookSize: K, count: L, maskId } = manifest.tokens;
+  const feeds = {};
+  for (const [key, t] of Object.entries(spec.inputs)) {
+    const dims = t.shape.map((d) => (typeof d === 'number' ? d : d === 'batch' ? 4 : 12));
+    const n = dims.reduce((x, y) => x * y, 1);
+    let data;
+    if (t.dtype === 'float32') {
+      data = Float32Array.from({ length: n }, () => (key === 'ratio' ? r() : (r() * 2 - 1) * 2));
+    } else {
+      // The base also sees the mask id and the null class; the decoder and the shortcut only codes.
+      const max = key === 'classes' ? manifest.condition.nullClassId + 1
+        : key === 'tokens' && role === 'base' ? maskId + 1 : key.toLowerCase().includes('position') ? L : K;
+      const ints = Int32Array.from({ length: n }, () => Math.floor(r() * max));
+      data = t.dtype === 'int64' ? BigInt64Array.from(ints, (v) => BigInt(v)) : ints;
+    }
+    feeds[t.name] = new ort.Tensor(t.dtype, data, dims);
+  }
+  return feeds;
+}
+
+async function graphOutputs(role, ep) {
+  const session = await ort.InferenceSession.create(bundle.files.get(manifest.graphs[role].file), { executionProviders: [ep] });
+  try {
+    const out = await session.run(inputsFor(role));
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float32Array.from(v.data, Number)]));
+  } finally {
+    await session.release();
+  }
+}
+
+function maxAbsDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+async function createBackend(device) {
+  if (device === 'auto') return createNodeBackend({ bundle, device, onFallback: (f) => console.error(`auto: ${f.device} unavailable`) });
+  if (device === 'webgpu') {
+    return OrtBackend.create({ ort, bundle, name: 'onnxruntime-node', device, sessionOptions: { executionProviders: ['webgpu'] } });
+  }
+  return createNodeBackend({ bundle, device, onFallback: () => {} });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sameTokens = (a, b) => {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+};
+
+const { steps: N, budget: B } = manifest.sampling;
+const settings = [
+  { name: `vanilla N${N}`, predictor: 'none', steps: N },
+  ...(manifest.graphs.shortcut ? [{ name: `shortcut N${N} B${B}`, predictor: 'learned', steps: N, budget: B }] : []),
+];
+/** generate() options of one setting. */
+const optionsFor = (s, extra) => ({ steps: s.steps, predictor: s.predictor, ...(s.budget ? { budget: s.budget } : {}), ...extra });
+const report = { bundle: manifest.name, batch, runs, node: process.version, devices: {} };
+const cpuOutputs = {};
+const cpuTokens = {};
+let failed = false;
+for (const device of devices) {
+  const row = {};
+  report.devices[device] = row;
+  const t0 = performance.now();
+  let backend;
+  try {
+    backend = await createBackend(device);
+  } catch (err) {
+    row.error = String(err?.message ?? err);
+    console.error(`${device}: ${row.error}`);
+    continue;
+  }
+  row.createMs = Math.round(performance.now() - t0);
+  row.resolvedDevice = backend.device;
+  row.parity = {};
+  for (const role of roles) {
+    const outs = await graphOutputs(role, backend.device);
+    if (device === 'cpu') cpuOutputs[role] = outs;
+    else if (cpuOutputs[role]) {
+      for (const [k, v] of Object.entries(outs)) {
+        const d = maxAbsDiff(v, cpuOutputs[role][k]);
+        row.parity[`${role}.${k}`] = d;
+        if (d > tolerance) failed = true;
+      }
+    }
+  }
+  row.generate = {};
+  for (const s of settings) {
+    const opts = optionsFor(s, { condition: manifest.condition.numClasses - 1, batch, seed: 1 });
+    const first = await generate(backend, opts); // warm-up (and the tokens compared)
+    const times = [];
+    const split = { backendMs: 0, coreMs: 0 };
+    for (let i = 0; i < runs; i++) {
+      const { timings } = await generate(backend, opts);
+      times.push(timings.totalMs / batch);
+      split.backendMs += timings.backendMs;
+      split.coreMs += timings.coreMs;
+    }
+    const cell = {
+      msPerImage: median(times), msPerImageMin: Math.min(...times), msPerImageMax: Math.max(...times),
+      // Where the time goes: onnxruntime (graphs and copies) vs core (sampling in JS).
+      backendShare: split.backendMs / (split.backendMs + split.coreMs),
+    };
+    if (device === 'cpu') cpuTokens[s.name] = first.tokens;
+    else if (cpuTokens[s.name]) cell.tokensEqualToCpu = sameTokens(first.tokens, cpuTokens[s.name]);
+    row.generate[s.name] = cell;
+  }
+  const last = settings.at(-1);
+  const [a, b] = await Promise.all([5, 6].map((seed) => generate(backend, optionsFor(last, { condition: 0, batch: 4, seed }))));
+  const a2 = await generate(backend, optionsFor(last, { condition: 0, batch: 4, seed: 5 }));
+  const b2 = await generate(backend, optionsFor(last, { condition: 0, batch: 4, seed: 6 }));
+  row.concurrentEqualsSequential = sameTokens(a.tokens, a2.tokens) === 1 && sameTokens(b.tokens, b2.tokens) === 1;
+  row.liveFeaturesAfter = backend.liveFeatures;
+  await backend.dispose();
+  console.error(`${device}: done`);
+}
+const text = JSON.stringify(report, null, 2);
+console.log(text);
+if (args.out) writeFileSync(args.out, text);
+const missing = required.filter((d) => !report.devices[d] || report.devices[d].error);
+if (missing.length) console.error(`required device(s) did not start: ${missing.join(', ')}`);
+process.exitCode = failed || missing.length ? 1 : 0;
