@@ -144,6 +144,36 @@ def variety_section(path: str) -> list[str]:
     return out
 
 
+NOISE = "sampler-noise-probe-h200.jsonl"
+
+
+def noise_section(path: str) -> list[str]:
+    """The confidence-noise probe (docs/data/sampler-noise-probe-h200.jsonl) as one table: each setting with its FD
+    on the selection seed (3) and the check seed (1), and the check seed's fidelity, spread and class accuracy."""
+    rows = [r for r in (json.loads(line) for line in open(path) if line.strip()) if "legend" not in r]
+    r_temp = 7.0
+    by_seed: dict = {}
+    for r in rows:
+        key = (r["full_noise"], r["method"], r["steps"], r["budget"] or 0, r["skip_noise"], r["fd_vanilla_ref_noise"])
+        by_seed.setdefault(key, {})[r["seed"]] = r
+    has_ref = {k[0] for k in by_seed if k[1] == "vanilla" and k[0] == k[5]}  # full-step noise levels with a reference
+    out = [f"{rows[0]['images']:,} images per row; r_temp = {r_temp:g} x the multiplier at full steps / at skipped steps "
+           "(7 / 7 = the shipped sampler); FD to vanilla: against vanilla N = 16 of another seed drawn with the same "
+           "r_temp at full steps.", "",
+           "| method | N | B | r_temp full | r_temp skipped | FD (seed 3) | FD (seed 1) | FD to vanilla (seed 1) | spread "
+           "(seed 1) | class acc (seed 1) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(by_seed, key=lambda k: (k[0], k[1] != "vanilla", k[2], k[3], k[1], k[4])):
+        kf, method, steps, budget, k, ref = key
+        s3, s1 = by_seed[key].get(3), by_seed[key].get(1)
+        if s3 is None or s1 is None or (kf != ref and (method != "vanilla" or kf in has_ref)):
+            continue  # each setting once, beside the vanilla reference drawn with its own r_temp
+        fid = f"{s1['fd_vanilla']:.2f}" if kf == ref else "-"
+        skipped = "-" if method == "vanilla" else f"{r_temp * k:g}"
+        out.append(f"| {method} | {steps} | {budget or '-'} | {r_temp * kf:g} | {skipped} | {s3['fd']:.2f} | "
+                   f"{s1['fd']:.2f} | {fid} | {s1['spread']:.1f} | {s1['class_acc'] * 100:.1f}% |")
+    return out
+
+
 def write_report(work: str, bundle: str, docs: str) -> str:
     os.makedirs(os.path.join(docs, "img"), exist_ok=True)
     cfg = _load(work, "config.json")
@@ -338,6 +368,12 @@ def write_report(work: str, bundle: str, docs: str) -> str:
         out += ["## Where the shortcut loses: variety inside a class", "",
                 "`training/scripts/diagnose_shortcut.py --velocity --fidelity` on this build (raw: `docs/data/" + VARIETY + "`).",
                 ""] + variety_section(variety) + [""]
+
+    noise = os.path.join(docs, "data", NOISE)
+    if os.path.exists(noise):
+        out += ["## Confidence noise at skipped steps (a GPU probe)", "",
+                "One-off probe on a lent H200 (raw rows and setup: `docs/data/" + NOISE + "`; the script was not "
+                "kept). What it shows is in the summary above.", ""] + noise_section(noise) + [""]
 
     imgs = sorted(f for f in os.listdir(os.path.join(docs, "img"))
                   if f.endswith(".png") and f.split("-")[0] in ("vanilla", "shortcut", "reuse"))
