@@ -33,7 +33,8 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.bundle) throw new Error('--bundle DIR is required');
-const devices = args.devices.split(',');
+// The CPU always runs first: it is the reference every other device is compared with.
+const devices = ['cpu', ...args.devices.split(',').filter((d) => d !== 'cpu')];
 const batch = Number(args.batch);
 const runs = Number(args.runs);
 const tolerance = Number(args.tolerance);
