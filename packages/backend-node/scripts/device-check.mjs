@@ -1,5 +1,5 @@
 // Checks the Node backend on accelerated onnxruntime execution providers against the CPU, on one bundle:
-// per graph, max |difference| of every output on the same seeded random inputs; per device, generate() with
+// every graph's outputs, max |difference| on the same seeded random inputs; per device, generate() with
 // vanilla and the learned shortcut (tokens equal to the CPU's? ms per image, median of timed runs after a
 // warm-up); concurrent generate() calls on one backend against sequential ones.
 //
@@ -12,13 +12,14 @@
 // Settings: vanilla at the bundle's default N and the learned shortcut at its default budget (when the bundle
 // has one). A device that fails to start is reported with its error and skipped. Prints JSON; exit 1 when any
 // parity check exceeds --tolerance (default 1e-3) or a device named by --require (comma list) did not start.
-// Parity runs each graph in its own session on the device's provider (the verified bundle bytes); onnxruntime
-// may still place some nodes on the CPU, which this script cannot see.
+// Parity goes through the backend's own sessions (forward, head, velocity, decode on seeded inputs; head and
+// velocity see each device's own forward feature); onnxruntime may still place some nodes on the CPU, which
+// this script cannot see.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { generate, RandomStreams } from '@migm/core';
-import { graphRoles, OrtBackend } from '@migm/backend-ort';
+import { OrtBackend } from '@migm/backend-ort';
 import { createNodeBackend, readBundleDir } from '@migm/backend-node';
 
 const { values: args } = parseArgs({
@@ -41,40 +42,41 @@ const tolerance = Number(args.tolerance);
 const required = args.require ? args.require.split(',') : [];
 const bundle = await readBundleDir(args.bundle);
 const { manifest } = bundle;
-const roles = graphRoles(manifest, { shortcut: true });
 
-/** Seeded random inputs for one graph, from its manifest spec (symbolic dims: batch 4, newTokens 12). */
-function inputsFor(role) {
-  const spec = manifest.graphs[role];
-  const random = new RandomStreams(1234 + role.length, 1); // core's PRNG: the same inputs on every device
-  const r = () => random.uniform(0);
-  const { codebookSize: K, count: L, maskId } = manifest.tokens;
-  const feeds = {};
-  for (const [key, t] of Object.entries(spec.inputs)) {
-    const dims = t.shape.map((d) => (typeof d === 'number' ? d : d === 'batch' ? 4 : 12));
-    const n = dims.reduce((x, y) => x * y, 1);
-    let data;
-    if (t.dtype === 'float32') {
-      data = Float32Array.from({ length: n }, () => (key === 'ratio' ? r() : (r() * 2 - 1) * 2));
-    } else {
-      // The base also sees the mask id and the null class; the decoder and the shortcut only codes.
-      const max = key === 'classes' ? manifest.condition.nullClassId + 1
-        : key === 'tokens' && role === 'base' ? maskId + 1 : key.toLowerCase().includes('position') ? L : K;
-      const ints = Int32Array.from({ length: n }, () => Math.floor(r() * max));
-      data = t.dtype === 'int64' ? BigInt64Array.from(ints, (v) => BigInt(v)) : ints;
-    }
-    feeds[t.name] = new ort.Tensor(t.dtype, data, dims);
-  }
-  return feeds;
-}
+/** Seeded random inputs, the same on every device (core's PRNG). */
+const ROWS = 4;
+const NEW = 12; // tokens revealed per row for the velocity check
+const random = new RandomStreams(1234, 1);
+const ints = (n, max) => Int32Array.from({ length: n }, () => Math.floor(random.uniform(0) * max));
+const { codebookSize: K, count: L, maskId } = manifest.tokens;
+const inputs = {
+  tokens: ints(ROWS * L, maskId + 1), // the base also sees the mask id
+  classes: ints(ROWS, manifest.condition.nullClassId + 1), // and the null class
+  codes: ints(ROWS * L, K), // the decoder only codes
+  control: { tokens: ints(ROWS * NEW, K), positions: ints(ROWS * NEW, L), count: NEW, ratio: Float32Array.from({ length: ROWS }, () => random.uniform(0)) },
+};
 
-async function graphOutputs(role, ep) {
-  const session = await ort.InferenceSession.create(bundle.files.get(manifest.graphs[role].file), { executionProviders: [ep] });
+/**
+ * Every graph through the backend's own sessions, on the inputs above: forward (logits and feature), head and
+ * velocity of that feature, decode. Returns each output in host memory.
+ */
+async function graphOutputs(backend) {
+  const logits = new Float32Array(ROWS * L * K);
+  const feature = await backend.forward({ tokens: inputs.tokens, classes: inputs.classes, rows: ROWS, logits });
   try {
-    const out = await session.run(inputsFor(role));
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float32Array.from(v.data, Number)]));
+    const out = { 'forward.logits': logits, 'forward.feature': await backend.readFeature(feature) };
+    const headLogits = new Float32Array(ROWS * L * K);
+    await backend.head(feature, headLogits);
+    out['head.logits'] = headLogits;
+    if (backend.velocity) {
+      const v = await backend.velocity(feature, inputs.control);
+      out.velocity = await backend.readFeature(v);
+      backend.release(v);
+    }
+    out['decode.pixels'] = (await backend.decode(inputs.codes, ROWS)).data;
+    return out;
   } finally {
-    await session.release();
+    backend.release(feature);
   }
 }
 
@@ -107,7 +109,7 @@ const settings = [
 /** generate() options of one setting. */
 const optionsFor = (s, extra) => ({ steps: s.steps, predictor: s.predictor, ...(s.budget ? { budget: s.budget } : {}), ...extra });
 const report = { bundle: manifest.name, batch, runs, node: process.version, devices: {} };
-const cpuOutputs = {};
+let cpuOutputs = {};
 const cpuTokens = {};
 let failed = false;
 for (const device of devices) {
@@ -125,15 +127,12 @@ for (const device of devices) {
   row.createMs = Math.round(performance.now() - t0);
   row.resolvedDevice = backend.device;
   row.parity = {};
-  for (const role of roles) {
-    const outs = await graphOutputs(role, backend.device);
-    if (device === 'cpu') cpuOutputs[role] = outs;
-    else if (cpuOutputs[role]) {
-      for (const [k, v] of Object.entries(outs)) {
-        const d = maxAbsDiff(v, cpuOutputs[role][k]);
-        row.parity[`${role}.${k}`] = d;
-        if (d > tolerance) failed = true;
-      }
+  const outs = await graphOutputs(backend);
+  if (device === 'cpu') cpuOutputs = outs;
+  else {
+    for (const [k, v] of Object.entries(outs)) {
+      row.parity[k] = maxAbsDiff(v, cpuOutputs[k]);
+      if (row.parity[k] > tolerance) failed = true;
     }
   }
   row.generate = {};
