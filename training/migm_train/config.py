@@ -30,6 +30,9 @@ class BuildConfig:
     # sampling defaults (guidance/temperatures may be replaced by the tune stage)
     sampling: SamplerOptions = field(default_factory=SamplerOptions)
     tune_candidates: list = field(default_factory=lambda: [
+        {"guidance": 5.0, "guidance_schedule": "linear", "randomize_temperature": 21.0},
+        {"guidance": 5.0, "guidance_schedule": "linear", "randomize_temperature": 14.0},
+        {"guidance": 5.0, "guidance_schedule": "linear", "randomize_temperature": 10.5},
         {"guidance": 5.0, "guidance_schedule": "linear", "randomize_temperature": 7.0},
         {"guidance": 5.0, "guidance_schedule": "linear", "randomize_temperature": 4.5},
         {"guidance": 3.0, "guidance_schedule": "linear", "randomize_temperature": 4.5},

@@ -376,7 +376,9 @@ class Build:
             "sampling": {"steps": opts.steps, "schedule": opts.schedule,
                          "guidance": {"scale": opts.guidance, "schedule": opts.guidance_schedule},
                          "inverseTemperature": opts.inverse_temperature,
-                         "randomizeTemperature": opts.randomize_temperature, "budget": c.default_budget},
+                         "randomizeTemperature": opts.randomize_temperature, "budget": c.default_budget,
+                         **({"skippedRandomizeTemperature": opts.skipped_randomize_temperature}
+                            if opts.skipped_randomize_temperature is not None else {})},
             "graphs": graphs,
             "files": entries,
             "training": {"seed": c.seed, "data": "Fashion-MNIST (Debian dataset-fashion-mnist), 60k train / 10k test",

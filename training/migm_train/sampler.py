@@ -25,6 +25,9 @@ class SamplerOptions:
     guidance_schedule: str = "linear"       # constant | linear
     inverse_temperature: float = 1.0
     randomize_temperature: float = 2.0
+    # r_temp at skipped steps (None: randomize_temperature). A skipped step's confidences come from a stale or
+    # predicted feature, so without extra noise the same class-typical positions win in every image.
+    skipped_randomize_temperature: float | None = None
     method: str = "vanilla"
     budget: int | None = None               # full steps for shortcut/reuse/taylor
 
@@ -105,7 +108,10 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
         logp = guided_logp(logits, guidance_weight(opts, i), opts.inverse_temperature)
         cand = (logp + _gumbel(logp.shape, generator)).argmax(-1)          # Gumbel-max = categorical draw
         conf = logp.gather(-1, cand[..., None])[..., 0]
-        conf = conf + opts.randomize_temperature * _gumbel(conf.shape, generator) * (1.0 - t)
+        r_temp = opts.randomize_temperature
+        if i not in full_set and opts.skipped_randomize_temperature is not None:
+            r_temp = opts.skipped_randomize_temperature
+        conf = conf + r_temp * _gumbel(conf.shape, generator) * (1.0 - t)
         masked = tokens == cfg.mask_id
         if on_step is not None:
             on_step(i, logp, tokens)

@@ -31,8 +31,11 @@ and image-specific parts and how much of each the shortcut reproduces (shortcut_
 and the same for the displacement from the last full step at each skipped step of the budget's plan, for the
 chained shortcut, Taylor and reuse (shortcut_train.segment_decomposition).
 
+--rtemp and --skipped-rtemp override the sampler's confidence noise (all steps / skipped steps only).
+
 usage (from training/): MALLOC_MMAP_MAX_=0 /usr/bin/python3 scripts/diagnose_shortcut.py --work work \
-    --images 500 --budget 4 [--guidance 5] [--variants shortcut,shared,reuse] [--per-step] [--velocity] [--fidelity]
+    --images 500 --budget 4 [--guidance 5] [--rtemp 14] [--skipped-rtemp 21] [--variants shortcut,shared,reuse]
+    [--per-step] [--velocity] [--fidelity]
 """
 from __future__ import annotations
 
@@ -121,6 +124,8 @@ def main() -> None:
     p.add_argument("--images", type=int, default=500)
     p.add_argument("--budget", type=int, default=4)
     p.add_argument("--guidance", type=float, default=None, help="override the build's guidance weight")
+    p.add_argument("--rtemp", type=float, default=None, help="override the build's r_temp")
+    p.add_argument("--skipped-rtemp", type=float, default=None, help="r_temp at skipped steps (default: r_temp)")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--per-step", action="store_true", help="per-step entropy, top-1 and KL from the base model")
@@ -133,6 +138,10 @@ def main() -> None:
     opts = build.sampling()
     if args.guidance is not None:
         opts = opts.with_(guidance=args.guidance)
+    if args.rtemp is not None:
+        opts = opts.with_(randomize_temperature=args.rtemp)
+    if args.skipped_rtemp is not None:
+        opts = opts.with_(skipped_randomize_temperature=args.skipped_rtemp)
     if args.velocity:
         traj = build.load("traj.pt")
         held = torch.arange(traj["train_count"], len(traj["tokens"]))
@@ -166,7 +175,8 @@ def main() -> None:
                                          probe) for s in range(0, args.images, 250)])
         sc = ev.score(toks, classes_all)
         row = {"variant": variant, "budget": args.budget, "steps": args.budget if variant == "vanilla-few" else opts.steps,
-               "guidance": opts.guidance, "images": args.images, "fd": round(sc["fd"], 3), "fd_mean": round(sc["fd_mean"], 3),
+               "guidance": opts.guidance, "rtemp": opts.randomize_temperature,
+               "skipped_rtemp": opts.skipped_randomize_temperature, "images": args.images, "fd": round(sc["fd"], 3), "fd_mean": round(sc["fd_mean"], 3),
                "fd_cov": round(sc["fd_cov"], 3), "spread": round(sc["spread"], 2), "class_acc": round(sc["class_acc"], 4),
                "seconds": round(time.time() - t0, 1)}
         if vanilla_ref is not None:

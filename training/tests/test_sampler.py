@@ -34,3 +34,18 @@ def test_zero_shortcut_equals_reuse_and_full_budget_equals_vanilla():
     v = sample(base, cls, opts, torch.Generator().manual_seed(3)).tokens
     t = sample(base, cls, opts.with_(method="taylor", budget=6), torch.Generator().manual_seed(3)).tokens
     assert torch.equal(v, t)
+
+
+def test_skipped_randomize_temperature_acts_on_skipped_steps_only():
+    base = _base()
+    cls = torch.tensor([0, 1, 2, 3])
+    opts = SamplerOptions(steps=6, budget=2, randomize_temperature=3.0)
+
+    def run(o):
+        return sample(base, cls, o, torch.Generator().manual_seed(4)).tokens
+
+    vanilla = run(opts)
+    assert torch.equal(run(opts.with_(skipped_randomize_temperature=50.0)), vanilla)  # vanilla has no skipped step
+    reuse = run(opts.with_(method="reuse"))
+    assert torch.equal(run(opts.with_(method="reuse", skipped_randomize_temperature=3.0)), reuse)
+    assert not torch.equal(run(opts.with_(method="reuse", skipped_randomize_temperature=50.0)), reuse)

@@ -4,6 +4,7 @@ import type { StepEvent } from '../src/generate/events.js';
 import { isMigmError, type MigmErrorCode } from '../src/errors.js';
 import { TestBackend } from '../src/testing/test-backend.js';
 import { fullStepPlan } from '../src/plan/full-step-plan.js';
+import { resolveOptions } from '../src/generate/options.js';
 
 async function codeOf(p: Promise<unknown>): Promise<MigmErrorCode | 'none' | 'not-migm'> {
   try {
@@ -140,6 +141,36 @@ describe('generate() results', () => {
   });
 });
 
+describe('skippedRandomizeTemperature', () => {
+  const be = new TestBackend({ side: 6, codebookSize: 16 });
+  const base = { condition: [0, 1, 2, null], steps: 8, seed: 5 } as const;
+  it('defaults to randomizeTemperature: the same tokens as leaving it out', async () => {
+    const a = await generate(be, { ...base, predictor: 'learned', budget: 3, randomizeTemperature: 3 });
+    const b = await generate(be, { ...base, predictor: 'learned', budget: 3, randomizeTemperature: 3, skippedRandomizeTemperature: 3 });
+    expect(b.tokens).toEqual(a.tokens);
+  });
+  it('changes only skipped steps: vanilla ignores it, accelerated runs change', async () => {
+    const v1 = await generate(be, { ...base, predictor: 'none' });
+    const v2 = await generate(be, { ...base, predictor: 'none', skippedRandomizeTemperature: 40 });
+    expect(v2.tokens).toEqual(v1.tokens);
+    // Step 0 is always full: its commits are the same whatever the skipped-step noise.
+    const steps: Int32Array[][] = [];
+    for (const s of [undefined, 40]) {
+      const seen: Int32Array[] = [];
+      await generate(be, { ...base, predictor: 'reuse', budget: 3, ...(s === undefined ? {} : { skippedRandomizeTemperature: s }), onStep: (e) => seen.push(e.tokens.slice()) });
+      steps.push(seen);
+    }
+    expect(steps[1]![0]).toEqual(steps[0]![0]);
+    expect(steps[1]!.at(-1)).not.toEqual(steps[0]!.at(-1));
+  });
+  it("comes from the manifest's sampling defaults when set there; the option overrides it", () => {
+    const m = { ...be.manifest, sampling: { ...be.manifest.sampling, skippedRandomizeTemperature: 9 } };
+    expect(resolveOptions({ predictor: 'reuse' }, m, true).skippedRandomizeTemperature).toBe(9);
+    expect(resolveOptions({ predictor: 'reuse', skippedRandomizeTemperature: 2 }, m, true).skippedRandomizeTemperature).toBe(2);
+    expect(resolveOptions({ predictor: 'reuse', randomizeTemperature: 3 }, be.manifest, true).skippedRandomizeTemperature).toBe(3);
+  });
+});
+
 describe('generate() abort', () => {
   it('stops within one step when aborted from a progress callback and releases every feature', async () => {
     const be = new TestBackend();
@@ -196,6 +227,8 @@ describe('generate() errors', () => {
     ['NaN guidance', { guidance: Number.NaN }, 'INVALID_OPTION'],
     ['zero inverse temperature', { inverseTemperature: 0 }, 'INVALID_OPTION'],
     ['infinite randomize temperature', { randomizeTemperature: Infinity }, 'INVALID_OPTION'],
+    ['negative skipped-step randomize temperature', { predictor: 'reuse', skippedRandomizeTemperature: -1 }, 'INVALID_OPTION'],
+    ['non-numeric skipped-step randomize temperature', { predictor: 'reuse', skippedRandomizeTemperature: '14' }, 'INVALID_OPTION'],
     ['unknown predictor', { predictor: 'magic' }, 'INVALID_OPTION'],
     ['unknown schedule', { schedule: 'zigzag' }, 'INVALID_OPTION'],
     ['topK above K', { topK: 9 }, 'INVALID_OPTION'],

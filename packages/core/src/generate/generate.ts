@@ -176,7 +176,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       sampleMaskedPositions(
         {
           logits, guided: o.guided, batch: B, tokens: L, vocab: K, state, maskId,
-          weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale: o.randomizeTemperature * anneal,
+          weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale: (full ? o.randomizeTemperature : o.skippedRandomizeTemperature) * anneal,
           draw: o.draw, topK: o.topK, topP: o.topP, rng,
         },
         scratch,

@@ -45,6 +45,13 @@ export interface GenerateOptions {
   readonly inverseTemperature?: number;
   /** r_temp: scale of the Gumbel noise on confidences. Default: manifest sampling.randomizeTemperature (1 for 'dimoo'). */
   readonly randomizeTemperature?: number;
+  /**
+   * r_temp at skipped steps of an accelerated run (vanilla has none). A skipped step's confidences come from a
+   * reused or predicted feature, so with the full-step r_temp the same class-typical positions tend to win in
+   * every image; more noise there gives back some of the variety (docs/training-report.md). Default: manifest
+   * sampling.skippedRandomizeTemperature when it is set, else the resolved `randomizeTemperature`.
+   */
+  readonly skippedRandomizeTemperature?: number;
   /** Confidence noise over steps. Default: 'constant' for the 'dimoo' schedule, else 'annealed'. */
   readonly confidenceNoise?: ConfidenceNoise;
   /** Candidate draw. Default 'inverse-cdf'. */
@@ -77,6 +84,7 @@ export interface ResolvedOptions {
   readonly guided: boolean;
   readonly inverseTemperature: number;
   readonly randomizeTemperature: number;
+  readonly skippedRandomizeTemperature: number;
   readonly confidenceNoise: ConfidenceNoise;
   readonly draw: DrawMethod;
   readonly topK: number;
@@ -163,6 +171,10 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
   if (typeof randomizeTemperature !== 'number' || !Number.isFinite(randomizeTemperature) || randomizeTemperature < 0) {
     throw invalidOption('randomizeTemperature', randomizeTemperature, 'a finite number >= 0 is allowed');
   }
+  const skippedRandomizeTemperature = options.skippedRandomizeTemperature ?? defaults.skippedRandomizeTemperature ?? randomizeTemperature;
+  if (typeof skippedRandomizeTemperature !== 'number' || !Number.isFinite(skippedRandomizeTemperature) || skippedRandomizeTemperature < 0) {
+    throw invalidOption('skippedRandomizeTemperature', skippedRandomizeTemperature, 'a finite number >= 0 is allowed');
+  }
   const confidenceNoise = options.confidenceNoise ?? (schedule === 'dimoo' ? 'constant' : 'annealed');
   if (confidenceNoise !== 'annealed' && confidenceNoise !== 'constant') {
     throw invalidOption('confidenceNoise', confidenceNoise, 'allowed: "annealed", "constant"');
@@ -200,6 +212,7 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
     guided: anyConditional && anyWeight,
     inverseTemperature,
     randomizeTemperature,
+    skippedRandomizeTemperature,
     confidenceNoise,
     draw,
     topK,

@@ -94,6 +94,10 @@ export interface MigmManifest {
      */
     randomizeTemperature: number;
     /**
+     * r_temp at skipped steps of accelerated methods (default: randomizeTemperature).
+     */
+    skippedRandomizeTemperature?: number;
+    /**
      * Default number of full (base-model) steps for accelerated methods.
      */
     budget: number;
