@@ -174,6 +174,56 @@ def noise_section(path: str) -> list[str]:
     return out
 
 
+RETUNE = "retune-r14-cpu.jsonl"
+
+
+def retune_section(path: str) -> list[str]:
+    """A build in another work dir with a wider tune grid and the shortcut retrained on its trajectories
+    (scripts/work_rows.py output plus scripts/skipped_noise_rows.py rows): the tune candidates, then every
+    2,010-image row with the vanilla N = 16 limit."""
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    legend = next(r["legend"] for r in rows if "legend" in r)
+    tune = [r for r in rows if r.get("stage") == "tune"]
+    sampled = [r for r in rows if r.get("stage") in ("regime", "compare", "probe")]
+    r_temp = legend["sampler"]["randomize_temperature"]
+    out = [legend["what"], "",
+           f"Tune stage ({legend['tune_images']} images, one seed; the pick: the lowest FD at N = 16 among candidates "
+           "whose N = 4 is at least 10% worse):", "",
+           "| guidance | r_temp | FD N=16 | FD N=4 | class acc N=16 |", "|---|---|---|---|---|"]
+    for r in sorted(tune, key=lambda r: (-r["guidance"], -r["randomize_temperature"])):
+        pick = " (picked)" if r["randomize_temperature"] == r_temp and r["guidance"] == legend["sampler"]["guidance"] else ""
+        out.append(f"| {r['guidance']:g} {r['guidance_schedule']} | {r['randomize_temperature']:g}{pick} | {r['fd']:.2f} | "
+                   f"{r['fd_few']:.2f} | {r['class_acc'] * 100:.1f}% |")
+    ref = next((r for r in sampled if r["method"] == "vanilla" and r["steps"] == 16), None)
+    out += ["", f"Sampling at r_temp {r_temp:g}, {sampled[0]['images']:,} images per row over seeds "
+            f"{', '.join(str(s) for s in sampled[0]['seeds'])} (the compare stage's images and seeds)"
+            + (f"; the target, within 10% of vanilla N = 16, is FD <= {ref['fd'] * 1.1:.2f}" if ref else "") + ":", "",
+            "| sampler | N | B | r_temp at skipped steps | FD | seed std | class acc | spread | vs vanilla N=16 |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    seen = set()
+    order = {"vanilla": 0, "shortcut": 1, "reuse": 2, "taylor": 3}
+    for r in sorted(sampled, key=lambda r: (r["method"] != "vanilla", r["budget"] or r["steps"], order[r["method"]],
+                                            r.get("label") or "", r.get("skipped_rtemp") or 0)):
+        key = (r["method"], r["steps"], r["budget"], r.get("skipped_rtemp"), r.get("label"))
+        if key in seen:
+            continue  # vanilla N = 4 is in both the regime and the compare rows
+        seen.add(key)
+        name = r["method"] if r["method"] != "shortcut" else (r.get("label") or "shortcut (retrained)")
+        skipped = "-" if r["method"] == "vanilla" else f"{r.get('skipped_rtemp') or r_temp:g}"
+        rel = f"{(r['fd'] / ref['fd'] - 1) * 100:+.1f}%" if ref else "-"
+        std = f"{r['fd_seed_std']:.2f}" if "fd_seed_std" in r else "-"
+        spread = f"{r['spread']:.1f}" if "spread" in r else "-"
+        out.append(f"| {name} | {r['steps']} | {r['budget'] or '-'} | {skipped} | {r['fd']:.2f} | {std} | "
+                   f"{r['class_acc'] * 100:.1f}% | {spread} | {rel} |")
+    held = [r for r in rows if r.get("stage") == "heldout" and 1 <= r["step"] <= 14]
+    if held:
+        mean = lambda k: sum(r[k] for r in held) / len(held)  # noqa: E731
+        out += ["", f"Held-out one-step prediction ({held[0]['images']} images, mean over steps 1-14): KL shortcut "
+                f"{mean('shortcut_kl'):.3f}, reuse {mean('reuse_kl'):.3f}, Taylor {mean('taylor_kl'):.3f}; cosine "
+                f"{mean('shortcut_cos'):.4f} / {mean('reuse_cos'):.4f} / {mean('taylor_cos'):.4f}."]
+    return out
+
+
 def write_report(work: str, bundle: str, docs: str) -> str:
     os.makedirs(os.path.join(docs, "img"), exist_ok=True)
     cfg = _load(work, "config.json")
@@ -374,6 +424,12 @@ def write_report(work: str, bundle: str, docs: str) -> str:
         out += ["## Confidence noise at skipped steps (a GPU probe)", "",
                 "One-off probe on a lent H200 (raw rows and setup: `docs/data/" + NOISE + "`; the script was not "
                 "kept). What it shows is in the summary above.", ""] + noise_section(noise) + [""]
+
+    retune = os.path.join(docs, "data", RETUNE)
+    if os.path.exists(retune):
+        out += ["## A retuned sampler with a retrained shortcut (an experiment, not shipped)", "",
+                "Raw rows: `docs/data/" + RETUNE + "` (`scripts/work_rows.py` and `scripts/skipped_noise_rows.py`). "
+                "What it shows is in the summary above.", ""] + retune_section(retune) + [""]
 
     imgs = sorted(f for f in os.listdir(os.path.join(docs, "img"))
                   if f.endswith(".png") and f.split("-")[0] in ("vanilla", "shortcut", "reuse"))

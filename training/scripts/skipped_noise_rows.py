@@ -37,6 +37,7 @@ def main() -> None:
     p.add_argument("--skipped-rtemp", required=True, help="comma-separated r_temp values for skipped steps")
     p.add_argument("--images", type=int, default=None, help="default: the build's compare_images")
     p.add_argument("--out", default=None)
+    p.add_argument("--label", default=None, help="stored in each row (e.g. which shortcut this work dir holds)")
     args = p.parse_args()
     methods = args.methods.split(",")
     bad = [m for m in methods if m not in METHODS]
@@ -53,9 +54,9 @@ def main() -> None:
             for rt in floats(args.skipped_rtemp):
                 o = opts.with_(method=method, budget=budget, skipped_randomize_temperature=rt)
                 r = ev.run(o, images, cfg.seeds, f"{method}/B={budget} skipped r_temp {rt}")
-                row = {"method": method, "steps": o.steps, "budget": budget, "rtemp": o.randomize_temperature,
+                row = {**({"label": args.label} if args.label else {}), "method": method, "steps": o.steps, "budget": budget, "rtemp": o.randomize_temperature,
                        "skipped_rtemp": rt, "images": r["images"], "seeds": cfg.seeds,
-                       "fd": round(r["fd_pooled"], 3), "fd_per_seed": [round(s["fd"], 3) for s in r["per_seed"]],
+                       "fd": round(r["fd_pooled"], 3), "fd_per_seed": [round(s["fd"], 3) for s in r["per_seed"]], "fd_seed_std": round(r["fd_seed_std"], 3),
                        "class_acc": round(r["class_acc"], 4), "spread": round(r["spread"], 2)}
                 print(json.dumps(row), flush=True)
                 if args.out:
