@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import layers
 from .base_model import BaseExport, BaseModel, HeadExport
 from .classifier import Classifier
 from .shortcut import Shortcut
 from .tokenizer import Decoder
 
 OPSET = 17
+ATTENTION_ROLES = ("base", "shortcut")  # graphs with layers.Attention in their forward pass
 
 
 class _ClassifierExport(nn.Module):
@@ -98,10 +101,21 @@ def export_graph(role: str, module: nn.Module, spec: tuple, base: BaseModel, pat
         axes = {i: d for i, d in enumerate(tensor["shape"]) if isinstance(d, str)}
         if axes:
             dyn[tensor["name"]] = axes
+    with warnings.catch_warnings():  # torch has no shape inference for the contrib op; onnxruntime does
+        warnings.filterwarnings("ignore", message="The shape inference of com.microsoft::MultiHeadAttention")
+        # torch 1.13 flags g.op() in symbolic functions as deprecated; it is still how custom ops export there
+        warnings.filterwarnings("ignore", message="'torch.onnx._patch_torch._graph_op' is deprecated")
+        _export(module, example, path, ins, outs, dyn, layers.FUSED_ATTENTION_EXPORT and role in ATTENTION_ROLES)
+
+
+def _export(module: nn.Module, example: dict, path: str, ins: dict, outs: dict, dyn: dict, fused: bool) -> None:
     torch.onnx.export(module, tuple(torch.from_numpy(v) for v in example.values()), path,
                       input_names=[t["name"] for t in ins.values()],
                       output_names=[t["name"] for t in outs.values()],
-                      dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True)
+                      dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True,
+                      # layers._FusedAttention's op domain, declared only in the graphs that run attention
+                      # (torch warns about a declared domain that no node uses)
+                      custom_opsets={"com.microsoft": 1} if fused else None)
 
 
 def write_fixture(directory: str, role: str, module: nn.Module, spec: tuple, base: BaseModel, seed: int) -> None:

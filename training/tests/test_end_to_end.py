@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from migm_train import export, manifest
+from migm_train.base_model import BaseExport
 from migm_train.config import tiny
 from migm_train.pipeline import TRAINING_DIR, Build
 from migm_train.tokenizer import Decoder
@@ -69,6 +70,27 @@ def test_onnx_parity_dynamic_shapes(built, role, tmp_path):
         g = np.array(got[tensor["name"]]["data"], dtype=np.float32).reshape(got[tensor["name"]]["dims"])
         assert g.shape == w.shape
         assert float(np.abs(g - w).max()) <= 1e-4
+
+
+def test_attention_exports_as_the_fused_contrib_op_or_plain(built, tmp_path, monkeypatch):
+    # The shipped export fuses attention into com.microsoft:MultiHeadAttention (self-attention with the q/k/v
+    # biases inside the op, cross-attention without); FUSED_ATTENTION_EXPORT = False gives plain opset-17 ops.
+    # Parity of both is checked against PyTorch through onnxruntime-node.
+    from migm_train import layers
+    base = built.base_model()
+    mods = {"base": BaseExport(base).eval()}
+    specs = export.graph_specs(base, 128)
+    inputs = export.example_inputs("base", base, 3, 4, seed=4)
+    want = export.run_torch(mods["base"], inputs)
+    for fused in (True, False):
+        monkeypatch.setattr(layers, "FUSED_ATTENTION_EXPORT", fused)
+        path = str(tmp_path / f"base-{fused}.onnx")
+        export.export_graph("base", mods["base"], specs["base"], base, path)
+        assert (b"MultiHeadAttention" in open(path, "rb").read()) == fused
+        got = _ort(path, inputs, tmp_path)
+        for tensor, w in zip(specs["base"][1].values(), want):
+            g = np.array(got[tensor["name"]]["data"], dtype=np.float32).reshape(got[tensor["name"]]["dims"])
+            assert float(np.abs(g - w).max()) <= 1e-4
 
 
 def test_interrupted_stage_names_the_stage(tmp_path, monkeypatch, capsys):
