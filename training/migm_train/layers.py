@@ -8,7 +8,7 @@ from torch import nn
 
 
 # Export attention as onnxruntime's fused com.microsoft MultiHeadAttention (see _FusedAttention). Set to False
-# to export plain opset-17 ops (portable to other ONNX runtimes; a 3-14% slower base model in onnxruntime here).
+# to export plain opset-17 ops (portable to other ONNX runtimes; generate() ~10% slower in onnxruntime here).
 FUSED_ATTENTION_EXPORT = True
 
 
@@ -26,8 +26,8 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, scale
 class _FusedAttention(torch.autograd.Function):
     """In PyTorch: attention of (q + bq, k + bk, v + bv). In ONNX: one com.microsoft MultiHeadAttention node
     (query, key, value, bias = [bq; bk; bv]), which onnxruntime (node, wasm, WebGPU) runs without the head
-    split/merge transposes and bias adds of the plain graph: measured on this 2-core CPU (6 interleaved runs,
-    32 rows, 2 threads), the base model took 0.86-0.97x the time of the plain graph."""
+    split/merge transposes and bias adds of the plain graph. On this 2-core CPU, generate() with the default
+    bundle's weights took 0.84-0.92x the time of the plain export (docs/data/fused-attention-ab-2026-11-26.jsonl)."""
 
     @staticmethod
     def forward(ctx, q, k, v, bias, heads: int, scale: float):  # noqa: ARG004 (autograd.Function signature)
