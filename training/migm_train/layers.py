@@ -27,7 +27,8 @@ class _FusedAttention(torch.autograd.Function):
     """In PyTorch: attention of (q + bq, k + bk, v + bv). In ONNX: one com.microsoft MultiHeadAttention node
     (query, key, value, bias = [bq; bk; bv]), which onnxruntime (node, wasm, WebGPU) runs without the head
     split/merge transposes and bias adds of the plain graph. On this 2-core CPU, generate() with the default
-    bundle's weights took 0.84-0.92x the time of the plain export (docs/data/fused-attention-ab-2026-11-26.jsonl)."""
+    bundle's weights took 0.84-0.92x the time of the plain export for vanilla sampling and 0.85-0.94x for the
+    shortcut (docs/data/fused-attention-ab-2026-11-26.jsonl)."""
 
     @staticmethod
     def forward(ctx, q, k, v, bias, heads: int, scale: float):  # noqa: ARG004 (autograd.Function signature)

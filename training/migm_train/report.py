@@ -204,12 +204,13 @@ def retune_section(path: str) -> list[str]:
     order = {"vanilla": 0, "shortcut": 1, "reuse": 2, "taylor": 3}
     for r in sorted(sampled, key=lambda r: (r["method"] != "vanilla", r["budget"] or r["steps"], order[r["method"]],
                                             r.get("label") or "", r.get("skipped_rtemp") or 0)):
-        key = (r["method"], r["steps"], r["budget"], r.get("skipped_rtemp"), r.get("label"))
+        skipped_rtemp = r_temp if r.get("skipped_rtemp") is None else r["skipped_rtemp"]
+        key = (r["method"], r["steps"], r["budget"], skipped_rtemp, r.get("label"))
         if key in seen:
             continue  # vanilla N = 4 is in both the regime and the compare rows
         seen.add(key)
         name = r["method"] if r["method"] != "shortcut" else (r.get("label") or "shortcut (retrained)")
-        skipped = "-" if r["method"] == "vanilla" else f"{r.get('skipped_rtemp') or r_temp:g}"
+        skipped = "-" if r["method"] == "vanilla" else f"{skipped_rtemp:g}"
         rel = f"{(r['fd'] / ref['fd'] - 1) * 100:+.1f}%" if ref else "-"
         std = f"{r['fd_seed_std']:.2f}" if "fd_seed_std" in r else "-"
         spread = f"{r['spread']:.1f}" if "spread" in r else "-"

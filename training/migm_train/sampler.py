@@ -109,6 +109,8 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
         cand = (logp + _gumbel(logp.shape, generator)).argmax(-1)          # Gumbel-max = categorical draw
         conf = logp.gather(-1, cand[..., None])[..., 0]
         r_temp = opts.randomize_temperature
+        if opts.skipped_randomize_temperature is not None and opts.skipped_randomize_temperature < 0:
+            raise ValueError(f"skipped_randomize_temperature must be >= 0, got {opts.skipped_randomize_temperature}")
         if i not in full_set and opts.skipped_randomize_temperature is not None:
             r_temp = opts.skipped_randomize_temperature
         conf = conf + r_temp * _gumbel(conf.shape, generator) * (1.0 - t)

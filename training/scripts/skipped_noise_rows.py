@@ -54,7 +54,8 @@ def main() -> None:
             for rt in floats(args.skipped_rtemp):
                 o = opts.with_(method=method, budget=budget, skipped_randomize_temperature=rt)
                 r = ev.run(o, images, cfg.seeds, f"{method}/B={budget} skipped r_temp {rt}")
-                row = {**({"label": args.label} if args.label else {}), "method": method, "steps": o.steps, "budget": budget, "rtemp": o.randomize_temperature,
+                row = {"stage": "probe", **({"label": args.label} if args.label else {}), "method": method,
+                       "steps": o.steps, "budget": budget, "guidance": o.guidance, "rtemp": o.randomize_temperature,
                        "skipped_rtemp": rt, "images": r["images"], "seeds": cfg.seeds,
                        "fd": round(r["fd_pooled"], 3), "fd_per_seed": [round(s["fd"], 3) for s in r["per_seed"]], "fd_seed_std": round(r["fd_seed_std"], 3),
                        "class_acc": round(r["class_acc"], 4), "spread": round(r["spread"], 2)}

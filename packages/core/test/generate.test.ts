@@ -168,6 +168,8 @@ describe('skippedRandomizeTemperature', () => {
     expect(resolveOptions({ predictor: 'reuse' }, m, true).skippedRandomizeTemperature).toBe(9);
     expect(resolveOptions({ predictor: 'reuse', skippedRandomizeTemperature: 2 }, m, true).skippedRandomizeTemperature).toBe(2);
     expect(resolveOptions({ predictor: 'reuse', randomizeTemperature: 3 }, be.manifest, true).skippedRandomizeTemperature).toBe(3);
+    // DiMOO's schedule uses r_temp 1 by default, at skipped steps too, whatever the MaskGIT manifest says.
+    expect(resolveOptions({ predictor: 'reuse', schedule: 'dimoo' }, m, true).skippedRandomizeTemperature).toBe(1);
   });
 });
 

@@ -172,7 +172,9 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
   if (typeof randomizeTemperature !== 'number' || !Number.isFinite(randomizeTemperature) || randomizeTemperature < 0) {
     throw invalidOption('randomizeTemperature', randomizeTemperature, 'a finite number >= 0 is allowed');
   }
-  const skippedRandomizeTemperature = options.skippedRandomizeTemperature ?? defaults.skippedRandomizeTemperature ?? randomizeTemperature;
+  // A 'dimoo' run defaults to DiMOO's r_temp of 1 everywhere, so a MaskGIT manifest's skipped-step value does not apply.
+  const skippedRandomizeTemperature =
+    options.skippedRandomizeTemperature ?? (schedule === 'dimoo' ? randomizeTemperature : (defaults.skippedRandomizeTemperature ?? randomizeTemperature));
   if (typeof skippedRandomizeTemperature !== 'number' || !Number.isFinite(skippedRandomizeTemperature) || skippedRandomizeTemperature < 0) {
     throw invalidOption('skippedRandomizeTemperature', skippedRandomizeTemperature, 'a finite number >= 0 is allowed');
   }
