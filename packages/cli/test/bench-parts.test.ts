@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FeatureStats, frechetDistance } from '../src/bench/frechet.js';
 import { readFashionMnist } from '../src/bench/fashion-mnist.js';
 import { paretoSvg } from '../src/bench/pareto-svg.js';
-import { markdownTable, verdicts } from '../src/bench/report.js';
+import { fastestPeerRows, markdownTable, verdicts } from '../src/bench/report.js';
 import { withSpeedups, type BenchRow } from '../src/bench/run-bench.js';
 import { RandomStreams } from '@migm/core';
 
@@ -46,6 +46,19 @@ describe('Fashion-MNIST reader', () => {
   });
   it('says what to install when the dataset is missing', async () => {
     await expect(readFashionMnist('test', '/nonexistent')).rejects.toThrow(/apt-get install dataset-fashion-mnist/);
+  });
+});
+
+describe('PyTorch peer at its best thread setting', () => {
+  it('keeps, per method, N and budget, the faster median and says which setting it came from', () => {
+    const a = [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 360 }, { method: 'shortcut', steps: 16, budget: 5, msPerImage: 140 }];
+    const b = [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 320 }, { method: 'shortcut', steps: 16, budget: 5, msPerImage: 150 }, { method: 'shortcut', steps: 16, budget: 4, msPerImage: 120 }];
+    const rows = fastestPeerRows([a, b], ['1+2', '2+1']);
+    expect(rows).toEqual([
+      { method: 'vanilla', steps: 16, budget: null, msPerImage: 320, threads: '2+1' },
+      { method: 'shortcut', steps: 16, budget: 5, msPerImage: 140, threads: '1+2' },
+      { method: 'shortcut', steps: 16, budget: 4, msPerImage: 120, threads: '2+1' },
+    ]);
   });
 });
 

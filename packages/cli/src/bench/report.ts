@@ -23,6 +23,25 @@ export interface PeerRow {
   /** Fastest and slowest timed run, when the peer reports them. */
   readonly msPerImageMin?: number;
   readonly msPerImageMax?: number;
+  /** The PyTorch thread setting this row was timed with, when several were tried. */
+  readonly threads?: string;
+}
+
+/**
+ * Per setting, the faster of several peer runs (each a thread setting: the peer is compared at its best, since
+ * which setting wins changed between runs on the 2-core machine). Rows are matched on method, steps and budget;
+ * `labels[i]` is stored on the rows taken from `runs[i]`.
+ */
+export function fastestPeerRows(runs: readonly (readonly PeerRow[])[], labels: readonly string[]): PeerRow[] {
+  const best = new Map<string, PeerRow>();
+  runs.forEach((rows, i) => {
+    for (const row of rows) {
+      const key = `${row.method}/${row.steps}/${row.budget ?? ''}`;
+      const seen = best.get(key);
+      if (!seen || row.msPerImage < seen.msPerImage) best.set(key, { ...row, threads: labels[i] ?? `run ${i + 1}` });
+    }
+  });
+  return [...best.values()];
 }
 
 const f = (v: number | null, d = 2) => (v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
