@@ -70,12 +70,8 @@ class Attention(nn.Module):
         ctx = x if ctx is None else ctx
         if FUSED_ATTENTION_EXPORT and torch.onnx.is_in_onnx_export():
             return self._fused(x) if ctx is x else self._fused_cross(x, ctx)
-        b, n, d = x.shape
-        h = self.heads
-        q = self.q(x).reshape(b, n, h, d // h).transpose(1, 2)
-        k, v = self.kv(ctx).reshape(b, ctx.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4).unbind(0)
-        att = torch.softmax(q @ k.transpose(-1, -2) * self.scale, dim=-1)
-        return self.out((att @ v).transpose(1, 2).reshape(b, n, d))
+        kv = self.kv(ctx)  # [k | v], each laid out (heads, head_dim)
+        return self.out(_attend(self.q(x), kv[..., :self.dim], kv[..., self.dim:], self.heads, self.scale))
 
     def _fused(self, x: torch.Tensor) -> torch.Tensor:
         # Python-int slices of the weights, so that constant folding turns them into separate initializers.

@@ -15,7 +15,8 @@ from .tokenizer import Tokenizer
 NOTES = os.path.join(os.path.dirname(__file__), "..", "report-notes.md")
 
 
-def _load(work: str, name: str):
+def load_work_file(work: str, name: str):
+    """A stage output of a work dir (JSON or torch file), or None when the stage has not run."""
     p = os.path.join(work, name)
     if not os.path.exists(p):
         return None
@@ -227,17 +228,17 @@ def retune_section(path: str) -> list[str]:
 
 def write_report(work: str, bundle: str, docs: str) -> str:
     os.makedirs(os.path.join(docs, "img"), exist_ok=True)
-    cfg = _load(work, "config.json")
-    tk = _load(work, "tokenizer.pt")
+    cfg = load_work_file(work, "config.json")
+    tk = load_work_file(work, "tokenizer.pt")
     tok = Tokenizer(tk["codebook"], tk["patch"])
-    clf = _load(work, "classifier.pt")
-    base = _load(work, "base.pt")
-    tune = _load(work, "tune.json")
-    regime = _load(work, "regime.pt")
-    held = _load(work, "heldout.json")
-    comp = _load(work, "compare.pt")
-    bench = _load(work, "bench.json")
-    sc = _load(work, "shortcut.pt")
+    clf = load_work_file(work, "classifier.pt")
+    base = load_work_file(work, "base.pt")
+    tune = load_work_file(work, "tune.json")
+    regime = load_work_file(work, "regime.pt")
+    held = load_work_file(work, "heldout.json")
+    comp = load_work_file(work, "compare.pt")
+    bench = load_work_file(work, "bench.json")
+    sc = load_work_file(work, "shortcut.pt")
     times = _stage_times(work)
     n_default = cfg["sampling"]["steps"]
     L = base["config"]["length"]

@@ -84,6 +84,10 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
     else:
         full = full_step_plan(n_steps, opts.budget or n_steps)
     full_set = set(full)
+    skipped_r_temp = (opts.randomize_temperature if opts.skipped_randomize_temperature is None
+                      else opts.skipped_randomize_temperature)
+    if skipped_r_temp < 0:
+        raise ValueError(f"skipped_randomize_temperature must be >= 0, got {skipped_r_temp}")
     cls2 = torch.cat([classes.long(), torch.full_like(classes.long(), cfg.null_class)])
     traj = torch.empty((b, n_steps, 2, length, cfg.dim), dtype=torch.float16, device=dev) if record else None
     feat: torch.Tensor | None = None
@@ -108,11 +112,7 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
         logp = guided_logp(logits, guidance_weight(opts, i), opts.inverse_temperature)
         cand = (logp + _gumbel(logp.shape, generator)).argmax(-1)          # Gumbel-max = categorical draw
         conf = logp.gather(-1, cand[..., None])[..., 0]
-        r_temp = opts.randomize_temperature
-        if opts.skipped_randomize_temperature is not None and opts.skipped_randomize_temperature < 0:
-            raise ValueError(f"skipped_randomize_temperature must be >= 0, got {opts.skipped_randomize_temperature}")
-        if i not in full_set and opts.skipped_randomize_temperature is not None:
-            r_temp = opts.skipped_randomize_temperature
+        r_temp = opts.randomize_temperature if i in full_set else skipped_r_temp
         conf = conf + r_temp * _gumbel(conf.shape, generator) * (1.0 - t)
         masked = tokens == cfg.mask_id
         if on_step is not None:

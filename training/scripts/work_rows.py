@@ -14,19 +14,9 @@ import json
 import os
 import sys
 
-import torch
-
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
-
-def load(work: str, name: str):
-    path = os.path.join(work, name)
-    if not os.path.exists(path):
-        return None
-    if name.endswith(".json"):
-        with open(path) as fh:
-            return json.load(fh)
-    return torch.load(path, weights_only=False) if "weights_only" in torch.load.__code__.co_varnames else torch.load(path)
+from migm_train.report import load_work_file as load  # noqa: E402
 
 
 def sample_row(stage: str, r: dict) -> dict:
