@@ -362,7 +362,7 @@ class Build:
         return {
             "schemaVersion": 1,
             "name": "migm-fashion-mnist-s",
-            "version": "1.0.0",
+            "version": "2.0.0",
             "description": "Class-conditional MaskGIT on Fashion-MNIST (k-means 2x2-patch tokenizer) with a "
                            "learned MIGM-Shortcut, trained with training/ (see docs/training-report.md).",
             "license": "MIT",
