@@ -21,7 +21,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generate, RandomStreams } from '@migm/core';
+import { generate } from '@migm/core';
+import { graphOutputs, maxAbsDiff } from '@migm/core/testing';
 import { createWebBackend, fetchBundle } from '../dist/index.js';
 
 const { values: args } = parseArgs({
@@ -78,40 +79,6 @@ const create = (mode) => {
   return createWebBackend({ bundle, device, ort, wasmPaths: `${ortDist}/`, numThreads: 1, ...(deviceFeatures === undefined ? {} : { deviceFeatures }) });
 };
 
-// Seeded graph inputs, the same for every mode (core's PRNG).
-const ROWS = 4;
-const NEW = 12;
-const random = new RandomStreams(1234, 1);
-const ints = (n, max) => Int32Array.from({ length: n }, () => Math.floor(random.uniform(0) * max));
-const { codebookSize: K, count: L, maskId } = manifest.tokens;
-const inputs = {
-  tokens: ints(ROWS * L, maskId + 1),
-  classes: ints(ROWS, manifest.condition.nullClassId + 1),
-  codes: ints(ROWS * L, K),
-  control: { tokens: ints(ROWS * NEW, K), positions: ints(ROWS * NEW, L), count: NEW, ratio: Float32Array.from({ length: ROWS }, () => random.uniform(0)) },
-};
-
-async function graphOutputs(backend) {
-  const logits = new Float32Array(ROWS * L * K);
-  const feature = await backend.forward({ tokens: inputs.tokens, classes: inputs.classes, rows: ROWS, logits });
-  try {
-    const out = { 'forward.logits': logits, 'forward.feature': await backend.readFeature(feature) };
-    const headLogits = new Float32Array(ROWS * L * K);
-    await backend.head(feature, headLogits);
-    out['head.logits'] = headLogits;
-    if (backend.velocity) {
-      const v = await backend.velocity(feature, inputs.control);
-      out.velocity = await backend.readFeature(v);
-      backend.release(v);
-    }
-    out['decode.pixels'] = (await backend.decode(inputs.codes, ROWS)).data;
-    return out;
-  } finally {
-    backend.release(feature);
-  }
-}
-
-const maxAbsDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sameShare = (a, b) => a.reduce((n, x, i) => n + (x === b[i] ? 1 : 0), 0) / a.length;
 

@@ -1,6 +1,7 @@
 /**
- * Test helpers of @migm/core: the backend conformance suite every backend runs against itself, and a
- * deterministic in-memory backend for tests that need no model files.
+ * Test helpers of @migm/core: the backend conformance suite every backend runs against itself, a
+ * deterministic in-memory backend for tests that need no model files, and `graphOutputs` for comparing two
+ * backends of one bundle (device checks).
  *
  * @example
  * import { backendConformance } from '@migm/core/testing';
@@ -9,4 +10,5 @@
  * afterAll(cleanup);
  */
 export { backendConformance, type ConformanceCase, type ConformanceOptions } from './conformance.js';
+export { graphOutputs, maxAbsDiff, type GraphOutputsOptions } from './graph-outputs.js';
 export { TestBackend, testManifest, type TestBackendCounts, type TestModelSize } from './test-backend.js';
