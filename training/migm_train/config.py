@@ -30,7 +30,7 @@ class BuildConfig:
     # sampling defaults (guidance/temperatures may be replaced by the tune stage)
     sampling: SamplerOptions = field(default_factory=SamplerOptions)
     # r_temp 21, 14 and 10.5 were added after bundle 1.0.0 was built (it picked 7 from the other five); with them
-    # the tune stage picks 14 (docs/training-report.md, "A retuned sampler with a retrained shortcut").
+    # the tune stage picks 14, which bundle 2.0.0 ships (docs/training-report.md, "The retune shipped in bundle 2.0.0").
     tune_candidates: list = field(default_factory=lambda: [
         {"guidance": 5.0, "guidance_schedule": "linear", "randomize_temperature": 21.0},
         {"guidance": 5.0, "guidance_schedule": "linear", "randomize_temperature": 14.0},

@@ -72,7 +72,7 @@ class Build:
         if name.endswith(".json"):
             with open(self.path(name)) as fh:
                 return json.load(fh)
-        return torch.load(self.path(name))
+        return torch.load(self.path(name), weights_only=False)  # our own checkpoints (numpy arrays inside); PyTorch >= 2.6 defaults to True
 
     def run(self, only: list[str] | None = None) -> None:
         """Runs the stages in order. In a full run the regime check (sampling only; nothing but the report

@@ -23,7 +23,7 @@ def load_work_file(work: str, name: str):
     if name.endswith(".json"):
         with open(p) as fh:
             return json.load(fh)
-    return torch.load(p)
+    return torch.load(p, weights_only=False)  # our own build outputs (hold numpy arrays); PyTorch >= 2.6 defaults to True
 
 
 def grid_png(tok: Tokenizer, tokens: torch.Tensor, path: str, per_class: int = 10, scale: int = 2) -> None:
@@ -429,9 +429,11 @@ def write_report(work: str, bundle: str, docs: str) -> str:
 
     retune = os.path.join(docs, "data", RETUNE)
     if os.path.exists(retune):
-        out += ["## A retuned sampler with a retrained shortcut (an experiment, not shipped)", "",
+        out += ["## The retune shipped in bundle 2.0.0 (with skipped-step noise probes)", "",
                 "Raw rows: `docs/data/" + RETUNE + "` (`scripts/work_rows.py` and `scripts/skipped_noise_rows.py`). "
-                "What it shows is in the summary above.", ""] + retune_section(retune) + [""]
+                "It ran first as an experiment in another work dir; bundle 2.0.0 was exported from that work dir, so "
+                "its rows are the regime and compare tables above plus the probes. What it shows is in the summary "
+                "above.", ""] + retune_section(retune) + [""]
 
     imgs = sorted(f for f in os.listdir(os.path.join(docs, "img"))
                   if f.endswith(".png") and f.split("-")[0] in ("vanilla", "shortcut", "reuse"))

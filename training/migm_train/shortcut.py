@@ -53,10 +53,14 @@ class Shortcut(nn.Module):
         nn.init.zeros_(self.time[-1].bias)
 
     def forward(self, feature: torch.Tensor, new_tokens: torch.Tensor, new_positions: torch.Tensor,
-                ratio: torch.Tensor) -> torch.Tensor:
+                ratio: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """extra: an optional [rows, L, width] term added to the projected feature (probes condition the shortcut
+        on more inputs through it, e.g. scripts/gpu_stochastic_shortcut.py's noise); the exported graph has none."""
         ctx = self.tok_emb[new_tokens.long()] + self.pos_emb[new_positions.long()]
         ctx = self.in_tok(ctx)
         x = self.in_feat(feature)
+        if extra is not None:
+            x = x + extra
         for cross, blk in zip(self.cross, self.selfs):
             x = cross(x, ctx)
             x = blk(x)
