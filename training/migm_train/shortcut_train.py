@@ -44,6 +44,21 @@ def both_branches(traj: dict, idx: torch.Tensor, s: int):
     return pairs_at_step(traj, torch.cat([idx, idx]), torch.cat([zero, zero + 1]), s)
 
 
+def optimizer_step(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor,
+                   lr: float, step: int, steps: int, ema_decay: float) -> None:
+    """One step of the shortcut trainer's schedule: 50-step linear warm-up then cosine decay of `lr`, gradient
+    clipping at norm 1, then the EMA update of `ema` (the weights that are evaluated and exported)."""
+    for group in opt.param_groups:
+        group["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.mul_(ema_decay).add_(pm, alpha=1 - ema_decay)
+
+
 def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutConfig, steps: int, batch: int,
           lr: float, seed: int, ema_decay: float, rollout: int = 1, kl_weight: float = 0.0,
           sampling: SamplerOptions | None = None, log=print) -> Shortcut:
@@ -79,15 +94,7 @@ def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutCon
                 loss = loss + kl_weight * guided_kl(base, pred, target, still, j + 1, sampling)
             losses.append(loss)
         loss = torch.stack(losses).mean()
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(ema_decay).add_(pm, alpha=1 - ema_decay)
+        optimizer_step(model, ema, opt, loss, lr, step, steps, ema_decay)
         if step % 100 == 0 or step == steps - 1:
             log(f"shortcut step {step + 1}/{steps} loss {loss.item():.5f} {time.time() - t0:.0f}s")
     ema.eval()

@@ -19,7 +19,6 @@ usage: python3 scripts/gpu_shortcut_search.py --work WORK --device cuda --out re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -34,6 +33,7 @@ from migm_train.config import full  # noqa: E402
 from migm_train.pipeline import Build  # noqa: E402
 from migm_train.shortcut import ShortcutConfig  # noqa: E402
 from migm_train.trajectories import generate  # noqa: E402
+from probe_log import ProbeLog  # noqa: E402  (scripts/, next to this file)
 
 
 @dataclass
@@ -80,15 +80,8 @@ def main() -> None:
     p.add_argument("--weights", default="search-weights.pt")
     args = p.parse_args()
     dev = torch.device(args.device)
-    t_start = time.time()
-
-    def log(msg):
-        print(f"[{time.time() - t_start:6.0f}s] {msg}", flush=True)
-
-    def emit(row):
-        with open(args.out, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        log(json.dumps(row))
+    log = ProbeLog(args.out)
+    emit = log.emit
 
     build = Build(full(), args.work, os.devnull, None, log_file=False)
     ev = build.evaluator()  # samples where its base model is (moved below), scores on the CPU

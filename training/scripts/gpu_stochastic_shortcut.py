@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import math
 import os
 import sys
 import time
@@ -41,8 +39,9 @@ sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), ".."
 from migm_train.config import full  # noqa: E402
 from migm_train.pipeline import Build  # noqa: E402
 from migm_train.shortcut import Shortcut, ShortcutConfig  # noqa: E402
-from migm_train.shortcut_train import both_branches, guided_kl  # noqa: E402
+from migm_train.shortcut_train import both_branches, guided_kl, optimizer_step  # noqa: E402
 from migm_train.trajectories import generate  # noqa: E402
+from probe_log import ProbeLog  # noqa: E402  (scripts/, next to this file)
 
 RECIPES = {"es-pos": ("pos", 0.0), "es-image": ("image", 0.0), "es-pos-kl": ("pos", 1.0)}
 
@@ -110,15 +109,7 @@ def train(base, traj, train_idx, zdim, mode, kl_weight, steps, batch, opts, dev,
                 loss = loss + kl_weight * 0.5 * sum(guided_kl(base, p, target, still, j + 1, opts) for p in preds)
             losses.append(loss)
         loss = torch.stack(losses).mean()
-        for group in opt.param_groups:
-            group["lr"] = 5e-4 * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(0.995).add_(pm, alpha=0.005)
+        optimizer_step(model, ema, opt, loss, 5e-4, step, steps, 0.995)
         if step % 500 == 0 or step == steps - 1:
             log(f"{mode} kl {kl_weight}: step {step + 1}/{steps} loss {loss.item():.5f} {time.time() - t0:.0f}s")
     ema.eval()
@@ -138,15 +129,8 @@ def main() -> None:
     p.add_argument("--out", default="stochastic.jsonl")
     args = p.parse_args()
     dev = torch.device(args.device)
-    t_start = time.time()
-
-    def log(msg):
-        print(f"[{time.time() - t_start:6.0f}s] {msg}", flush=True)
-
-    def emit(row):
-        with open(args.out, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        log(json.dumps(row))
+    log = ProbeLog(args.out)
+    emit = log.emit
 
     build = Build(full(), args.work, os.devnull, None, log_file=False)
     ev = build.evaluator(with_shortcut=True)

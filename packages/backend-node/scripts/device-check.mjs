@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { generate } from '@migm/core';
-import { graphOutputs, maxAbsDiff } from '@migm/core/testing';
+import { graphOutputs, maxAbsDiff, timeGenerate } from '@migm/core/testing';
 import { OrtBackend } from '@migm/backend-ort';
 import { createNodeBackend, readBundleDir } from '@migm/backend-node';
 
@@ -52,7 +52,6 @@ async function createBackend(device) {
   return createNodeBackend({ bundle, device, onFallback: () => {} });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sameTokens = (a, b) => {
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
@@ -96,21 +95,10 @@ for (const device of devices) {
   }
   row.generate = {};
   for (const s of settings) {
-    const opts = optionsFor(s, { condition: manifest.condition.numClasses - 1, batch, seed: 1 });
-    const first = await generate(backend, opts); // warm-up (and the tokens compared)
-    const times = [];
-    const split = { backendMs: 0, coreMs: 0 };
-    for (let i = 0; i < runs; i++) {
-      const { timings } = await generate(backend, opts);
-      times.push(timings.totalMs / batch);
-      split.backendMs += timings.backendMs;
-      split.coreMs += timings.coreMs;
-    }
-    const cell = {
-      msPerImage: median(times), msPerImageMin: Math.min(...times), msPerImageMax: Math.max(...times),
-      // Where the time goes: onnxruntime (graphs and copies) vs core (sampling in JS).
-      backendShare: split.backendMs / (split.backendMs + split.coreMs),
-    };
+    const t = await timeGenerate(backend, optionsFor(s, { condition: manifest.condition.numClasses - 1, batch, seed: 1 }), runs);
+    const first = t.warmup; // its tokens are compared across devices
+    // backendShare: where the time goes, onnxruntime (graphs and copies) vs core (sampling in JS).
+    const cell = { msPerImage: t.msPerImage, msPerImageMin: t.msPerImageMin, msPerImageMax: t.msPerImageMax, backendShare: t.backendShare };
     if (device === 'cpu') cpuTokens[s.name] = first.tokens;
     else if (cpuTokens[s.name]) cell.tokensEqualToCpu = sameTokens(first.tokens, cpuTokens[s.name]);
     row.generate[s.name] = cell;

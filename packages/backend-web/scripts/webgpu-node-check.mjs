@@ -22,7 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generate } from '@migm/core';
-import { graphOutputs, maxAbsDiff } from '@migm/core/testing';
+import { graphOutputs, maxAbsDiff, timeGenerate } from '@migm/core/testing';
 import { createWebBackend, fetchBundle } from '../dist/index.js';
 
 const { values: args } = parseArgs({
@@ -79,7 +79,6 @@ const create = (mode) => {
   return createWebBackend({ bundle, device, ort, wasmPaths: `${ortDist}/`, numThreads: 1, ...(deviceFeatures === undefined ? {} : { deviceFeatures }) });
 };
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sameShare = (a, b) => a.reduce((n, x, i) => n + (x === b[i] ? 1 : 0), 0) / a.length;
 
 const { steps: N, budget: B } = manifest.sampling;
@@ -99,22 +98,8 @@ async function timeSettings(backend) {
   const cells = {};
   for (const batch of batches) {
     for (const s of settings) {
-      const opts = optionsFor(s, { batch });
-      await generate(backend, opts); // warm-up
-      const times = [];
-      const split = { backendMs: 0, coreMs: 0 };
-      for (let i = 0; i < runs; i++) {
-        const { timings } = await generate(backend, opts);
-        times.push(timings.totalMs / batch);
-        split.backendMs += timings.backendMs;
-        split.coreMs += timings.coreMs;
-      }
-      cells[`${s.name} batch ${batch}`] = {
-        msPerImage: median(times),
-        msPerImageMin: Math.min(...times),
-        msPerImageMax: Math.max(...times),
-        backendShare: split.backendMs / (split.backendMs + split.coreMs),
-      };
+      const { warmup, ...timing } = await timeGenerate(backend, optionsFor(s, { batch }), runs);
+      cells[`${s.name} batch ${batch}`] = timing;
     }
   }
   return cells;

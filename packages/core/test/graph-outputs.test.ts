@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { graphOutputs, maxAbsDiff } from '../src/testing/graph-outputs.js';
 import { TestBackend } from '../src/testing/test-backend.js';
+import { timeGenerate } from '../src/testing/time-generate.js';
+import { generate } from '../src/generate/generate.js';
 
 describe('graphOutputs', () => {
   it('runs every graph on seeded inputs, with the output sizes of the manifest, and releases its features', async () => {
@@ -46,5 +48,25 @@ describe('maxAbsDiff', () => {
   });
   it('rejects arrays of different lengths', () => {
     expect(() => maxAbsDiff([1], [1, 2])).toThrow(/lengths differ/);
+  });
+});
+
+describe('timeGenerate', () => {
+  it('runs a warm-up plus the timed runs with the same options, and reports per-image times and the backend share', async () => {
+    const options = { condition: 2, batch: 3, seed: 5, steps: 4 } as const;
+    const once = new TestBackend();
+    const single = await generate(once, options);
+    const b = new TestBackend();
+    const t = await timeGenerate(b, options, 3);
+    expect(b.counts.forwardRows).toBe(4 * once.counts.forwardRows); // the warm-up + 3 timed runs
+    expect(t.warmup.tokens).toEqual(single.tokens);
+    expect(t.msPerImageMin).toBeLessThanOrEqual(t.msPerImage);
+    expect(t.msPerImage).toBeLessThanOrEqual(t.msPerImageMax);
+    expect(t.backendShare).toBeGreaterThanOrEqual(0);
+    expect(t.backendShare).toBeLessThanOrEqual(1);
+    expect(t.warmup.batch).toBe(3);
+  });
+  it('rejects a run count that is not a positive integer', async () => {
+    await expect(timeGenerate(new TestBackend(), {}, 0)).rejects.toThrow(/runs must be an integer >= 1/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Test helpers of @migm/core: the backend conformance suite every backend runs against itself, a
- * deterministic in-memory backend for tests that need no model files, and `graphOutputs` for comparing two
- * backends of one bundle (device checks).
+ * deterministic in-memory backend for tests that need no model files, and `graphOutputs` and `timeGenerate` for
+ * comparing two backends of one bundle (device checks).
  *
  * @example
  * import { backendConformance } from '@migm/core/testing';
@@ -11,4 +11,5 @@
  */
 export { backendConformance, type ConformanceCase, type ConformanceOptions } from './conformance.js';
 export { graphOutputs, maxAbsDiff, type GraphOutputsOptions } from './graph-outputs.js';
+export { timeGenerate, type GenerateTiming } from './time-generate.js';
 export { TestBackend, testManifest, type TestBackendCounts, type TestModelSize } from './test-backend.js';
