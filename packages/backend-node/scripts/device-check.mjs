@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { generate } from '@migm/core';
-import { graphOutputs, maxAbsDiff, timeGenerate } from '@migm/core/testing';
+import { equalShare, graphOutputs, maxAbsDiff, timeGenerate } from '@migm/core/testing';
 import { OrtBackend } from '@migm/backend-ort';
 import { createNodeBackend, readBundleDir } from '@migm/backend-node';
 
@@ -51,12 +51,6 @@ async function createBackend(device) {
   }
   return createNodeBackend({ bundle, device, onFallback: () => {} });
 }
-
-const sameTokens = (a, b) => {
-  let same = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
-  return same / a.length;
-};
 
 const { steps: N, budget: B } = manifest.sampling;
 const settings = [
@@ -100,14 +94,14 @@ for (const device of devices) {
     // backendShare: where the time goes, onnxruntime (graphs and copies) vs core (sampling in JS).
     const cell = { msPerImage: t.msPerImage, msPerImageMin: t.msPerImageMin, msPerImageMax: t.msPerImageMax, backendShare: t.backendShare };
     if (device === 'cpu') cpuTokens[s.name] = first.tokens;
-    else if (cpuTokens[s.name]) cell.tokensEqualToCpu = sameTokens(first.tokens, cpuTokens[s.name]);
+    else if (cpuTokens[s.name]) cell.tokensEqualToCpu = equalShare(first.tokens, cpuTokens[s.name]);
     row.generate[s.name] = cell;
   }
   const last = settings.at(-1);
   const [a, b] = await Promise.all([5, 6].map((seed) => generate(backend, optionsFor(last, { condition: 0, batch: 4, seed }))));
   const a2 = await generate(backend, optionsFor(last, { condition: 0, batch: 4, seed: 5 }));
   const b2 = await generate(backend, optionsFor(last, { condition: 0, batch: 4, seed: 6 }));
-  row.concurrentEqualsSequential = sameTokens(a.tokens, a2.tokens) === 1 && sameTokens(b.tokens, b2.tokens) === 1;
+  row.concurrentEqualsSequential = equalShare(a.tokens, a2.tokens) === 1 && equalShare(b.tokens, b2.tokens) === 1;
   row.liveFeaturesAfter = backend.liveFeatures;
   await backend.dispose();
   console.error(`${device}: done`);

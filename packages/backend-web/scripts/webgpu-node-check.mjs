@@ -22,7 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generate } from '@migm/core';
-import { graphOutputs, maxAbsDiff, timeGenerate } from '@migm/core/testing';
+import { equalShare, graphOutputs, maxAbsDiff, timeGenerate } from '@migm/core/testing';
 import { createWebBackend, fetchBundle } from '../dist/index.js';
 
 const { values: args } = parseArgs({
@@ -79,7 +79,6 @@ const create = (mode) => {
   return createWebBackend({ bundle, device, ort, wasmPaths: `${ortDist}/`, numThreads: 1, ...(deviceFeatures === undefined ? {} : { deviceFeatures }) });
 };
 
-const sameShare = (a, b) => a.reduce((n, x, i) => n + (x === b[i] ? 1 : 0), 0) / a.length;
 
 const { steps: N, budget: B } = manifest.sampling;
 const settings = [
@@ -121,7 +120,7 @@ async function checkMode(mode, backend, row) {
     if (!(row.parity[k] <= tolerance)) failed = true; // NaN fails too
   }
   row.tokensEqualToWasm = {};
-  for (const s of settings) row.tokensEqualToWasm[s.name] = sameShare(tokens[s.name], reference.tokens[s.name]);
+  for (const s of settings) row.tokensEqualToWasm[s.name] = equalShare(tokens[s.name], reference.tokens[s.name]);
   row.generate = await timeSettings(backend);
 }
 

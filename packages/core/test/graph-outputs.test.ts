@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { graphOutputs, maxAbsDiff } from '../src/testing/graph-outputs.js';
+import { equalShare, graphOutputs, maxAbsDiff } from '../src/testing/graph-outputs.js';
 import { TestBackend } from '../src/testing/test-backend.js';
 import { timeGenerate } from '../src/testing/time-generate.js';
 import { generate } from '../src/generate/generate.js';
@@ -68,5 +68,16 @@ describe('timeGenerate', () => {
   });
   it('rejects a run count that is not a positive integer', async () => {
     await expect(timeGenerate(new TestBackend(), {}, 0)).rejects.toThrow(/runs must be an integer >= 1/);
+  });
+});
+
+describe('equalShare', () => {
+  it('is the share of equal ids', () => {
+    expect(equalShare(Int32Array.of(1, 2, 3, 4), Int32Array.of(1, 0, 3, 0))).toBe(0.5);
+    expect(equalShare([7], [7])).toBe(1);
+  });
+  it('rejects empty or mismatched arrays', () => {
+    expect(() => equalShare([], [])).toThrow(/lengths must match/);
+    expect(() => equalShare([1], [1, 2])).toThrow(/lengths must match/);
   });
 });

@@ -68,3 +68,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return m;
 }
+
+/** Share of positions where two token arrays hold the same id (1 = identical). Lengths must match and be > 0. */
+export function equalShare(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length || a.length === 0) throw new RangeError(`equalShare: lengths must match and be > 0 (${a.length} vs ${b.length})`);
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}

@@ -10,6 +10,6 @@
  * afterAll(cleanup);
  */
 export { backendConformance, type ConformanceCase, type ConformanceOptions } from './conformance.js';
-export { graphOutputs, maxAbsDiff, type GraphOutputsOptions } from './graph-outputs.js';
+export { equalShare, graphOutputs, maxAbsDiff, type GraphOutputsOptions } from './graph-outputs.js';
 export { timeGenerate, type GenerateTiming } from './time-generate.js';
 export { TestBackend, testManifest, type TestBackendCounts, type TestModelSize } from './test-backend.js';
