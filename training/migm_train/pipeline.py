@@ -352,6 +352,10 @@ class Build:
         for role, rel in files.items():
             ins, outs = specs[role]
             g = {"file": rel, "opset": export.OPSET, "parameters": params[role], "inputs": ins, "outputs": outs}
+            if role == "head":
+                # Head is f E^T + b (base_model.Head): affine, so runtimes may guide the feature and run the
+                # head once per image (@migm/core's guidedHead); they check this on random inputs.
+                g["affine"] = True
             if role == "shortcut":
                 g["trainedSteps"] = int(sck["trained_steps"])
                 g["compatibility"] = {"baseSha256": sha[files["base"]], "codebookSize": bc.codebook,

@@ -65,9 +65,13 @@ def _gumbel(shape, generator: torch.Generator) -> torch.Tensor:
 @torch.no_grad()
 def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generator: torch.Generator,
            shortcut: torch.nn.Module | None = None, record: bool = False,
-           on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> SampleResult:
+           on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+           guided_head: bool = True) -> SampleResult:
     """on_step(i, logp, tokens), if given, sees each step's guided log-probabilities [b, L, K] and the tokens
-    [b, L] (mask id where still masked) before the step commits (diagnostics)."""
+    [b, L] (mask id where still masked) before the step commits (diagnostics).
+
+    guided_head: at skipped steps, guide the feature and run the head on b rows instead of 2b (the head
+    f E^T + b is affine, so the guided logits are the same up to float rounding), as @migm/core's guidedHead."""
     cfg = base.cfg
     b, length, k_size, n_steps = len(classes), cfg.length, cfg.codebook, opts.steps
     if opts.method not in METHODS:
@@ -107,9 +111,12 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
         # reuse (and Taylor with one full step so far): keep feat as is.
         if traj is not None:
             traj[:, i] = feat.reshape(2, b, length, -1).transpose(0, 1).half()
-        logits = base.logits(feat)
         t = progress(i, n_steps)
-        logp = guided_logp(logits, guidance_weight(opts, i), opts.inverse_temperature)
+        w = guidance_weight(opts, i)
+        if guided_head and i not in full_set:
+            logp = torch.log_softmax(base.logits((1.0 + w) * feat[:b] - w * feat[b:]) * opts.inverse_temperature, dim=-1)
+        else:
+            logp = guided_logp(base.logits(feat), w, opts.inverse_temperature)
         cand = (logp + _gumbel(logp.shape, generator)).argmax(-1)          # Gumbel-max = categorical draw
         conf = logp.gather(-1, cand[..., None])[..., 0]
         r_temp = opts.randomize_temperature if i in full_set else skipped_r_temp

@@ -1,6 +1,8 @@
 import {
+  checkAffineHead,
   checkTerms,
   combineHost,
+  guideFeatureHost,
   HostFeature,
   MigmError,
   type Backend,
@@ -68,7 +70,17 @@ export class OrtBackend implements Backend {
   static async create(options: OrtBackendOptions): Promise<OrtBackend> {
     const roles = graphRoles(options.bundle.manifest, { shortcut: options.shortcut, classifier: options.classifier });
     const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions);
-    return new OrtBackend(options, sessions);
+    const backend = new OrtBackend(options, sessions);
+    if (backend.capabilities.guidedHead) {
+      // Trust, but verify: guidedHead is only right for a head that really is affine.
+      try {
+        await checkAffineHead(backend.manifest, (feature, rows) => backend.#headHost(feature, rows));
+      } catch (err) {
+        await backend.dispose();
+        throw err;
+      }
+    }
+    return backend;
   }
 
   private constructor(options: OrtBackendOptions, sessions: Sessions) {
@@ -77,8 +89,10 @@ export class OrtBackend implements Backend {
     this.name = options.name;
     this.device = options.device;
     this.manifest = options.bundle.manifest;
-    this.capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: false };
+    const guidedHead = this.manifest.graphs.head.affine === true;
+    this.capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: false, guidedHead };
     if (!sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
+    if (!guidedHead) (this as { guidedHead?: unknown }).guidedHead = undefined;
   }
 
   /** Feature tensors handed out and not yet released (for leak checks). */
@@ -121,6 +135,26 @@ export class OrtBackend implements Backend {
     await this.#run('head', session, { [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', f.data, f.dims) }, [
       [g.outputs['logits']!.name, logits, [rows, L, this.manifest.tokens.codebookSize]],
     ]);
+  }
+
+  async guidedHead(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void> {
+    const session = this.#session('head');
+    const f = this.#own(feature);
+    const [rows, L, D] = f.dims;
+    const K = this.manifest.tokens.codebookSize;
+    if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
+    const batch = rows / 2;
+    checkLength('guidedHead', 'logits', logits.length, batch * L * K);
+    const g = this.manifest.graphs.head;
+    const guided = this.#pool.take(batch * L * D);
+    try {
+      guideFeatureHost(guided, f.data, weight);
+      await this.#run('head', session, { [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', guided, [batch, L, D]) }, [
+        [g.outputs['logits']!.name, logits, [batch, L, K]],
+      ]);
+    } finally {
+      this.#pool.give(guided);
+    }
   }
 
   async velocity(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor> {
@@ -237,6 +271,17 @@ export class OrtBackend implements Backend {
       }
     }
     return results;
+  }
+
+  /** The head graph on a host feature [rows, L, D] (for the load-time affine check). */
+  async #headHost(feature: Float32Array, rows: number): Promise<Float32Array> {
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    const g = this.manifest.graphs.head;
+    const logits = new Float32Array(rows * L * K);
+    await this.#run('head', this.#session('head'), { [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', feature, [rows, L, this.manifest.featureDim]) }, [
+      [g.outputs['logits']!.name, logits, [rows, L, K]],
+    ]);
+    return logits;
   }
 
   #int(spec: TensorSpec, data: Int32Array, dims: readonly number[]): Tensor {

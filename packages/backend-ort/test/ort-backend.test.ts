@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate, type Manifest } from '@migm/core';
 import { backendConformance } from '@migm/core/testing';
-import { OrtBackend, firstWorkingDevice } from '../src/index.js';
+import { OrtBackend, firstWorkingDevice, type OrtModule } from '../src/index.js';
 import { nodeOrt, readTiny, tinyBackend } from './helpers.js';
 
 describe('OrtBackend conformance (onnxruntime-node, tiny bundle)', () => {
@@ -63,6 +63,53 @@ describe('OrtBackend', () => {
     const files = new Map(bundle.files);
     files.set('head.onnx', new Uint8Array([1, 2, 3]));
     await expect(OrtBackend.create({ ort: nodeOrt, bundle: { ...bundle, files }, name: 'x', device: 'cpu' })).rejects.toMatchObject({ code: 'BACKEND_FAILURE', message: expect.stringContaining('head.onnx') });
+  });
+});
+
+describe('OrtBackend guidedHead', () => {
+  it('is offered for a head the manifest declares affine, and matches guiding two head() calls', async () => {
+    const b = await tinyBackend();
+    expect(b.capabilities.guidedHead).toBe(true);
+    const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
+    const logits = new Float32Array(4 * L * K);
+    const f = await b.forward({ tokens: new Int32Array(4 * L).fill(maskId), classes: Int32Array.of(0, 3, 10, 10), rows: 4, logits });
+    const guided = new Float32Array(2 * L * K);
+    await b.guidedHead(f, 3, guided);
+    let worst = 0;
+    for (let i = 0; i < guided.length; i++) worst = Math.max(worst, Math.abs(guided[i]! - (4 * logits[i]! - 3 * logits[guided.length + i]!)));
+    expect(worst).toBeLessThan(1e-4);
+    b.release(f);
+    await b.dispose();
+    const plain = await OrtBackend.create({ ort: nodeOrt, bundle: readTiny((m) => delete m.graphs.head.affine), name: 'x', device: 'cpu' });
+    expect(plain.capabilities.guidedHead).toBe(false);
+    expect(plain.guidedHead).toBeUndefined();
+    await plain.dispose();
+  });
+
+  it('refuses a bundle that declares an affine head whose graph is not affine (BUNDLE_MISMATCH, naming the file)', async () => {
+    // The same ONNX head with a non-linearity applied to its output, as a head with a GELU or LayerNorm would have.
+    const bent: OrtModule = {
+      ...nodeOrt,
+      InferenceSession: {
+        create: async (...args: Parameters<OrtModule['InferenceSession']['create']>) => {
+          const s = await nodeOrt.InferenceSession.create(...args);
+          if (s.inputNames.length !== 1 || s.inputNames[0] !== 'feature') return s;
+          const run = s.run.bind(s);
+          return Object.assign(Object.create(Object.getPrototypeOf(s)), s, {
+            run: async (...a: Parameters<typeof s.run>) => {
+              const out = await run(...a);
+              const data = out['logits']!.data as Float32Array;
+              for (let i = 0; i < data.length; i++) data[i] = Math.tanh(data[i]!);
+              return out;
+            },
+          });
+        },
+      } as OrtModule['InferenceSession'],
+    };
+    await expect(OrtBackend.create({ ort: bent, bundle: readTiny(), name: 'x', device: 'cpu' })).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringMatching(/head\.onnx.*graphs\.head\.affine/),
+    });
   });
 });
 

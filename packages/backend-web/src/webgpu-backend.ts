@@ -1,5 +1,6 @@
 import { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import {
+  checkAffineHead,
   checkTerms,
   MigmError,
   type Backend,
@@ -45,9 +46,12 @@ const UNIFORM = 0x0040;
 const STORAGE = 0x0080;
 
 const WORKGROUP = 256;
-/** out = c * a (first term) or out = out + c * a (later terms): one dispatch per term, like combineHost. */
+/**
+ * out = c * a[offset..] (first term) or out = out + c * a[offset..] (later terms): one dispatch per term, like
+ * combineHost. The offset lets guidedHead read the unconditional half of a [cond; uncond] feature.
+ */
 const COMBINE_WGSL = /* wgsl */ `
-struct Params { c: f32, accumulate: u32, n: u32, width: u32 }
+struct Params { c: f32, accumulate: u32, n: u32, width: u32, offset: u32, pad0: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
@@ -55,7 +59,7 @@ struct Params { c: f32, accumulate: u32, n: u32, width: u32 }
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let i = id.y * p.width + id.x;
   if (i >= p.n) { return; }
-  let v = p.c * a[i];
+  let v = p.c * a[p.offset + i];
   if (p.accumulate == 1u) { out[i] = out[i] + v; } else { out[i] = v; }
 }`;
 
@@ -109,7 +113,16 @@ export class WebGpuBackend implements Backend {
     try {
       const gpu = (await options.ort.env.webgpu.device) as unknown as GPUDeviceLike | undefined;
       if (!gpu) throw new MigmError('BACKEND_FAILURE', 'onnxruntime-web did not expose its GPU device; GPU-resident features need it (use deviceFeatures: false).');
-      return new WebGpuBackend(options.ort, manifest, sessions, gpu);
+      const backend = new WebGpuBackend(options.ort, manifest, sessions, gpu);
+      if (backend.capabilities.guidedHead) {
+        try {
+          await checkAffineHead(manifest, (feature, rows) => backend.#headHost(feature, rows));
+        } catch (err) {
+          await backend.dispose();
+          throw err;
+        }
+      }
+      return backend;
     } catch (err) {
       await releaseSessions(sessions as never);
       throw err;
@@ -121,8 +134,10 @@ export class WebGpuBackend implements Backend {
     this.manifest = manifest;
     this.#sessions = sessions;
     this.#gpu = gpu;
-    this.capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: true };
+    const guidedHead = manifest.graphs.head.affine === true;
+    this.capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: true, guidedHead };
     if (!sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
+    if (!guidedHead) (this as { guidedHead?: unknown }).guidedHead = undefined;
     this.#pipeline = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: COMBINE_WGSL }), entryPoint: 'main' } });
   }
 
@@ -181,26 +196,53 @@ export class WebGpuBackend implements Backend {
   async combine(terms: readonly FeatureTerm[]): Promise<FeatureTensor> {
     this.#alive();
     const dims = checkTerms(terms);
-    const inputs = terms.map((t) => this.#own(t.feature));
     const n = dims[0] * dims[1] * dims[2];
+    const parts = terms.map((t, j) => ({ buffer: this.#own(t.feature).tensor.gpuBuffer as unknown as GPUBufferLike, coef: t.coef, offset: 0, skip: j > 0 && t.coef === 0 }));
+    const f = new GpuFeature(this.#combineInto(parts.filter((p) => !p.skip), n, dims), dims);
+    this.#live.add(f);
+    return f;
+  }
+
+  async guidedHead(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void> {
+    const session = this.#session('head');
+    const f = this.#own(feature);
+    const [rows, L, D] = f.dims;
+    if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
+    if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `guidedHead: weight ${weight} is not allowed; a finite number >= 0 is.`);
+    const batch = rows / 2;
+    checkLength('guidedHead', 'logits', logits.length, batch * L * this.manifest.tokens.codebookSize);
+    const half = batch * L * D;
+    const source = f.tensor.gpuBuffer as unknown as GPUBufferLike;
+    // (1 + w) f_cond - w f_uncond on the GPU; only the B guided rows of logits come back.
+    const parts = [{ buffer: source, coef: 1 + weight, offset: 0 }, ...(weight === 0 ? [] : [{ buffer: source, coef: -weight, offset: half }])];
+    const guided = this.#combineInto(parts, half, [batch, L, D]);
+    try {
+      const g = this.manifest.graphs.head;
+      const out = await this.#run('head', session, { [g.inputs['feature']!.name]: guided });
+      this.#copyLogits(out, g.outputs['logits']!.name, logits);
+    } finally {
+      guided.dispose();
+    }
+  }
+
+  /** Runs the combine shader over `parts` into a pooled GPU buffer of n floats and wraps it as a tensor. */
+  #combineInto(parts: readonly { buffer: GPUBufferLike; coef: number; offset: number }[], n: number, dims: readonly [number, number, number]): Tensor {
     const bytes = n * 4;
     const out = this.#free.get(bytes)?.pop() ?? this.#gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });
     const groups = Math.ceil(n / WORKGROUP);
     const gx = Math.min(groups, 65535);
     const gy = Math.ceil(groups / gx);
     const encoder = this.#gpu.createCommandEncoder();
-    let used = 0;
-    for (let j = 0; j < inputs.length; j++) {
-      if (j > 0 && terms[j]!.coef === 0) continue; // as combineHost: zero terms add nothing
-      const uniform = (this.#uniforms[used] ??= this.#gpu.createBuffer({ size: 16, usage: UNIFORM | COPY_DST }));
-      const params = new ArrayBuffer(16);
-      new Float32Array(params, 0, 1)[0] = terms[j]!.coef;
-      new Uint32Array(params, 4, 3).set([used === 0 ? 0 : 1, n, gx * WORKGROUP]);
+    for (let j = 0; j < parts.length; j++) {
+      const uniform = (this.#uniforms[j] ??= this.#gpu.createBuffer({ size: 32, usage: UNIFORM | COPY_DST }));
+      const params = new ArrayBuffer(32);
+      new Float32Array(params, 0, 1)[0] = parts[j]!.coef;
+      new Uint32Array(params, 4, 4).set([j === 0 ? 0 : 1, n, gx * WORKGROUP, parts[j]!.offset]);
       this.#gpu.queue.writeBuffer(uniform, 0, new Uint8Array(params));
       const group = this.#gpu.createBindGroup({
         layout: this.#pipeline.getBindGroupLayout(0),
         entries: [
-          { binding: 0, resource: { buffer: inputs[j]!.tensor.gpuBuffer as unknown as GPUBufferLike } },
+          { binding: 0, resource: { buffer: parts[j]!.buffer } },
           { binding: 1, resource: { buffer: out } },
           { binding: 2, resource: { buffer: uniform } },
         ],
@@ -210,18 +252,24 @@ export class WebGpuBackend implements Backend {
       pass.setBindGroup(0, group);
       pass.dispatchWorkgroups(gx, gy);
       pass.end();
-      used++;
     }
     this.#gpu.queue.submit([encoder.finish()]);
-    const tensor = this.#ort.Tensor.fromGpuBuffer(out as never, {
+    return this.#ort.Tensor.fromGpuBuffer(out as never, {
       dataType: 'float32',
       dims,
       download: () => this.#download(out, bytes),
       dispose: () => this.#recycle(out, bytes),
     }) as unknown as Tensor;
-    const f = new GpuFeature(tensor, dims);
-    this.#live.add(f);
-    return f;
+  }
+
+  /** The head graph on a host feature [rows, L, D] (for the load-time affine check). */
+  async #headHost(feature: Float32Array, rows: number): Promise<Float32Array> {
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    const g = this.manifest.graphs.head;
+    const out = await this.#run('head', this.#session('head'), { [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', feature, [rows, L, this.manifest.featureDim]) });
+    const logits = new Float32Array(rows * L * K);
+    this.#copyLogits(out, g.outputs['logits']!.name, logits);
+    return logits;
   }
 
   async readFeature(feature: FeatureTensor): Promise<Float32Array> {

@@ -14,6 +14,7 @@ export { fullStepPlan, checkPlan } from './plan/full-step-plan.js';
 
 export { RandomStreams, isValidSeed, nextGumbel, nextUint32, nextUniform, seedStream } from './random/prng.js';
 export { drawInverseCdf, expInPlace, filterTopK, filterTopP, guideRow, logSumExp } from './sampling/row.js';
+export { expNonPositive } from './sampling/exp-non-positive.js';
 export {
   commitTopConfidence,
   createSamplerScratch,
@@ -24,7 +25,8 @@ export {
 } from './sampling/step-sampler.js';
 export { applyGuidance, guidanceWeights, type Guidance } from './guidance/guidance.js';
 
-export { HostFeature, checkTerms, combineHost, integrateHost } from './features/host-features.js';
+export { HostFeature, checkTerms, combineHost, guideFeatureHost, integrateHost } from './features/host-features.js';
+export { AFFINE_HEAD_TOLERANCE, checkAffineHead } from './features/affine-head.js';
 export { taylorCoefficients, taylorTerms } from './features/taylor.js';
 
 export type {
@@ -49,7 +51,7 @@ export {
 export type { FeatureEvent, StepEvent, StepKind, StepTrace } from './generate/events.js';
 
 export { GRAPH_CONTRACT, type GraphRole, type Manifest } from './manifest/types.js';
-export type { BundleFile, GraphSpec, ShortcutGraphSpec, TensorSpec } from './manifest/types.js';
+export type { BundleFile, GraphSpec, HeadGraphSpec, ShortcutGraphSpec, TensorSpec } from './manifest/types.js';
 export { checkShortcutCompatibility, manifestSchema, SUPPORTED_SCHEMA_VERSIONS, validateManifest } from './manifest/validate.js';
 export { toHex, verifyBundleFile, type Sha256 } from './manifest/verify-files.js';
 

@@ -15,6 +15,12 @@ describe('backend conformance: TestBackend without a shortcut', () => {
   for (const c of cases) it(c.name, c.run);
 });
 
+describe('backend conformance: TestBackend whose head is not declared affine', () => {
+  const { cases, cleanup } = backendConformance({ create: async () => new TestBackend({ affineHead: false }) });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
 describe('the conformance suite catches broken backends', () => {
   async function failures(mutate: (b: TestBackend) => void): Promise<string[]> {
     const { cases, cleanup } = backendConformance({
@@ -53,6 +59,14 @@ describe('the conformance suite catches broken backends', () => {
       (b as Backend).combine = (terms) => combine(terms.map((t) => ({ ...t, coef: 1 })));
     });
     expect(failed).toContain('combine matches the host reference (f + dt * v and Taylor weights)');
+  });
+
+  it('a guidedHead that ignores the weight', async () => {
+    const failed = await failures((b) => {
+      const guidedHead = b.guidedHead!.bind(b);
+      (b as Backend).guidedHead = (f, _w, logits) => guidedHead(f, 1, logits);
+    });
+    expect(failed).toContain('guidedHead (when offered) gives the guided logits of head() and refuses bad shapes');
   });
 
   it('a release that does nothing', async () => {

@@ -141,6 +141,55 @@ describe('generate() results', () => {
   });
 });
 
+describe('guidedHead: guidance applied to the feature at skipped steps', () => {
+  const N = 8;
+  const B = 3;
+  const batch = 4;
+  const equalShare = (a: Int32Array, b: Int32Array): number => a.reduce((n, t, i) => n + (t === b[i] ? 1 : 0), 0) / a.length;
+  for (const predictor of ['learned', 'taylor'] as const) {
+    it(`${predictor}: the head runs on B rows, not 2B, and draws the tokens of guided logits`, async () => {
+      const fast = new TestBackend();
+      const slow = new TestBackend();
+      const opts = { condition: [0, 1, 2, null], steps: N, budget: B, predictor, seed: 3 };
+      const a = await generate(fast, opts);
+      const b = await generate(slow, { ...opts, guidedHead: false });
+      expect(fast.capabilities.guidedHead).toBe(true);
+      const heads = predictor === 'learned' ? N - B : 3; // taylor extrapolates at steps 4, 6 and 7 only
+      expect(fast.counts.head).toBe(heads);
+      expect(fast.counts.headRows).toBe(heads * batch);
+      expect(slow.counts.headRows).toBe(heads * 2 * batch);
+      // Equal up to float32 rounding of the two orders of operations: a tie flip is possible, a pattern is not.
+      expect(equalShare(a.tokens, b.tokens)).toBeGreaterThanOrEqual(0.98);
+      expect(fast.live.size).toBe(0);
+    });
+  }
+  it('a head the manifest does not declare affine runs on both branches', async () => {
+    const be = new TestBackend({ affineHead: false });
+    expect(be.capabilities.guidedHead).toBe(false);
+    expect(be.guidedHead).toBeUndefined();
+    await generate(be, { condition: 0, steps: N, budget: B, predictor: 'learned', seed: 1 });
+    expect(be.counts.headRows).toBe((N - B) * 2);
+  });
+  it('without guidance the head already runs on B rows', async () => {
+    const be = new TestBackend();
+    await generate(be, { condition: [0, 1], steps: N, budget: B, predictor: 'learned', guidance: 0, seed: 1 });
+    expect(be.counts.headRows).toBe((N - B) * 2);
+  });
+  it('after a step that revealed nothing, logits guided at another weight are guided again', async () => {
+    const fast = new TestBackend({ steps: 9 });
+    const slow = new TestBackend({ steps: 9 });
+    const opts = { condition: [0, 1, 2, 0], steps: 9, schedule: 'dimoo' as const, predictor: 'learned' as const, budget: 3, seed: 2 };
+    const a = await generate(fast, opts);
+    const b = await generate(slow, { ...opts, guidedHead: false });
+    const zeroAfter = a.trace.filter((t, i) => t.kind === 'skipped' && a.trace[i - 1]!.revealed === 0).length;
+    expect(zeroAfter).toBeGreaterThan(0);
+    // The linear guidance schedule changes w every step: each skipped step needs its own guided head.
+    expect(fast.counts.head).toBe(9 - 3);
+    expect(slow.counts.head).toBe(9 - 3 - zeroAfter);
+    expect(equalShare(a.tokens, b.tokens)).toBeGreaterThanOrEqual(0.98);
+  });
+});
+
 describe('skippedRandomizeTemperature', () => {
   const be = new TestBackend({ side: 6, codebookSize: 16 });
   const base = { condition: [0, 1, 2, null], steps: 8, seed: 5 } as const;
@@ -239,6 +288,7 @@ describe('generate() errors', () => {
     ['fractional seed', { seed: 1.5 }, 'INVALID_OPTION'],
     ['taylor order 3', { predictor: 'taylor', taylorOrder: 3 }, 'INVALID_OPTION'],
     ['unknown draw', { draw: 'fast' }, 'INVALID_OPTION'],
+    ['non-boolean guidedHead', { guidedHead: 'yes' }, 'INVALID_OPTION'],
   ];
   for (const [what, opts, code] of cases) {
     it(`${what} -> ${code}`, async () => {

@@ -22,6 +22,18 @@ describe('graphOutputs', () => {
     expect(maxAbsDiff(out['head.logits']!, out['forward.logits']!)).toBeLessThan(1e-5);
   });
 
+  it('adds guidedHead (weight 2.5) for an even number of rows when the backend offers it', async () => {
+    const b = new TestBackend();
+    const { count: L, codebookSize: K } = b.manifest.tokens;
+    const out = await graphOutputs(b, { rows: 4 });
+    const g = out['guidedHead.logits']!;
+    expect(g.length).toBe(2 * L * K);
+    const f = out['forward.logits']!;
+    const expected = g.map((_, i) => 3.5 * f[i]! - 2.5 * f[g.length + i]!);
+    expect(maxAbsDiff(g, expected)).toBeLessThan(1e-4);
+    expect(Object.keys(await graphOutputs(new TestBackend({ affineHead: false }), { rows: 4 }))).not.toContain('guidedHead.logits');
+  });
+
   it('gives the same inputs for the same seed and other inputs for another seed', async () => {
     const b = new TestBackend();
     const a1 = await graphOutputs(b, { seed: 7 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applyGuidance, guidanceWeights } from '../src/guidance/guidance.js';
-import { combineHost, HostFeature, integrateHost } from '../src/features/host-features.js';
+import { combineHost, guideFeatureHost, HostFeature, integrateHost } from '../src/features/host-features.js';
+import { checkAffineHead } from '../src/features/affine-head.js';
+import { testManifest } from '../src/testing/test-backend.js';
 import { taylorCoefficients, taylorTerms } from '../src/features/taylor.js';
 import { isMigmError } from '../src/errors.js';
 
@@ -47,6 +49,34 @@ describe('velocity integration', () => {
     expect(Array.from(out)).toEqual([0.5 + 4 - 1, 0.5 + 6]);
     expect(code(() => combineHost(new Float32Array(2), [new Float32Array(3)], [1]))).toBe('INVALID_OPTION');
   });
+  it('two terms (f + dt v) give the bits of the general path, also in place', () => {
+    const n = 1003; // not a multiple of the unrolled loop's 4
+    const a = new Float32Array(n);
+    const b = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      a[i] = Math.sin(i) * 3.7;
+      b[i] = Math.cos(i * 1.3) * 0.01;
+    }
+    for (const coefs of [[1, 1], [0.7, -1.9], [1, 0]]) {
+      // Reference: the general path's float32 store after each term.
+      const ref = new Float32Array(n);
+      for (let i = 0; i < n; i++) ref[i] = coefs[0]! * a[i]!;
+      for (let i = 0; i < n; i++) ref[i] = ref[i]! + coefs[1]! * b[i]!;
+      expect(Array.from(combineHost(new Float32Array(n), [a, b], coefs))).toEqual(Array.from(ref));
+      const inPlace = Float32Array.from(a);
+      expect(Array.from(combineHost(inPlace, [inPlace, b], coefs))).toEqual(Array.from(ref));
+    }
+    expect(Array.from(integrateHost(new Float32Array(2), Float32Array.from([1, 2]), Float32Array.from([0.5, -1]), 2))).toEqual([2, 0]);
+  });
+  it('guideFeatureHost: (1 + w) cond - w uncond over [cond; uncond] rows', () => {
+    const f = Float32Array.from([1, 2, 3, 10, 20, 30]);
+    expect(Array.from(guideFeatureHost(new Float32Array(3), f, 2))).toEqual([3 - 20, 6 - 40, 9 - 60]);
+    expect(Array.from(guideFeatureHost(new Float32Array(3), f, 0))).toEqual([1, 2, 3]);
+    expect(code(() => guideFeatureHost(new Float32Array(2), f, 1))).toBe('INVALID_OPTION');
+    expect(code(() => guideFeatureHost(new Float32Array(2), new Float32Array(5), 1))).toBe('INVALID_OPTION');
+    expect(code(() => guideFeatureHost(new Float32Array(3), f, -1))).toBe('INVALID_OPTION');
+    expect(code(() => guideFeatureHost(new Float32Array(3), f, Number.NaN))).toBe('INVALID_OPTION');
+  });
   it('HostFeature checks its size and refuses use after release', () => {
     expect(code(() => new HostFeature(new Float32Array(5), [1, 2, 3]))).toBe('INVALID_OPTION');
     const f = new HostFeature(new Float32Array(6), [1, 2, 3]);
@@ -78,5 +108,41 @@ describe('Taylor extrapolation', () => {
     expect(taylorTerms([f(0)], 3, 2).map((t) => t.coef)).toEqual([1]);
     expect(taylorTerms([f(0), f(2)], 3, 2).map((t) => t.coef)).toEqual([-0.5, 1.5]);
     expect(taylorTerms([f(0), f(2), f(4)], 5, 1).map((t) => t.coef)).toEqual([-0.5, 1.5]);
+  });
+});
+
+describe('checkAffineHead', () => {
+  const m = testManifest({ affineHead: true });
+  const L = m.tokens.count;
+  const D = m.featureDim;
+  const K = m.tokens.codebookSize;
+  /** A head f W^T + b (optionally followed by a non-linearity) over rows of a host feature. */
+  const headOf = (post: (x: number) => number) => async (f: Float32Array, rows: number): Promise<Float32Array> => {
+    const out = new Float32Array(rows * L * K);
+    for (let rp = 0; rp < rows * L; rp++) {
+      for (let k = 0; k < K; k++) {
+        let s = 0.1 * k;
+        for (let d = 0; d < D; d++) s += f[rp * D + d]! * Math.sin(k * 7 + d);
+        out[rp * K + k] = post(s);
+      }
+    }
+    return out;
+  };
+  const codeAsync = async (p: Promise<unknown>): Promise<string | undefined> => {
+    try {
+      await p;
+    } catch (e) {
+      return isMigmError(e) ? e.code : 'not-migm';
+    }
+    return undefined;
+  };
+  it('accepts an affine head', async () => {
+    await expect(checkAffineHead(m, headOf((x) => x))).resolves.toBeUndefined();
+  });
+  it('refuses a head with a non-linearity, a NaN or a wrong output size, naming the file', async () => {
+    expect(await codeAsync(checkAffineHead(m, headOf((x) => x + 0.01 * Math.tanh(x))))).toBe('BUNDLE_MISMATCH');
+    await expect(checkAffineHead(m, headOf((x) => Math.max(x, 0)))).rejects.toThrow(/head\.onnx.*graphs\.head\.affine/);
+    expect(await codeAsync(checkAffineHead(m, headOf((x) => (x > 1.5 ? Number.NaN : x))))).toBe('BUNDLE_MISMATCH');
+    expect(await codeAsync(checkAffineHead(m, async () => new Float32Array(5)))).toBe('BUNDLE_MISMATCH');
   });
 });

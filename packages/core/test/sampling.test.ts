@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RandomStreams } from '../src/random/prng.js';
 import { drawInverseCdf, expInPlace, filterTopK, filterTopP, guideRow, kthLargest, logSumExp } from '../src/sampling/row.js';
+import { expNonPositive } from '../src/sampling/exp-non-positive.js';
 import { commitTopConfidence, createSamplerScratch, sampleMaskedPositions, type DrawMethod } from '../src/sampling/step-sampler.js';
 import { chiSquare, chiSquareCritical } from './stats.js';
 
@@ -90,6 +91,30 @@ describe('row kernels', () => {
     expect(max).toBe(2.5);
     expect(guideRow(c, 0, null, 0, 3, 2, 1, out)).toBe(3);
     expect(Array.from(out)).toEqual([1, 2, 3]);
+  });
+  it('expNonPositive matches Math.exp to 1e-11 relative and keeps the edge cases', () => {
+    let worst = 0;
+    for (let i = 0; i <= 200_000; i++) {
+      const x = -80 * (i / 200_000) ** 2; // dense near 0, where softmax mass is
+      worst = Math.max(worst, Math.abs(expNonPositive(x) / Math.exp(x) - 1));
+    }
+    for (const x of [-1e-300, -1e-12, -Math.LN2 / 64, -Math.LN2, -700, -744]) {
+      worst = Math.max(worst, Math.abs(expNonPositive(x) / Math.exp(x) - 1));
+    }
+    expect(worst).toBeLessThan(1e-11);
+    expect(expNonPositive(0)).toBe(1);
+    expect(expNonPositive(-0)).toBe(1);
+    expect(expNonPositive(-Infinity)).toBe(0);
+    expect(expNonPositive(-1e9)).toBe(0);
+    expect(expNonPositive(Number.NaN)).toBeNaN();
+    // The test can fail: Math.exp's argument off by 1e-10 is already caught at this tolerance.
+    expect(Math.abs(expNonPositive(-3) / Math.exp(-3 + 1e-10) - 1)).toBeGreaterThan(1e-11);
+  });
+  it('expInPlace turns top-k filtered (-Infinity) entries into exact zeros', () => {
+    const row = Float64Array.from([0, -Infinity, -2, -Infinity]);
+    const sum = expInPlace(row, 4, 0);
+    expect(Array.from(row)).toEqual([1, 0, expNonPositive(-2), 0]);
+    expect(sum).toBeCloseTo(1 + Math.exp(-2), 12);
   });
   it('expInPlace and logSumExp agree', () => {
     const row = Float64Array.from([1, 2, 3]);

@@ -52,6 +52,11 @@ export interface BackendCapabilities {
   readonly velocity: boolean;
   /** Features stay on an accelerator between steps (not host memory). */
   readonly deviceFeatures: boolean;
+  /**
+   * `guidedHead()` is available: the bundle declares its head affine (`graphs.head.affine`) and the backend
+   * checked that claim when it loaded the head.
+   */
+  readonly guidedHead?: boolean;
 }
 
 /**
@@ -81,6 +86,13 @@ export interface Backend {
   forward(input: ForwardInput): Promise<FeatureTensor>;
   /** Head only: feature [rows, L, D] -> logits [rows, L, K] into `logits`. */
   head(feature: FeatureTensor, logits: Float32Array): Promise<void>;
+  /**
+   * Head on the guided feature: for a feature [2B, L, D] whose rows are [cond; uncond], writes
+   * head((1 + w) f_cond - w f_uncond) [B, L, K] into `logits`. For an affine head these are exactly the guided
+   * logits (1 + w) head(f_cond) - w head(f_uncond), for half the head's work. Present when
+   * `capabilities.guidedHead`.
+   */
+  guidedHead?(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void>;
   /** Learned shortcut: the velocity [rows, L, D] for one step. Present when `capabilities.velocity`. */
   velocity?(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor>;
   /** Linear combination sum_j coef_j * feature_j (all of the same dims), as a new tensor. */

@@ -46,6 +46,24 @@ export function combineHost(out: Float32Array, arrays: readonly Float32Array[], 
     return out;
   }
   const c0 = coefs[0]!;
+  if (arrays.length === 2 && coefs[1] !== 0) {
+    // The shortcut's f + v, once per skipped step: one pass instead of two. fround keeps the bits of the
+    // general path below, which stores c0 * first as float32 before adding.
+    const second = arrays[1]!;
+    const c1 = coefs[1]!;
+    let i = 0;
+    if (c0 === 1) {
+      // f + dt * v: 1 * x needs no rounding, and V8 runs this loop a third faster unrolled.
+      for (; i + 3 < n; i += 4) {
+        out[i] = first[i]! + c1 * second[i]!;
+        out[i + 1] = first[i + 1]! + c1 * second[i + 1]!;
+        out[i + 2] = first[i + 2]! + c1 * second[i + 2]!;
+        out[i + 3] = first[i + 3]! + c1 * second[i + 3]!;
+      }
+    }
+    for (; i < n; i++) out[i] = Math.fround(c0 * first[i]!) + c1 * second[i]!;
+    return out;
+  }
   for (let i = 0; i < n; i++) out[i] = c0 * first[i]!;
   for (let j = 1; j < arrays.length; j++) {
     const a = arrays[j]!;
@@ -53,6 +71,23 @@ export function combineHost(out: Float32Array, arrays: readonly Float32Array[], 
     if (c === 0) continue;
     for (let i = 0; i < n; i++) out[i] = out[i]! + c * a[i]!;
   }
+  return out;
+}
+
+/**
+ * Classifier-free guidance in feature space: for a feature [2B, L, D] laid out [cond rows; uncond rows], writes
+ * (1 + w) f_cond - w f_uncond [B, L, D] into `out` (float32, as `combineHost` stores two terms). Through an affine
+ * head this gives the guided logits for half the head's work (`Backend.guidedHead`).
+ */
+export function guideFeatureHost(out: Float32Array, feature: Float32Array, weight: number): Float32Array {
+  const half = feature.length >>> 1;
+  if (feature.length % 2 !== 0 || out.length !== half) {
+    throw new MigmError('INVALID_OPTION', `Feature guidance: the feature has ${feature.length} values and out ${out.length}; out must hold half of an even-sized feature.`);
+  }
+  if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `Feature guidance: weight ${weight} is not allowed; a finite number >= 0 is.`);
+  const a = 1 + weight;
+  const b = -weight;
+  for (let i = 0; i < half; i++) out[i] = Math.fround(a * feature[i]!) + b * feature[half + i]!;
   return out;
 }
 

@@ -82,6 +82,21 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   const controlPositions = new Int32Array(rows * maxCount);
   const controlRatio = new Float32Array(rows);
   const rng = new RandomStreams(o.seed, B);
+  // Guided logits of a predicted feature from one head call on B rows (an affine head; see guidedHead).
+  const headGuides = o.guided && o.guidedHead && backend.capabilities.guidedHead === true && typeof backend.guidedHead === 'function';
+  const guidedLogits = logits.subarray(0, B * L * K);
+  /** The weight already applied to `logits` (rows 0..B-1) by guidedHead, or null when it holds both branches. */
+  let logitsWeight: number | null = null;
+  /** The head of a skipped step's feature into `logits`, guided there when the backend can. */
+  const headOf = async (f: FeatureTensor, weight: number): Promise<void> => {
+    if (headGuides) {
+      await call('head', () => backend.guidedHead!(f, weight, guidedLogits));
+      logitsWeight = weight;
+    } else {
+      await call('head', () => backend.head(f, logits));
+      logitsWeight = null;
+    }
+  };
 
   const calls: CallCounts = { forward: 0, head: 0, velocity: 0, combine: 0 };
   const trace: StepTrace[] = [];
@@ -138,6 +153,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         rowTokens.set(state);
         if (o.guided) rowTokens.set(state, B * L);
         const f = hold(await call('forward', () => backend.forward({ tokens: rowTokens, classes: rowClasses, rows, logits })));
+        logitsWeight = null;
         stepFeature = f;
         if (o.predictor === 'learned') {
           drop(current);
@@ -158,11 +174,14 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         drop(from);
         current = next;
         stepFeature = next;
-        await call('head', () => backend.head(next, logits));
+        await headOf(next, o.weights[i]!);
       } else if (o.predictor === 'taylor' && history.length >= 2) {
         const terms: FeatureTerm[] = taylorTerms(history, i, o.taylorOrder);
         stepFeature = hold(await call('combine', () => backend.combine(terms)));
-        await call('head', () => backend.head(stepFeature!, logits));
+        await headOf(stepFeature, o.weights[i]!);
+      } else if (logitsWeight !== null && logitsWeight !== o.weights[i]) {
+        // learned after a step that revealed nothing, with logits guided at another step's weight: guide again.
+        await headOf(current!, o.weights[i]!);
       }
       // reuse, taylor before its second full step, and learned after a step that revealed nothing (the token
       // state, hence the feature, did not change): the logits buffer still holds this feature's logits.
@@ -175,7 +194,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       const anneal = o.confidenceNoise === 'constant' ? 1 : N === 1 ? 0 : 1 - i / (N - 1);
       sampleMaskedPositions(
         {
-          logits, guided: o.guided, batch: B, tokens: L, vocab: K, state, maskId,
+          logits, guided: o.guided && logitsWeight === null, batch: B, tokens: L, vocab: K, state, maskId,
           weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale: (full ? o.randomizeTemperature : o.skippedRandomizeTemperature) * anneal,
           draw: o.draw, topK: o.topK, topP: o.topP, rng,
         },

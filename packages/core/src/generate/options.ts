@@ -53,6 +53,13 @@ export interface GenerateOptions {
    * Default: manifest sampling.skippedRandomizeTemperature when it is set, else the resolved `randomizeTemperature`.
    */
   readonly skippedRandomizeTemperature?: number;
+  /**
+   * At skipped steps, apply guidance to the feature and run the head once per image instead of once per guidance
+   * branch, when the backend offers `guidedHead` (the bundle's head is affine, checked at load). Exact up to
+   * float32 rounding, and half the head's work. false runs the head on both branches and guides the logits,
+   * as full steps do. Default true.
+   */
+  readonly guidedHead?: boolean;
   /** Confidence noise over steps. Default: 'constant' for the 'dimoo' schedule, else 'annealed'. */
   readonly confidenceNoise?: ConfidenceNoise;
   /** Candidate draw. Default 'inverse-cdf'. */
@@ -86,6 +93,7 @@ export interface ResolvedOptions {
   readonly inverseTemperature: number;
   readonly randomizeTemperature: number;
   readonly skippedRandomizeTemperature: number;
+  readonly guidedHead: boolean;
   readonly confidenceNoise: ConfidenceNoise;
   readonly draw: DrawMethod;
   readonly topK: number;
@@ -182,6 +190,8 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
   if (confidenceNoise !== 'annealed' && confidenceNoise !== 'constant') {
     throw invalidOption('confidenceNoise', confidenceNoise, 'allowed: "annealed", "constant"');
   }
+  const guidedHead = options.guidedHead ?? true;
+  if (typeof guidedHead !== 'boolean') throw invalidOption('guidedHead', guidedHead, 'true or false is allowed');
   const draw = options.draw ?? 'inverse-cdf';
   if (draw !== 'inverse-cdf' && draw !== 'gumbel-max') throw invalidOption('draw', draw, 'allowed: "inverse-cdf", "gumbel-max"');
   const topK = options.topK ?? 0;
@@ -216,6 +226,7 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
     inverseTemperature,
     randomizeTemperature,
     skippedRandomizeTemperature,
+    guidedHead,
     confidenceNoise,
     draw,
     topK,

@@ -107,7 +107,7 @@ export interface MigmManifest {
    */
   graphs: {
     base: GraphSpec;
-    head: GraphSpec;
+    head: HeadGraphSpec;
     decoder: GraphSpec;
     shortcut?: ShortcutGraphSpec;
     classifier?: GraphSpec;
@@ -161,6 +161,36 @@ export interface TensorSpec {
    * Dimensions; a string is a symbolic (dynamic) dimension such as "batch".
    */
   shape: (number | string)[];
+}
+/**
+ * The head graph: feature [batch, L, D] -> logits [batch, L, K]. With affine: true the bundle declares that the head is an affine map (e.g. f E^T + b), so head(a x + (1 - a) y) = a head(x) + (1 - a) head(y) for any a; runtimes then apply classifier-free guidance to the feature and run the head once per image instead of once per guidance branch. Runtimes check the claim on random inputs before relying on it.
+ *
+ * This interface was referenced by `MigmManifest`'s JSON-Schema
+ * via the `definition` "headGraph".
+ */
+export interface HeadGraphSpec {
+  /**
+   * Path of the ONNX file, relative to the manifest; listed in files.
+   */
+  file: string;
+  opset?: number;
+  parameters?: number;
+  /**
+   * Role -> tensor.
+   */
+  inputs: {
+    [k: string]: TensorSpec;
+  };
+  /**
+   * Role -> tensor.
+   */
+  outputs: {
+    [k: string]: TensorSpec;
+  };
+  /**
+   * True when the head is affine in its input (see the graph description). Default false.
+   */
+  affine?: boolean;
 }
 /**
  * feature [batch, L, D] + newTokens [batch, n] + newPositions [batch, n] + ratio [batch] -> velocity [batch, L, D].

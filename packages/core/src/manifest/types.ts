@@ -1,6 +1,6 @@
-import type { GraphSpec, MigmManifest, ShortcutGraphSpec, TensorSpec } from './types.gen.js';
+import type { GraphSpec, HeadGraphSpec, MigmManifest, ShortcutGraphSpec, TensorSpec } from './types.gen.js';
 
-export type { BundleFile, GraphSpec, MigmManifest, ShortcutGraphSpec, TensorSpec } from './types.gen.js';
+export type { BundleFile, GraphSpec, HeadGraphSpec, MigmManifest, ShortcutGraphSpec, TensorSpec } from './types.gen.js';
 
 /** A validated bundle manifest (`manifest.json`). */
 export type Manifest = MigmManifest;
@@ -17,5 +17,5 @@ export const GRAPH_CONTRACT: Readonly<Record<GraphRole, { inputs: readonly strin
   classifier: { inputs: ['pixels'], outputs: ['logits', 'features'] },
 };
 
-export type AnyGraphSpec = GraphSpec | ShortcutGraphSpec;
+export type AnyGraphSpec = GraphSpec | HeadGraphSpec | ShortcutGraphSpec;
 export type { TensorSpec as Tensor };

@@ -1,3 +1,5 @@
+import { expNonPositive } from './exp-non-positive.js';
+
 // Per-row (one position, K logits) kernels. They work in float64 scratch rows so that log-probabilities of
 // unlikely candidates stay finite, and they never allocate: callers pass scratch buffers sized K.
 
@@ -36,24 +38,15 @@ export function guideRow(
 }
 
 /**
- * Below this log-ratio to the row's maximum a probability is set to exactly 0 without calling exp:
- * e^-60 ~ 9e-27, so even K = 65536 such entries hold < 1e-21 of the mass and never change a float64 sum
- * that contains the maximum's 1. Only very sharp rows gain: on the default bundle (K = 256, guidance up to 5)
- * no logit lies that far below its row's maximum, so every exp is computed there.
+ * Replaces row[k] by exp(row[k] - max) in place and returns the sum (the softmax normaliser). `max` must be the
+ * row's maximum (entries above it would be outside `expNonPositive`'s contract); -Infinity entries (filtered
+ * out by top-k) become exactly 0.
  */
-export const NEGLIGIBLE_LOG_RATIO = -60;
-
-/** Replaces row[k] by exp(row[k] - max) in place and returns the sum (the softmax normaliser). */
 export function expInPlace(row: Float64Array, vocab: number, max: number): number {
+  // No early-out for negligible entries: a branch in this loop costs V8 more than the exp it would skip.
   let sum = 0;
-  const floor = max + NEGLIGIBLE_LOG_RATIO;
   for (let k = 0; k < vocab; k++) {
-    const x = row[k]!;
-    if (x < floor) {
-      row[k] = 0;
-      continue;
-    }
-    const e = Math.exp(x - max);
+    const e = expNonPositive(row[k]! - max);
     row[k] = e;
     sum += e;
   }
@@ -63,7 +56,7 @@ export function expInPlace(row: Float64Array, vocab: number, max: number): numbe
 /** log(sum_k exp(row[k])) for a row of scaled logits with known maximum. */
 export function logSumExp(row: Float64Array, vocab: number, max: number): number {
   let sum = 0;
-  for (let k = 0; k < vocab; k++) sum += Math.exp(row[k]! - max);
+  for (let k = 0; k < vocab; k++) sum += expNonPositive(row[k]! - max);
   return max + Math.log(sum);
 }
 

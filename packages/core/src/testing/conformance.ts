@@ -119,6 +119,41 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       },
     },
     {
+      name: 'guidedHead (when offered) gives the guided logits of head() and refuses bad shapes',
+      run: async () => {
+        const b = await get();
+        assert(b.capabilities.guidedHead !== true || typeof b.guidedHead === 'function', 'capabilities.guidedHead needs a guidedHead() method');
+        assert(b.capabilities.guidedHead !== true || b.manifest.graphs.head.affine === true, 'capabilities.guidedHead needs graphs.head.affine in the manifest');
+        if (b.capabilities.guidedHead !== true || !b.guidedHead) return;
+        const { count: L, codebookSize: K } = b.manifest.tokens;
+        const rows = 4;
+        const { tokens, classes } = randomInput(b, rows, 41);
+        const a = await forward(b, tokens, classes, rows);
+        try {
+          const half = (rows / 2) * L * K;
+          for (const w of [0, 0.5, 4]) {
+            const got = new Float32Array(half);
+            await b.guidedHead(a.feature, w, got);
+            const expected = new Float32Array(half);
+            for (let i = 0; i < half; i++) expected[i] = (1 + w) * a.logits[i]! - w * a.logits[half + i]!;
+            // Guided logits grow with w, and so does float32 rounding: scale the tolerance with them.
+            assertClose(got, expected, tol * (1 + 2 * w), `guidedHead with weight ${w} vs (1 + w) head(cond) - w head(uncond)`);
+          }
+          await expectCode(() => b.guidedHead!(a.feature, 1, new Float32Array(half + 1)), 'INVALID_OPTION', 'guidedHead with a wrong logits length');
+          await expectCode(() => b.guidedHead!(a.feature, -1, new Float32Array(half)), 'INVALID_OPTION', 'guidedHead with a negative weight');
+          await expectCode(() => b.guidedHead!(a.feature, Number.NaN, new Float32Array(half)), 'INVALID_OPTION', 'guidedHead with a NaN weight');
+        } finally {
+          b.release(a.feature);
+        }
+        const odd = await forward(b, tokens.subarray(0, 3 * L), classes.subarray(0, 3), 3);
+        try {
+          await expectCode(() => b.guidedHead!(odd.feature, 1, new Float32Array(L * K)), 'INVALID_OPTION', 'guidedHead on an odd number of rows');
+        } finally {
+          b.release(odd.feature);
+        }
+      },
+    },
+    {
       name: 'velocity (when a shortcut is loaded) returns a finite feature-shaped tensor for any token count',
       run: async () => {
         const b = await get();

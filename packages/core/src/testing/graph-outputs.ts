@@ -15,9 +15,9 @@ export interface GraphOutputsOptions {
  * Every graph of a backend on seeded random inputs that depend only on the manifest and the seed, so two backends
  * of the same bundle (a CPU and a GPU provider, wasm and WebGPU) can be compared output by output. It runs
  * `forward` (tokens include the mask id, classes the null class), `head` and `velocity` (when the backend has
- * it) of that forward's feature, and `decode` of random codes. Returns every output in host memory, keyed
- * `forward.logits`, `forward.feature`, `head.logits`, `velocity` and `decode.pixels`. It releases every feature
- * it makes.
+ * it) of that forward's feature, `guidedHead` with weight 2.5 (when the backend offers it), and `decode` of
+ * random codes. Returns every output in host memory, keyed `forward.logits`, `forward.feature`, `head.logits`,
+ * `guidedHead.logits`, `velocity` and `decode.pixels`. It releases every feature it makes.
  *
  * @example
  * const a = await graphOutputs(cpuBackend);
@@ -42,6 +42,11 @@ export async function graphOutputs(backend: Backend, options: GraphOutputsOption
     const headLogits = new Float32Array(rows * L * K);
     await backend.head(feature, headLogits);
     out['head.logits'] = headLogits;
+    if (backend.capabilities.guidedHead === true && backend.guidedHead && rows % 2 === 0) {
+      const guided = new Float32Array((rows / 2) * L * K);
+      await backend.guidedHead(feature, 2.5, guided);
+      out['guidedHead.logits'] = guided;
+    }
     if (backend.velocity) {
       const v = await backend.velocity(feature, control);
       try {

@@ -1,6 +1,6 @@
 import type { Backend, BackendCapabilities, FeatureTensor, FeatureTerm, ForwardInput, ImageBatch, VelocityControl } from '../backend/types.js';
 import { MigmError } from '../errors.js';
-import { checkTerms, combineHost, HostFeature } from '../features/host-features.js';
+import { checkTerms, combineHost, guideFeatureHost, HostFeature } from '../features/host-features.js';
 import type { Manifest } from '../manifest/types.js';
 import { validateManifest } from '../manifest/validate.js';
 import { RandomStreams } from '../random/prng.js';
@@ -19,6 +19,8 @@ export interface TestModelSize {
   readonly shortcut?: boolean;
   /** Default steps in the manifest. Default 8. */
   readonly steps?: number;
+  /** Declare the (affine) head affine in the manifest, which turns on `guidedHead`. Default true. */
+  readonly affineHead?: boolean;
 }
 
 const FAKE_SHA = (c: string): string => c.repeat(64);
@@ -43,7 +45,7 @@ export function testManifest(size: TestModelSize = {}): Manifest {
     sampling: { steps, schedule: 'arccos' as const, guidance: { scale: 2, schedule: 'linear' as const }, inverseTemperature: 1, randomizeTemperature: 4.5, budget: Math.max(1, Math.round(steps / 3)) },
     graphs: {
       base: { file: 'base.onnx', inputs: { tokens: t('tokens', 'int32', ['batch', L]), classes: t('classes', 'int32', ['batch']) }, outputs: { logits: t('logits', 'float32', ['batch', L, K]), feature: t('feature', 'float32', ['batch', L, D]) } },
-      head: { file: 'head.onnx', inputs: { feature: t('feature', 'float32', ['batch', L, D]) }, outputs: { logits: t('logits', 'float32', ['batch', L, K]) } },
+      head: { file: 'head.onnx', inputs: { feature: t('feature', 'float32', ['batch', L, D]) }, outputs: { logits: t('logits', 'float32', ['batch', L, K]) }, ...(size.affineHead === false ? {} : { affine: true }) },
       decoder: { file: 'decoder.onnx', inputs: { tokens: t('tokens', 'int32', ['batch', L]) }, outputs: { pixels: t('pixels', 'float32', ['batch', 1, side * 2, side * 2]) } },
       ...(size.shortcut === false
         ? {}
@@ -75,6 +77,8 @@ export interface TestBackendCounts {
   combine: number;
   decode: number;
   forwardRows: number;
+  /** Rows the head ran on (head and guidedHead together). */
+  headRows: number;
 }
 
 /**
@@ -89,7 +93,7 @@ export class TestBackend implements Backend {
   readonly device = 'cpu';
   readonly manifest: Manifest;
   readonly capabilities: BackendCapabilities;
-  readonly counts: TestBackendCounts = { forward: 0, head: 0, velocity: 0, combine: 0, decode: 0, forwardRows: 0 };
+  readonly counts: TestBackendCounts = { forward: 0, head: 0, velocity: 0, combine: 0, decode: 0, forwardRows: 0, headRows: 0 };
   /** Feature tensors returned and not yet released. */
   readonly live = new Set<HostFeature>();
   /** Optional hook awaited inside every call (e.g. to simulate latency or abort mid-call). */
@@ -103,8 +107,11 @@ export class TestBackend implements Backend {
 
   constructor(size: TestModelSize = {}) {
     this.manifest = testManifest(size);
-    this.capabilities = { velocity: this.manifest.graphs.shortcut !== undefined, deviceFeatures: false };
+    // The head below is affine (f W^T + b), so the manifest's claim holds when it is made.
+    const guidedHead = this.manifest.graphs.head.affine === true;
+    this.capabilities = { velocity: this.manifest.graphs.shortcut !== undefined, deviceFeatures: false, guidedHead };
     if (!this.capabilities.velocity) (this as { velocity?: unknown }).velocity = undefined;
+    if (!guidedHead) (this as { guidedHead?: unknown }).guidedHead = undefined;
     const { count: L, codebookSize: K, maskId } = this.manifest.tokens;
     const D = this.manifest.featureDim;
     const rng = new RandomStreams(12345, 1);
@@ -159,7 +166,21 @@ export class TestBackend implements Backend {
     const rows = f.dims[0];
     const { count: L, codebookSize: K } = this.manifest.tokens;
     if (logits.length !== rows * L * K) throw new MigmError('INVALID_OPTION', `head: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
+    this.counts.headRows += rows;
     this.#head(f.data, rows, logits);
+  }
+
+  async guidedHead(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void> {
+    await this.#enter('head');
+    const f = this.#own(feature);
+    const rows = f.dims[0];
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
+    if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `guidedHead: weight ${weight} is not allowed; a finite number >= 0 is.`);
+    if (logits.length !== (rows / 2) * L * K) throw new MigmError('INVALID_OPTION', `guidedHead: logits buffer has ${logits.length} values, expected ${(rows / 2) * L * K}.`);
+    const guided = guideFeatureHost(new Float32Array(f.data.length / 2), f.data, weight);
+    this.counts.headRows += rows / 2;
+    this.#head(guided, rows / 2, logits);
   }
 
   async velocity(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor> {
