@@ -49,6 +49,18 @@ export const CUDA_HELP =
  * await backend.dispose();
  */
 export async function createNodeBackend(options: NodeBackendOptions): Promise<OrtBackend> {
+  if (options === null || typeof options !== 'object') {
+    throw new MigmError('INVALID_OPTION', `Invalid options: got ${options === null ? 'null' : typeof options}; an object { bundle, device?, threads?, ... } is allowed.`);
+  }
+  const b = options.bundle as unknown;
+  const isFiles = typeof b === 'object' && b !== null && 'manifest' in b && 'files' in b;
+  if (!(typeof b === 'string' && b.length > 0) && !isFiles) {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'bundle': got ${b === undefined ? 'nothing' : JSON.stringify(b) ?? typeof b}; a bundle directory path or the result of readBundleDir() is required (the default bundle: bundleDir() from @migm/bundle-fashion-mnist).`);
+  }
+  const level = options.graphOptimizationLevel;
+  if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'graphOptimizationLevel': got ${JSON.stringify(level)}; allowed: disabled, basic, extended, all.`);
+  }
   const device = options.device ?? 'cpu';
   if (!NODE_DEVICES.includes(device)) {
     throw new MigmError('INVALID_OPTION', `Invalid option 'device': got ${JSON.stringify(device)}; allowed: ${NODE_DEVICES.join(', ')}.`);

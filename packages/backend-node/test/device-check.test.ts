@@ -35,7 +35,7 @@ describe('scripts/device-check.mjs', () => {
       expect(cuda.error).toMatch(/Device 'cuda' failed to start/);
       expect(auto.resolvedDevice).toBe('cpu');
     }
-    expect(Object.keys(auto.parity!).sort()).toEqual(['decode.pixels', 'forward.feature', 'forward.logits', 'head.logits', 'velocity']);
+    expect(Object.keys(auto.parity!).sort()).toEqual(['decode.pixels', 'forward.feature', 'forward.logits', 'guidedHead.logits', 'head.logits', 'velocity']);
     for (const cell of Object.values(auto.generate!)) {
       expect(cell.backendShare).toBeGreaterThan(0);
       expect(cell.backendShare).toBeLessThan(1);

@@ -33,6 +33,10 @@ describe('createNodeBackend devices', () => {
   it('rejects unknown devices and bad thread counts', async () => {
     await expect(createNodeBackend({ bundle: TINY, device: 'tpu' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('cpu, cuda, auto') });
     await expect(createNodeBackend({ bundle: TINY, threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(createNodeBackend({} as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("'bundle': got nothing") });
+    await expect(createNodeBackend({ bundle: 42 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('readBundleDir') });
+    await expect(createNodeBackend(undefined as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(createNodeBackend({ bundle: TINY, graphOptimizationLevel: 'max' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('graphOptimizationLevel') });
     await expect(createNodeBackend({ bundle: TINY, spinning: 'yes' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('spinning') });
   });
   it('runs with onnxruntime thread spinning on and off (same tokens)', async () => {
