@@ -55,11 +55,12 @@ export async function createNodeBackend(options: NodeBackendOptions): Promise<Or
   const b = options.bundle as unknown;
   const isFiles = typeof b === 'object' && b !== null && 'manifest' in b && 'files' in b;
   if (!(typeof b === 'string' && b.length > 0) && !isFiles) {
-    throw new MigmError('INVALID_OPTION', `Invalid option 'bundle': got ${b === undefined ? 'nothing' : JSON.stringify(b) ?? typeof b}; a bundle directory path or the result of readBundleDir() is required (the default bundle: bundleDir() from @migm/bundle-fashion-mnist).`);
+    const got = b === undefined ? 'nothing' : b === null ? 'null' : typeof b === 'string' ? '""' : `a ${typeof b}`;
+    throw new MigmError('INVALID_OPTION', `Invalid option 'bundle': got ${got}; a bundle directory path or the result of readBundleDir() is required (the default bundle: bundleDir() from @migm/bundle-fashion-mnist).`);
   }
   const level = options.graphOptimizationLevel;
   if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
-    throw new MigmError('INVALID_OPTION', `Invalid option 'graphOptimizationLevel': got ${JSON.stringify(level)}; allowed: disabled, basic, extended, all.`);
+    throw new MigmError('INVALID_OPTION', `Invalid option 'graphOptimizationLevel': got ${typeof level === 'string' ? JSON.stringify(level.slice(0, 40)) : `a ${typeof level}`}; allowed: disabled, basic, extended, all.`);
   }
   const device = options.device ?? 'cpu';
   if (!NODE_DEVICES.includes(device)) {

@@ -1,5 +1,6 @@
 import {
   checkAffineHead,
+  isMigmError,
   checkTerms,
   combineHost,
   guideFeatureHost,
@@ -39,6 +40,8 @@ export interface OrtBackendOptions {
   readonly shortcut?: boolean;
   /** Load the evaluation classifier when the bundle has one. Default false. */
   readonly classifier?: boolean;
+  /** Told when the bundle's affine-head claim fails its check and `guidedHead` is turned off. Default: console.warn. */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Output of the evaluation classifier. */
@@ -59,7 +62,7 @@ export class OrtBackend implements Backend {
   readonly name: string;
   readonly device: string;
   readonly manifest: Manifest;
-  readonly capabilities: BackendCapabilities;
+  #capabilities: BackendCapabilities;
   readonly #ort: OrtModule;
   readonly #sessions: Sessions;
   readonly #pool = new FeaturePool();
@@ -72,12 +75,18 @@ export class OrtBackend implements Backend {
     const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions);
     const backend = new OrtBackend(options, sessions);
     if (backend.capabilities.guidedHead) {
-      // Trust, but verify: guidedHead is only right for a head that really is affine.
+      // Trust, but verify: guidedHead is only right for a head that really is affine. A head that fails the
+      // check (a wrong manifest, or a provider whose float32 matmul is TF32) still samples correctly through
+      // head(): only the shortcut is lost, so warn instead of refusing the bundle.
       try {
         await checkAffineHead(backend.manifest, (feature, rows) => backend.#headHost(feature, rows));
       } catch (err) {
-        await backend.dispose();
-        throw err;
+        if (!isMigmError(err, 'BUNDLE_MISMATCH')) {
+          await backend.dispose();
+          throw err;
+        }
+        backend.#dropGuidedHead();
+        (options.onWarning ?? defaultWarn)(`migm: ${err.message} Skipped steps run the head on both guidance branches instead.`);
       }
     }
     return backend;
@@ -89,10 +98,18 @@ export class OrtBackend implements Backend {
     this.name = options.name;
     this.device = options.device;
     this.manifest = options.bundle.manifest;
-    const guidedHead = this.manifest.graphs.head.affine === true;
-    this.capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: false, guidedHead };
+    this.#capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: false, guidedHead: this.manifest.graphs.head.affine === true };
     if (!sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
-    if (!guidedHead) (this as { guidedHead?: unknown }).guidedHead = undefined;
+    if (!this.#capabilities.guidedHead) this.#dropGuidedHead();
+  }
+
+  get capabilities(): BackendCapabilities {
+    return this.#capabilities;
+  }
+
+  #dropGuidedHead(): void {
+    this.#capabilities = { ...this.#capabilities, guidedHead: false };
+    (this as { guidedHead?: unknown }).guidedHead = undefined;
   }
 
   /** Feature tensors handed out and not yet released (for leak checks). */
@@ -312,4 +329,9 @@ export class OrtBackend implements Backend {
     this.#live.add(f);
     return f;
   }
+}
+
+/** console.warn where the platform has a console (this package types no platform globals). */
+function defaultWarn(message: string): void {
+  (globalThis as { console?: { warn(m: string): void } }).console?.warn(message);
 }

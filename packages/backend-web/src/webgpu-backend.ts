@@ -2,6 +2,7 @@ import { checkLength, checkRows, createSessions, errorText, graphRoles, intTenso
 import {
   checkAffineHead,
   checkTerms,
+  isMigmError,
   MigmError,
   type Backend,
   type BackendCapabilities,
@@ -79,6 +80,8 @@ export interface WebGpuBackendOptions {
   readonly bundle: VerifiedBundle;
   readonly sessionOptions: InferenceSession.SessionOptions;
   readonly shortcut?: boolean;
+  /** Told when the bundle's affine-head claim fails its check and `guidedHead` is turned off. Default: console.warn. */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -91,7 +94,7 @@ export class WebGpuBackend implements Backend {
   readonly name = 'onnxruntime-web';
   readonly device = 'webgpu';
   readonly manifest: Manifest;
-  readonly capabilities: BackendCapabilities;
+  #capabilities: BackendCapabilities;
   readonly #ort: typeof OrtWeb;
   readonly #sessions: Sessions;
   readonly #gpu: GPUDeviceLike;
@@ -110,23 +113,29 @@ export class WebGpuBackend implements Backend {
       const out = gpuOutputs[role];
       return { ...options.sessionOptions, ...(out ? { preferredOutputLocation: { [out]: 'gpu-buffer' as const } } : {}) };
     })) as Sessions;
+    let backend: WebGpuBackend;
     try {
       const gpu = (await options.ort.env.webgpu.device) as unknown as GPUDeviceLike | undefined;
       if (!gpu) throw new MigmError('BACKEND_FAILURE', 'onnxruntime-web did not expose its GPU device; GPU-resident features need it (use deviceFeatures: false).');
-      const backend = new WebGpuBackend(options.ort, manifest, sessions, gpu);
-      if (backend.capabilities.guidedHead) {
-        try {
-          await checkAffineHead(manifest, (feature, rows) => backend.#headHost(feature, rows));
-        } catch (err) {
-          await backend.dispose();
-          throw err;
-        }
-      }
-      return backend;
+      backend = new WebGpuBackend(options.ort, manifest, sessions, gpu);
     } catch (err) {
       await releaseSessions(sessions as never);
       throw err;
     }
+    if (backend.capabilities.guidedHead) {
+      // As OrtBackend: a head that fails the affine check still samples correctly through head().
+      try {
+        await checkAffineHead(manifest, (feature, rows) => backend.#headHost(feature, rows));
+      } catch (err) {
+        if (!isMigmError(err, 'BUNDLE_MISMATCH')) {
+          await backend.dispose();
+          throw err;
+        }
+        backend.#dropGuidedHead();
+        (options.onWarning ?? defaultWarn)(`migm: ${err.message} Skipped steps run the head on both guidance branches instead.`);
+      }
+    }
+    return backend;
   }
 
   private constructor(ort: typeof OrtWeb, manifest: Manifest, sessions: Sessions, gpu: GPUDeviceLike) {
@@ -134,11 +143,19 @@ export class WebGpuBackend implements Backend {
     this.manifest = manifest;
     this.#sessions = sessions;
     this.#gpu = gpu;
-    const guidedHead = manifest.graphs.head.affine === true;
-    this.capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: true, guidedHead };
+    this.#capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: true, guidedHead: manifest.graphs.head.affine === true };
     if (!sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
-    if (!guidedHead) (this as { guidedHead?: unknown }).guidedHead = undefined;
+    if (!this.#capabilities.guidedHead) this.#dropGuidedHead();
     this.#pipeline = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: COMBINE_WGSL }), entryPoint: 'main' } });
+  }
+
+  get capabilities(): BackendCapabilities {
+    return this.#capabilities;
+  }
+
+  #dropGuidedHead(): void {
+    this.#capabilities = { ...this.#capabilities, guidedHead: false };
+    (this as { guidedHead?: unknown }).guidedHead = undefined;
   }
 
   /** Feature tensors handed out and not yet released (for leak checks). */
@@ -399,3 +416,7 @@ function disposeAll(results: Record<string, Tensor>): void {
   for (const t of Object.values(results)) t.dispose();
 }
 
+/** console.warn where the platform has a console (this package types no platform globals). */
+function defaultWarn(message: string): void {
+  (globalThis as { console?: { warn(m: string): void } }).console?.warn(message);
+}

@@ -14,7 +14,6 @@ export { fullStepPlan, checkPlan } from './plan/full-step-plan.js';
 
 export { RandomStreams, isValidSeed, nextGumbel, nextUint32, nextUniform, seedStream } from './random/prng.js';
 export { drawInverseCdf, expInPlace, filterTopK, filterTopP, guideRow, logSumExp } from './sampling/row.js';
-export { expNonPositive } from './sampling/exp-non-positive.js';
 export {
   commitTopConfidence,
   createSamplerScratch,

@@ -68,6 +68,14 @@ describe('velocity integration', () => {
     }
     expect(Array.from(integrateHost(new Float32Array(2), Float32Array.from([1, 2]), Float32Array.from([0.5, -1]), 2))).toEqual([2, 0]);
   });
+  it('writes into a later operand correctly (out aliasing arrays[j], j > 0)', () => {
+    const x = Float32Array.from([1, 2]);
+    const y = Float32Array.from([10, 20]);
+    const z = Float32Array.from([100, 200]);
+    expect(Array.from(combineHost(z, [x, y, z], [1, 2, 0.5]))).toEqual([1 + 20 + 50, 2 + 40 + 100]);
+    const v = Float32Array.from([0.5, 0.25]);
+    expect(Array.from(combineHost(v, [Float32Array.from([1, 1]), v], [2, 4]))).toEqual([4, 3]);
+  });
   it('guideFeatureHost: (1 + w) cond - w uncond over [cond; uncond] rows', () => {
     const f = Float32Array.from([1, 2, 3, 10, 20, 30]);
     expect(Array.from(guideFeatureHost(new Float32Array(3), f, 2))).toEqual([3 - 20, 6 - 40, 9 - 60]);

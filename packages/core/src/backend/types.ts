@@ -88,8 +88,8 @@ export interface Backend {
   head(feature: FeatureTensor, logits: Float32Array): Promise<void>;
   /**
    * Head on the guided feature: for a feature [2B, L, D] whose rows are [cond; uncond], writes
-   * head((1 + w) f_cond - w f_uncond) [B, L, K] into `logits`. For an affine head these are exactly the guided
-   * logits (1 + w) head(f_cond) - w head(f_uncond), for half the head's work. Present when
+   * head((1 + w) f_cond - w f_uncond) [B, L, K] into `logits`. For an affine head these are the guided logits
+   * (1 + w) head(f_cond) - w head(f_uncond) up to float32 rounding, for half the head's work. Present when
    * `capabilities.guidedHead`.
    */
   guidedHead?(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void>;

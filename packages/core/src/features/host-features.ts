@@ -64,6 +64,11 @@ export function combineHost(out: Float32Array, arrays: readonly Float32Array[], 
     for (; i < n; i++) out[i] = Math.fround(c0 * first[i]!) + c1 * second[i]!;
     return out;
   }
+  if (arrays.indexOf(out, 1) !== -1) {
+    // out is a later operand: the first pass below would overwrite it before it is read.
+    out.set(combineHost(new Float32Array(n), arrays, coefs));
+    return out;
+  }
   for (let i = 0; i < n; i++) out[i] = c0 * first[i]!;
   for (let j = 1; j < arrays.length; j++) {
     const a = arrays[j]!;

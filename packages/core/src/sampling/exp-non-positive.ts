@@ -1,7 +1,7 @@
 // exp(x) for x <= 0 from +, *, floor and two small tables. The sampler's softmax spends most of its time in exp
 // (K per masked position per step); this form takes ~3 ns against Math.exp's ~10 in V8's softmax loop on the
-// build machine, and, unlike Math.exp, whose last bits are each engine's own libm, it gives the same bits in
-// every JavaScript engine, so a seed draws the same tokens in Node, Chrome, Firefox and Safari.
+// build machine. It also gives the same bits in every JavaScript engine, where Math.exp's last bits are each
+// engine's own libm (Math.log, in the Gumbel noise and log p, still is).
 
 /** 2^-i for i = 0..MAX_SHIFT; 2^-1075 and below round to 0 in float64. */
 const MAX_SHIFT = 1100;
