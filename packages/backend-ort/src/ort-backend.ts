@@ -1,6 +1,5 @@
 import {
-  checkAffineHead,
-  isMigmError,
+  affineHeadUsable,
   checkTerms,
   combineHost,
   guideFeatureHost,
@@ -75,18 +74,12 @@ export class OrtBackend implements Backend {
     const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions);
     const backend = new OrtBackend(options, sessions);
     if (backend.capabilities.guidedHead) {
-      // Trust, but verify: guidedHead is only right for a head that really is affine. A head that fails the
-      // check (a wrong manifest, or a provider whose float32 matmul is TF32) still samples correctly through
-      // head(): only the shortcut is lost, so warn instead of refusing the bundle.
+      // Trust, but verify: guidedHead is only right for a head that really is affine.
       try {
-        await checkAffineHead(backend.manifest, (feature, rows) => backend.#headHost(feature, rows));
+        if (!(await affineHeadUsable(backend.manifest, (feature, rows) => backend.#headHost(feature, rows), options.onWarning))) backend.#dropGuidedHead();
       } catch (err) {
-        if (!isMigmError(err, 'BUNDLE_MISMATCH')) {
-          await backend.dispose();
-          throw err;
-        }
-        backend.#dropGuidedHead();
-        (options.onWarning ?? defaultWarn)(`migm: ${err.message} Skipped steps run the head on both guidance branches instead.`);
+        await backend.dispose();
+        throw err;
       }
     }
     return backend;
@@ -331,7 +324,3 @@ export class OrtBackend implements Backend {
   }
 }
 
-/** console.warn where the platform has a console (this package types no platform globals). */
-function defaultWarn(message: string): void {
-  (globalThis as { console?: { warn(m: string): void } }).console?.warn(message);
-}

@@ -1,8 +1,7 @@
 import { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import {
-  checkAffineHead,
+  affineHeadUsable,
   checkTerms,
-  isMigmError,
   MigmError,
   type Backend,
   type BackendCapabilities,
@@ -123,16 +122,11 @@ export class WebGpuBackend implements Backend {
       throw err;
     }
     if (backend.capabilities.guidedHead) {
-      // As OrtBackend: a head that fails the affine check still samples correctly through head().
       try {
-        await checkAffineHead(manifest, (feature, rows) => backend.#headHost(feature, rows));
+        if (!(await affineHeadUsable(manifest, (feature, rows) => backend.#headHost(feature, rows), options.onWarning))) backend.#dropGuidedHead();
       } catch (err) {
-        if (!isMigmError(err, 'BUNDLE_MISMATCH')) {
-          await backend.dispose();
-          throw err;
-        }
-        backend.#dropGuidedHead();
-        (options.onWarning ?? defaultWarn)(`migm: ${err.message} Skipped steps run the head on both guidance branches instead.`);
+        await backend.dispose();
+        throw err;
       }
     }
     return backend;
@@ -416,7 +410,3 @@ function disposeAll(results: Record<string, Tensor>): void {
   for (const t of Object.values(results)) t.dispose();
 }
 
-/** console.warn where the platform has a console (this package types no platform globals). */
-function defaultWarn(message: string): void {
-  (globalThis as { console?: { warn(m: string): void } }).console?.warn(message);
-}

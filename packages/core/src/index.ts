@@ -25,7 +25,7 @@ export {
 export { applyGuidance, guidanceWeights, type Guidance } from './guidance/guidance.js';
 
 export { HostFeature, checkTerms, combineHost, guideFeatureHost, integrateHost } from './features/host-features.js';
-export { AFFINE_HEAD_TOLERANCE, checkAffineHead } from './features/affine-head.js';
+export { AFFINE_HEAD_TOLERANCE, affineHeadUsable, checkAffineHead } from './features/affine-head.js';
 export { taylorCoefficients, taylorTerms } from './features/taylor.js';
 
 export type {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyGuidance, guidanceWeights } from '../src/guidance/guidance.js';
 import { combineHost, guideFeatureHost, HostFeature, integrateHost } from '../src/features/host-features.js';
-import { checkAffineHead } from '../src/features/affine-head.js';
+import { affineHeadUsable, checkAffineHead } from '../src/features/affine-head.js';
 import { testManifest } from '../src/testing/test-backend.js';
 import { taylorCoefficients, taylorTerms } from '../src/features/taylor.js';
 import { isMigmError } from '../src/errors.js';
@@ -152,5 +152,14 @@ describe('checkAffineHead', () => {
     await expect(checkAffineHead(m, headOf((x) => Math.max(x, 0)))).rejects.toThrow(/head\.onnx.*graphs\.head\.affine/);
     expect(await codeAsync(checkAffineHead(m, headOf((x) => (x > 1.5 ? Number.NaN : x))))).toBe('BUNDLE_MISMATCH');
     expect(await codeAsync(checkAffineHead(m, async () => new Float32Array(5)))).toBe('BUNDLE_MISMATCH');
+  });
+  it('affineHeadUsable: true for an affine head; false with one warning for a failing one; other errors thrown', async () => {
+    const warnings: string[] = [];
+    expect(await affineHeadUsable(m, headOf((x) => x), (w) => warnings.push(w))).toBe(true);
+    expect(warnings).toEqual([]);
+    expect(await affineHeadUsable(m, headOf((x) => Math.max(x, 0)), (w) => warnings.push(w))).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/head\.onnx.*both guidance branches/);
+    await expect(affineHeadUsable(m, async () => { throw new Error('session gone'); }, () => {})).rejects.toThrow('session gone');
   });
 });

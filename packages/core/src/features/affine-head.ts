@@ -1,4 +1,4 @@
-import { MigmError } from '../errors.js';
+import { isMigmError, MigmError } from '../errors.js';
 import type { Manifest } from '../manifest/types.js';
 import { RandomStreams } from '../random/prng.js';
 
@@ -52,4 +52,30 @@ export async function checkAffineHead(manifest: Manifest, head: (feature: Float3
       `${manifest.graphs.head.file}: the manifest declares graphs.head.affine, but head(a x + (1 - a) y) differs from a head(x) + (1 - a) head(y) by ${worst.toPrecision(3)} (allowed ${(AFFINE_HEAD_TOLERANCE * scale).toPrecision(3)}); remove "affine" from the manifest or export an affine head.`,
     );
   }
+}
+
+/**
+ * What a backend does with a head the manifest declares affine, when it loads: runs {@link checkAffineHead} and
+ * returns true when `guidedHead` may be used. A head that fails the check (a wrong manifest, or a provider whose
+ * float32 matmul is TF32) still samples correctly through `head()`, so that is a warning (default: console.warn
+ * where the platform has one) and false, not an error. Other failures (the head graph cannot run) are thrown.
+ */
+export async function affineHeadUsable(
+  manifest: Manifest,
+  head: (feature: Float32Array, rows: number) => Promise<Float32Array>,
+  onWarning: (message: string) => void = defaultWarn,
+): Promise<boolean> {
+  try {
+    await checkAffineHead(manifest, head);
+    return true;
+  } catch (err) {
+    if (!isMigmError(err, 'BUNDLE_MISMATCH')) throw err;
+    onWarning(`migm: ${err.message} Skipped steps run the head on both guidance branches instead.`);
+    return false;
+  }
+}
+
+/** console.warn where the platform has a console (core types no platform globals). */
+function defaultWarn(message: string): void {
+  (globalThis as { console?: { warn(m: string): void } }).console?.warn(message);
 }
