@@ -176,8 +176,8 @@ export class TestBackend implements Backend {
     const rows = f.dims[0];
     const { count: L, codebookSize: K } = this.manifest.tokens;
     if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
-    if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `guidedHead: weight ${weight} is not allowed; a finite number >= 0 is.`);
     if (logits.length !== (rows / 2) * L * K) throw new MigmError('INVALID_OPTION', `guidedHead: logits buffer has ${logits.length} values, expected ${(rows / 2) * L * K}.`);
+    // guideFeatureHost checks the weight (INVALID_OPTION).
     const guided = guideFeatureHost(new Float32Array(f.data.length / 2), f.data, weight);
     this.counts.headRows += rows / 2;
     this.#head(guided, rows / 2, logits);
