@@ -56,6 +56,40 @@ describe('generate() call counts', () => {
     expect(be2.live.size).toBe(0);
   });
 
+  it('learned-taylor: the velocity before the second full step, then one Taylor combine + head per skipped step', async () => {
+    const be = new TestBackend();
+    const r = await generate(be, { condition: [0, 1], steps: N, budget: B, predictor: 'learned-taylor', seed: 1 });
+    // skipped steps 1, 2 (one full step so far) run the shortcut; 4, 6, 7 extrapolate from steps 0 and 3.
+    expect(be.counts).toMatchObject({ forward: B, velocity: 2, combine: 2 + 3, head: 2 + 3 });
+    expect(r.trace.map((t) => t.kind)).toEqual(['full', 'skipped', 'skipped', 'full', 'skipped', 'full', 'skipped', 'skipped']);
+    expect(be.live.size).toBe(0);
+    // Its features are learned's up to the second full step and taylor's from there on (same seed, same state).
+    const features = async (predictor: 'learned' | 'taylor' | 'learned-taylor'): Promise<(Float32Array | null)[]> => {
+      const tb = new TestBackend();
+      const seen: (Float32Array | null)[] = [];
+      await generate(tb, { condition: [0, 1], steps: N, budget: B, predictor, seed: 1, onFeature: async (e) => void seen.push(e.feature ? await tb.readFeature(e.feature) : null) });
+      return seen;
+    };
+    const [hybrid, learned, taylor] = [await features('learned-taylor'), await features('learned'), await features('taylor')];
+    for (const i of [0, 1, 2, 3]) expect(hybrid[i]).toEqual(learned[i]);
+    expect(taylor[1]).toBeNull(); // taylor reuses step 0's feature at steps 1-2
+    expect(hybrid[4]).not.toEqual(learned[4]);
+    for (const i of [4, 6, 7]) {
+      // taylor's own run saw other tokens at steps 1-2, so compare with taylor's formula on the hybrid's full steps.
+      const k = i < 5 ? i - 3 : i - 5;
+      const [fa, fb] = i < 5 ? [hybrid[0]!, hybrid[3]!] : [hybrid[3]!, hybrid[5]!];
+      const span = i < 5 ? 3 : 2;
+      const want = fb.map((v, j) => v + (k * (v - fa[j]!)) / span);
+      hybrid[i]!.forEach((v, j) => expect(v).toBeCloseTo(want[j]!, 4));
+    }
+    expect(taylor[4]).not.toBeNull();
+    const be2 = new TestBackend();
+    await generate(be2, { condition: 0, steps: N, plan: [0, 1, 2, 5], predictor: 'learned-taylor', taylorOrder: 2, seed: 1 });
+    expect(be2.counts).toMatchObject({ forward: 4, velocity: 0, combine: 4, head: 4 });
+    expect(be2.live.size).toBe(0);
+    expect(await codeOf(generate(new TestBackend({ shortcut: false }), { steps: N, budget: B, predictor: 'learned-taylor', seed: 1 }))).toBe('UNSUPPORTED');
+  });
+
   it('defaults to the learned shortcut with the manifest budget when a shortcut is loaded, else vanilla', async () => {
     const be = new TestBackend();
     const r = await generate(be, { seed: 1 });
@@ -324,7 +358,7 @@ describe('generate() errors', () => {
 
 describe('generate() hooks for recording', () => {
   it('onFeature sees every step: base features on full steps, predicted ones on skipped steps, none for reuse', async () => {
-    for (const predictor of ['none', 'learned', 'taylor', 'reuse'] as const) {
+    for (const predictor of ['none', 'learned', 'taylor', 'reuse', 'learned-taylor'] as const) {
       const be = new TestBackend();
       const seen: string[] = [];
       await generate(be, {
@@ -337,7 +371,7 @@ describe('generate() hooks for recording', () => {
           seen.push(`${e.kind[0]}${e.feature ? '+' : '-'}`);
         },
       });
-      const expected = { none: 'f+ f+ f+ f+ f+ f+', learned: 'f+ s+ s+ f+ s+ s+', taylor: 'f+ s- s- f+ s+ s+', reuse: 'f+ s- s- f+ s- s-' }[predictor];
+      const expected = { none: 'f+ f+ f+ f+ f+ f+', learned: 'f+ s+ s+ f+ s+ s+', taylor: 'f+ s- s- f+ s+ s+', reuse: 'f+ s- s- f+ s- s-', 'learned-taylor': 'f+ s+ s+ f+ s+ s+' }[predictor];
       expect(seen.join(' ')).toBe(expected);
       expect(be.live.size).toBe(0);
     }

@@ -129,7 +129,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   // Features this run holds: the chained feature (learned) and the last full-step features (taylor).
   let current: FeatureTensor | null = null;
   const history: { step: number; feature: FeatureTensor }[] = [];
-  const keepHistory = o.predictor === 'taylor' ? o.taylorOrder + 1 : 0;
+  const extrapolates = o.predictor === 'taylor' || o.predictor === 'learned-taylor';
+  const keepHistory = extrapolates ? o.taylorOrder + 1 : 0;
   const held = new Set<FeatureTensor>();
   const drop = (f: FeatureTensor | null): void => {
     if (f !== null && held.delete(f)) backend.release(f);
@@ -158,24 +159,27 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         if (o.predictor === 'learned') {
           drop(current);
           current = f;
-        } else if (o.predictor === 'taylor') {
+        } else if (extrapolates) {
+          // learned-taylor chains from the last full-step feature held here, so `current` is only its own chain.
+          drop(current);
+          current = null;
           history.push({ step: i, feature: f });
           while (history.length > keepHistory) drop(history.shift()!.feature);
         } else if (!onFeature) {
           drop(f);
         }
-      } else if (o.predictor === 'learned' && lastRevealed > 0) {
+      } else if ((o.predictor === 'learned' || (o.predictor === 'learned-taylor' && history.length < 2)) && lastRevealed > 0) {
         fillControl(lastRevealed, masked / L);
         const control = { tokens: controlTokens.subarray(0, rows * lastRevealed), positions: controlPositions.subarray(0, rows * lastRevealed), count: lastRevealed, ratio: controlRatio };
-        const from = current!;
+        const from = current ?? history.at(-1)!.feature;
         const v = hold(await call('velocity', () => backend.velocity!(from, control)));
         const next = hold(await call('combine', () => backend.combine([{ feature: from, coef: 1 }, { feature: v, coef: 1 }])));
         drop(v);
-        drop(from);
+        if (from === current) drop(from);
         current = next;
         stepFeature = next;
         await headOf(next, o.weights[i]!);
-      } else if (o.predictor === 'taylor' && history.length >= 2) {
+      } else if (extrapolates && history.length >= 2) {
         const terms: FeatureTerm[] = taylorTerms(history, i, o.taylorOrder);
         stepFeature = hold(await call('combine', () => backend.combine(terms)));
         await headOf(stepFeature, o.weights[i]!);
@@ -183,8 +187,9 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         // learned after a step that revealed nothing, with logits guided at another step's weight: guide again.
         await headOf(current!, o.weights[i]!);
       }
-      // reuse, taylor before its second full step, and learned after a step that revealed nothing (the token
-      // state, hence the feature, did not change): the logits buffer still holds this feature's logits.
+      // reuse, taylor before its second full step, and learned (or learned-taylor before its second full step)
+      // after a step that revealed nothing (the token state, hence the feature, did not change): the logits
+      // buffer still holds this feature's logits.
       if (onFeature) {
         await onFeature({ step: i, kind: full ? 'full' : 'skipped', feature: stepFeature, guided: o.guided, batch: B });
         throwIfAborted(signal);

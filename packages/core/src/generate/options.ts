@@ -13,10 +13,14 @@ import type { FeatureEvent, StepEvent } from './events.js';
  * - `none`: vanilla, every step runs the base model (budget and plan do not apply);
  * - `learned`: the shortcut model's velocity, integrated f_next = f + v (PAPER.md section 3);
  * - `reuse`: the last feature unchanged (v = 0), so the last logits are reused;
- * - `taylor`: extrapolation from the last full-step features (first order by default).
+ * - `taylor`: extrapolation from the last full-step features (first order by default);
+ * - `learned-taylor`: the shortcut's velocity until two full steps have run, then `taylor`. Before its second
+ *   full step Taylor has nothing to extrapolate from and falls back to reuse, which commits the early tokens
+ *   (the ones that fix an image's layout) from stale logits; the shortcut is most accurate exactly there. On the
+ *   default bundle this beat both parts at N = 16, B = 4 and 5 (docs/training-report.md).
  */
-export type Predictor = 'none' | 'learned' | 'reuse' | 'taylor';
-export const PREDICTORS: readonly Predictor[] = ['none', 'learned', 'reuse', 'taylor'];
+export type Predictor = 'none' | 'learned' | 'reuse' | 'taylor' | 'learned-taylor';
+export const PREDICTORS: readonly Predictor[] = ['none', 'learned', 'reuse', 'taylor', 'learned-taylor'];
 
 /** How the confidence noise behaves over the steps: MaskGIT anneals it to 0, DiMOO keeps it constant. */
 export type ConfidenceNoise = 'annealed' | 'constant';
@@ -141,13 +145,13 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
 
   const predictor = options.predictor ?? (hasVelocity ? 'learned' : 'none');
   if (!PREDICTORS.includes(predictor)) throw invalidOption('predictor', predictor, `allowed: ${PREDICTORS.join(', ')}`);
-  if (predictor === 'learned' && !hasVelocity) {
-    throw new MigmError('UNSUPPORTED', "Predictor 'learned' needs a shortcut model, and this backend's bundle has none (manifest graphs.shortcut). Use 'none', 'reuse' or 'taylor'.");
+  if ((predictor === 'learned' || predictor === 'learned-taylor') && !hasVelocity) {
+    throw new MigmError('UNSUPPORTED', `Predictor '${predictor}' needs a shortcut model, and this backend's bundle has none (manifest graphs.shortcut). Use 'none', 'reuse' or 'taylor'.`);
   }
   let plan: Int32Array;
   if (predictor === 'none') {
     if (options.budget !== undefined || options.plan !== undefined) {
-      throw invalidOption(options.plan !== undefined ? 'plan' : 'budget', options.plan ?? options.budget, "budget and plan apply only to predictors 'learned', 'reuse' and 'taylor'; vanilla runs every step (use fewer steps instead)");
+      throw invalidOption(options.plan !== undefined ? 'plan' : 'budget', options.plan ?? options.budget, "budget and plan apply only to predictors 'learned', 'reuse', 'taylor' and 'learned-taylor'; vanilla runs every step (use fewer steps instead)");
     }
     plan = Int32Array.from({ length: steps }, (_, i) => i);
   } else if (options.plan !== undefined) {

@@ -223,7 +223,7 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         const b = await get();
         const before = options.liveFeatures?.(b);
         const steps = Math.min(6, b.manifest.tokens.count);
-        const predictors = b.capabilities.velocity ? (['none', 'learned', 'taylor', 'reuse'] as const) : (['none', 'taylor', 'reuse'] as const);
+        const predictors = b.capabilities.velocity ? (['none', 'learned', 'taylor', 'reuse', 'learned-taylor'] as const) : (['none', 'taylor', 'reuse'] as const);
         for (const predictor of predictors) {
           const opts = { condition: [0, null] as (number | null)[], steps, seed: 5, predictor, ...(predictor === 'none' ? {} : { budget: 3 }) };
           const r1 = await generate(b, opts);
