@@ -35,7 +35,7 @@ def main() -> None:
     classes = torch.arange(args.batch) % 10
     rows = []
     for c in json.loads(args.configs):
-        if c["method"] == "shortcut" and shortcut is None:
+        if c["method"] in ("shortcut", "shortcut-taylor") and shortcut is None:
             continue
         opts = opts0.with_(method=c["method"], steps=c["steps"], budget=c["budget"])
         g = torch.Generator().manual_seed(0)

@@ -303,7 +303,7 @@ class Build:
         cache = self.load("compare-rows.pt") if os.path.exists(self.path("compare-rows.pt")) else {}
         rows = []
         for b in c.budgets:
-            for method in ("shortcut", "reuse", "taylor", "vanilla"):
+            for method in ("shortcut", "reuse", "taylor", "shortcut-taylor", "vanilla"):
                 key = f"{method}/B={b}"
                 if key not in cache:
                     if method == "vanilla" and b in regime and regime[b]["images"] == c.compare_images:

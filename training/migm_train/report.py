@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from .data import CLASS_NAMES
+from .schedules import full_step_plan
 from .tokenizer import Tokenizer
 
 NOTES = os.path.join(os.path.dirname(__file__), "..", "report-notes.md")
@@ -382,9 +383,13 @@ def write_report(work: str, bundle: str, docs: str) -> str:
             if m == "vanilla":
                 name, est = f"vanilla N={b}", (b * b2["baseMs"] if b2 else float("nan"))
             else:
-                skipped = n_default - b
-                per = (b2["shortcutStepMs"] if m == "shortcut" else b2["headMs"]) if b2 else float("nan")
-                name, est = m, (b * b2["baseMs"] + skipped * per if b2 else float("nan"))
+                plan = full_step_plan(n_default, b)
+                # shortcut-taylor runs the shortcut at the skipped steps before the second full step.
+                learned = (n_default - b if m == "shortcut" else
+                           (plan[1] - 1 if len(plan) > 1 else n_default - 1) if m == "shortcut-taylor" else 0)
+                heads = n_default - b - learned
+                name, est = m, (b * b2["baseMs"] + learned * b2["shortcutStepMs"] + heads * b2["headMs"]
+                                if b2 else float("nan"))
             out.append(f"| {b} | {name} | {b} | {_fd(r)} | {r['class_acc'] * 100:.1f}% | "
                        f"{r['seconds_per_image'] * 1000:.1f} | {est:.2f} |")
         out.append("")
@@ -399,6 +404,11 @@ def write_report(work: str, bundle: str, docs: str) -> str:
                           f"reuse and Taylor: **{'yes' if beats else 'no'}**; within 10% of vanilla N={n_default} "
                           f"({ref['fd_pooled']:.2f}, limit {1.1 * ref['fd_pooled']:.2f}): "
                           f"**{'yes' if within else 'no'}**")
+            if "shortcut-taylor" in by:
+                h = by["shortcut-taylor"]
+                checks.append(f"  - shortcut-taylor (the shortcut until the second full step, then Taylor): FD "
+                              f"{h['fd_pooled']:.2f}, class acc {h['class_acc'] * 100:.1f}% -> within 10% of vanilla "
+                              f"N={n_default}: **{'yes' if ref and h['fd_pooled'] <= 1.1 * ref['fd_pooled'] else 'no'}**")
             for m in ("shortcut", "reuse"):
                 grid_png(tok, by[m]["grid_tokens"], os.path.join(docs, "img", f"{m}-N{n_default}-B{b}.png"))
         out += ["Targets:", ""] + checks + [""]

@@ -1,4 +1,4 @@
-"""Reference sampler in PyTorch: vanilla MaskGIT, and budgeted shortcut / reuse / Taylor.
+"""Reference sampler in PyTorch: vanilla MaskGIT, and budgeted shortcut / reuse / Taylor / shortcut-taylor.
 
 Same semantics as @migm/core: [cond; uncond] batch, guided logits (1 + w_i) l_c - w_i l_u,
 candidates ~ softmax(l * inverseTemperature), confidence log p + r_temp * Gumbel * (1 - i/(N-1)),
@@ -14,7 +14,7 @@ import torch
 from .base_model import BaseModel
 from .schedules import full_step_plan, progress, token_counts
 
-METHODS = ("vanilla", "shortcut", "reuse", "taylor")
+METHODS = ("vanilla", "shortcut", "reuse", "taylor", "shortcut-taylor")
 
 
 @dataclass
@@ -76,8 +76,8 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
     b, length, k_size, n_steps = len(classes), cfg.length, cfg.codebook, opts.steps
     if opts.method not in METHODS:
         raise ValueError(f"unknown method {opts.method!r}")
-    if opts.method == "shortcut" and shortcut is None:
-        raise ValueError("method 'shortcut' needs a shortcut model")
+    if opts.method in ("shortcut", "shortcut-taylor") and shortcut is None:
+        raise ValueError(f"method {opts.method!r} needs a shortcut model")
     # Runs where `classes` lives (the generator must be on the same device).
     dev = classes.device
     tokens = torch.full((b, length), cfg.mask_id, dtype=torch.long, device=dev)
@@ -101,13 +101,14 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
         if i in full_set:
             feat = base.features(torch.cat([tokens, tokens]), cls2)
             history = (history + [(i, feat)])[-2:]
-        elif opts.method == "shortcut":
-            # Both CFG halves get the same new tokens; predictions chain across skipped steps.
-            feat = feat + shortcut(feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]),
-                                   torch.cat([ratio, ratio]))
-        elif opts.method == "taylor" and len(history) == 2:
+        elif opts.method in ("taylor", "shortcut-taylor") and len(history) == 2:
             (ja, fa), (jb, fb) = history
             feat = fb + (i - jb) * (fb - fa) / (jb - ja)
+        elif opts.method in ("shortcut", "shortcut-taylor"):
+            # Both CFG halves get the same new tokens; predictions chain across skipped steps. shortcut-taylor
+            # (@migm/core's 'learned-taylor') gets here only before its second full step.
+            feat = feat + shortcut(feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]),
+                                   torch.cat([ratio, ratio]))
         # reuse (and Taylor with one full step so far): keep feat as is.
         if traj is not None:
             traj[:, i] = feat.reshape(2, b, length, -1).transpose(0, 1).half()

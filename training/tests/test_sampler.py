@@ -49,3 +49,33 @@ def test_skipped_randomize_temperature_acts_on_skipped_steps_only():
     reuse = run(opts.with_(method="reuse"))
     assert torch.equal(run(opts.with_(method="reuse", skipped_randomize_temperature=3.0)), reuse)
     assert not torch.equal(run(opts.with_(method="reuse", skipped_randomize_temperature=50.0)), reuse)
+
+
+def test_shortcut_taylor_is_the_shortcut_before_the_second_full_step_and_taylor_after():
+    base = _base()
+    cls = torch.tensor([0, 1, 2])
+    opts = SamplerOptions(steps=8, budget=3)                  # plan [0, 3, 5]
+    zero = Shortcut(ShortcutConfig(dim=16, width=8, heads=2), base).eval()   # v = 0: the shortcut is reuse
+
+    def run(o, sc):
+        return sample(base, cls, o, torch.Generator().manual_seed(6), shortcut=sc, record=True)
+
+    # With a zero velocity the shortcut part is reuse, which is what taylor does before its second full step.
+    assert torch.equal(run(opts.with_(method="shortcut-taylor"), zero).tokens, run(opts.with_(method="taylor"), None).tokens)
+    torch.manual_seed(1)
+    sc = Shortcut(ShortcutConfig(dim=16, width=8, heads=2), base).eval()
+    for p in sc.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    hyb, learned = run(opts.with_(method="shortcut-taylor"), sc), run(opts.with_(method="shortcut"), sc)
+    assert hyb.full_steps == [0, 3, 5]
+    assert torch.equal(hyb.features[:, :4], learned.features[:, :4])      # steps 0-3: the same run so far
+    f = hyb.features.float()
+    for i, (a, b_) in {4: (0, 3), 6: (3, 5), 7: (3, 5)}.items():
+        want = f[:, b_] + (i - b_) * (f[:, b_] - f[:, a]) / (b_ - a)
+        assert torch.allclose(f[:, i], want, atol=1e-2), i            # features are recorded in float16
+    assert not torch.allclose(f[:, 4], learned.features[:, 4].float(), atol=1e-2)
+    try:
+        sample(base, cls, opts.with_(method="shortcut-taylor"), torch.Generator().manual_seed(6))
+        raise AssertionError("shortcut-taylor ran without a shortcut model")
+    except ValueError as e:
+        assert "shortcut-taylor" in str(e)
