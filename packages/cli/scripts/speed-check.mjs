@@ -4,14 +4,14 @@
 // of a skipped step (from generate()'s per-step trace), rho, the speed-up over vanilla and the ideal one,
 // N / (B + (N - B) rho). Run it on an idle machine.
 // usage (after `pnpm build`): node packages/cli/scripts/speed-check.mjs [--steps 16] [--budgets 4,5,6]
-//   [--methods shortcut,reuse,taylor] [--rounds 9] [--threads 2] [--bundle DIR] [--out result.json]
+//   [--methods shortcut,reuse,taylor,shortcut-taylor] [--rounds 9] [--threads 2] [--bundle DIR] [--out result.json]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeBackend } from '@migm/backend-node';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { generate } from '@migm/core';
 
-const PREDICTOR = { vanilla: 'none', shortcut: 'learned', reuse: 'reuse', taylor: 'taylor' };
+const PREDICTOR = { vanilla: 'none', shortcut: 'learned', reuse: 'reuse', taylor: 'taylor', 'shortcut-taylor': 'learned-taylor' };
 const { values } = parseArgs({
   options: {
     steps: { type: 'string', default: '16' },
@@ -38,7 +38,7 @@ const budgets = values.budgets.split(',').map((b) => int('budgets', b, 1));
 const methods = values.methods.split(',');
 for (const m of methods) {
   if (!(m in PREDICTOR) || m === 'vanilla') {
-    console.error(`speed-check: unknown method ${JSON.stringify(m)}; allowed: shortcut, reuse, taylor (vanilla always runs)`);
+    console.error(`speed-check: unknown method ${JSON.stringify(m)}; allowed: shortcut, reuse, taylor, shortcut-taylor (vanilla always runs)`);
     process.exit(2);
   }
 }

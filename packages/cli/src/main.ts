@@ -10,14 +10,16 @@ const HELP = `migm: masked image generation with the learned MIGM-Shortcut
 
 usage:
   migm generate --class <name|id|none> [--count 16] [--steps N] [--budget B]
-                [--method shortcut|vanilla|reuse|taylor] [--seed S] [--out migm.png]
+                [--method shortcut|vanilla|reuse|taylor|shortcut-taylor] [--seed S] [--out migm.png]
                 [--columns C] [--scale 4] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
   migm compare  (same flags; runs vanilla and --method on the same seed, one PNG side by side, with the speed-up)
   migm record   --out DIR [--count 100] [--batch 16] [--class C] [--steps N] [--seed S] [--bundle DIR]
                 (vanilla trajectories for training a shortcut; docs/trajectory-format.md)
   migm info     [--bundle DIR]
   migm bench    [--quick] [--images 2000] [--batch 16] [--out bench-out] [--markdown BENCHMARKS.md] [--torch DIR|off]
-                (FD / accuracy / latency of vanilla, shortcut, reuse, taylor: the Pareto benchmark)
+                [--methods vanilla,shortcut,...] [--steps 4,16,...]
+                (FD / accuracy / latency of vanilla, shortcut, reuse, taylor, shortcut-taylor: the Pareto benchmark;
+                 --methods and --steps run a subset of its settings)
   migm --help | --version
 
 Without --bundle the embedded default bundle is used (Fashion-MNIST, 10 classes).`;

@@ -3,7 +3,7 @@ import { FeatureStats, frechetDistance } from '../src/bench/frechet.js';
 import { readFashionMnist } from '../src/bench/fashion-mnist.js';
 import { paretoSvg } from '../src/bench/pareto-svg.js';
 import { fastestPeerRows, markdownTable, verdicts } from '../src/bench/report.js';
-import { withSpeedups, type BenchRow } from '../src/bench/run-bench.js';
+import { defaultConfigs, filterConfigs, withSpeedups, type BenchRow } from '../src/bench/run-bench.js';
 import { RandomStreams } from '@migm/core';
 
 function gaussian(n: number, dim: number, mean: number[], scale: number[], seed: number): FeatureStats {
@@ -80,6 +80,30 @@ describe('bench report', () => {
     expect(w[0]).toMatch(/^NOT MET/);
     expect(w[1]).toMatch(/^NOT MET: taylor N=16 B=5/);
     expect(w[3]).toMatch(/^NOT MET: our Node runtime is 1.20x/);
+  });
+  it('judges shortcut-taylor on its own lines, against vanilla, reuse and taylor but not the shortcut', () => {
+    const rows = withSpeedups([
+      row('vanilla', 16, undefined, 100, 10), row('shortcut', 16, 5, 36, 12, 0.08), row('taylor', 16, 5, 34, 11, 0.05),
+      row('shortcut-taylor', 16, 5, 35, 10.4, 0.06),
+    ]);
+    const v = verdicts(rows, [], 16);
+    expect(v[0]).toMatch(/^NOT MET: shortcut N=16 B=5 .*FD 12.00 vs 10.00/);
+    expect(v[1]).toMatch(/^NOT MET: taylor N=16 B=5 .* beats shortcut N=16 B=5/);
+    expect(v[1]).not.toContain('shortcut-taylor');
+    expect(v[2]).toMatch(/^MET: shortcut-taylor N=16 B=5 vs vanilla N=16: 2.86x faster.*FD 10.40 vs 10.00 \(4.0%/);
+    expect(v[3]).toBe('MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than shortcut-taylor.');
+    expect(v[4]).toMatch(/^MET: shortcut achieved \/ ideal/);
+    expect(verdicts(rows.filter((r) => r.method !== 'shortcut-taylor'), [], 16).some((l) => l.includes('shortcut-taylor'))).toBe(false);
+  });
+  it('runs every method at N and 2N by default; --methods and --steps keep a subset', () => {
+    const m = { tokens: { count: 196 }, sampling: { steps: 16 }, graphs: { shortcut: { trainedSteps: 16 } } } as unknown as Parameters<typeof defaultConfigs>[0];
+    const all = defaultConfigs(m, false);
+    expect(all.filter((c) => c.method === 'shortcut-taylor').map((c) => `${c.steps}/${c.budget}`)).toEqual(['16/4', '16/5', '16/8', '32/8', '32/11', '32/16']);
+    const some = filterConfigs(all, ['vanilla', 'shortcut-taylor'], [4, 16]);
+    expect(some.map((c) => `${c.method} ${c.steps}/${c.budget ?? '-'}`)).toEqual(['vanilla 4/-', 'vanilla 16/-', 'shortcut-taylor 16/4', 'shortcut-taylor 16/5', 'shortcut-taylor 16/8']);
+    expect(filterConfigs(all)).toEqual(all);
+    const plain = defaultConfigs({ ...m, graphs: {} } as typeof m, true);
+    expect(plain.some((c) => c.method === 'shortcut' || c.method === 'shortcut-taylor')).toBe(false);
   });
   it('shows the PyTorch peer as median (min-max) when the peer reports its range', () => {
     const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10)]);

@@ -36,7 +36,7 @@ const el = {
 
 type State = 'loading' | 'idle' | 'generating' | 'no-model';
 const MAX_BATCH = 16;
-const METHOD_NAMES: Record<Predictor, string> = { none: 'Vanilla', learned: 'Shortcut', reuse: 'Reuse', taylor: 'Taylor' };
+const METHOD_NAMES: Record<Predictor, string> = { none: 'Vanilla', learned: 'Shortcut', reuse: 'Reuse', taylor: 'Taylor', 'learned-taylor': 'Shortcut + Taylor' };
 
 /** What the end-to-end test and curious users can read: `window.migmDemo`. */
 const demo = {
@@ -100,8 +100,10 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
     el.budget.value = String(manifest.sampling.budget ?? Math.max(1, Math.ceil(manifest.sampling.steps / 3)));
   }
   const hasShortcut = manifest.graphs.shortcut !== undefined;
-  (el.method.querySelector('option[value="learned"]') as HTMLOptionElement).disabled = !hasShortcut;
-  if (!hasShortcut && el.method.value === 'learned') el.method.value = 'none';
+  for (const learned of ['learned', 'learned-taylor']) {
+    (el.method.querySelector(`option[value="${learned}"]`) as HTMLOptionElement).disabled = !hasShortcut;
+  }
+  if (!hasShortcut && (el.method.value === 'learned' || el.method.value === 'learned-taylor')) el.method.value = 'none';
   const fallbacks = selection.fallbacks.map((f) => `${f.device} unavailable: ${f.message}`).join(' ');
   el.runtime.textContent =
     `${manifest.name} ${manifest.version}: ${L} tokens (${manifest.tokens.grid.join('×')}), ${manifest.tokens.codebookSize} codes, ` +

@@ -90,7 +90,7 @@ async function run(req: GenerateRequest): Promise<void> {
   }
 }
 
-const LABELS = { none: 'Vanilla', learned: 'Shortcut', reuse: 'Reuse', taylor: 'Taylor' } as const;
+const LABELS = { none: 'Vanilla', learned: 'Shortcut', reuse: 'Reuse', taylor: 'Taylor', 'learned-taylor': 'Shortcut + Taylor' } as const;
 
 async function runOne(b: Backend, req: GenerateRequest, predictor: GenerateOptions['predictor'] & string, signal: AbortSignal): Promise<RunResult> {
   const s = req.settings;

@@ -11,6 +11,9 @@ export interface BenchMeta {
   readonly quick: boolean;
   readonly referenceImages: number;
   readonly trainedSteps: number | null;
+  /** The --methods and --steps filters of a partial run, as given. */
+  readonly methods?: string;
+  readonly steps?: string;
 }
 
 /** A PyTorch peer measurement at the same setting. */
@@ -60,27 +63,12 @@ export function markdownTable(rows: readonly BenchRow[], peers: readonly PeerRow
 /** The honest verdict on each target of the benchmark, computed from the rows. */
 export function verdicts(rows: readonly BenchRow[], peers: readonly PeerRow[], trainedSteps: number | null): string[] {
   const out: string[] = [];
-  const T = trainedSteps;
-  const vanillaT = rows.find((r) => r.method === 'vanilla' && r.steps === T);
-  const shortcutT = rows.filter((r) => r.method === 'shortcut' && r.steps === T);
-  const third = T ? shortcutT.sort((a, b) => Math.abs(a.budget! - T / 3) - Math.abs(b.budget! - T / 3))[0] : undefined;
-  if (vanillaT && third) {
-    const fast = (third.speedup ?? 0) >= 2.5;
-    const fd = third.fd <= vanillaT.fd * 1.1;
-    const acc = third.classAccuracy >= vanillaT.classAccuracy - 0.02;
-    out.push(`${fast && fd && acc ? 'MET' : 'NOT MET'}: shortcut N=${T} B=${third.budget} vs vanilla N=${T}: ${f(third.speedup)}x faster (target >= 2.5x), FD ${f(third.fd)} vs ${f(vanillaT.fd)} (${f(100 * (third.fd / vanillaT.fd - 1), 1)}%, target <= +10%), class accuracy ${(100 * third.classAccuracy).toFixed(1)}% vs ${(100 * vanillaT.classAccuracy).toFixed(1)}% (target within 2 points).`);
-  } else {
-    out.push('NOT MEASURED: shortcut at the trained N with B ~ N/3 next to vanilla at the trained N.');
+  // The targets are the shortcut's; shortcut-taylor (the learned shortcut where Taylor has nothing to extrapolate
+  // from) gets the same two quality checks on its own lines, and is not counted against the shortcut.
+  for (const method of ['shortcut', 'shortcut-taylor'] as const) {
+    if (method === 'shortcut-taylor' && !rows.some((r) => r.method === method)) continue;
+    out.push(...qualityVerdicts(rows, method, trainedSteps));
   }
-  // At equal latency: for each shortcut point, any other method at <= its latency must have higher FD.
-  const shortcuts = rows.filter((r) => r.method === 'shortcut');
-  const beaten: string[] = [];
-  for (const s of shortcuts) {
-    for (const o of rows.filter((r) => r.method !== 'shortcut' && r.msPerImage.median <= s.msPerImage.median * 1.05 && r.fd < s.fd)) {
-      beaten.push(`${o.method} N=${o.steps} B=${o.budget ?? o.steps} (${f(o.msPerImage.median)} ms, FD ${f(o.fd)}) beats shortcut N=${s.steps} B=${s.budget} (${f(s.msPerImage.median)} ms, FD ${f(s.fd)})`);
-    }
-  }
-  out.push(shortcuts.length === 0 ? 'NOT MEASURED: no shortcut rows.' : beaten.length === 0 ? 'MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than the shortcut.' : `NOT MET: ${beaten.join('; ')}.`);
   const ratios = rows.filter((r) => r.speedup !== null && r.idealSpeedup !== null).map((r) => r.speedup! / r.idealSpeedup!);
   const shortcutRatios = rows.filter((r) => r.method === 'shortcut' && r.speedup !== null && r.idealSpeedup !== null).map((r) => r.speedup! / r.idealSpeedup!);
   if (shortcutRatios.length > 0) {
@@ -94,5 +82,34 @@ export function verdicts(rows: readonly BenchRow[], peers: readonly PeerRow[], t
   } else {
     out.push('NOT MEASURED: the PyTorch reference sampler comparison (needs the training checkpoints in training/work; see the note above the table).');
   }
+  return out;
+}
+
+/** Target 1 (speed, FD and class accuracy at B ~ N/3) and target 2 (lowest FD at equal latency) for one method. */
+function qualityVerdicts(rows: readonly BenchRow[], method: 'shortcut' | 'shortcut-taylor', trainedSteps: number | null): string[] {
+  const out: string[] = [];
+  const T = trainedSteps;
+  const vanillaT = rows.find((r) => r.method === 'vanilla' && r.steps === T);
+  const atT = rows.filter((r) => r.method === method && r.steps === T);
+  const third = T ? atT.sort((a, b) => Math.abs(a.budget! - T / 3) - Math.abs(b.budget! - T / 3))[0] : undefined;
+  if (vanillaT && third) {
+    const fast = (third.speedup ?? 0) >= 2.5;
+    const fd = third.fd <= vanillaT.fd * 1.1;
+    const acc = third.classAccuracy >= vanillaT.classAccuracy - 0.02;
+    out.push(`${fast && fd && acc ? 'MET' : 'NOT MET'}: ${method} N=${T} B=${third.budget} vs vanilla N=${T}: ${f(third.speedup)}x faster (target >= 2.5x), FD ${f(third.fd)} vs ${f(vanillaT.fd)} (${f(100 * (third.fd / vanillaT.fd - 1), 1)}%, target <= +10%), class accuracy ${(100 * third.classAccuracy).toFixed(1)}% vs ${(100 * vanillaT.classAccuracy).toFixed(1)}% (target within 2 points).`);
+  } else {
+    out.push(`NOT MEASURED: ${method} at the trained N with B ~ N/3 next to vanilla at the trained N.`);
+  }
+  // At equal latency: for each point of the method, any fewer-step vanilla, reuse or taylor setting at <= its
+  // latency must have higher FD.
+  const own = rows.filter((r) => r.method === method);
+  const rivals = rows.filter((r) => r.method === 'vanilla' || r.method === 'reuse' || r.method === 'taylor');
+  const beaten: string[] = [];
+  for (const s of own) {
+    for (const o of rivals.filter((r) => r.msPerImage.median <= s.msPerImage.median * 1.05 && r.fd < s.fd)) {
+      beaten.push(`${o.method} N=${o.steps} B=${o.budget ?? o.steps} (${f(o.msPerImage.median)} ms, FD ${f(o.fd)}) beats ${method} N=${s.steps} B=${s.budget} (${f(s.msPerImage.median)} ms, FD ${f(s.fd)})`);
+    }
+  }
+  out.push(own.length === 0 ? `NOT MEASURED: no ${method} rows.` : beaten.length === 0 ? `MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than ${method}.` : `NOT MET: ${beaten.join('; ')}.`);
   return out;
 }

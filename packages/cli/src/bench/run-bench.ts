@@ -45,7 +45,10 @@ export interface BenchOptions {
   readonly log: (line: string) => void;
 }
 
-/** The benchmark's default settings for a bundle: vanilla ladder; shortcut, reuse, taylor at N_trained and 2 N_trained. */
+/**
+ * The benchmark's default settings for a bundle: vanilla ladder; shortcut, reuse, taylor and shortcut-taylor at
+ * N_trained and 2 N_trained.
+ */
 export function defaultConfigs(m: Manifest, quick: boolean): BenchConfig[] {
   const L = m.tokens.count;
   const T = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
@@ -55,12 +58,17 @@ export function defaultConfigs(m: Manifest, quick: boolean): BenchConfig[] {
   const accelerated: BenchConfig[] = [];
   for (const [n, bs] of grid) {
     if (n > L) continue;
-    for (const method of ['shortcut', 'reuse', 'taylor'] as const) {
-      if (method === 'shortcut' && !m.graphs.shortcut) continue;
+    for (const method of ['shortcut', 'reuse', 'taylor', 'shortcut-taylor'] as const) {
+      if ((method === 'shortcut' || method === 'shortcut-taylor') && !m.graphs.shortcut) continue;
       for (const b of bs) accelerated.push({ method, steps: n, budget: b });
     }
   }
   return [...vanilla, ...accelerated];
+}
+
+/** The settings of `configs` whose method is in `methods` and whose N is in `steps` (each filter off when undefined). */
+export function filterConfigs(configs: readonly BenchConfig[], methods?: readonly string[], steps?: readonly number[]): BenchConfig[] {
+  return configs.filter((c) => (methods === undefined || methods.includes(c.method)) && (steps === undefined || steps.includes(c.steps)));
 }
 
 /** Real-image statistics in the evaluation classifier's feature space (Fashion-MNIST test set). */

@@ -8,7 +8,8 @@ import { UsageError } from '../errors.js';
 import { backendFlags, loadBackend } from '../common.js';
 import { paretoSvg } from '../bench/pareto-svg.js';
 import { fastestPeerRows, markdownTable, verdicts, type BenchMeta, type PeerRow } from '../bench/report.js';
-import { defaultConfigs, runBench, type BenchConfig } from '../bench/run-bench.js';
+import { defaultConfigs, filterConfigs, runBench, type BenchConfig } from '../bench/run-bench.js';
+import { METHOD_NAMES } from '../methods.js';
 
 const START = '<!-- node-bench:start -->';
 const END = '<!-- node-bench:end -->';
@@ -27,6 +28,8 @@ export async function benchCommand(argv: string[]): Promise<void> {
     out: { type: 'string' },
     markdown: { type: 'string' },
     torch: { type: 'string' },
+    methods: { type: 'string' },
+    steps: { type: 'string' },
   });
   const quick = values.quick === true;
   const images = intFlag('images', values.images, quick ? 160 : 2000, 16, 1_000_000)!;
@@ -37,7 +40,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const backend = await loadBackend(values, { classifier: true });
   try {
     const m = backend.manifest;
-    const configs: BenchConfig[] = defaultConfigs(m, quick);
+    const methods = listFlag('methods', values.methods, (v) => {
+      if (!(METHOD_NAMES as readonly string[]).includes(v)) throw new UsageError(`--methods: unknown method '${v}'; allowed: ${METHOD_NAMES.join(', ')}`);
+      return v;
+    });
+    const stepsFilter = listFlag('steps', values.steps, (v) => intFlag('steps', v, undefined, 1, m.tokens.count)!);
+    const configs: BenchConfig[] = filterConfigs(defaultConfigs(m, quick), methods, stepsFilter);
+    if (configs.length === 0) throw new UsageError(`--methods/--steps leave no setting to run (settings: ${defaultConfigs(m, quick).map((c) => `${c.method} N=${c.steps}`).filter((x, i, a) => a.indexOf(x) === i).join(', ')})`);
     console.log(`benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}`);
     const t0 = performance.now();
     const vanillaSteps = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
@@ -46,6 +55,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     const meta: BenchMeta = {
       bundle: `${m.name}${m.version ? ` ${m.version}` : ''}`, device: backend.device, images, batch, node: process.version,
       date: new Date().toISOString().slice(0, 10), quick, referenceImages, trainedSteps: m.graphs.shortcut?.trainedSteps ?? null,
+      ...(values.methods !== undefined ? { methods: values.methods } : {}), ...(values.steps !== undefined ? { steps: values.steps } : {}),
     };
     await mkdir(outDir, { recursive: true });
     await writeFile(join(outDir, 'bench.json'), JSON.stringify({ meta, rows, peers: peers.rows, peerNote: peers.note }, null, 1));
@@ -67,7 +77,7 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
   await writeFile(imgPath, svg);
   const block = [
     START,
-    `Run: \`pnpm migm bench${meta.quick ? ' --quick' : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). FD: Frechet distance in the evaluation classifier's feature space against the ${meta.referenceImages} Fashion-MNIST test images; FD to vanilla: the same distance to ${meta.images} vanilla images at the trained N drawn with other seeds (fidelity to what the base model generates; vanilla's own row at that N is the seed-noise floor). rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
+    `Run: \`pnpm migm bench${meta.quick ? ' --quick' : ''}${meta.methods ? ` --methods ${meta.methods}` : ''}${meta.steps ? ` --steps ${meta.steps}` : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). FD: Frechet distance in the evaluation classifier's feature space against the ${meta.referenceImages} Fashion-MNIST test images; FD to vanilla: the same distance to ${meta.images} vanilla images at the trained N drawn with other seeds (fidelity to what the base model generates; vanilla's own row at that N is the seed-noise floor). rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
     '',
     markdownTable(rows, peers.rows),
     '',
@@ -122,4 +132,12 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
   } catch (err) {
     return { rows: [], note: `failed: ${(err as Error).message.split('\n')[0]}` };
   }
+}
+
+/** A comma-separated flag, each item checked by `item` (which throws a UsageError); undefined when not given. */
+function listFlag<T>(name: string, value: string | undefined, item: (v: string) => T): T[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((v) => v.trim());
+  if (items.some((v) => v === '')) throw new UsageError(`--${name} must be a comma-separated list without empty items, got '${value}'`);
+  return items.map(item);
 }

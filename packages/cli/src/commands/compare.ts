@@ -16,7 +16,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const backend = await loadBackend(values);
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'taylor');
-    if (spec.method === 'vanilla') throw new UsageError('--method must be shortcut, reuse or taylor for compare (it always runs vanilla too)');
+    if (spec.method === 'vanilla') throw new UsageError('--method must be shortcut, reuse, taylor or shortcut-taylor for compare (it always runs vanilla too)');
     // Warm-up of both methods at the real batch shape: onnxruntime's first run per shape pays one-time costs.
     for (const predictor of ['none', METHODS[spec.method]] as const) {
       await generate(backend, { condition: spec.condition, batch: spec.count, steps: 2, predictor, seed: 0, ...(predictor === 'none' ? {} : { budget: 1 }) });
