@@ -75,6 +75,7 @@ describe('bench report', () => {
     expect(v[1]).toMatch(/^MET: at equal or lower latency/);
     expect(v[2]).toMatch(/^MET: shortcut achieved \/ ideal/);
     expect(v[3]).toMatch(/^NOT MEASURED: the PyTorch/);
+    expect(verdicts(rows, [], 16, 'skipped (--torch off).').at(-1)).toContain('(skipped (--torch off); see the note');
     const worse = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('shortcut', 16, 5, 50, 12, 0.08), row('taylor', 16, 5, 40, 11, 0.05)]);
     const w = verdicts(worse, [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 120 }], 16);
     expect(w[0]).toMatch(/^NOT MET/);

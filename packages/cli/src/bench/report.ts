@@ -61,7 +61,7 @@ export function markdownTable(rows: readonly BenchRow[], peers: readonly PeerRow
 }
 
 /** The honest verdict on each target of the benchmark, computed from the rows. */
-export function verdicts(rows: readonly BenchRow[], peers: readonly PeerRow[], trainedSteps: number | null): string[] {
+export function verdicts(rows: readonly BenchRow[], peers: readonly PeerRow[], trainedSteps: number | null, peerNote?: string): string[] {
   const out: string[] = [];
   // The targets are the shortcut's; shortcut-taylor (the learned shortcut where Taylor has nothing to extrapolate
   // from) gets the same two quality checks on its own lines, and is not counted against the shortcut.
@@ -80,7 +80,8 @@ export function verdicts(rows: readonly BenchRow[], peers: readonly PeerRow[], t
     const worst = Math.min(...pairs.map(({ p, r }) => p.msPerImage / r!.msPerImage.median));
     out.push(`${worst >= 1.5 ? 'MET' : 'NOT MET'}: our Node runtime is ${f(worst)}x-${f(Math.max(...pairs.map(({ p, r }) => p.msPerImage / r!.msPerImage.median)))}x faster per image than the PyTorch reference sampler at the same settings (target >= 1.5x).`);
   } else {
-    out.push('NOT MEASURED: the PyTorch reference sampler comparison (needs the training checkpoints in training/work; see the note above the table).');
+    // Say why: the peer can be skipped on purpose (--torch off) as well as missing its checkpoints.
+    out.push(`NOT MEASURED: the PyTorch reference sampler comparison (${(peerNote ?? 'needs the training checkpoints in training/work').replace(/\.$/, '')}; see the note above the table).`);
   }
   return out;
 }

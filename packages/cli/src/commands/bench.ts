@@ -64,7 +64,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       `FD vs latency (${m.name}, ${backend.device}, ${images} images per point)`, 'ms per image (median, batch 16, log scale)', 'FD (lower is better)',
     );
     await writeFile(join(outDir, 'pareto.svg'), svg);
-    console.log(`\n${markdownTable(rows, peers.rows)}\n\n${verdicts(rows, peers.rows, meta.trainedSteps).join('\n')}\nwrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+    console.log(`\n${markdownTable(rows, peers.rows)}\n\n${verdicts(rows, peers.rows, meta.trainedSteps, peers.note).join('\n')}\nwrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min`);
     if (values.markdown) await writeSection(resolve(values.markdown), meta, rows, peers, svg);
   } finally {
     await backend.dispose();
@@ -86,7 +86,7 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
     '![FD vs latency](docs/img/pareto.svg)',
     '',
     'Targets:',
-    ...verdicts(rows, peers.rows, meta.trainedSteps).map((v) => `- ${v}`),
+    ...verdicts(rows, peers.rows, meta.trainedSteps, peers.note).map((v) => `- ${v}`),
     END,
   ].join('\n');
   let doc = existsSync(path) ? await readFile(path, 'utf8') : '# Benchmarks\n';
