@@ -28,3 +28,11 @@ export function choiceFlag<T extends string>(name: string, value: string | undef
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
   return value as T;
 }
+
+/** A comma-separated flag, each item parsed by `item` (which throws a UsageError); undefined when not given. */
+export function listFlag<T>(name: string, value: string | undefined, item: (v: string) => T): T[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((v) => v.trim());
+  if (items.some((v) => v === '')) throw new UsageError(`--${name} must be a comma-separated list without empty items, got '${value}'`);
+  return items.map(item);
+}

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { intFlag, parse } from '../args.js';
+import { choiceFlag, intFlag, listFlag, parse } from '../args.js';
 import { UsageError } from '../errors.js';
 import { backendFlags, loadBackend } from '../common.js';
 import { paretoSvg } from '../bench/pareto-svg.js';
@@ -40,13 +40,11 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const backend = await loadBackend(values, { classifier: true });
   try {
     const m = backend.manifest;
-    const methods = listFlag('methods', values.methods, (v) => {
-      if (!(METHOD_NAMES as readonly string[]).includes(v)) throw new UsageError(`--methods: unknown method '${v}'; allowed: ${METHOD_NAMES.join(', ')}`);
-      return v;
-    });
+    const methods = listFlag('methods', values.methods, (v) => choiceFlag('methods', v, 'vanilla', METHOD_NAMES));
     const stepsFilter = listFlag('steps', values.steps, (v) => intFlag('steps', v, undefined, 1, m.tokens.count)!);
-    const configs: BenchConfig[] = filterConfigs(defaultConfigs(m, quick), methods, stepsFilter);
-    if (configs.length === 0) throw new UsageError(`--methods/--steps leave no setting to run (settings: ${defaultConfigs(m, quick).map((c) => `${c.method} N=${c.steps}`).filter((x, i, a) => a.indexOf(x) === i).join(', ')})`);
+    const all = defaultConfigs(m, quick);
+    const configs: BenchConfig[] = filterConfigs(all, methods, stepsFilter);
+    if (configs.length === 0) throw new UsageError(`--methods/--steps leave no setting to run (settings: ${[...new Set(all.map((c) => `${c.method} N=${c.steps}`))].join(', ')})`);
     console.log(`benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}`);
     const t0 = performance.now();
     const vanillaSteps = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
@@ -132,12 +130,4 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
   } catch (err) {
     return { rows: [], note: `failed: ${(err as Error).message.split('\n')[0]}` };
   }
-}
-
-/** A comma-separated flag, each item checked by `item` (which throws a UsageError); undefined when not given. */
-function listFlag<T>(name: string, value: string | undefined, item: (v: string) => T): T[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value.split(',').map((v) => v.trim());
-  if (items.some((v) => v === '')) throw new UsageError(`--${name} must be a comma-separated list without empty items, got '${value}'`);
-  return items.map(item);
 }
