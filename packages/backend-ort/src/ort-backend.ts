@@ -323,4 +323,3 @@ export class OrtBackend implements Backend {
     return f;
   }
 }
-

@@ -126,7 +126,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
     return value;
   };
 
-  // Features this run holds: the chained feature (learned) and the last full-step features (taylor).
+  // Features this run holds: the chained feature (learned, learned-taylor before its second full step) and the
+  // last full-step features (taylor, learned-taylor).
   let current: FeatureTensor | null = null;
   const history: { step: number; feature: FeatureTensor }[] = [];
   const extrapolates = o.predictor === 'taylor' || o.predictor === 'learned-taylor';
