@@ -49,7 +49,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     const t0 = performance.now();
     const vanillaSteps = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
     const { rows, referenceImages } = await runBench(backend, { images, batch, seed, configs, vanillaSteps, log: (l) => console.log(l) });
-    const peers = await pytorchPeer(values.torch, configs, batch);
+    const peers = await pytorchPeer(values.torch, configs, batch, quick);
     const meta: BenchMeta = {
       bundle: `${m.name}${m.version ? ` ${m.version}` : ''}`, device: backend.device, images, batch, node: process.version,
       date: new Date().toISOString().slice(0, 10), quick, referenceImages, trainedSteps: m.graphs.shortcut?.trainedSteps ?? null,
@@ -97,7 +97,7 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
  * Times the PyTorch reference sampler (training/) at the same settings, when its checkpoints exist. Returns
  * the rows and a sentence saying what was done or why not.
  */
-async function pytorchPeer(flag: string | undefined, configs: readonly BenchConfig[], batch: number): Promise<{ rows: PeerRow[]; note: string }> {
+async function pytorchPeer(flag: string | undefined, configs: readonly BenchConfig[], batch: number, quick: boolean): Promise<{ rows: PeerRow[]; note: string }> {
   if (flag === 'off') return { rows: [], note: 'skipped (--torch off).' };
   const work = resolve(flag ?? 'training/work');
   const trainingDir = resolve(work, '..');
@@ -108,24 +108,30 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
   // Both ways of giving PyTorch the 2 cores, and per setting the faster: which wins changed between runs here
   // (vanilla N = 16 on 2026-11-26: 1 torch + 2 OpenBLAS threads 360-375 ms/image against 319-333 for 2 + 1, and
   // an hour later 240 for 1 + 2; 2 + 2 oversubscribes, 520 ms).
-  const settings = [
+  // --quick times one setting (the one that won most rows in the full runs) with 3 runs: the peer was 8 of the
+  // quick run's 12.9 minutes with both settings and 5 runs.
+  const both = [
     { label: '1 torch + 2 OpenBLAS threads', torch: '1', blas: '2' },
     { label: '2 torch + 1 OpenBLAS thread', torch: '2', blas: '1' },
   ];
+  const settings = quick ? both.slice(1) : both;
+  const runs = quick ? 3 : 5;
   try {
-    const runs: PeerRow[][] = [];
+    const timed: PeerRow[][] = [];
     let note = '';
     for (const s of settings) {
-      const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', '5', '--configs', JSON.stringify(spec)], {
+      const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', String(runs), '--configs', JSON.stringify(spec)], {
         cwd: trainingDir, maxBuffer: 1 << 24, env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368', MIGM_TORCH_THREADS: s.torch, OPENBLAS_NUM_THREADS: s.blas },
       });
       const parsed = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rows: PeerRow[]; note: string };
-      runs.push(parsed.rows);
+      timed.push(parsed.rows);
       note = parsed.note;
     }
     return {
-      rows: fastestPeerRows(runs, settings.map((s) => s.label)),
-      note: `${note.replace(/, \d+ torch thread\(s\) \+ \S+ OpenBLAS thread\(s\)\)/, ')')} Each setting was timed with ${settings.map((s) => s.label).join(' and with ')}; the faster median is reported (bench.json: \`threads\` per row).`,
+      rows: fastestPeerRows(timed, settings.map((s) => s.label)),
+      note: quick
+        ? `${note} Quick run: one thread setting and ${runs} runs; the full run times each setting with both ${both.map((s) => s.label).join(' and ')} and reports the faster.`
+        : `${note.replace(/, \d+ torch thread\(s\) \+ \S+ OpenBLAS thread\(s\)\)/, ')')} Each setting was timed with ${settings.map((s) => s.label).join(' and with ')}; the faster median is reported (bench.json: \`threads\` per row).`,
     };
   } catch (err) {
     return { rows: [], note: `failed: ${(err as Error).message.split('\n')[0]}` };
