@@ -371,7 +371,8 @@ def write_report(work: str, bundle: str, docs: str) -> str:
                 f"{comp['rows'][0]['images']} images per row (3 seeds). torch ms/img: measured wall time of the "
                 f"PyTorch reference sampler at batch {comp['rows'][0]['batch']} on this machine. ort ms/img: "
                 "estimate from the onnxruntime-node timings above at batch 2 (one image with its CFG twin): "
-                "B base steps + (N - B) shortcut steps (reuse/Taylor: head only).", "",
+                "B base steps + (N - B) shortcut steps (reuse/Taylor: head only; shortcut-taylor: shortcut steps "
+                "before the second full step, head only after it).", "",
                 "| budget B | method | full steps | FD (pooled) | per-seed FD | class acc | torch ms/img | ort ms/img |",
                 "|---|---|---|---|---|---|---|---|"]
         if ref:

@@ -4,7 +4,7 @@
 // of a skipped step (from generate()'s per-step trace), rho, the speed-up over vanilla and the ideal one,
 // N / (B + (N - B) rho). Run it on an idle machine.
 // usage (after `pnpm build`): node packages/cli/scripts/speed-check.mjs [--steps 16] [--budgets 4,5,6]
-//   [--methods shortcut,reuse,taylor,shortcut-taylor] [--rounds 9] [--threads 2] [--bundle DIR] [--out result.json]
+//   [--methods shortcut,reuse,taylor] (also: shortcut-taylor) [--rounds 9] [--threads 2] [--bundle DIR] [--out result.json]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeBackend } from '@migm/backend-node';

@@ -68,7 +68,7 @@ describe('bench report', () => {
     speedup: null, idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
   });
   it('computes speed-ups against vanilla at the same N and judges the targets', () => {
-    const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.5, 0.08), row('reuse', 16, 5, 33, 20, 0.01)]);
+    const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.5, 0.08), row('reuse', 16, 5, 33, 20, 0.01), row('taylor', 16, 5, 34, 12, 0.05)]);
     expect(rows[2]!.speedup).toBeCloseTo(100 / 36, 6);
     const v = verdicts(rows, [], 16);
     expect(v[0]).toMatch(/^MET: shortcut N=16 B=5/);
@@ -83,18 +83,31 @@ describe('bench report', () => {
     expect(w[3]).toMatch(/^NOT MET: our Node runtime is 1.20x/);
   });
   it('judges shortcut-taylor on its own lines, against vanilla, reuse and taylor but not the shortcut', () => {
+    // The shortcut is faster than shortcut-taylor's 1.05x latency window and has the lower FD: counted as a
+    // rival, it would beat shortcut-taylor (and shortcut-taylor, at 10.4, does not beat the shortcut either).
     const rows = withSpeedups([
-      row('vanilla', 16, undefined, 100, 10), row('shortcut', 16, 5, 36, 12, 0.08), row('taylor', 16, 5, 34, 11, 0.05),
-      row('shortcut-taylor', 16, 5, 35, 10.4, 0.06),
+      row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.2, 0.08),
+      row('taylor', 16, 5, 34, 11, 0.05), row('reuse', 16, 5, 33, 12, 0.01), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06),
     ]);
     const v = verdicts(rows, [], 16);
-    expect(v[0]).toMatch(/^NOT MET: shortcut N=16 B=5 .*FD 12.00 vs 10.00/);
-    expect(v[1]).toMatch(/^NOT MET: taylor N=16 B=5 .* beats shortcut N=16 B=5/);
-    expect(v[1]).not.toContain('shortcut-taylor');
+    expect(v[0]).toMatch(/^MET: shortcut N=16 B=5 .*FD 10.20 vs 10.00/);
+    expect(v[1]).toBe('MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than shortcut.');
     expect(v[2]).toMatch(/^MET: shortcut-taylor N=16 B=5 vs vanilla N=16: 2.86x faster.*FD 10.40 vs 10.00 \(4.0%/);
     expect(v[3]).toBe('MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than shortcut-taylor.');
     expect(v[4]).toMatch(/^MET: shortcut achieved \/ ideal/);
     expect(verdicts(rows.filter((r) => r.method !== 'shortcut-taylor'), [], 16).some((l) => l.includes('shortcut-taylor'))).toBe(false);
+  });
+  it('says NOT MEASURED, not MET, when a filtered run lacks the rivals or the shortcut', () => {
+    const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06)]);
+    const v = verdicts(rows, [], 16);
+    expect(v[0]).toMatch(/^NOT MEASURED: shortcut at the trained N/);
+    expect(v[1]).toBe('NOT MEASURED: no shortcut rows.');
+    expect(v[2]).toMatch(/^MET: shortcut-taylor N=16 B=5/);
+    expect(v[3]).toBe('NOT MEASURED: no measured setting beats shortcut-taylor at equal or lower latency, but the run has no fewer-step vanilla, reuse, taylor rows.');
+    expect(v[4]).toMatch(/^NOT MEASURED: shortcut achieved \/ ideal/);
+    // A rival that does beat it is evidence enough, whatever else is missing.
+    const beaten = verdicts(withSpeedups([row('vanilla', 16, undefined, 100, 10), row('taylor', 16, 5, 30, 9, 0.05), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06)]), [], 16);
+    expect(beaten[3]).toMatch(/^NOT MET: taylor N=16 B=5 .* beats shortcut-taylor/);
   });
   it('runs every method at N and 2N by default; --methods and --steps keep a subset', () => {
     const m = { tokens: { count: 196 }, sampling: { steps: 16 }, graphs: { shortcut: { trainedSteps: 16 } } } as unknown as Parameters<typeof defaultConfigs>[0];

@@ -37,13 +37,16 @@ describe('migm argument errors: one line, non-zero exit, no stack trace', () => 
     [['generate', '--bundle', TINY, '--class', '3', '--steps', 'many'], 2, /--steps must be an integer/],
     [['generate', '--bundle', TINY, '--class', '3', '--count', '0'], 2, /--count must be an integer from 1/],
     [['generate', '--bundle', TINY, '--class', '3', '--budget', '9'], 2, /--budget must be an integer from 1 to 4/],
-    [['generate', '--bundle', TINY, '--class', '3', '--method', 'magic'], 2, /--method must be one of vanilla, shortcut, reuse, taylor/],
+    [['generate', '--bundle', TINY, '--class', '3', '--method', 'magic'], 2, /--method must be one of vanilla, shortcut, reuse, taylor, shortcut-taylor, got 'magic'/],
     [['generate', '--bundle', TINY, '--class', '3', '--device', 'tpu'], 2, /--device must be one of cpu, cuda, auto/],
     [['generate', '--bundle', join(dir, 'missing'), '--class', '3'], 1, /does not exist/],
     [['compare', '--bundle', TINY, '--class', '3', '--method', 'vanilla'], 2, /--method must be shortcut, reuse, taylor or shortcut-taylor/],
     [['bench', '--bundle', TINY, '--methods', 'vanilla,magic'], 2, /--methods must be one of vanilla, shortcut, reuse, taylor, shortcut-taylor, got 'magic'/],
     [['bench', '--bundle', TINY, '--steps', '4,many'], 2, /--steps must be an integer from 1 to/],
     [['bench', '--bundle', TINY, '--methods', 'shortcut', '--steps', '3'], 2, /leave no setting to run/],
+    [['bench', '--bundle', TINY, '--methods', 'vanilla', '--steps', '4,5'], 2, /--steps 5 selects no setting with --methods vanilla \(settings: vanilla N=4, vanilla N=6/],
+    [['bench', '--bundle', TINY, '--methods', 'vanilla,shortcut', '--steps', '6'], 2, /--methods shortcut selects no setting with --steps 6 /],
+    [['bench', '--bundle', TINY, '--methods', 'vanilla', '--markdown', join(dir, 'B.md')], 2, /--markdown replaces the full run's section/],
   ];
   for (const [argv, code, message] of cases) {
     it(argv.slice(0, 1).concat(argv.slice(3)).join(' ') || argv.join(' '), async () => {

@@ -59,7 +59,7 @@ describe('generate() call counts', () => {
   it('learned-taylor: the velocity before the second full step, then one Taylor combine + head per skipped step', async () => {
     const be = new TestBackend();
     const r = await generate(be, { condition: [0, 1], steps: N, budget: B, predictor: 'learned-taylor', seed: 1 });
-    // skipped steps 1, 2 (one full step so far) run the shortcut; 4, 6, 7 extrapolate from steps 0 and 3.
+    // skipped steps 1, 2 (one full step so far) run the shortcut; 4 extrapolates from steps 0 and 3, 6 and 7 from 3 and 5.
     expect(be.counts).toMatchObject({ forward: B, velocity: 2, combine: 2 + 3, head: 2 + 3 });
     expect(r.trace.map((t) => t.kind)).toEqual(['full', 'skipped', 'skipped', 'full', 'skipped', 'full', 'skipped', 'skipped']);
     expect(be.live.size).toBe(0);

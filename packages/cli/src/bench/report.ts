@@ -74,6 +74,8 @@ export function verdicts(rows: readonly BenchRow[], peers: readonly PeerRow[], t
   if (shortcutRatios.length > 0) {
     const worst = Math.min(...shortcutRatios);
     out.push(`${worst >= 0.9 ? 'MET' : 'NOT MET'}: shortcut achieved / ideal speed-up is ${(100 * worst).toFixed(0)}%-${(100 * Math.max(...shortcutRatios)).toFixed(0)}% (target >= 90%; all accelerated rows: ${(100 * Math.min(...ratios)).toFixed(0)}%-${(100 * Math.max(...ratios)).toFixed(0)}%).`);
+  } else {
+    out.push('NOT MEASURED: shortcut achieved / ideal speed-up (needs shortcut rows and vanilla at the same N).');
   }
   const pairs = peers.map((p) => ({ p, r: rows.find((r) => r.method === p.method && r.steps === p.steps && (p.budget ?? undefined) === r.budget) })).filter((x) => x.r);
   if (pairs.length > 0) {
@@ -111,6 +113,11 @@ function qualityVerdicts(rows: readonly BenchRow[], method: 'shortcut' | 'shortc
       beaten.push(`${o.method} N=${o.steps} B=${o.budget ?? o.steps} (${f(o.msPerImage.median)} ms, FD ${f(o.fd)}) beats ${method} N=${s.steps} B=${s.budget} (${f(s.msPerImage.median)} ms, FD ${f(s.fd)})`);
     }
   }
-  out.push(own.length === 0 ? `NOT MEASURED: no ${method} rows.` : beaten.length === 0 ? `MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than ${method}.` : `NOT MET: ${beaten.join('; ')}.`);
+  // A run filtered with --methods/--steps may lack a rival family; then "nobody beats it" proves nothing.
+  const missing = (['vanilla', 'reuse', 'taylor'] as const).filter((m) => !rivals.some((r) => r.method === m && (m !== 'vanilla' || r.steps < (T ?? Infinity))));
+  if (own.length === 0) out.push(`NOT MEASURED: no ${method} rows.`);
+  else if (beaten.length > 0) out.push(`NOT MET: ${beaten.join('; ')}.`);
+  else if (missing.length > 0) out.push(`NOT MEASURED: no measured setting beats ${method} at equal or lower latency, but the run has no ${missing.map((m) => (m === 'vanilla' ? 'fewer-step vanilla' : m)).join(', ')} rows.`);
+  else out.push(`MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than ${method}.`);
   return out;
 }

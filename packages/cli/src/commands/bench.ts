@@ -44,7 +44,16 @@ export async function benchCommand(argv: string[]): Promise<void> {
     const stepsFilter = listFlag('steps', values.steps, (v) => intFlag('steps', v, undefined, 1, m.tokens.count)!);
     const all = defaultConfigs(m, quick);
     const configs: BenchConfig[] = filterConfigs(all, methods, stepsFilter);
-    if (configs.length === 0) throw new UsageError(`--methods/--steps leave no setting to run (settings: ${[...new Set(all.map((c) => `${c.method} N=${c.steps}`))].join(', ')})`);
+    const available = () => [...new Set(all.map((c) => `${c.method} N=${c.steps}`))].join(', ');
+    if (configs.length === 0) throw new UsageError(`--methods/--steps leave no setting to run (settings: ${available()})`);
+    // Each item must select something: a silently ignored --steps 24 or --methods shortcut (no shortcut in the bundle) misleads.
+    const unusedMethod = methods?.find((m) => !configs.some((c) => c.method === m));
+    const unusedSteps = stepsFilter?.find((n) => !configs.some((c) => c.steps === n));
+    if (unusedMethod !== undefined) throw new UsageError(`--methods ${unusedMethod} selects no setting${stepsFilter ? ` with --steps ${values.steps}` : ''} (settings: ${available()})`);
+    if (unusedSteps !== undefined) throw new UsageError(`--steps ${unusedSteps} selects no setting${methods ? ` with --methods ${values.methods}` : ''} (settings: ${available()})`);
+    if (values.markdown && (methods || stepsFilter)) {
+      throw new UsageError('--markdown replaces the full run\'s section of the file and docs/img/pareto.svg; with --methods/--steps, leave it out and use the files in --out');
+    }
     console.log(`benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}`);
     const t0 = performance.now();
     const vanillaSteps = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
@@ -105,6 +114,7 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
     return { rows: [], note: `not run: no PyTorch checkpoints at ${work} (they are made by the training build, not shipped; run it or pass --torch DIR).` };
   }
   const spec = configs.filter((c) => c.method !== 'reuse').map((c) => ({ method: c.method, steps: c.steps, budget: c.budget ?? null }));
+  if (spec.length === 0) return { rows: [], note: 'not run: the PyTorch reference sampler has no reuse method, and the run has no other settings.' };
   // Both ways of giving PyTorch the 2 cores, and per setting the faster: which wins changed between runs here
   // (vanilla N = 16 on 2026-11-26: 1 torch + 2 OpenBLAS threads 360-375 ms/image against 319-333 for 2 + 1, and
   // an hour later 240 for 1 + 2; 2 + 2 oversubscribes, 520 ms).
