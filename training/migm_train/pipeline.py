@@ -249,13 +249,30 @@ class Build:
         if os.path.exists(self.path("regime.pt")):
             return self.log("regime: exists, skipped")
         c, ev, opts = self.cfg, self.evaluator(), self.sampling()
+        # Rows are cached one by one (regime-rows.pt): an interrupted check resumes mid-way, and the compare
+        # stage, running beside it in a full build, takes a finished vanilla row instead of sampling it again.
+        cache = self.load("regime-rows.pt") if os.path.exists(self.path("regime-rows.pt")) else {}
         rows = []
         for n in c.regime_steps:
-            r = ev.run(opts.with_(steps=n), c.regime_images, c.seeds, f"vanilla N={n}")
-            r["grid_tokens"] = r.pop("_tokens")[:100]
-            r.pop("_classes")
-            rows.append(r)
+            if n not in cache:
+                r = ev.run(opts.with_(steps=n), c.regime_images, c.seeds, f"vanilla N={n}")
+                r["grid_tokens"] = r.pop("_tokens")[:100]
+                r.pop("_classes")
+                cache[n] = r
+                self.save(cache, "regime-rows.pt")
+            rows.append(cache[n])
         self.save({"rows": rows}, "regime.pt")
+
+    def finished_regime_row(self, steps: int, images: int) -> dict | None:
+        """The regime check's vanilla row at N = `steps` over `images` images, if it is done (also while the
+        check is still running in the background); else None."""
+        name = "regime.pt" if os.path.exists(self.path("regime.pt")) else "regime-rows.pt"
+        if not os.path.exists(self.path(name)):
+            return None
+        rows = self.load(name)
+        found = (next((r for r in rows["rows"] if r["options"]["steps"] == steps), None) if name == "regime.pt"
+                 else rows.get(steps))
+        return dict(found) if found is not None and found["images"] == images else None
 
     def stage_trajectories(self) -> None:
         if os.path.exists(self.path("traj.pt")):
@@ -295,10 +312,6 @@ class Build:
         if os.path.exists(self.path("compare.pt")):
             return self.log("compare: exists, skipped")
         c, ev, opts = self.cfg, self.evaluator(with_shortcut=True), self.sampling()
-        # Vanilla rows equal to a regime row (same N, seeds and image count) are taken from it when the
-        # regime check has finished; in a parallel build it is still running and they are sampled here.
-        regime = ({r["options"]["steps"]: r for r in self.load("regime.pt")["rows"]}
-                  if os.path.exists(self.path("regime.pt")) else {})
         # Rows are cached one by one (compare-rows.pt) so an interrupted comparison resumes mid-way.
         cache = self.load("compare-rows.pt") if os.path.exists(self.path("compare-rows.pt")) else {}
         rows = []
@@ -306,8 +319,11 @@ class Build:
             for method in ("shortcut", "reuse", "taylor", "shortcut-taylor", "vanilla"):
                 key = f"{method}/B={b}"
                 if key not in cache:
-                    if method == "vanilla" and b in regime and regime[b]["images"] == c.compare_images:
-                        r = dict(regime[b])
+                    # A vanilla row equal to a regime row (same N, seeds and image count) is taken from it when
+                    # the regime check has got that far (it runs beside this stage in a full build).
+                    regime = self.finished_regime_row(b, c.compare_images) if method == "vanilla" else None
+                    if regime is not None:
+                        r = regime
                     else:
                         o = opts.with_(steps=b) if method == "vanilla" else opts.with_(method=method, budget=b)
                         r = ev.run(o, c.compare_images, c.seeds, key)

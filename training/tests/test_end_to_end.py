@@ -41,6 +41,23 @@ def test_regime_ran_in_the_background(built):
     assert len(built.load("regime.pt")["rows"]) == len(built.cfg.regime_steps)
 
 
+def test_compare_can_take_a_vanilla_row_from_the_regime_check_while_it_runs(built):
+    n, images = built.cfg.regime_steps[0], built.cfg.regime_images
+    done = built.finished_regime_row(n, images)
+    assert done is not None and done["options"]["steps"] == n and done["fd_pooled"] == built.load("regime.pt")["rows"][0]["fd_pooled"]
+    assert built.finished_regime_row(n, images + 1) is None            # another image count is another row
+    assert built.finished_regime_row(max(built.cfg.regime_steps) + 1, images) is None
+    # While the check is still running there is no regime.pt, only the rows it has finished.
+    os.rename(built.path("regime.pt"), built.path("regime.pt.away"))
+    try:
+        assert built.finished_regime_row(n, images)["fd_pooled"] == done["fd_pooled"]
+        os.rename(built.path("regime-rows.pt"), built.path("regime-rows.pt.away"))
+        assert built.finished_regime_row(n, images) is None
+        os.rename(built.path("regime-rows.pt.away"), built.path("regime-rows.pt"))
+    finally:
+        os.rename(built.path("regime.pt.away"), built.path("regime.pt"))
+
+
 def test_stages_are_skipped_when_done(built, capsys):
     built.run(["tokenizer", "base", "shortcut"])
     out = capsys.readouterr().out
