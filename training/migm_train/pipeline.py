@@ -255,10 +255,7 @@ class Build:
         rows = []
         for n in c.regime_steps:
             if n not in cache:
-                r = ev.run(opts.with_(steps=n), c.regime_images, c.seeds, f"vanilla N={n}")
-                r["grid_tokens"] = r.pop("_tokens")[:100]
-                r.pop("_classes")
-                cache[n] = r
+                cache[n] = self._sample_row(ev, opts.with_(steps=n), c.regime_images, f"vanilla N={n}")
                 self.save(cache, "regime-rows.pt")
             rows.append(cache[n])
         self.save({"rows": rows}, "regime.pt")
@@ -266,13 +263,22 @@ class Build:
     def finished_regime_row(self, steps: int, images: int) -> dict | None:
         """The regime check's vanilla row at N = `steps` over `images` images, if it is done (also while the
         check is still running in the background); else None."""
-        name = "regime.pt" if os.path.exists(self.path("regime.pt")) else "regime-rows.pt"
-        if not os.path.exists(self.path(name)):
+        # Work dirs from before the row cache have only regime.pt.
+        if os.path.exists(self.path("regime-rows.pt")):
+            rows = self.load("regime-rows.pt")
+        elif os.path.exists(self.path("regime.pt")):
+            rows = {r["options"]["steps"]: r for r in self.load("regime.pt")["rows"]}
+        else:
             return None
-        rows = self.load(name)
-        found = (next((r for r in rows["rows"] if r["options"]["steps"] == steps), None) if name == "regime.pt"
-                 else rows.get(steps))
+        found = rows.get(steps)
         return dict(found) if found is not None and found["images"] == images else None
+
+    def _sample_row(self, ev, opts: SamplerOptions, images: int, label: str) -> dict:
+        """One evaluated sampler setting as the regime and compare stages store it (first 100 images' tokens)."""
+        r = ev.run(opts, images, self.cfg.seeds, label)
+        r["grid_tokens"] = r.pop("_tokens")[:100]
+        r.pop("_classes")
+        return r
 
     def stage_trajectories(self) -> None:
         if os.path.exists(self.path("traj.pt")):
@@ -326,9 +332,7 @@ class Build:
                         r = regime
                     else:
                         o = opts.with_(steps=b) if method == "vanilla" else opts.with_(method=method, budget=b)
-                        r = ev.run(o, c.compare_images, c.seeds, key)
-                        r["grid_tokens"] = r.pop("_tokens")[:100]
-                        r.pop("_classes")
+                        r = self._sample_row(ev, o, c.compare_images, key)
                     r["budget"] = b
                     cache[key] = r
                     self.save(cache, "compare-rows.pt")

@@ -47,15 +47,25 @@ def test_compare_can_take_a_vanilla_row_from_the_regime_check_while_it_runs(buil
     assert done is not None and done["options"]["steps"] == n and done["fd_pooled"] == built.load("regime.pt")["rows"][0]["fd_pooled"]
     assert built.finished_regime_row(n, images + 1) is None            # another image count is another row
     assert built.finished_regime_row(max(built.cfg.regime_steps) + 1, images) is None
+    def away(name):
+        os.rename(built.path(name), built.path(name + ".away"))
+
+    def back(name):
+        os.rename(built.path(name + ".away"), built.path(name))
+
     # While the check is still running there is no regime.pt, only the rows it has finished.
-    os.rename(built.path("regime.pt"), built.path("regime.pt.away"))
+    away("regime.pt")
     try:
         assert built.finished_regime_row(n, images)["fd_pooled"] == done["fd_pooled"]
-        os.rename(built.path("regime-rows.pt"), built.path("regime-rows.pt.away"))
+        away("regime-rows.pt")
         assert built.finished_regime_row(n, images) is None
-        os.rename(built.path("regime-rows.pt.away"), built.path("regime-rows.pt"))
+        back("regime.pt")
+        # A work dir from before the row cache has only regime.pt.
+        assert built.finished_regime_row(n, images)["fd_pooled"] == done["fd_pooled"]
     finally:
-        os.rename(built.path("regime.pt.away"), built.path("regime.pt"))
+        for name in ("regime.pt", "regime-rows.pt"):
+            if os.path.exists(built.path(name + ".away")):
+                back(name)
 
 
 def test_stages_are_skipped_when_done(built, capsys):

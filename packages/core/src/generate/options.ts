@@ -151,7 +151,7 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
   let plan: Int32Array;
   if (predictor === 'none') {
     if (options.budget !== undefined || options.plan !== undefined) {
-      throw invalidOption(options.plan !== undefined ? 'plan' : 'budget', options.plan ?? options.budget, "budget and plan apply only to predictors 'learned', 'reuse', 'taylor' and 'learned-taylor'; vanilla runs every step (use fewer steps instead)");
+      throw invalidOption(options.plan !== undefined ? 'plan' : 'budget', options.plan ?? options.budget, `budget and plan apply only to predictors ${PREDICTORS.filter((p) => p !== 'none').map((p) => `'${p}'`).join(', ')}; vanilla runs every step (use fewer steps instead)`);
     }
     plan = Int32Array.from({ length: steps }, (_, i) => i);
   } else if (options.plan !== undefined) {
