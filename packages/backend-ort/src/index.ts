@@ -4,6 +4,7 @@
  */
 export { OrtBackend, type Classification, type OrtBackendOptions, type VerifiedBundle } from './ort-backend.js';
 export { checkGraph } from './graph-check.js';
+export { ALLOWED_OP_DOMAINS, checkGraphBytes, inspectGraph, type GraphProblems } from './graph-inspect.js';
 export { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type Sessions } from './sessions.js';
 export { FeaturePool } from './feature-pool.js';
 export { firstWorkingDevice, type DeviceFallback } from './device-chain.js';

@@ -1,5 +1,6 @@
 import { MigmError, type GraphRole, type GraphSpec, type Manifest, type TensorSpec } from '@migm/core';
 import { checkGraph } from './graph-check.js';
+import { checkGraphBytes } from './graph-inspect.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 export type Sessions = Partial<Record<GraphRole, InferenceSession>>;
@@ -14,6 +15,7 @@ export function graphRoles(manifest: Manifest, want: { shortcut?: boolean | unde
 
 /**
  * Creates one session per role from the verified bundle bytes and checks each graph against the manifest.
+ * Each graph's bytes are inspected first (`checkGraphBytes`: no external data, allowed operator domains only).
  * On any failure the sessions made so far are released and the error (BUNDLE_MISMATCH or BACKEND_FAILURE,
  * naming file and device) is thrown.
  */
@@ -30,6 +32,8 @@ export async function createSessions(
       const spec = bundle.manifest.graphs[role] as GraphSpec;
       const bytes = bundle.files.get(spec.file);
       if (!bytes) throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${spec.file} (graph ${role}) was not loaded.`, { details: { file: spec.file } });
+      // Before onnxruntime sees the bytes: external data would make it read files outside the bundle.
+      checkGraphBytes(spec.file, bytes);
       let session: InferenceSession;
       try {
         session = await ort.InferenceSession.create(bytes, optionsFor(role));

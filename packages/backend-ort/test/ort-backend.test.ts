@@ -3,6 +3,7 @@ import { generate, type Manifest } from '@migm/core';
 import { backendConformance } from '@migm/core/testing';
 import { OrtBackend, firstWorkingDevice, type OrtModule } from '../src/index.js';
 import { nodeOrt, readTiny, tinyBackend } from './helpers.js';
+import { identityModel } from './onnx-craft.js';
 
 describe('OrtBackend conformance (onnxruntime-node, tiny bundle)', () => {
   const { cases, cleanup } = backendConformance({ create: () => tinyBackend(), liveFeatures: (b) => (b as OrtBackend).liveFeatures });
@@ -58,11 +59,13 @@ describe('OrtBackend', () => {
     await expect(OrtBackend.create({ ort: nodeOrt, bundle: readTiny(dtype), name: 'x', device: 'cpu' })).rejects.toThrow(/decoder\.onnx.*dtype int32, the manifest says int64/);
   });
 
-  it('reports a runtime that cannot load a graph as BACKEND_FAILURE', async () => {
+  it('reports a runtime that cannot load a graph as BACKEND_FAILURE, and bytes that are no model as BUNDLE_MISMATCH', async () => {
     const bundle = readTiny();
     const files = new Map(bundle.files);
-    files.set('head.onnx', new Uint8Array([1, 2, 3]));
+    files.set('head.onnx', identityModel({ inline: new Uint8Array([1]), op: 'NoSuchOperator' }));
     await expect(OrtBackend.create({ ort: nodeOrt, bundle: { ...bundle, files }, name: 'x', device: 'cpu' })).rejects.toMatchObject({ code: 'BACKEND_FAILURE', message: expect.stringContaining('head.onnx') });
+    files.set('head.onnx', new Uint8Array([1, 2, 3]));
+    await expect(OrtBackend.create({ ort: nodeOrt, bundle: { ...bundle, files }, name: 'x', device: 'cpu' })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('head.onnx') });
   });
 });
 

@@ -1,0 +1,197 @@
+import { MigmError } from '@migm/core';
+
+/**
+ * Operator domains a bundle graph may use: the ONNX standard set ('' and its alias 'ai.onnx'), ONNX-ML, and
+ * onnxruntime's built-in contrib operators ('com.microsoft', e.g. the fused MultiHeadAttention the training
+ * toolkit exports). Anything else would need a custom-op library, which a bundle cannot ship.
+ */
+export const ALLOWED_OP_DOMAINS: readonly string[] = ['', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft'];
+
+/** What `inspectGraph` found wrong with a graph's bytes. */
+export interface GraphProblems {
+  /** Tensors whose data lives outside the file (external data), by name; their locations are not echoed. */
+  readonly externalTensors: string[];
+  /** Operator domains outside ALLOWED_OP_DOMAINS. */
+  readonly domains: string[];
+  /** Structural problems (truncated bytes, training sections). */
+  readonly malformed: string[];
+}
+
+// Field numbers of onnx.proto (ModelProto and what it nests) that can hold a tensor, a subgraph or a domain.
+// Everything else (raw weights included) is skipped without being copied.
+const MODEL = { graph: 7, opsetImport: 8, trainingInfo: 20, functions: 25 } as const;
+const GRAPH = { node: 1, initializer: 5, sparseInitializer: 15 } as const;
+const NODE = { attribute: 5, domain: 7 } as const;
+const ATTRIBUTE = { t: 5, g: 6, tensors: 10, graphs: 11, sparseTensor: 22, sparseTensors: 23 } as const;
+const TENSOR = { name: 8, externalData: 13, dataLocation: 14 } as const;
+const SPARSE = { values: 1, indices: 2 } as const;
+const FUNCTION = { node: 7, opsetImport: 9, domain: 10 } as const;
+const OPSET = { domain: 1 } as const;
+const EXTERNAL = 1; // TensorProto.DataLocation.EXTERNAL
+const MAX_DEPTH = 64; // nested subgraphs (If/Loop bodies) deeper than this are refused rather than recursed
+
+interface Field {
+  readonly number: number;
+  readonly wire: number;
+  /** Varint value (wire type 0). */
+  readonly value: number;
+  /** Start and end of a length-delimited payload (wire type 2). */
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Reads an ONNX model's protobuf bytes without building it and reports external-data tensors, operator
+ * domains outside the allowed set and structural problems. It walks only the fields that can hold tensors,
+ * subgraphs, functions or domains, so a large file costs one pass and no copies.
+ */
+export function inspectGraph(bytes: Uint8Array): GraphProblems {
+  const problems: GraphProblems = { externalTensors: [], domains: [], malformed: [] };
+  const domains = new Set<string>();
+  const localDomains = new Set<string>();
+  try {
+    for (const f of fields(bytes, 0, bytes.length)) {
+      if (f.number === MODEL.graph && f.wire === 2) graph(bytes, f, problems, domains, 0);
+      else if (f.number === MODEL.opsetImport && f.wire === 2) opset(bytes, f, domains);
+      else if (f.number === MODEL.functions && f.wire === 2) fn(bytes, f, problems, domains, localDomains);
+      else if (f.number === MODEL.trainingInfo) problems.malformed.push('it has a training section (ModelProto.training_info), which bundles do not use');
+    }
+  } catch (err) {
+    problems.malformed.push((err as Error).message);
+  }
+  for (const d of domains) if (!ALLOWED_OP_DOMAINS.includes(d) && !localDomains.has(d)) problems.domains.push(d);
+  return problems;
+}
+
+/**
+ * Throws `BUNDLE_MISMATCH` when a graph's bytes use external data (onnxruntime would read files next to the
+ * process's working directory), an operator domain outside ALLOWED_OP_DOMAINS, or are not a readable model.
+ * Run before any session is created from the bytes.
+ */
+export function checkGraphBytes(file: string, bytes: Uint8Array): void {
+  const p = inspectGraph(bytes);
+  const lines: string[] = [];
+  if (p.externalTensors.length > 0) {
+    const names = p.externalTensors.slice(0, 5).map((n) => `'${printable(n)}'`).join(', ');
+    lines.push(`${p.externalTensors.length} tensor(s) keep their data in external files (${names}); the bundle format requires every weight inside the .onnx file`);
+  }
+  if (p.domains.length > 0) {
+    lines.push(`it uses operator domain(s) ${p.domains.map((d) => `'${printable(d)}'`).join(', ')}; allowed: ${ALLOWED_OP_DOMAINS.map((d) => `'${d}'`).join(', ')}`);
+  }
+  lines.push(...p.malformed);
+  if (lines.length > 0) {
+    throw new MigmError('BUNDLE_MISMATCH', `Graph ${file} was refused before loading: ${lines.join('; ')}.`, { details: { file, ...p } });
+  }
+}
+
+/** Names and domains come from the file: keep them short and printable in messages. */
+function printable(s: string): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
+}
+
+function graph(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string>, depth: number): void {
+  if (depth > MAX_DEPTH) throw new Error(`subgraphs are nested deeper than ${MAX_DEPTH} levels`);
+  for (const g of fields(bytes, f.start, f.end)) {
+    if (g.wire !== 2) continue;
+    if (g.number === GRAPH.node) node(bytes, g, p, domains, depth);
+    else if (g.number === GRAPH.initializer) tensor(bytes, g, p);
+    else if (g.number === GRAPH.sparseInitializer) sparse(bytes, g, p);
+  }
+}
+
+function node(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string>, depth: number): void {
+  let domain = '';
+  for (const n of fields(bytes, f.start, f.end)) {
+    if (n.wire !== 2) continue;
+    if (n.number === NODE.domain) domain = text(bytes, n);
+    else if (n.number === NODE.attribute) {
+      for (const a of fields(bytes, n.start, n.end)) {
+        if (a.wire !== 2) continue;
+        if (a.number === ATTRIBUTE.t || a.number === ATTRIBUTE.tensors) tensor(bytes, a, p);
+        else if (a.number === ATTRIBUTE.g || a.number === ATTRIBUTE.graphs) graph(bytes, a, p, domains, depth + 1);
+        else if (a.number === ATTRIBUTE.sparseTensor || a.number === ATTRIBUTE.sparseTensors) sparse(bytes, a, p);
+      }
+    }
+  }
+  domains.add(domain);
+}
+
+function tensor(bytes: Uint8Array, f: Field, p: GraphProblems): void {
+  let name = '';
+  let external = false;
+  for (const t of fields(bytes, f.start, f.end)) {
+    if (t.number === TENSOR.name && t.wire === 2) name = text(bytes, t);
+    else if (t.number === TENSOR.externalData) external = true;
+    else if (t.number === TENSOR.dataLocation && t.wire === 0 && t.value === EXTERNAL) external = true;
+  }
+  if (external) p.externalTensors.push(name || '(unnamed)');
+}
+
+function sparse(bytes: Uint8Array, f: Field, p: GraphProblems): void {
+  for (const s of fields(bytes, f.start, f.end)) {
+    if (s.wire === 2 && (s.number === SPARSE.values || s.number === SPARSE.indices)) tensor(bytes, s, p);
+  }
+}
+
+function opset(bytes: Uint8Array, f: Field, domains: Set<string>): void {
+  for (const o of fields(bytes, f.start, f.end)) if (o.number === OPSET.domain && o.wire === 2) domains.add(text(bytes, o));
+}
+
+function fn(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string>, localDomains: Set<string>): void {
+  for (const g of fields(bytes, f.start, f.end)) {
+    if (g.wire !== 2) continue;
+    // A model-local function defines an operator of its own domain; calling it needs no custom-op library.
+    if (g.number === FUNCTION.domain) localDomains.add(text(bytes, g));
+    else if (g.number === FUNCTION.node) node(bytes, g, p, domains, 0);
+    else if (g.number === FUNCTION.opsetImport) opset(bytes, g, domains);
+  }
+}
+
+/** A string field as Latin-1 (domains are ASCII; names only appear in messages, made printable there). */
+function text(bytes: Uint8Array, f: Field): string {
+  let s = '';
+  for (let i = f.start; i < Math.min(f.end, f.start + 4096); i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+/** The protobuf fields of bytes[start, end): tag, wire type and the value or payload bounds. */
+function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
+  let at = start;
+  while (at < end) {
+    const [tag, afterTag] = varint(bytes, at, end);
+    at = afterTag;
+    const number = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (number === 0) throw new Error('the file is not an ONNX model (field number 0)');
+    if (wire === 0) {
+      const [value, next] = varint(bytes, at, end);
+      at = next;
+      yield { number, wire, value, start: 0, end: 0 };
+    } else if (wire === 1 || wire === 5) {
+      at += wire === 1 ? 8 : 4;
+      if (at > end) throw new Error('the file is truncated');
+    } else if (wire === 2) {
+      const [length, next] = varint(bytes, at, end);
+      if (next + length > end) throw new Error('the file is truncated or not an ONNX model');
+      at = next + length;
+      yield { number, wire, value: 0, start: next, end: at };
+    } else {
+      throw new Error(`the file is not an ONNX model (protobuf wire type ${wire})`);
+    }
+  }
+}
+
+/** A protobuf varint as a JS number (exact below 2^53; larger values only need to be skipped). */
+function varint(bytes: Uint8Array, at: number, end: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (at >= end) throw new Error('the file is truncated');
+    const b = bytes[at++]!;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) return [value, at];
+    scale *= 128;
+  }
+  throw new Error('the file is not an ONNX model (bad varint)');
+}
