@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { MigmError, validateManifest, verifyBundleFile, type Manifest } from '@migm/core';
 
 /** A bundle read from disk: its validated manifest and the verified bytes of each file. */
@@ -15,41 +16,95 @@ export function sha256Node(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** The largest manifest.json read (a thousand class names fit many times over). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
 /**
  * Reads `dir/manifest.json`, validates it against the schema, then reads every listed file and checks its
  * size and sha256 before anything uses it. Errors name the file and the mismatch (`INVALID_MANIFEST`,
- * `BUNDLE_MISMATCH`).
+ * `BUNDLE_MISMATCH`) and never quote a file's contents.
+ *
+ * Only regular files inside the bundle's real directory are opened: a symlink (to a file or through a
+ * folder) that leaves the bundle, a FIFO, a device or a socket is refused before any byte is read, and a file
+ * whose size differs from the manifest's is refused from its metadata, so nothing larger is read. The bundle
+ * directory itself may be a symlink (package managers link packages that way).
  *
  * @example
  * const bundle = await readBundleDir('./node_modules/@migm/bundle-fashion-mnist/bundle');
  * console.log(bundle.manifest.condition.classNames);
  */
 export async function readBundleDir(dir: string): Promise<BundleFiles> {
-  const root = resolve(dir);
-  const info = await stat(root).catch(() => null);
-  if (!info?.isDirectory()) {
-    throw new MigmError('BUNDLE_MISMATCH', `Bundle directory ${root} does not exist or is not a directory.`, { details: { path: root } });
+  if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
+    throw new MigmError('INVALID_OPTION', `Invalid bundle directory: got ${typeof dir === 'string' ? JSON.stringify(dir.slice(0, 80)) : typeof dir}; a non-empty path is allowed.`);
+  }
+  const given = resolve(dir);
+  const root = await realpath(given).catch(() => null);
+  const info = root === null ? null : await stat(root).catch(() => null);
+  if (root === null || !info?.isDirectory()) {
+    throw new MigmError('BUNDLE_MISMATCH', `Bundle directory ${given} does not exist or is not a directory.`, { details: { path: given } });
   }
   const manifestPath = join(root, 'manifest.json');
-  const text = await readFile(manifestPath, 'utf8').catch((err: unknown) => {
-    throw new MigmError('BUNDLE_MISMATCH', `Bundle directory ${root} has no readable manifest.json.`, { cause: err, details: { path: manifestPath } });
-  });
+  const manifestBytes = await readInside(root, 'manifest.json', { max: MAX_MANIFEST_BYTES });
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(manifestBytes));
   } catch (err) {
-    throw new MigmError('INVALID_MANIFEST', `${manifestPath} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    // V8's JSON errors quote the text; a manifest may be any file, so say only where it broke.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new MigmError('INVALID_MANIFEST', `${manifestPath} is not valid UTF-8 JSON${at !== undefined ? ` (error at byte ${at})` : ''}.`);
   }
   const manifest = validateManifest(parsed);
   const files = new Map<string, Uint8Array>();
   for (const entry of manifest.files) {
-    const path = join(root, entry.path);
-    const bytes = await readFile(path).catch((err: unknown) => {
-      throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${entry.path} is missing from ${root}.`, { cause: err, details: { path: entry.path } });
-    });
-    const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = await readInside(root, entry.path, { exact: entry.bytes });
     await verifyBundleFile(manifest, entry.path, view, sha256Node);
     files.set(entry.path, view);
   }
   return { dir: root, manifest, files };
+}
+
+/**
+ * Reads `root/path` only if it is a regular file whose real path lies inside `root`, with a size checked from
+ * its metadata (`exact` bytes, or at most `max`) before reading. O_NOFOLLOW refuses a final symlink at open,
+ * O_NONBLOCK keeps a FIFO from blocking the open; fstat on the opened handle decides, so a file swapped after
+ * the path checks is still judged by what was opened.
+ */
+async function readInside(root: string, path: string, size: { exact?: number; max?: number }): Promise<Uint8Array> {
+  const full = join(root, path);
+  const refuse = (why: string, extra: Record<string, unknown> = {}): MigmError =>
+    new MigmError('BUNDLE_MISMATCH', `Bundle file ${path} ${why}.`, { details: { path, ...extra } });
+  const real = await realpath(full).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ENOENT' ? refuse(`is missing from ${root}`) : refuse(`cannot be read (${err.code ?? 'error'})`);
+  });
+  if (real !== full || !real.startsWith(root + sep)) {
+    throw refuse(`is a symbolic link or lies behind one${real.startsWith(root + sep) ? '' : ' leading outside the bundle'}; bundles must hold regular files`);
+  }
+  let handle: FileHandle;
+  try {
+    handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw refuse(code === 'ELOOP' ? 'is a symbolic link; bundles must hold regular files' : `cannot be opened (${code ?? 'error'})`);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw refuse('is not a regular file (a FIFO, device, socket or folder); bundles must hold regular files');
+    if (size.exact !== undefined && st.size !== size.exact) {
+      throw refuse(`has ${st.size} bytes; the manifest says ${size.exact}`, { expected: size.exact, actual: st.size });
+    }
+    if (size.max !== undefined && st.size > size.max) throw refuse(`has ${st.size} bytes; at most ${size.max} are allowed`);
+    const want = st.size;
+    // Read one byte more than announced: a file still growing is caught instead of truncated silently.
+    const buffer = new Uint8Array(want + 1);
+    let got = 0;
+    while (got < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, got, buffer.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got !== want) throw refuse(`changed size while being read (${want} bytes announced, ${got} read)`);
+    return buffer.subarray(0, want);
+  } finally {
+    await handle.close();
+  }
 }
