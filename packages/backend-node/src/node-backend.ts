@@ -36,6 +36,16 @@ export const CUDA_HELP =
   "onnxruntime-node's CUDA 12 provider is not installed. Its install script downloads it: on a machine with network access, CUDA 12 and cuDNN 9, run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (pnpm: allow its build script, then `pnpm rebuild onnxruntime-node`).";
 
 /**
+ * Turns onnxruntime-node's telemetry off for this process unless the user chose (ORT_DISABLE_TELEMETRY set to
+ * anything, "0" opting in). It is read when the first session is created. Left on, onnxruntime-node 1.30 writes
+ * a device id and an event cache under ~/.cache/Microsoft, an empty log file per process in the temp folder,
+ * and crashes (SIGSEGV) in a process whose command line exceeds about 29 KB.
+ */
+export function disableOrtTelemetry(): void {
+  process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
+}
+
+/**
  * Loads a bundle from disk (manifest schema, sizes and sha256 checked first) and creates an onnxruntime-node
  * backend for it on the chosen device.
  *
@@ -74,6 +84,7 @@ export async function createNodeBackend(options: NodeBackendOptions): Promise<Or
     throw new MigmError('INVALID_OPTION', `Invalid option 'threads': got ${threads}; an integer from 1 to 256 is allowed.`);
   }
   const bundle = typeof options.bundle === 'string' ? await readBundleDir(options.bundle) : options.bundle;
+  disableOrtTelemetry();
   const chain: ('cpu' | 'cuda')[] = device === 'auto' ? ['cuda', 'cpu'] : [device];
   const onFallback = options.onFallback ?? ((f: DeviceFallback) => console.warn(`migm: ${f.device} unavailable, falling back (${f.error.message})`));
   return firstWorkingDevice(
