@@ -40,6 +40,12 @@ export type {
 
 export { generate, type CallCounts, type GenerateResult } from './generate/generate.js';
 export {
+  checkOptionKeys,
+  closestKey,
+  DEFAULT_MEMORY_LIMIT,
+  estimateRunBytes,
+  GENERATE_OPTION_KEYS,
+  MAX_SCALE,
   PREDICTORS,
   resolveOptions,
   type ConfidenceNoise,

@@ -335,7 +335,8 @@ describe('generate() errors', () => {
   });
   it('a batch whose logits would not fit in memory is INVALID_OPTION naming the largest batch', async () => {
     const big = new TestBackend({ side: 32, codebookSize: 4096 });
-    await expect(generate(big, { batch: 100 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/'batch'.*at most 64 images/) });
+    // Guided: two rows per image, and the [rows, L, K] float32 buffer must stay under 2 GiB.
+    await expect(generate(big, { batch: 100, condition: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/'batch'.*at most 64 images/) });
   });
   it("'learned' without a shortcut model is UNSUPPORTED", async () => {
     expect(await codeOf(generate(new TestBackend({ shortcut: false }), { predictor: 'learned' }))).toBe('UNSUPPORTED');

@@ -1,6 +1,6 @@
 import { now } from '../clock.js';
 import type { Backend, FeatureTensor, FeatureTerm } from '../backend/types.js';
-import { MigmError, throwIfAborted } from '../errors.js';
+import { invalidOption, MigmError, throwIfAborted } from '../errors.js';
 import { taylorTerms } from '../features/taylor.js';
 import { RandomStreams } from '../random/prng.js';
 import { commitTopConfidence, createSamplerScratch, sampleMaskedPositions } from '../sampling/step-sampler.js';
@@ -55,6 +55,9 @@ export interface GenerateResult {
  */
 export async function generate(backend: Backend, options: GenerateOptions = {}): Promise<GenerateResult> {
   const start = now();
+  if (backend === null || typeof backend !== 'object' || typeof backend.forward !== 'function' || backend.manifest == null) {
+    throw invalidOption('backend', backend, 'a Backend (e.g. from createNodeBackend or createWebBackend) is required');
+  }
   const manifest = backend.manifest;
   const o = resolveOptions(options, manifest, backend.capabilities.velocity && typeof backend.velocity === 'function');
   const { signal, onStep, onFeature } = options;
@@ -222,6 +225,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         elapsedMs: now() - start,
       });
     }
+    // An abort raised by the last step's listener still ends the run: the caller asked for no result.
+    throwIfAborted(signal);
   } finally {
     // Never let cleanup hide the error that ended the run (e.g. a backend disposed mid-run).
     for (const f of held) {

@@ -72,6 +72,11 @@ export interface GenerateOptions {
   readonly topK?: number;
   /** Nucleus filtering mass in (0, 1]. Default 1 (off). */
   readonly topP?: number;
+  /**
+   * Bytes one call may plan to use (see `estimateRunBytes`): a batch whose estimate exceeds it is refused with
+   * the estimate in the message, instead of exhausting the machine. Default 4 GiB (`DEFAULT_MEMORY_LIMIT`).
+   */
+  readonly memoryLimit?: number;
   /** Integer 0..2^53-1 fixing every random draw. Default: a random seed, reported in the result. */
   readonly seed?: number;
   /** Stops generation: checked before each step and after each backend call; the promise rejects with `ABORTED`. */
@@ -107,9 +112,108 @@ export interface ResolvedOptions {
 
 const MAX_BATCH = 4096;
 
+/** Largest inverse temperature, guidance weight and r_temp accepted: far beyond any useful value, and small
+ * enough that scaled float32 logits stay finite in float64 sampling. */
+export const MAX_SCALE = 1000;
+
+/** Default `memoryLimit`: 4 GiB per call. */
+export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
+
+/** Every key `generate()` reads; anything else is refused (a typo such as `budjet` must not be ignored). */
+export const GENERATE_OPTION_KEYS = [
+  'condition', 'batch', 'steps', 'schedule', 'predictor', 'budget', 'plan', 'taylorOrder', 'guidance', 'inverseTemperature',
+  'randomizeTemperature', 'skippedRandomizeTemperature', 'guidedHead', 'confidenceNoise', 'draw', 'topK', 'topP', 'memoryLimit',
+  'seed', 'signal', 'onStep', 'onFeature',
+] as const satisfies readonly (keyof GenerateOptions)[];
+// Compile-time check that the list names every option: a new option without a key here fails to type-check.
+type MissingKey = Exclude<keyof GenerateOptions, (typeof GENERATE_OPTION_KEYS)[number]>;
+const everyKeyListed: [MissingKey] extends [never] ? true : MissingKey = true;
+void everyKeyListed;
+
+/**
+ * Estimated bytes of one generate() call, per row (image, or image and its unconditional twin under guidance):
+ * the logits [L, K] float32; up to six features [L, D] float32 held by the loop and the backend's pool; and the
+ * base model's activations inside the runtime, taken as 4 * L * (2L + 32 D) bytes (attention maps and
+ * D-wide intermediates). On the default bundle this gives 8.6 MB per guided image; measured: 8.7 MB at batch 256.
+ */
+export function estimateRunBytes(manifest: Manifest, batch: number, guided: boolean): { bytes: number; perImage: number } {
+  const L = manifest.tokens.count;
+  const K = manifest.tokens.codebookSize;
+  const D = manifest.featureDim;
+  const perRow = 4 * L * K + 6 * 4 * L * D + 4 * L * (2 * L + 32 * D);
+  const perImage = (guided ? 2 : 1) * perRow;
+  return { bytes: perImage * batch, perImage };
+}
+
+/** Closest known key by edit distance (case-insensitive), for "did you mean" messages; null when nothing is close. */
+export function closestKey(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (a.length > 64 || b.length > 64) return Math.abs(a.length - b.length) + 64;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * Refuses keys outside `known` with an `INVALID_OPTION` that names the closest valid key, and returns a copy
+ * without null values except where null has its own meaning (`keepNull`): null and undefined both mean
+ * "the default" everywhere else, so a JSON request can leave any option null.
+ */
+export function checkOptionKeys<T extends object>(options: T, known: readonly string[], what: string, keepNull: readonly string[] = []): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const near = closestKey(key, known);
+      throw new MigmError('INVALID_OPTION', `Unknown ${what} option ${describe(key)}${near ? `; did you mean '${near}'?` : ''} Allowed: ${known.join(', ')}.`, {
+        details: { option: key, ...(near ? { suggestion: near } : {}) },
+      });
+    }
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== null || keepNull.includes(key)) out[key] = value;
+  }
+  return out as T;
+}
+
+/** Refuses a batch whose estimated memory exceeds the limit, saying the estimate and the largest batch that fits. */
+function checkMemory(manifest: Manifest, batch: number, guided: boolean, limit: number | undefined): void {
+  const max = limit ?? DEFAULT_MEMORY_LIMIT;
+  if (typeof max !== 'number' || !Number.isFinite(max) || max < 1024 ** 2) throw invalidOption('memoryLimit', max, 'a number of bytes >= 1 MiB is allowed');
+  const { bytes, perImage } = estimateRunBytes(manifest, batch, guided);
+  const L = manifest.tokens.count;
+  const K = manifest.tokens.codebookSize;
+  // The logits buffer [rows, L, K] is one Float32Array: it must stay under 2 GiB whatever the limit.
+  const logitRows = Math.floor(2 ** 31 / (L * K * 4));
+  const fits = Math.min(Math.floor(max / perImage), Math.floor(logitRows / (guided ? 2 : 1)));
+  if (batch > fits) {
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    throw new MigmError(
+      'INVALID_OPTION',
+      `Invalid option 'batch': ${batch} images need an estimated ${mb(bytes)} (${mb(perImage)} per image${guided ? ' with guidance' : ''}; L = ${L}, K = ${K}, D = ${manifest.featureDim}), above the limit of ${mb(max)}; at most ${fits} images per call fit: split the batch or raise memoryLimit.`,
+      { details: { option: 'batch', value: batch, estimateBytes: bytes, perImageBytes: perImage, memoryLimit: max, maxBatch: fits } },
+    );
+  }
+}
+
 /** Validates options against a manifest and resolves defaults. Throws `INVALID_OPTION` naming the bad field. */
-export function resolveOptions(options: GenerateOptions, manifest: Manifest, hasVelocity: boolean): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw invalidOption('options', options, 'an object is allowed');
+export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVelocity: boolean): ResolvedOptions {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalidOption('options', given, 'an object is allowed');
+  const options = checkOptionKeys(given, GENERATE_OPTION_KEYS, 'generate()', ['condition']);
   const L = manifest.tokens.count;
   const K = manifest.tokens.codebookSize;
   const defaults = manifest.sampling;
@@ -133,11 +237,6 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
     }
   }
 
-  // The logits buffer [rows, L, K] is the largest allocation of a run; keep it under 2 GiB.
-  const logitBytes = 2 * batch * L * K * 4;
-  if (logitBytes > 2 ** 31) {
-    throw invalidOption('batch', batch, `at most ${Math.floor(2 ** 31 / (2 * L * K * 4))} images per call for this model (L = ${L}, K = ${K}); split the batch`);
-  }
   const steps = options.steps ?? defaults.steps;
   if (!Number.isInteger(steps) || steps < 1 || steps > L) throw invalidOption('steps', steps, `an integer from 1 to ${L} is allowed`);
   const schedule = options.schedule ?? defaults.schedule;
@@ -175,20 +274,26 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
   let anyWeight = false;
   for (let i = 0; i < steps; i++) if (weights[i]! > 0) anyWeight = true;
 
+  for (let i = 0; i < steps; i++) {
+    if (weights[i]! > MAX_SCALE) throw invalidOption('guidance', weights[i], `guidance weights from 0 to ${MAX_SCALE} are allowed (step ${i})`);
+  }
+  const guided = anyConditional && anyWeight;
+  checkMemory(manifest, batch, guided, options.memoryLimit);
+
   const inverseTemperature = options.inverseTemperature ?? defaults.inverseTemperature;
-  if (typeof inverseTemperature !== 'number' || !Number.isFinite(inverseTemperature) || inverseTemperature <= 0) {
-    throw invalidOption('inverseTemperature', inverseTemperature, 'a finite number > 0 is allowed');
+  if (typeof inverseTemperature !== 'number' || !Number.isFinite(inverseTemperature) || inverseTemperature <= 0 || inverseTemperature > MAX_SCALE) {
+    throw invalidOption('inverseTemperature', inverseTemperature, `a number > 0 and <= ${MAX_SCALE} is allowed`);
   }
   // DiMOO scores log p + Gumbel (scale 1); MaskGIT bundles carry their own r_temp.
   const randomizeTemperature = options.randomizeTemperature ?? (schedule === 'dimoo' ? 1 : defaults.randomizeTemperature);
-  if (typeof randomizeTemperature !== 'number' || !Number.isFinite(randomizeTemperature) || randomizeTemperature < 0) {
-    throw invalidOption('randomizeTemperature', randomizeTemperature, 'a finite number >= 0 is allowed');
+  if (typeof randomizeTemperature !== 'number' || !Number.isFinite(randomizeTemperature) || randomizeTemperature < 0 || randomizeTemperature > MAX_SCALE) {
+    throw invalidOption('randomizeTemperature', randomizeTemperature, `a number from 0 to ${MAX_SCALE} is allowed`);
   }
   // A 'dimoo' run defaults to DiMOO's r_temp of 1 everywhere, so a MaskGIT manifest's skipped-step value does not apply.
   const skippedRandomizeTemperature =
     options.skippedRandomizeTemperature ?? (schedule === 'dimoo' ? randomizeTemperature : (defaults.skippedRandomizeTemperature ?? randomizeTemperature));
-  if (typeof skippedRandomizeTemperature !== 'number' || !Number.isFinite(skippedRandomizeTemperature) || skippedRandomizeTemperature < 0) {
-    throw invalidOption('skippedRandomizeTemperature', skippedRandomizeTemperature, 'a finite number >= 0 is allowed');
+  if (typeof skippedRandomizeTemperature !== 'number' || !Number.isFinite(skippedRandomizeTemperature) || skippedRandomizeTemperature < 0 || skippedRandomizeTemperature > MAX_SCALE) {
+    throw invalidOption('skippedRandomizeTemperature', skippedRandomizeTemperature, `a number from 0 to ${MAX_SCALE} is allowed`);
   }
   const confidenceNoise = options.confidenceNoise ?? (schedule === 'dimoo' ? 'constant' : 'annealed');
   if (confidenceNoise !== 'annealed' && confidenceNoise !== 'constant') {
@@ -226,7 +331,7 @@ export function resolveOptions(options: GenerateOptions, manifest: Manifest, has
     fullMask,
     taylorOrder,
     weights,
-    guided: anyConditional && anyWeight,
+    guided,
     inverseTemperature,
     randomizeTemperature,
     skippedRandomizeTemperature,

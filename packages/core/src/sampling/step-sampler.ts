@@ -1,3 +1,4 @@
+import { MigmError } from '../errors.js';
 import { nextGumbel, nextUniform, type RandomStreams } from '../random/prng.js';
 import { drawInverseCdf, expInPlace, filterTopK, filterTopP, guideRow } from './row.js';
 
@@ -74,6 +75,9 @@ export function sampleMaskedPositions(p: SampleParams, s: SamplerScratch): void 
       const max = guideRow(logits, condOffset, uncond, condOffset + batch * rowStride, vocab, p.weight, p.invTemp, row);
       if (p.topK > 0) filterTopK(row, vocab, p.topK, aux);
       let sum = expInPlace(row, vocab, max);
+      // NaN or infinite logits make every later number meaningless (the draw would pick the last token):
+      // one comparison per position catches them all, since they turn the softmax sum into NaN.
+      if (!(sum > 0 && sum < Infinity)) throw nonFiniteLogits(b, pos);
       if (p.topP < 1) sum = filterTopP(row, vocab, sum, p.topP, order);
       let pick: number;
       if (gumbelMax) {
@@ -96,6 +100,14 @@ export function sampleMaskedPositions(p: SampleParams, s: SamplerScratch): void 
       confidence[at] = Math.log(row[pick]! / sum) + p.noiseScale * nextGumbel(rng.state, rngOffset);
     }
   }
+}
+
+function nonFiniteLogits(image: number, position: number): MigmError {
+  return new MigmError(
+    'BACKEND_FAILURE',
+    `The model returned logits that are not finite (NaN or infinite) for image ${image}, position ${position}; refusing to sample from them. The bundle's weights or the runtime produced them (sampling options are bounded so that they cannot).`,
+    { details: { image, position } },
+  );
 }
 
 /**
