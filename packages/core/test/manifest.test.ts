@@ -54,6 +54,28 @@ describe('manifest validation', () => {
     expect(mutate((m) => (m.graphs.base.inputs['tokens']!.dtype = 'float32'))).toContain('dtype float32');
     expect(mutate((m) => (m.graphs.decoder.file = 'missing.onnx'))).toContain('missing.onnx is not listed');
   });
+  it('enforces the documented equalities and ranges that a manifest could pass the schema without', () => {
+    const message = (f: (m: ReturnType<typeof clone<typeof good>>) => void): string => {
+      const m = clone(good);
+      f(m);
+      return problem(m).message ?? '';
+    };
+    expect(message((m) => (m.tokens.maskId = m.tokens.codebookSize + 1))).toMatch(/maskId 9 must equal tokens.codebookSize 8/);
+    expect(message((m) => (m.condition.nullClassId = m.condition.numClasses + 5))).toMatch(/nullClassId \d+ must equal condition.numClasses/);
+    // Ids that would wrap in Int32 never pass the schema.
+    expect(message((m) => (m.tokens.maskId = 2 ** 31))).toContain('/tokens/maskId');
+    expect(message((m) => (m.tokens.codebookSize = 2 ** 32))).toContain('/tokens/codebookSize');
+    expect(message((m) => (m.condition.nullClassId = 2 ** 40))).toContain('/condition/nullClassId');
+    expect(message((m) => (m.image.range = [1, 1]))).toMatch(/image.range \[1,1\] must be two finite numbers, low < high/);
+    expect(message((m) => (m.image.range = [1, 0]))).toContain('image.range');
+    // 16 tokens as [2, 8] multiply to the count but do not tile an 8x8 image with 2-pixel patches.
+    expect(message((m) => (m.tokens.grid = [2, 8]))).toMatch(/tokens.grid \[2,8\] with patchSize 2 covers 16x4 pixels, the image is 8x8/);
+    expect(message((m) => {
+      m.tokens.grid = [2, 8];
+      delete (m.tokens as { patchSize?: number }).patchSize;
+    })).toContain('does not tile');
+    expect(message((m) => (m.files[0]!.bytes = 2 ** 33))).toContain('/files/0/bytes');
+  });
   it('refuses a shortcut trained for another base model, codebook or width (BUNDLE_MISMATCH)', () => {
     const m = clone(good);
     m.graphs.shortcut!.compatibility.baseSha256 = 'f'.repeat(64);

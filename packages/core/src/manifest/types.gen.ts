@@ -51,7 +51,7 @@ export interface MigmManifest {
      */
     codebookSize: number;
     /**
-     * Token id that marks a masked position (outside 0..K-1).
+     * Token id that marks a masked position: equal to codebookSize (the first id outside 0..K-1).
      */
     maskId: number;
     /**
@@ -63,7 +63,7 @@ export interface MigmManifest {
     type: 'class';
     numClasses: number;
     /**
-     * Class id of the unconditional (guidance) branch.
+     * Class id of the unconditional (guidance) branch: equal to numClasses.
      */
     nullClassId: number;
     /**
@@ -223,6 +223,9 @@ export interface ShortcutGraphSpec {
 }
 export interface BundleFile {
   path: string;
+  /**
+   * Exact size in bytes (at most 2 GiB: ONNX files hold every weight inline, no external data).
+   */
   bytes: number;
   sha256: string;
 }

@@ -77,10 +77,23 @@ function crossFieldProblems(m: Manifest): string[] {
   const K = m.tokens.codebookSize;
   const D = m.featureDim;
   if (m.tokens.grid[0] * m.tokens.grid[1] !== L) out.push(`tokens.grid ${JSON.stringify(m.tokens.grid)} does not multiply to tokens.count ${L}`);
-  if (m.tokens.maskId < K) out.push(`tokens.maskId ${m.tokens.maskId} must lie outside the codebook 0..${K - 1}`);
+  // The runtime sizes its embeddings and checks token ids by these equalities (docs/bundle-format.md).
+  if (m.tokens.maskId !== K) out.push(`tokens.maskId ${m.tokens.maskId} must equal tokens.codebookSize ${K} (the first id after the codebook)`);
   const c = m.condition;
   if (c.classNames.length !== c.numClasses) out.push(`condition.classNames has ${c.classNames.length} names for ${c.numClasses} classes`);
-  if (c.nullClassId < c.numClasses) out.push(`condition.nullClassId ${c.nullClassId} must not be one of the classes 0..${c.numClasses - 1}`);
+  if (c.nullClassId !== c.numClasses) out.push(`condition.nullClassId ${c.nullClassId} must equal condition.numClasses ${c.numClasses} (the first id after the classes)`);
+  const [rows, cols] = m.tokens.grid;
+  const { width: W, height: H } = m.image;
+  const patch = m.tokens.patchSize;
+  if (patch !== undefined) {
+    if (rows * patch !== H || cols * patch !== W) out.push(`tokens.grid ${JSON.stringify(m.tokens.grid)} with patchSize ${patch} covers ${cols * patch}x${rows * patch} pixels, the image is ${W}x${H}`);
+  } else if (H % rows !== 0 || W % cols !== 0 || H / rows !== W / cols) {
+    out.push(`tokens.grid ${JSON.stringify(m.tokens.grid)} does not tile the ${W}x${H} image into square patches`);
+  }
+  const range = m.image.range;
+  if (range !== undefined && !(Number.isFinite(range[0]) && Number.isFinite(range[1]) && range[0] < range[1])) {
+    out.push(`image.range ${JSON.stringify(range)} must be two finite numbers, low < high`);
+  }
   if (m.sampling.steps > L) out.push(`sampling.steps ${m.sampling.steps} exceeds the ${L} tokens`);
   if (m.sampling.budget > m.sampling.steps) out.push(`sampling.budget ${m.sampling.budget} exceeds sampling.steps ${m.sampling.steps}`);
 
