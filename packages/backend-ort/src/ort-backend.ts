@@ -1,5 +1,6 @@
 import {
   affineHeadUsable,
+  checkIds,
   checkTerms,
   combineHost,
   guideFeatureHost,
@@ -119,6 +120,8 @@ export class OrtBackend implements Backend {
     checkLength('forward', 'tokens', tokens.length, rows * L);
     checkLength('forward', 'classes', classes.length, rows);
     checkLength('forward', 'logits', logits.length, rows * L * K);
+    checkIds('forward', 'tokens', tokens, this.manifest.tokens.maskId);
+    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
     const g = this.manifest.graphs.base;
     const feature = this.#pool.take(rows * L * D);
     try {
@@ -176,6 +179,8 @@ export class OrtBackend implements Backend {
     checkLength('velocity', 'tokens', control.tokens.length, rows * n);
     checkLength('velocity', 'positions', control.positions.length, rows * n);
     checkLength('velocity', 'ratio', control.ratio.length, rows);
+    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
+    checkIds('velocity', 'positions', control.positions, L - 1);
     const g = this.manifest.graphs.shortcut!;
     const out = this.#pool.take(rows * L * D);
     try {
@@ -217,6 +222,7 @@ export class OrtBackend implements Backend {
     const { count: L } = this.manifest.tokens;
     const { width, height, channels } = this.manifest.image;
     checkRows('decode', batch);
+    checkIds('decode', 'tokens', tokens, this.manifest.tokens.codebookSize - 1);
     checkLength('decode', 'tokens', tokens.length, batch * L);
     const g = this.manifest.graphs.decoder;
     const data = new Float32Array(batch * channels * height * width);
@@ -267,6 +273,7 @@ export class OrtBackend implements Backend {
     try {
       results = await session.run(feeds, fetches as InferenceSession.NullableOnnxValueMapType);
     } catch (err) {
+      this.#alive(); // a run cut short by dispose() is DISPOSED, not a runtime failure
       throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file}): ${errorText(err)}`, { cause: err });
     }
     this.#alive(); // disposed while running: the results are not ours to hand out

@@ -1,6 +1,7 @@
 import { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import {
   affineHeadUsable,
+  checkIds,
   checkTerms,
   MigmError,
   type Backend,
@@ -166,6 +167,8 @@ export class WebGpuBackend implements Backend {
     checkLength('forward', 'tokens', tokens.length, rows * L);
     checkLength('forward', 'classes', classes.length, rows);
     checkLength('forward', 'logits', logits.length, rows * L * K);
+    checkIds('forward', 'tokens', tokens, this.manifest.tokens.maskId);
+    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
     const g = this.manifest.graphs.base;
     const out = await this.#run('base', session, {
       [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]),
@@ -194,6 +197,8 @@ export class WebGpuBackend implements Backend {
     checkLength('velocity', 'tokens', control.tokens.length, rows * n);
     checkLength('velocity', 'positions', control.positions.length, rows * n);
     checkLength('velocity', 'ratio', control.ratio.length, rows);
+    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
+    checkIds('velocity', 'positions', control.positions, L - 1);
     const g = this.manifest.graphs.shortcut!;
     const out = await this.#run('shortcut', session, {
       [g.inputs['feature']!.name]: f.tensor,
@@ -300,6 +305,7 @@ export class WebGpuBackend implements Backend {
     const { count: L } = this.manifest.tokens;
     const { width, height, channels } = this.manifest.image;
     checkRows('decode', batch);
+    checkIds('decode', 'tokens', tokens, this.manifest.tokens.codebookSize - 1);
     checkLength('decode', 'tokens', tokens.length, batch * L);
     const g = this.manifest.graphs.decoder;
     const out = await this.#run('decoder', session, { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [batch, L]) });
@@ -330,6 +336,7 @@ export class WebGpuBackend implements Backend {
     try {
       results = (await session.run(feeds)) as Record<string, Tensor>;
     } catch (err) {
+      this.#alive(); // a run cut short by dispose() is DISPOSED, not a runtime failure
       throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file}) on webgpu: ${errorText(err)}`, { cause: err });
     }
     if (this.#disposed) {

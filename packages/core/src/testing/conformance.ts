@@ -206,6 +206,43 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       },
     },
     {
+      name: 'ids outside their range and non-Int32Array ids are refused with INVALID_OPTION',
+      run: async () => {
+        const b = await get();
+        const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
+        const { nullClassId } = b.manifest.condition;
+        const logits = new Float32Array(L * K);
+        await expectCode(() => b.decode(new Int32Array(L).fill(K), 1), 'INVALID_OPTION', 'decode with a token id = K (the mask id)');
+        await expectCode(() => b.decode(new Int32Array(L).fill(-1), 1), 'INVALID_OPTION', 'decode with a negative token id');
+        await expectCode(() => b.decode(null as unknown as Int32Array, 1), 'INVALID_OPTION', 'decode(null)');
+        await expectCode(() => b.decode(Array.from({ length: L }, () => 0) as unknown as Int32Array, 1), 'INVALID_OPTION', 'decode with a plain array');
+        await expectCode(() => b.forward({ tokens: new Int32Array(L).fill(maskId + 1), classes: new Int32Array(1), rows: 1, logits }), 'INVALID_OPTION', 'forward with a token id above the mask id');
+        await expectCode(() => b.forward({ tokens: new Int32Array(L), classes: new Int32Array([nullClassId + 1]), rows: 1, logits }), 'INVALID_OPTION', 'forward with a class id above the null class');
+        await expectCode(() => b.forward({ tokens: new Int32Array(L).fill(2 ** 31 - 1), classes: new Int32Array(1), rows: 1, logits }), 'INVALID_OPTION', 'forward with a huge token id');
+        if (b.velocity) {
+          const { tokens, classes } = randomInput(b, 1, 41);
+          const a = await forward(b, tokens, classes, 1);
+          const control = (tok: number, pos: number) => ({ tokens: new Int32Array([tok]), positions: new Int32Array([pos]), count: 1, ratio: new Float32Array([0.5]) });
+          await expectCode(() => b.velocity!(a.feature, control(K, 0)), 'INVALID_OPTION', 'velocity with a new token id = K');
+          await expectCode(() => b.velocity!(a.feature, control(0, L)), 'INVALID_OPTION', 'velocity with a position = L');
+          b.release(a.feature);
+        }
+      },
+    },
+    {
+      name: 'dispose() while calls are in flight rejects them with DISPOSED',
+      run: async () => {
+        const b = await options.create();
+        const { tokens, classes } = randomInput(b, 2, 43);
+        const { count: L, codebookSize: K } = b.manifest.tokens;
+        const pending = b.forward({ tokens, classes, rows: 2, logits: new Float32Array(2 * L * K) });
+        const run = generate(b, { condition: 0, steps: Math.min(4, L), seed: 3 });
+        await b.dispose();
+        await expectCode(() => pending, 'DISPOSED', 'a forward() in flight at dispose');
+        await expectCode(() => run, 'DISPOSED', 'a generate() in flight at dispose');
+      },
+    },
+    {
       name: 'released features cannot be used or released again',
       run: async () => {
         const b = await get();

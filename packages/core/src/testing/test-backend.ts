@@ -1,4 +1,5 @@
 import type { Backend, BackendCapabilities, FeatureTensor, FeatureTerm, ForwardInput, ImageBatch, VelocityControl } from '../backend/types.js';
+import { checkIds } from '../backend/check-ids.js';
 import { MigmError } from '../errors.js';
 import { checkTerms, combineHost, guideFeatureHost, HostFeature } from '../features/host-features.js';
 import type { Manifest } from '../manifest/types.js';
@@ -136,6 +137,8 @@ export class TestBackend implements Backend {
     if (tokens.length !== rows * L) throw new MigmError('INVALID_OPTION', `forward: tokens has ${tokens.length} values, expected rows * L = ${rows * L}.`);
     if (classes.length !== rows) throw new MigmError('INVALID_OPTION', `forward: classes has ${classes.length} values, expected ${rows}.`);
     if (logits.length !== rows * L * K) throw new MigmError('INVALID_OPTION', `forward: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
+    checkIds('forward', 'tokens', tokens, maskId);
+    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
     this.counts.forwardRows += rows;
     const f = new Float32Array(rows * L * D);
     const mean = new Float32Array(D);
@@ -192,6 +195,8 @@ export class TestBackend implements Backend {
     if (control.tokens.length !== rows * n || control.positions.length !== rows * n || control.ratio.length !== rows) {
       throw new MigmError('INVALID_OPTION', `velocity: control tensors must be [${rows}, ${n}], [${rows}, ${n}] and [${rows}].`);
     }
+    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
+    checkIds('velocity', 'positions', control.positions, L - 1);
     const v = new Float32Array(rows * L * D);
     const src = f.data;
     for (let r = 0; r < rows; r++) {
@@ -230,6 +235,8 @@ export class TestBackend implements Backend {
     await this.#enter('decode');
     const { count: L, codebookSize: K, grid } = this.manifest.tokens;
     const { width, height } = this.manifest.image;
+    if (!Number.isInteger(batch) || batch < 1) throw new MigmError('INVALID_OPTION', `decode: batch must be an integer >= 1, got ${batch}.`);
+    checkIds('decode', 'tokens', tokens, K - 1);
     if (tokens.length !== batch * L) throw new MigmError('INVALID_OPTION', `decode: tokens has ${tokens.length} values, expected batch * L = ${batch * L}.`);
     const data = new Float32Array(batch * width * height);
     const patch = width / grid[1];
@@ -267,7 +274,8 @@ export class TestBackend implements Backend {
   async #enter(method: keyof TestBackendCounts): Promise<void> {
     this.#alive();
     this.counts[method]++;
-    if (this.onCall) await this.onCall(method);
+    // Real backends' calls are asynchronous: yield once so a dispose() can land mid-call here too.
+    await (this.onCall ? this.onCall(method) : null);
     this.#alive();
   }
 
