@@ -2,6 +2,7 @@ import { MigmError } from '@migm/core';
 import { firstWorkingDevice, OrtBackend, type DeviceFallback, type OrtModule } from '@migm/backend-ort';
 import * as ortNode from 'onnxruntime-node';
 import { readBundleDir, type BundleFiles } from './bundle-dir.js';
+import { cudaProviderInstalled } from './cuda-provider.js';
 
 /** Devices of the Node backend. `auto` tries CUDA, then the CPU. */
 export type NodeDevice = 'cpu' | 'cuda' | 'auto';
@@ -90,6 +91,7 @@ export async function createNodeBackend(options: NodeBackendOptions): Promise<Or
   return firstWorkingDevice(
     chain,
     async (d) => {
+      if (d === 'cuda' && !cudaProviderInstalled()) throw new MigmError('UNSUPPORTED', `Device 'cuda' is not available: ${CUDA_HELP}`);
       try {
         return await OrtBackend.create({
           ort: ortNode as unknown as OrtModule,
