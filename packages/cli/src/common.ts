@@ -1,7 +1,10 @@
 import { createNodeBackend, type NodeDevice, NODE_DEVICES } from '@migm/backend-node';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import type { OrtBackend } from '@migm/backend-node';
+import { accessSync, constants, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { choiceFlag, intFlag } from './args.js';
+import { UsageError } from './errors.js';
 
 /** Flags every command that loads a model takes. */
 export const backendFlags = {
@@ -31,4 +34,27 @@ export async function loadBackend(values: BackendFlagValues, extra: { classifier
 
 export function fmtMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+}
+
+/**
+ * Checks an output path before any model is loaded, so a typo does not cost a whole generation: its folder
+ * exists and is writable, its name fits the file system (255 bytes), and it is not a folder itself.
+ * `kind` 'dir' checks a folder to be created (its parent must exist and be writable).
+ */
+export function checkOutPath(flag: string, path: string, kind: 'file' | 'dir' = 'file'): string {
+  const full = resolve(path);
+  const name = basename(full);
+  if (Buffer.byteLength(name) > 255 || Buffer.byteLength(full) > 4095) {
+    throw new UsageError(`--${flag} '${path.length > 60 ? `${path.slice(0, 60)}…` : path}' is too long for the file system (at most 255 bytes per name)`);
+  }
+  const parent = dirname(full);
+  const info = statSync(parent, { throwIfNoEntry: false });
+  if (!info?.isDirectory()) throw new UsageError(`--${flag} ${path}: folder ${parent} does not exist`);
+  try {
+    accessSync(parent, constants.W_OK);
+  } catch {
+    throw new UsageError(`--${flag} ${path}: folder ${parent} is not writable`);
+  }
+  if (kind === 'file' && statSync(full, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--${flag} ${path} is a folder; give a file name`);
+  return full;
 }

@@ -6,31 +6,42 @@ import { infoCommand } from './commands/info.js';
 import { recordCommand } from './commands/record.js';
 import { UsageError } from './errors.js';
 
+/** Each command with its usage lines, printed by `migm --help` and by `migm <command> --help`. */
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
+  generate: {
+    run: generateCommand,
+    usage: `migm generate --class <name|id|none> [--count 16] [--steps N] [--budget B]
+              [--method shortcut|vanilla|reuse|taylor|shortcut-taylor] [--seed S] [--out migm.png]
+              [--columns C] [--scale 4] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
+  (--budget: full steps of an accelerated method; vanilla runs every step and refuses it)`,
+  },
+  compare: {
+    run: compareCommand,
+    usage: `migm compare  (the flags of generate; runs vanilla and --method on the same seed, one PNG side by side,
+               with the speed-up; --out defaults to migm-compare.png)`,
+  },
+  record: {
+    run: recordCommand,
+    usage: `migm record   --out DIR [--count 100] [--batch 16] [--class C] [--steps N] [--seed S] [--bundle DIR]
+  (vanilla trajectories for training a shortcut; docs/trajectory-format.md)`,
+  },
+  info: { run: infoCommand, usage: 'migm info     [--bundle DIR]\n  (what a bundle holds: image, tokens, classes, sampling defaults, graphs)' },
+  bench: {
+    run: benchCommand,
+    usage: `migm bench    [--quick] [--images 2000] [--batch 16] [--out bench-out] [--markdown BENCHMARKS.md] [--torch DIR|off]
+              [--methods vanilla,shortcut,...] [--steps 4,16,...]
+  (FD / accuracy / latency of vanilla, shortcut, reuse, taylor, shortcut-taylor: the Pareto benchmark;
+   --methods and --steps run a subset of its settings)`,
+  },
+};
+
 const HELP = `migm: masked image generation with the learned MIGM-Shortcut
 
 usage:
-  migm generate --class <name|id|none> [--count 16] [--steps N] [--budget B]
-                [--method shortcut|vanilla|reuse|taylor|shortcut-taylor] [--seed S] [--out migm.png]
-                [--columns C] [--scale 4] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
-  migm compare  (same flags; runs vanilla and --method on the same seed, one PNG side by side, with the speed-up)
-  migm record   --out DIR [--count 100] [--batch 16] [--class C] [--steps N] [--seed S] [--bundle DIR]
-                (vanilla trajectories for training a shortcut; docs/trajectory-format.md)
-  migm info     [--bundle DIR]
-  migm bench    [--quick] [--images 2000] [--batch 16] [--out bench-out] [--markdown BENCHMARKS.md] [--torch DIR|off]
-                [--methods vanilla,shortcut,...] [--steps 4,16,...]
-                (FD / accuracy / latency of vanilla, shortcut, reuse, taylor, shortcut-taylor: the Pareto benchmark;
-                 --methods and --steps run a subset of its settings)
-  migm --help | --version
+${Object.values(COMMANDS).map((c) => `  ${c.usage.replace(/\n/g, '\n  ')}`).join('\n')}
+  migm <command> --help | migm --help | migm --version
 
 Without --bundle the embedded default bundle is used (Fashion-MNIST, 10 classes).`;
-
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
-  generate: generateCommand,
-  compare: compareCommand,
-  info: infoCommand,
-  record: recordCommand,
-  bench: benchCommand,
-};
 
 /** Runs the CLI; returns the exit code (0 ok, 1 runtime error, 2 usage error). Never throws. */
 export async function main(argv: string[]): Promise<number> {
@@ -43,13 +54,17 @@ export async function main(argv: string[]): Promise<number> {
     console.log((await import('../package.json', { with: { type: 'json' } })).default.version);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!entry) {
     console.error(`migm: unknown command '${command}' (commands: ${Object.keys(COMMANDS).join(', ')}; see migm --help)`);
     return 2;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`usage: ${entry.usage}`);
+    return 0;
+  }
   try {
-    await run(rest);
+    await entry.run(rest);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

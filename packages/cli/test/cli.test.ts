@@ -47,6 +47,14 @@ describe('migm argument errors: one line, non-zero exit, no stack trace', () => 
     [['bench', '--bundle', TINY, '--methods', 'vanilla', '--steps', '4,5'], 2, /--steps 5 selects no setting with --methods vanilla \(settings: vanilla N=4, vanilla N=6/],
     [['bench', '--bundle', TINY, '--methods', 'vanilla,shortcut', '--steps', '6'], 2, /--methods shortcut selects no setting with --steps 6 /],
     [['bench', '--bundle', TINY, '--methods', 'vanilla', '--markdown', join(dir, 'B.md')], 2, /--markdown replaces the full run's section/],
+    [['generate', '--bundle', TINY, '--class', '3', '--count', '-1'], 2, /--count must be an integer from 1 to 1024, got '-1'/],
+    [['generate', '--bundle', TINY, '--class', '3', '--seed', '-5'], 2, /--seed must be an integer from 0/],
+    [['generate', '--bundle', TINY, '--class', '3', '--method', 'vanilla', '--budget', '3'], 2, /--budget applies to accelerated methods.*vanilla runs every step/],
+    // The output path is checked before the bundle is even read: a missing bundle would be exit 1 'does not exist'.
+    [['generate', '--bundle', join(dir, 'missing'), '--class', '3', '--out', join(dir, 'no-such-folder', 'x.png')], 2, /--out .*folder .*no-such-folder does not exist/],
+    [['generate', '--bundle', join(dir, 'missing'), '--class', '3', '--out', join(dir, `${'x'.repeat(300)}.png`)], 2, /--out .* is too long for the file system/],
+    [['compare', '--bundle', join(dir, 'missing'), '--class', '3', '--out', dir], 2, /--out .* is a folder/],
+    [['record', '--bundle', join(dir, 'missing'), '--out', join(dir, 'a', 'b', 'c')], 2, /--out .*folder .* does not exist/],
   ];
   for (const [argv, code, message] of cases) {
     it(argv.slice(0, 1).concat(argv.slice(3)).join(' ') || argv.join(' '), async () => {
@@ -55,6 +63,17 @@ describe('migm argument errors: one line, non-zero exit, no stack trace', () => 
       expect(r.err).toMatch(message);
       expect(r.err.split('\n')).toHaveLength(1);
       expect(r.err).not.toMatch(/\n\s+at /);
+    });
+  }
+});
+
+describe('migm <command> --help', () => {
+  for (const [command, flag] of [['generate', '--help'], ['generate', '-h'], ['info', '--help'], ['compare', '--help'], ['record', '-h'], ['bench', '--help']] as const) {
+    it(`${command} ${flag} prints that command's usage and exits 0`, async () => {
+      const r = await run([command, flag]);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(new RegExp(`^usage: migm ${command}`));
+      expect(r.err).toBe('');
     });
   }
 });
@@ -85,6 +104,16 @@ describe('migm generate', () => {
     expect(readFileSync(files[0]!).equals(readFileSync(files[1]!))).toBe(true);
     await exec(process.execPath, [BIN, 'generate', '--bundle', TINY, '--class', 'bag', '--count', '4', '--seed', '12', '--out', join(dir, 's3.png'), '--quiet']);
     expect(readFileSync(files[0]!).equals(readFileSync(join(dir, 's3.png')))).toBe(false);
+  });
+});
+
+describe('migm --device cuda without the CUDA provider', () => {
+  it("prints one clear line, not onnxruntime's raw log (through the installed bin)", async () => {
+    const r = await promisify(execFile)(process.execPath, [BIN, 'generate', '--bundle', TINY, '--class', 'bag', '--count', '1', '--device', 'cuda', '--out', join(dir, 'c.png')]).catch((e: { code: number; stderr: string }) => e);
+    expect((r as { code: number }).code).toBe(1);
+    const lines = (r as { stderr: string }).stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^migm generate: Device 'cuda' is not available: .*CUDA 12 provider is not installed/);
   });
 });
 

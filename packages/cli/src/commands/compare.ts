@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { generate } from '@migm/core';
 import { intFlag, parse } from '../args.js';
-import { loadBackend } from '../common.js';
+import { checkOutPath, loadBackend } from '../common.js';
 import { UsageError } from '../errors.js';
 import { METHODS } from '../methods.js';
 import { encodePng, sideBySide } from '../png.js';
@@ -13,6 +13,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const columns = intFlag('columns', values.columns, undefined, 1, 1024);
   const scale = intFlag('scale', values.scale, 4, 1, 32)!;
   const out = values.out ?? 'migm-compare.png';
+  checkOutPath('out', out);
   const backend = await loadBackend(values);
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'taylor');

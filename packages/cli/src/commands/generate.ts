@@ -3,9 +3,10 @@ import { generate, tileImages, type GenerateResult } from '@migm/core';
 import type { OrtBackend } from '@migm/backend-node';
 import { choiceFlag, intFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
-import { backendFlags, fmtMs, loadBackend } from '../common.js';
+import { backendFlags, checkOutPath, fmtMs, loadBackend } from '../common.js';
 import { METHOD_NAMES, METHODS, type Method } from '../methods.js';
 import { encodePng } from '../png.js';
+import { UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 
 export const generateFlags = {
@@ -38,6 +39,9 @@ export function runSpec(backend: OrtBackend, values: Record<string, string | boo
   const count = intFlag('count', values['count'] as string | undefined, 16, 1, 1024)!;
   const steps = intFlag('steps', values['steps'] as string | undefined, m.sampling.steps, 1, m.tokens.count)!;
   const method = choiceFlag<Method>('method', values['method'] as string | undefined, defaultMethod, METHOD_NAMES);
+  if (method === 'vanilla' && values['budget'] !== undefined) {
+    throw new UsageError('--budget applies to accelerated methods (shortcut, reuse, taylor, shortcut-taylor); vanilla runs every step (use --steps to run fewer)');
+  }
   const budget = intFlag('budget', values['budget'] as string | undefined, Math.min(m.sampling.budget, steps), 1, steps);
   const seed = intFlag('seed', values['seed'] as string | undefined, Math.floor(Math.random() * 2 ** 31), 0, Number.MAX_SAFE_INTEGER)!;
   return { condition, count, steps, budget, method, seed };
@@ -82,6 +86,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const columns = intFlag('columns', values.columns, undefined, 1, 1024);
   const scale = intFlag('scale', values.scale, 4, 1, 32)!;
   const out = values.out ?? 'migm.png';
+  checkOutPath('out', out);
   const backend = await loadBackend(values);
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'vanilla');

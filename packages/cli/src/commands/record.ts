@@ -2,7 +2,7 @@ import { TrajectoryRecorder } from '@migm/shortcut';
 import { directorySink } from '@migm/shortcut/node';
 import { intFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
-import { backendFlags, fmtMs, loadBackend } from '../common.js';
+import { backendFlags, checkOutPath, fmtMs, loadBackend } from '../common.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -20,6 +20,7 @@ export async function recordCommand(argv: string[]): Promise<void> {
     out: { type: 'string' },
   });
   if (values.out === undefined) throw new UsageError('--out DIR is required (an empty or new directory)');
+  checkOutPath('out', values.out, 'dir');
   const count = intFlag('count', values.count, 100, 1, 1_000_000)!;
   const batch = intFlag('batch', values.batch, 16, 1, 1024)!;
   const seed = intFlag('seed', values.seed, 0, 0, Number.MAX_SAFE_INTEGER)!;
