@@ -42,6 +42,9 @@ export interface FetchedBundle {
 
 export const BUNDLE_CACHE_NAME = 'migm-bundles';
 
+/** The largest manifest.json read (as in @migm/backend-node). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
 async function sha256Web(bytes: Uint8Array): Promise<string> {
   return toHex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
 }
@@ -67,11 +70,13 @@ export async function fetchBundle(baseUrl: string, options: FetchBundleOptions =
 
   const manifestUrl = `${base}manifest.json`;
   const res = await get(doFetch, manifestUrl, options.signal);
+  const manifestBytes = await readWithProgress(res, MAX_MANIFEST_BYTES, () => {}, 'manifest.json');
   let parsed: unknown;
   try {
-    parsed = await res.json();
-  } catch (err) {
-    throw new MigmError('INVALID_MANIFEST', `${manifestUrl} is not valid JSON.`, { cause: err });
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(manifestBytes));
+  } catch {
+    // No cause or message from the parser: they quote the text, which may be anything the server sent.
+    throw new MigmError('INVALID_MANIFEST', `${manifestUrl} is not valid UTF-8 JSON.`);
   }
   const manifest = validateManifest(parsed);
   const totalBytes = manifest.files.reduce((a, f) => a + f.bytes, 0);
@@ -99,7 +104,7 @@ export async function fetchBundle(baseUrl: string, options: FetchBundleOptions =
     emit('file-start', 0, cached);
     if (!bytes) {
       const fileRes = await get(doFetch, url, options.signal);
-      bytes = await readWithProgress(fileRes, entry.bytes, (loaded) => emit('file-progress', loaded, false));
+      bytes = await readWithProgress(fileRes, entry.bytes, (loaded) => emit('file-progress', loaded, false), entry.path);
       await verifyBundleFile(manifest, entry.path, bytes, sha256Web);
       if (cache) await cache.put(key, new Response(bytes as Uint8Array<ArrayBuffer>));
     }
@@ -128,9 +133,21 @@ async function get(doFetch: typeof fetch, url: string, signal: AbortSignal | und
   return res;
 }
 
-async function readWithProgress(res: Response, expected: number, onChunk: (loaded: number) => void): Promise<Uint8Array> {
+/**
+ * Reads a response body of at most `limit` bytes. A server announcing (Content-Length) or sending more is not
+ * sending our file: it is refused with BUNDLE_MISMATCH at once and the rest is not downloaded.
+ */
+async function readWithProgress(res: Response, limit: number, onChunk: (loaded: number) => void, file: string): Promise<Uint8Array> {
+  const tooLarge = async (size: string): Promise<never> => {
+    await res.body?.cancel().catch(() => {});
+    throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${file} is larger than the ${limit} bytes allowed (${size}); download stopped.`, { details: { path: file, limit } });
+  };
+  const announced = Number(res.headers.get('content-length') ?? Number.NaN);
+  // With a content-encoding the header counts compressed bytes, so only the decoded stream can tell.
+  if (Number.isFinite(announced) && announced > limit && !res.headers.get('content-encoding')) await tooLarge(`the server announces ${announced}`);
   if (!res.body) {
     const all = new Uint8Array(await res.arrayBuffer());
+    if (all.byteLength > limit) await tooLarge(`${all.byteLength} received`);
     onChunk(all.byteLength);
     return all;
   }
@@ -142,9 +159,11 @@ async function readWithProgress(res: Response, expected: number, onChunk: (loade
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
+    if (loaded > limit) {
+      await reader.cancel().catch(() => {});
+      throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${file} is larger than the ${limit} bytes allowed (${loaded} received so far); download stopped.`, { details: { path: file, limit } });
+    }
     onChunk(loaded);
-    // A server sending far more than the manifest says is not our file; stop reading early.
-    if (loaded > expected + 1024 * 1024) break;
   }
   const out = new Uint8Array(loaded);
   let at = 0;

@@ -6,6 +6,7 @@ export {
   BUNDLE_CACHE_NAME,
   clearBundleCache,
   fetchBundle,
+  MAX_MANIFEST_BYTES,
   type BundleProgressEvent,
   type CacheLike,
   type FetchBundleOptions,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '@migm/core';
 import { testManifest } from '@migm/core/testing';
-import { fetchBundle, type BundleProgressEvent, type CacheLike } from '../src/index.js';
+import { fetchBundle, MAX_MANIFEST_BYTES, type BundleProgressEvent, type CacheLike } from '../src/index.js';
 
 import { toHex } from '@migm/core';
 
@@ -84,5 +84,19 @@ describe('fetchBundle', () => {
     const m = (await server()).manifest as unknown as { schemaVersion: number };
     m.schemaVersion = 3;
     await expect(fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'manifest.json': JSON.stringify(m) })).fetchImpl, cache: false })).rejects.toMatchObject({ code: 'INVALID_MANIFEST' });
+  });
+  it('stops a download larger than the manifest says, and a huge or non-JSON manifest, without quoting it', async () => {
+    const big = new Uint8Array(64 * 1024).fill(1);
+    const { fetchImpl, manifest } = await server({ 'decoder.onnx': big });
+    await expect(fetchBundle('https://cdn.test/m', { fetch: fetchImpl, cache: false })).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringContaining(`decoder.onnx is larger than the ${manifest.files.find((f) => f.path === 'decoder.onnx')!.bytes} bytes allowed`),
+    });
+    const huge = await server({ 'manifest.json': new Uint8Array(MAX_MANIFEST_BYTES + 10) });
+    await expect(fetchBundle('https://cdn.test/m', { fetch: huge.fetchImpl, cache: false })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('manifest.json is larger') });
+    const text = await server({ 'manifest.json': 'root:x:0:0:root:/root:/bin/bash' });
+    const err = await fetchBundle('https://cdn.test/m', { fetch: text.fetchImpl, cache: false }).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'INVALID_MANIFEST' });
+    expect((err as Error).message).not.toContain('root');
   });
 });
