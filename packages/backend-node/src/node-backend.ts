@@ -1,4 +1,4 @@
-import { MigmError } from '@migm/core';
+import { checkOptionKeys, MigmError } from '@migm/core';
 import { firstWorkingDevice, OrtBackend, type DeviceFallback, type OrtModule } from '@migm/backend-ort';
 import * as ortNode from 'onnxruntime-node';
 import { readBundleDir, type BundleFiles } from './bundle-dir.js';
@@ -59,10 +59,14 @@ export function disableOrtTelemetry(): void {
  * const images = await backend.decode(result.tokens, result.batch);
  * await backend.dispose();
  */
-export async function createNodeBackend(options: NodeBackendOptions): Promise<OrtBackend> {
-  if (options === null || typeof options !== 'object') {
-    throw new MigmError('INVALID_OPTION', `Invalid options: got ${options === null ? 'null' : typeof options}; an object { bundle, device?, threads?, ... } is allowed.`);
+const NODE_OPTION_KEYS = ['bundle', 'device', 'threads', 'spinning', 'graphOptimizationLevel', 'shortcut', 'classifier', 'onFallback'] as const satisfies readonly (keyof NodeBackendOptions)[];
+
+export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtBackend> {
+  if (given === null || typeof given !== 'object') {
+    throw new MigmError('INVALID_OPTION', `Invalid options: got ${given === null ? 'null' : typeof given}; an object { bundle, device?, threads?, ... } is allowed.`);
   }
+  // Unknown keys are refused (a typo must not be ignored); null means the default, as in generate().
+  const options = checkOptionKeys(given, NODE_OPTION_KEYS, 'createNodeBackend()');
   const b = options.bundle as unknown;
   const isFiles = typeof b === 'object' && b !== null && 'manifest' in b && 'files' in b;
   if (!(typeof b === 'string' && b.length > 0) && !isFiles) {

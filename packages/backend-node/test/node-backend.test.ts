@@ -61,3 +61,12 @@ describe('concurrent generate() on one backend', () => {
     await b.dispose();
   });
 });
+
+describe('createNodeBackend option keys', () => {
+  it('refuses an unknown key naming the closest one, and takes null as the default', async () => {
+    await expect(createNodeBackend({ bundle: TINY, thread: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("did you mean 'threads'?") });
+    const b = await createNodeBackend({ bundle: TINY, device: null, threads: null } as never);
+    expect(b.device).toBe('cpu');
+    await b.dispose();
+  });
+});

@@ -1,5 +1,5 @@
 import { firstWorkingDevice, OrtBackend, type DeviceFallback, type VerifiedBundle } from '@migm/backend-ort';
-import { isMigmError, MigmError } from '@migm/core';
+import { checkOptionKeys, isMigmError, MigmError } from '@migm/core';
 import type * as OrtWeb from 'onnxruntime-web';
 import { fetchBundle, type FetchBundleOptions } from './fetch-bundle.js';
 import { adaptOrtWeb } from './ort-web-adapter.js';
@@ -97,7 +97,14 @@ const SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as cons
  * const backend = await createWebBackend({ bundle: '/bundle/', wasmPaths: '/ort/', device: 'auto' });
  * console.log(backend.device, backend.selection.fallbacks);
  */
-export async function createWebBackend(options: WebBackendOptions): Promise<WebBackend> {
+const WEB_OPTION_KEYS = ['bundle', 'device', 'wasmPaths', 'numThreads', 'ort', 'fetch', 'shortcut', 'deviceFeatures', 'classifier', 'logLevel'] as const satisfies readonly (keyof WebBackendOptions)[];
+
+export async function createWebBackend(given: WebBackendOptions): Promise<WebBackend> {
+  if (given === null || typeof given !== 'object') {
+    throw new MigmError('INVALID_OPTION', `Invalid options: got ${given === null ? 'null' : typeof given}; an object { bundle, device?, ... } is allowed.`);
+  }
+  const options = checkOptionKeys(given, WEB_OPTION_KEYS, 'createWebBackend()');
+  if (options.bundle === undefined) throw new MigmError('INVALID_OPTION', "Invalid option 'bundle': got nothing; a bundle URL or the result of fetchBundle() is required.");
   const requested = options.device ?? 'auto';
   if (!WEB_DEVICES.includes(requested)) {
     throw new MigmError('INVALID_OPTION', `Invalid option 'device': got ${JSON.stringify(requested)}; allowed: ${WEB_DEVICES.join(', ')}.`, { details: { option: 'device', value: requested } });

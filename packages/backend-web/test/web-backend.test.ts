@@ -82,3 +82,11 @@ describe('createWebBackend', () => {
     await node.dispose();
   });
 });
+
+describe('createWebBackend options', () => {
+  it('refuses null options, a missing bundle and unknown keys (naming the closest) before fetching anything', async () => {
+    await expect(createWebBackend(null as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(createWebBackend({} as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("'bundle'") });
+    await expect(createWebBackend({ bundle: 'https://never.fetched/', devise: 'wasm' } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("did you mean 'device'?") });
+  });
+});
