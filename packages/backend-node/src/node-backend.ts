@@ -60,6 +60,9 @@ export function disableOrtTelemetry(): void {
  * await backend.dispose();
  */
 const NODE_OPTION_KEYS = ['bundle', 'device', 'threads', 'spinning', 'graphOptimizationLevel', 'shortcut', 'classifier', 'onFallback'] as const satisfies readonly (keyof NodeBackendOptions)[];
+// Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
+const everyNodeKey: [Exclude<keyof NodeBackendOptions, (typeof NODE_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
+void everyNodeKey;
 
 export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtBackend> {
   if (given === null || typeof given !== 'object') {

@@ -97,7 +97,10 @@ const SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as cons
  * const backend = await createWebBackend({ bundle: '/bundle/', wasmPaths: '/ort/', device: 'auto' });
  * console.log(backend.device, backend.selection.fallbacks);
  */
-const WEB_OPTION_KEYS = ['bundle', 'device', 'wasmPaths', 'numThreads', 'ort', 'fetch', 'shortcut', 'deviceFeatures', 'classifier', 'logLevel'] as const satisfies readonly (keyof WebBackendOptions)[];
+const WEB_OPTION_KEYS = ['bundle', 'device', 'wasmPaths', 'numThreads', 'ort', 'fetch', 'shortcut', 'deviceFeatures', 'classifier', 'logLevel', 'onFallback', 'onDeviceLost'] as const satisfies readonly (keyof WebBackendOptions)[];
+// Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
+const everyWebKey: [Exclude<keyof WebBackendOptions, (typeof WEB_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
+void everyWebKey;
 
 export async function createWebBackend(given: WebBackendOptions): Promise<WebBackend> {
   if (given === null || typeof given !== 'object') {

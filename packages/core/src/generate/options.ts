@@ -180,7 +180,7 @@ export function checkOptionKeys<T extends object>(options: T, known: readonly st
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       const near = closestKey(key, known);
-      throw new MigmError('INVALID_OPTION', `Unknown ${what} option ${describe(key)}${near ? `; did you mean '${near}'?` : ''} Allowed: ${known.join(', ')}.`, {
+      throw new MigmError('INVALID_OPTION', `Unknown ${what} option ${describe(key)}${near ? `; did you mean '${near}'?` : '.'} Allowed: ${known.join(', ')}.`, {
         details: { option: key, ...(near ? { suggestion: near } : {}) },
       });
     }
