@@ -1,6 +1,8 @@
 import {
   affineHeadUsable,
+  checkFloats,
   checkIds,
+  checkObject,
   checkTerms,
   combineHost,
   guideFeatureHost,
@@ -115,13 +117,15 @@ export class OrtBackend implements Backend {
     const session = this.#session('base');
     const { count: L, codebookSize: K } = this.manifest.tokens;
     const D = this.manifest.featureDim;
+    checkObject('forward', 'input', input);
     const { tokens, classes, rows, logits } = input;
+    checkIds('forward', 'tokens', tokens, this.manifest.tokens.maskId);
+    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
+    checkFloats('forward', 'logits', logits);
     checkRows('forward', rows);
     checkLength('forward', 'tokens', tokens.length, rows * L);
     checkLength('forward', 'classes', classes.length, rows);
     checkLength('forward', 'logits', logits.length, rows * L * K);
-    checkIds('forward', 'tokens', tokens, this.manifest.tokens.maskId);
-    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
     const g = this.manifest.graphs.base;
     const feature = this.#pool.take(rows * L * D);
     try {
@@ -143,6 +147,7 @@ export class OrtBackend implements Backend {
     const session = this.#session('head');
     const f = this.#own(feature);
     const [rows, L] = f.dims;
+    checkFloats('head', 'logits', logits);
     checkLength('head', 'logits', logits.length, rows * L * this.manifest.tokens.codebookSize);
     const g = this.manifest.graphs.head;
     await this.#run('head', session, { [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', f.data, f.dims) }, [
@@ -157,6 +162,7 @@ export class OrtBackend implements Backend {
     const K = this.manifest.tokens.codebookSize;
     if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
     const batch = rows / 2;
+    checkFloats('guidedHead', 'logits', logits);
     checkLength('guidedHead', 'logits', logits.length, batch * L * K);
     const g = this.manifest.graphs.head;
     const guided = this.#pool.take(batch * L * D);
@@ -174,13 +180,15 @@ export class OrtBackend implements Backend {
     const session = this.#session('shortcut');
     const f = this.#own(feature);
     const [rows, L, D] = f.dims;
+    checkObject('velocity', 'control', control);
+    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
+    checkIds('velocity', 'positions', control.positions, L - 1);
+    checkFloats('velocity', 'ratio', control.ratio);
     const n = control.count;
     if (!Number.isInteger(n) || n < 1 || n > L) throw new MigmError('INVALID_OPTION', `velocity: count must be an integer from 1 to ${L}, got ${n}.`);
     checkLength('velocity', 'tokens', control.tokens.length, rows * n);
     checkLength('velocity', 'positions', control.positions.length, rows * n);
     checkLength('velocity', 'ratio', control.ratio.length, rows);
-    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
-    checkIds('velocity', 'positions', control.positions, L - 1);
     const g = this.manifest.graphs.shortcut!;
     const out = this.#pool.take(rows * L * D);
     try {

@@ -1,7 +1,9 @@
 import { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import {
   affineHeadUsable,
+  checkFloats,
   checkIds,
+  checkObject,
   checkTerms,
   MigmError,
   type Backend,
@@ -162,13 +164,15 @@ export class WebGpuBackend implements Backend {
     const session = this.#session('base');
     const { count: L, codebookSize: K } = this.manifest.tokens;
     const D = this.manifest.featureDim;
+    checkObject('forward', 'input', input);
     const { tokens, classes, rows, logits } = input;
+    checkIds('forward', 'tokens', tokens, this.manifest.tokens.maskId);
+    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
+    checkFloats('forward', 'logits', logits);
     checkRows('forward', rows);
     checkLength('forward', 'tokens', tokens.length, rows * L);
     checkLength('forward', 'classes', classes.length, rows);
     checkLength('forward', 'logits', logits.length, rows * L * K);
-    checkIds('forward', 'tokens', tokens, this.manifest.tokens.maskId);
-    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
     const g = this.manifest.graphs.base;
     const out = await this.#run('base', session, {
       [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]),
@@ -182,6 +186,7 @@ export class WebGpuBackend implements Backend {
     const session = this.#session('head');
     const f = this.#own(feature);
     const [rows, L] = f.dims;
+    checkFloats('head', 'logits', logits);
     checkLength('head', 'logits', logits.length, rows * L * this.manifest.tokens.codebookSize);
     const g = this.manifest.graphs.head;
     const out = await this.#run('head', session, { [g.inputs['feature']!.name]: f.tensor });
@@ -192,13 +197,15 @@ export class WebGpuBackend implements Backend {
     const session = this.#session('shortcut');
     const f = this.#own(feature);
     const [rows, L, D] = f.dims;
+    checkObject('velocity', 'control', control);
+    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
+    checkIds('velocity', 'positions', control.positions, L - 1);
+    checkFloats('velocity', 'ratio', control.ratio);
     const n = control.count;
     if (!Number.isInteger(n) || n < 1 || n > L) throw new MigmError('INVALID_OPTION', `velocity: count must be an integer from 1 to ${L}, got ${n}.`);
     checkLength('velocity', 'tokens', control.tokens.length, rows * n);
     checkLength('velocity', 'positions', control.positions.length, rows * n);
     checkLength('velocity', 'ratio', control.ratio.length, rows);
-    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
-    checkIds('velocity', 'positions', control.positions, L - 1);
     const g = this.manifest.graphs.shortcut!;
     const out = await this.#run('shortcut', session, {
       [g.inputs['feature']!.name]: f.tensor,
@@ -226,6 +233,7 @@ export class WebGpuBackend implements Backend {
     if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
     if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `guidedHead: weight ${weight} is not allowed; a finite number >= 0 is.`);
     const batch = rows / 2;
+    checkFloats('guidedHead', 'logits', logits);
     checkLength('guidedHead', 'logits', logits.length, batch * L * this.manifest.tokens.codebookSize);
     const half = batch * L * D;
     const source = f.tensor.gpuBuffer as unknown as GPUBufferLike;

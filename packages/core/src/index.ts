@@ -4,7 +4,7 @@
  * `Backend` interface that runtime packages implement.
  */
 export { MigmError, isMigmError, type MigmErrorCode } from './errors.js';
-export { checkIds } from './backend/check-ids.js';
+export { checkFloats, checkIds, checkObject } from './backend/check-ids.js';
 export type { AbortSignalLike } from './clock.js';
 
 export { MASKGIT_SCHEDULES, tokenCounts, type MaskgitScheduleName } from './schedules/maskgit.js';

@@ -19,3 +19,15 @@ export function checkIds(method: string, what: string, ids: unknown, max: number
     }
   }
 }
+
+/** Checks that a buffer a backend writes into or reads from is a Float32Array (INVALID_OPTION otherwise). */
+export function checkFloats(method: string, what: string, values: unknown): asserts values is Float32Array {
+  if (!(values instanceof Float32Array)) {
+    throw new MigmError('INVALID_OPTION', `${method}: ${what} must be a Float32Array, got ${values === null ? 'null' : typeof values === 'object' ? (values.constructor?.name ?? 'an object') : typeof values}.`);
+  }
+}
+
+/** Checks that a backend method's argument object (ForwardInput, VelocityControl) is an object. */
+export function checkObject(method: string, what: string, value: unknown): asserts value is object {
+  if (value === null || typeof value !== 'object') throw new MigmError('INVALID_OPTION', `${method}: ${what} must be an object, got ${value === null ? 'null' : typeof value}.`);
+}

@@ -103,8 +103,14 @@ export function integrateHost(out: Float32Array, feature: Float32Array, velocity
 
 /** Checks that all terms have the same dims; returns those dims. */
 export function checkTerms(terms: readonly FeatureTerm[]): readonly [number, number, number] {
+  if (!Array.isArray(terms)) throw new MigmError('INVALID_OPTION', `Feature combine needs an array of { feature, coef } terms, got ${terms === null ? 'null' : typeof terms}.`);
   const first = terms[0];
   if (first === undefined) throw new MigmError('INVALID_OPTION', 'Feature combine needs at least one term.');
+  for (const t of terms) {
+    if (t === null || typeof t !== 'object' || t.feature === null || typeof t.feature !== 'object' || !Array.isArray(t.feature.dims) || t.feature.dims.length !== 3) {
+      throw new MigmError('INVALID_OPTION', 'Feature combine: every term must be { feature, coef } with a feature tensor made by this backend.');
+    }
+  }
   const [r, l, d] = first.feature.dims;
   for (const t of terms) {
     const [r2, l2, d2] = t.feature.dims;
