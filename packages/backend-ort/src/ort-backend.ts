@@ -55,6 +55,9 @@ export interface Classification {
   readonly featureDim: number;
 }
 
+/** Affine-head check results by backend name, device and head sha256 (see `OrtBackend.create`). */
+const affineVerdicts = new Map<string, { usable: boolean; warnings: string[] }>();
+
 /**
  * The onnxruntime implementation of core's `Backend`, shared by Node and the web. Features live in host
  * memory as `HostFeature`s whose buffers are pooled; model outputs are written straight into caller buffers
@@ -77,9 +80,21 @@ export class OrtBackend implements Backend {
     const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions);
     const backend = new OrtBackend(options, sessions);
     if (backend.capabilities.guidedHead) {
-      // Trust, but verify: guidedHead is only right for a head that really is affine.
+      // Trust, but verify: guidedHead is only right for a head that really is affine. The verdict depends only on
+      // the head's bytes (sha256-verified) and where it runs, so it is kept for the process: a service that
+      // creates backends repeatedly pays the check's head runs (time, and native memory churn) once.
+      const headFile = backend.manifest.files.find((f) => f.path === backend.manifest.graphs.head.file);
+      const key = `${options.name}|${options.device}|${headFile?.sha256 ?? ''}`;
       try {
-        if (!(await affineHeadUsable(backend.manifest, (feature, rows) => backend.#headHost(feature, rows), options.onWarning))) backend.#dropGuidedHead();
+        let verdict = headFile ? affineVerdicts.get(key) : undefined;
+        if (verdict === undefined) {
+          const warnings: string[] = [];
+          const usable = await affineHeadUsable(backend.manifest, (feature, rows) => backend.#headHost(feature, rows), (w) => warnings.push(w));
+          verdict = { usable, warnings };
+          if (headFile) affineVerdicts.set(key, verdict);
+        }
+        for (const w of verdict.warnings) (options.onWarning ?? console.warn)(w);
+        if (!verdict.usable) backend.#dropGuidedHead();
       } catch (err) {
         await backend.dispose();
         throw err;
