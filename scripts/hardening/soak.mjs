@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Memory over time, on the default bundle with onnxruntime-node. Not a CI test: run it after `pnpm build`:
 //
-//   node --expose-gc scripts/hardening/soak.mjs [--calls 500] [--cycles 100] [--json docs/data/soak.json]
+//   node scripts/hardening/soak.mjs [--calls 500] [--cycles 400] [--json docs/data/soak.json]
 //
 // 1. soak: one backend, --calls generate() + decode() calls (batch 4, the default plan), RSS sampled along.
 // 2. lifecycle: --cycles x (createNodeBackend, one generate(), dispose()), RSS per cycle.
@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUNDLE = join(ROOT, 'packages/bundle-fashion-mnist/bundle');
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '500' }, cycles: { type: 'string', default: '100' }, json: { type: 'string' }, part: { type: 'string' } } });
+const { values } = parseArgs({ options: { calls: { type: 'string', default: '500' }, cycles: { type: 'string', default: '400' }, json: { type: 'string' }, part: { type: 'string' } } });
 if (values.part === undefined) {
   // Parent: one child per part, then the report.
   const report = { date: new Date().toISOString(), node: process.version };
@@ -104,14 +104,17 @@ const parts = {
 async function cycles(cycle) {
   const n = Number(values.cycles);
   const samples = [];
+  const checkpointsMB = [];
   const start = rss();
   for (let i = 0; i < n; i++) {
     await cycle();
     samples.push([i + 1, rss()]);
+    if ((i + 1) % Math.max(1, Math.floor(n / 8)) === 0) checkpointsMB.push(Number(samples.at(-1)[1].toFixed(1)));
   }
   const end = rss();
   const h = process.memoryUsage();
-  return { cycles: n, startMB: start, endMB: end, growthKBPerCycle: slope(samples) * 1024, jsHeapUsedMB: h.heapUsed / 1024 ** 2 };
+  // The slope over the second half tells a leak (still growing) from an allocator reaching its high-water mark.
+  return { cycles: n, startMB: start, endMB: end, checkpointsMB, growthKBPerCycle: slope(samples) * 1024, secondHalfKBPerCycle: slope(samples.slice(Math.floor(n / 2))) * 1024, jsHeapUsedMB: h.heapUsed / 1024 ** 2 };
 }
 
 console.log(JSON.stringify(await parts[values.part]()));
