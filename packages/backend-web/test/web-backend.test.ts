@@ -83,6 +83,26 @@ describe('createWebBackend', () => {
   });
 });
 
+describe('createWebBackend on a hostile bundle', () => {
+  it('refuses a graph with external data and a manifest that breaks the documented equalities', async () => {
+    // A uint8 initializer whose data is declared to live in the file 'secret.txt' (protobuf written by hand).
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const field = (n: number, body: Uint8Array) => Uint8Array.from([n * 8 + 2, body.length, ...body]);
+    const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
+    const tensor = cat(field(8, enc('W')), Uint8Array.from([2 * 8, 2, 14 * 8, 1]), field(13, cat(field(1, enc('location')), field(2, enc('secret.txt')))));
+    const hostile = cat(Uint8Array.from([8, 8]), field(7, cat(field(5, tensor))));
+    const manifest = structuredClone(tiny.manifest);
+    const entry = manifest.files.find((f) => f.path === manifest.graphs.decoder.file)!;
+    entry.bytes = hostile.length;
+    entry.sha256 = createHash('sha256').update(hostile).digest('hex');
+    const bundle = { manifest, files: new Map(tiny.files).set(entry.path, hostile) };
+    await expect(createWebBackend({ bundle, device: 'wasm', numThreads: 1 })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining("keep their data in external files ('W')") });
+    const bad = structuredClone(tiny.manifest) as Manifest;
+    bad.tokens.maskId += 1;
+    expect(() => validateManifest(bad)).toThrow(/maskId .* must equal tokens.codebookSize/);
+  });
+});
+
 describe('createWebBackend options', () => {
   it('refuses null options, a missing bundle and unknown keys (naming the closest) before fetching anything', async () => {
     await expect(createWebBackend(null as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
