@@ -93,7 +93,8 @@ export class OrtBackend implements Backend {
           verdict = { usable, warnings };
           if (headFile) affineVerdicts.set(key, verdict);
         }
-        for (const w of verdict.warnings) (options.onWarning ?? console.warn)(w);
+        const warn = options.onWarning ?? ((w: string) => (globalThis as { console?: { warn(m: string): void } }).console?.warn(w));
+        for (const w of verdict.warnings) warn(w);
         if (!verdict.usable) backend.#dropGuidedHead();
       } catch (err) {
         await backend.dispose();
