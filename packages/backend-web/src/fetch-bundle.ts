@@ -1,4 +1,4 @@
-import { MigmError, toHex, validateManifest, verifyBundleFile, type Manifest } from '@migm/core';
+import { checkOptionKeys, MigmError, toHex, validateManifest, verifyBundleFile, type Manifest } from '@migm/core';
 
 /** Progress of a bundle download, per file and in total (bytes). */
 export interface BundleProgressEvent {
@@ -62,7 +62,12 @@ async function defaultCache(): Promise<CacheLike | undefined> {
  * @example
  * const bundle = await fetchBundle('/models/fashion-mnist/', { onProgress: (e) => console.log(e.totalLoaded, e.totalBytes) });
  */
-export async function fetchBundle(baseUrl: string, options: FetchBundleOptions = {}): Promise<FetchedBundle> {
+const FETCH_OPTION_KEYS = ['fetch', 'cache', 'onProgress', 'signal'] as const satisfies readonly (keyof FetchBundleOptions)[];
+
+export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {}): Promise<FetchedBundle> {
+  if (typeof baseUrl !== 'string' || baseUrl.length === 0) throw new MigmError('INVALID_OPTION', `fetchBundle: the base URL must be a non-empty string, got ${typeof baseUrl === 'string' ? '""' : typeof baseUrl}.`);
+  if (given === null || typeof given !== 'object') throw new MigmError('INVALID_OPTION', `fetchBundle: options must be an object, got ${given === null ? 'null' : typeof given}.`);
+  const options = checkOptionKeys(given, FETCH_OPTION_KEYS, 'fetchBundle()');
   const doFetch = options.fetch ?? globalThis.fetch;
   if (typeof doFetch !== 'function') throw new MigmError('UNSUPPORTED', 'fetchBundle needs a fetch implementation; none is available here.');
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;

@@ -5,6 +5,7 @@
  */
 export { MigmError, isMigmError, type MigmErrorCode } from './errors.js';
 export { checkFloats, checkIds, checkObject } from './backend/check-ids.js';
+export { checkOptionKeys, closestKey } from './option-keys.js';
 export type { AbortSignalLike } from './clock.js';
 
 export { MASKGIT_SCHEDULES, tokenCounts, type MaskgitScheduleName } from './schedules/maskgit.js';
@@ -41,8 +42,6 @@ export type {
 
 export { generate, type CallCounts, type GenerateResult } from './generate/generate.js';
 export {
-  checkOptionKeys,
-  closestKey,
   DEFAULT_MEMORY_LIMIT,
   estimateRunBytes,
   GENERATE_OPTION_KEYS,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closestKey, estimateRunBytes, generate, MAX_SCALE, type Backend, type ForwardInput } from '../src/index.js';
+import { closestKey, estimateRunBytes, generate, MAX_SCALE, tileImages, type Backend, type ForwardInput } from '../src/index.js';
 import { TestBackend } from '../src/testing/index.js';
 
 /** A TestBackend whose base model writes `value` into one logit of image 0 at the first full step. */
@@ -49,6 +49,15 @@ describe('generate() options: unknown keys, null and bounds', () => {
     }
     await expect(generate(new TestBackend(), null as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(generate(new TestBackend(), [] as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
+});
+
+describe('tileImages() options', () => {
+  it('refuses unknown keys and a non-image with INVALID_OPTION', () => {
+    const images = { data: new Float32Array(4), batch: 1, channels: 1 as const, height: 2, width: 2 };
+    expect(() => tileImages(images, { colums: 2 } as never)).toThrow(/did you mean 'columns'/);
+    expect(() => tileImages(null as never)).toThrow(/'images'/);
+    expect(tileImages(images, { scale: null } as never).width).toBe(2 + 2 * 2);
   });
 });
 

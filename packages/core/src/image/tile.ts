@@ -1,5 +1,6 @@
 import type { ImageBatch } from '../backend/types.js';
 import { invalidOption } from '../errors.js';
+import { checkOptionKeys } from '../option-keys.js';
 
 /** An 8-bit RGBA raster, ready for a PNG encoder or a canvas ImageData. */
 export interface RgbaImage {
@@ -27,7 +28,14 @@ export interface TileOptions {
  * @example
  * const grid = tileImages(await backend.decode(result.tokens, result.batch), { columns: 4, scale: 4 });
  */
-export function tileImages(images: ImageBatch, options: TileOptions = {}): RgbaImage {
+const TILE_OPTION_KEYS = ['columns', 'padding', 'range', 'scale', 'background'] as const satisfies readonly (keyof TileOptions)[];
+
+export function tileImages(images: ImageBatch, given: TileOptions = {}): RgbaImage {
+  if (images === null || typeof images !== 'object' || !(images.data instanceof Float32Array)) {
+    throw invalidOption('images', images, 'an ImageBatch { data: Float32Array, batch, channels, height, width } (from backend.decode) is allowed');
+  }
+  if (given === null || typeof given !== 'object') throw invalidOption('options', given, 'an object is allowed');
+  const options = checkOptionKeys(given, TILE_OPTION_KEYS, 'tileImages()');
   const { batch, channels, height, width, data } = images;
   const columns = options.columns ?? Math.ceil(Math.sqrt(batch));
   const padding = options.padding ?? 2;
