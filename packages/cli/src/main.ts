@@ -5,13 +5,14 @@ import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { recordCommand } from './commands/record.js';
 import { UsageError } from './errors.js';
+import { METHOD_NAMES } from './methods.js';
 
 /** Each command with its usage lines, printed by `migm --help` and by `migm <command> --help`. */
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
   generate: {
     run: generateCommand,
     usage: `migm generate --class <name|id|none> [--count 16] [--steps N] [--budget B]
-              [--method shortcut|vanilla|reuse|taylor|shortcut-taylor] [--seed S] [--out migm.png]
+              [--method ${METHOD_NAMES.join('|')}] [--seed S] [--out migm.png]
               [--columns C] [--scale 4] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
   (--budget: full steps of an accelerated method; vanilla runs every step and refuses it)`,
   },
@@ -30,7 +31,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
     run: benchCommand,
     usage: `migm bench    [--quick] [--images 2000] [--batch 16] [--out bench-out] [--markdown BENCHMARKS.md] [--torch DIR|off]
               [--methods vanilla,shortcut,...] [--steps 4,16,...]
-  (FD / accuracy / latency of vanilla, shortcut, reuse, taylor, shortcut-taylor: the Pareto benchmark;
+  (FD / accuracy / latency of ${METHOD_NAMES.join(', ')}: the Pareto benchmark;
    --methods and --steps run a subset of its settings)`,
   },
 };

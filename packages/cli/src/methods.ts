@@ -1,13 +1,26 @@
-import type { Predictor } from '@migm/core';
+import { PREDICTOR_REGISTRY, predictorDefinition, type Predictor } from '@migm/core';
 
-/** CLI method names (the paper's words) and the core predictor each runs. */
-export const METHODS = {
-  vanilla: 'none',
-  shortcut: 'learned',
-  reuse: 'reuse',
-  taylor: 'taylor',
-  /** The shortcut until the second full step, then Taylor (core's 'learned-taylor'). */
-  'shortcut-taylor': 'learned-taylor',
-} as const satisfies Record<string, Predictor>;
-export type Method = keyof typeof METHODS;
-export const METHOD_NAMES = Object.keys(METHODS) as Method[];
+/**
+ * The CLI's words for the methods whose core names predate the CLI (the paper says "vanilla" and "shortcut").
+ * Every other method is called by its registry name, so a method added to core's registry appears here, in
+ * `--method` and in the bench, without an edit.
+ */
+const CLI_WORDS: Partial<Record<Predictor, string>> = { none: 'vanilla', learned: 'shortcut', 'learned-taylor': 'shortcut-taylor' };
+
+/** CLI method name -> the core predictor it runs, in registry order. */
+export const METHODS: Readonly<Record<string, Predictor>> = Object.fromEntries(PREDICTOR_REGISTRY.map((p) => [CLI_WORDS[p.name] ?? p.name, p.name]));
+export type Method = string;
+export const METHOD_NAMES: readonly Method[] = Object.keys(METHODS);
+
+/** The core predictor of a CLI method name (names come from METHOD_NAMES, so an unknown one is a bug). */
+export function predictorOf(method: Method): Predictor {
+  const p = METHODS[method];
+  if (p === undefined) throw new Error(`unknown method '${method}' (methods: ${METHOD_NAMES.join(', ')})`);
+  return p;
+}
+
+/** Methods that skip steps (budget applies), in registry order. */
+export const ACCELERATED_METHODS: readonly Method[] = METHOD_NAMES.filter((m) => predictorDefinition(predictorOf(m))!.accelerated);
+
+/** Training-free methods (no learned shortcut): the rivals a shortcut method is judged against at equal latency. */
+export const TRAINING_FREE_METHODS: readonly Method[] = METHOD_NAMES.filter((m) => !predictorDefinition(predictorOf(m))!.needsVelocity);

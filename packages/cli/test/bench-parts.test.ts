@@ -68,7 +68,7 @@ describe('bench report', () => {
     speedup: null, idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
   });
   it('computes speed-ups against vanilla at the same N and judges the targets', () => {
-    const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.5, 0.08), row('reuse', 16, 5, 33, 20, 0.01), row('taylor', 16, 5, 34, 12, 0.05)]);
+    const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.5, 0.08), row('reuse', 16, 5, 33, 20, 0.01), row('taylor', 16, 5, 34, 12, 0.05), row('adams', 16, 5, 34, 11.5, 0.05)]);
     expect(rows[2]!.speedup).toBeCloseTo(100 / 36, 6);
     const v = verdicts(rows, [], 16);
     expect(v[0]).toMatch(/^MET: shortcut N=16 B=5/);
@@ -82,18 +82,18 @@ describe('bench report', () => {
     expect(w[1]).toMatch(/^NOT MET: taylor N=16 B=5/);
     expect(w[3]).toMatch(/^NOT MET: our Node runtime is 1.20x/);
   });
-  it('judges shortcut-taylor on its own lines, against vanilla, reuse and taylor but not the shortcut', () => {
+  it('judges shortcut-taylor on its own lines, against vanilla and the training-free methods but not the shortcut', () => {
     // The shortcut is faster than shortcut-taylor's 1.05x latency window and has the lower FD: counted as a
     // rival, it would beat shortcut-taylor (and shortcut-taylor, at 10.4, does not beat the shortcut either).
     const rows = withSpeedups([
       row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.2, 0.08),
-      row('taylor', 16, 5, 34, 11, 0.05), row('reuse', 16, 5, 33, 12, 0.01), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06),
+      row('taylor', 16, 5, 34, 11, 0.05), row('reuse', 16, 5, 33, 12, 0.01), row('adams', 16, 5, 34, 10.9, 0.05), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06),
     ]);
     const v = verdicts(rows, [], 16);
     expect(v[0]).toMatch(/^MET: shortcut N=16 B=5 .*FD 10.20 vs 10.00/);
-    expect(v[1]).toBe('MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than shortcut.');
+    expect(v[1]).toBe('MET: at equal or lower latency, no fewer-step vanilla or reuse, taylor, adams setting has a lower FD than shortcut.');
     expect(v[2]).toMatch(/^MET: shortcut-taylor N=16 B=5 vs vanilla N=16: 2.86x faster.*FD 10.40 vs 10.00 \(4.0%/);
-    expect(v[3]).toBe('MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than shortcut-taylor.');
+    expect(v[3]).toBe('MET: at equal or lower latency, no fewer-step vanilla or reuse, taylor, adams setting has a lower FD than shortcut-taylor.');
     expect(v[4]).toMatch(/^MET: shortcut achieved \/ ideal/);
     expect(verdicts(rows.filter((r) => r.method !== 'shortcut-taylor'), [], 16).some((l) => l.includes('shortcut-taylor'))).toBe(false);
   });
@@ -103,7 +103,7 @@ describe('bench report', () => {
     expect(v[0]).toMatch(/^NOT MEASURED: shortcut at the trained N/);
     expect(v[1]).toBe('NOT MEASURED: no shortcut rows.');
     expect(v[2]).toMatch(/^MET: shortcut-taylor N=16 B=5/);
-    expect(v[3]).toBe('NOT MEASURED: no measured setting beats shortcut-taylor at equal or lower latency, but the run has no fewer-step vanilla, reuse, taylor rows.');
+    expect(v[3]).toBe('NOT MEASURED: no measured setting beats shortcut-taylor at equal or lower latency, but the run has no fewer-step vanilla, reuse, taylor, adams rows.');
     expect(v[4]).toMatch(/^NOT MEASURED: shortcut achieved \/ ideal/);
     // A rival that does beat it is evidence enough, whatever else is missing.
     const beaten = verdicts(withSpeedups([row('vanilla', 16, undefined, 100, 10), row('taylor', 16, 5, 30, 9, 0.05), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06)]), [], 16);
@@ -118,6 +118,8 @@ describe('bench report', () => {
     expect(filterConfigs(all)).toEqual(all);
     const plain = defaultConfigs({ ...m, graphs: {} } as typeof m, true);
     expect(plain.some((c) => c.method === 'shortcut' || c.method === 'shortcut-taylor')).toBe(false);
+    // Every accelerated method of core's registry gets rows without a list in the bench (adams included).
+    expect([...new Set(all.map((c) => c.method))]).toEqual(['vanilla', 'shortcut', 'reuse', 'taylor', 'shortcut-taylor', 'adams']);
   });
   it('shows the PyTorch peer as median (min-max) when the peer reports its range', () => {
     const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10)]);

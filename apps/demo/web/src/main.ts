@@ -1,7 +1,8 @@
 // The demo page: controls, worker messages, progress, preview and results.
 import { clearBundleCache } from '@migm/backend-web';
-import type { Manifest, Predictor } from '@migm/core';
+import { PREDICTOR_REGISTRY, predictorDefinition, type Manifest, type Predictor } from '@migm/core';
 import type { FromWorker, RunResult, RunSettings, SelectionInfo, ToWorker } from './protocol.js';
+import { methodName } from './methods.js';
 import { drawImages } from './render.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -36,7 +37,8 @@ const el = {
 
 type State = 'loading' | 'idle' | 'generating' | 'no-model';
 const MAX_BATCH = 16;
-const METHOD_NAMES: Record<Predictor, string> = { none: 'Vanilla', learned: 'Shortcut', reuse: 'Reuse', taylor: 'Taylor', 'learned-taylor': 'Shortcut + Taylor' };
+// The method list comes from core's predictor registry: a new method appears here without an edit.
+for (const p of PREDICTOR_REGISTRY) el.method.add(new Option(p.label, p.name, p.name === 'learned', p.name === 'learned'));
 
 /** What the end-to-end test and curious users can read: `window.migmDemo`. */
 const demo = {
@@ -100,10 +102,10 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
     el.budget.value = String(manifest.sampling.budget ?? Math.max(1, Math.ceil(manifest.sampling.steps / 3)));
   }
   const hasShortcut = manifest.graphs.shortcut !== undefined;
-  for (const learned of ['learned', 'learned-taylor']) {
-    (el.method.querySelector(`option[value="${learned}"]`) as HTMLOptionElement).disabled = !hasShortcut;
+  for (const p of PREDICTOR_REGISTRY.filter((d) => d.needsVelocity)) {
+    (el.method.querySelector(`option[value="${p.name}"]`) as HTMLOptionElement).disabled = !hasShortcut;
   }
-  if (!hasShortcut && (el.method.value === 'learned' || el.method.value === 'learned-taylor')) el.method.value = 'none';
+  if (!hasShortcut && predictorDefinition(el.method.value)?.needsVelocity) el.method.value = 'none';
   const fallbacks = selection.fallbacks.map((f) => `${f.device} unavailable: ${f.message}`).join(' ');
   el.runtime.textContent =
     `${manifest.name} ${manifest.version}: ${L} tokens (${manifest.tokens.grid.join('×')}), ${manifest.tokens.codebookSize} codes, ` +
@@ -288,7 +290,7 @@ function renderResults(results: readonly RunResult[]): void {
 function summary(results: readonly RunResult[]): string {
   const r = results[results.length - 1]!;
   const images = `${r.images.batch} image${r.images.batch > 1 ? 's' : ''}`;
-  if (results.length === 2) return `Done: ${images} with vanilla and ${METHOD_NAMES[r.predictor].toLowerCase()}.`;
+  if (results.length === 2) return `Done: ${images} with vanilla and ${methodName(r.predictor).toLowerCase()}.`;
   return `Done: ${images} in ${fmt(r.ms)} ms (${fmt(r.ms / r.images.batch)} ms per image).`;
 }
 

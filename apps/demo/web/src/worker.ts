@@ -1,6 +1,7 @@
 // The generation worker: owns the backend, runs generate() off the page's thread, streams progress.
 import { generate, isMigmError, MigmError, type Backend, type FeatureTensor, type FeatureTerm, type ForwardInput, type GenerateOptions, type StepEvent, type VelocityControl } from '@migm/core';
 import { createWebBackend, type WebBackend } from '@migm/backend-web';
+import { methodName } from './methods.js';
 import type { FromWorker, GenerateRequest, LoadRequest, Pixels, RunResult, ToWorker } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
@@ -90,11 +91,9 @@ async function run(req: GenerateRequest): Promise<void> {
   }
 }
 
-const LABELS = { none: 'Vanilla', learned: 'Shortcut', reuse: 'Reuse', taylor: 'Taylor', 'learned-taylor': 'Shortcut + Taylor' } as const;
-
 async function runOne(b: Backend, req: GenerateRequest, predictor: GenerateOptions['predictor'] & string, signal: AbortSignal): Promise<RunResult> {
   const s = req.settings;
-  const label = LABELS[predictor];
+  const label = methodName(predictor);
   const pv = new PreviewingBackend(b, (ev, preview) =>
     post(
       { type: 'step', id: req.id, run: label, step: ev.step, steps: ev.steps, kind: ev.kind, masked: ev.masked, elapsedMs: ev.elapsedMs - pv.previewMs, ...(preview ? { preview } : {}) },

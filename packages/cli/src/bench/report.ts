@@ -1,4 +1,5 @@
 import type { BenchRow } from './run-bench.js';
+import { TRAINING_FREE_METHODS } from '../methods.js';
 
 /** What a report needs besides the rows. */
 export interface BenchMeta {
@@ -103,10 +104,11 @@ function qualityVerdicts(rows: readonly BenchRow[], method: 'shortcut' | 'shortc
   } else {
     out.push(`NOT MEASURED: ${method} at the trained N with B ~ N/3 next to vanilla at the trained N.`);
   }
-  // At equal latency: for each point of the method, any fewer-step vanilla, reuse or taylor setting at <= its
-  // latency must have higher FD.
+  // At equal latency: for each point of the method, any fewer-step vanilla or training-free accelerated setting
+  // (reuse, taylor, adams, ...: every method of the registry that needs no shortcut) at <= its latency must
+  // have higher FD.
   const own = rows.filter((r) => r.method === method);
-  const rivals = rows.filter((r) => r.method === 'vanilla' || r.method === 'reuse' || r.method === 'taylor');
+  const rivals = rows.filter((r) => TRAINING_FREE_METHODS.includes(r.method));
   const beaten: string[] = [];
   for (const s of own) {
     for (const o of rivals.filter((r) => r.msPerImage.median <= s.msPerImage.median * 1.05 && r.fd < s.fd)) {
@@ -114,10 +116,10 @@ function qualityVerdicts(rows: readonly BenchRow[], method: 'shortcut' | 'shortc
     }
   }
   // A run filtered with --methods/--steps may lack a rival family; then "nobody beats it" proves nothing.
-  const missing = (['vanilla', 'reuse', 'taylor'] as const).filter((m) => !rivals.some((r) => r.method === m && (m !== 'vanilla' || r.steps < (T ?? Infinity))));
+  const missing = TRAINING_FREE_METHODS.filter((m) => !rivals.some((r) => r.method === m && (m !== 'vanilla' || r.steps < (T ?? Infinity))));
   if (own.length === 0) out.push(`NOT MEASURED: no ${method} rows.`);
   else if (beaten.length > 0) out.push(`NOT MET: ${beaten.join('; ')}.`);
   else if (missing.length > 0) out.push(`NOT MEASURED: no measured setting beats ${method} at equal or lower latency, but the run has no ${missing.map((m) => (m === 'vanilla' ? 'fewer-step vanilla' : m)).join(', ')} rows.`);
-  else out.push(`MET: at equal or lower latency, no fewer-step vanilla, reuse or taylor setting has a lower FD than ${method}.`);
+  else out.push(`MET: at equal or lower latency, no fewer-step vanilla or ${TRAINING_FREE_METHODS.filter((m) => m !== 'vanilla').join(', ')} setting has a lower FD than ${method}.`);
   return out;
 }

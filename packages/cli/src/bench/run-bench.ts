@@ -1,7 +1,8 @@
 import { generate, type Manifest } from '@migm/core';
 import type { OrtBackend } from '@migm/backend-node';
 import { idealSpeedup } from '@migm/shortcut';
-import { METHODS, type Method } from '../methods.js';
+import { predictorDefinition } from '@migm/core';
+import { ACCELERATED_METHODS, predictorOf, type Method } from '../methods.js';
 import { readFashionMnist } from './fashion-mnist.js';
 import { FeatureStats, frechetDistance } from './frechet.js';
 
@@ -46,8 +47,8 @@ export interface BenchOptions {
 }
 
 /**
- * The benchmark's default settings for a bundle: vanilla ladder; shortcut, reuse, taylor and shortcut-taylor at
- * N_trained and 2 N_trained.
+ * The benchmark's default settings for a bundle: vanilla ladder; every accelerated method of core's registry
+ * (those needing a shortcut only when the bundle has one) at N_trained and 2 N_trained.
  */
 export function defaultConfigs(m: Manifest, quick: boolean): BenchConfig[] {
   const L = m.tokens.count;
@@ -58,8 +59,8 @@ export function defaultConfigs(m: Manifest, quick: boolean): BenchConfig[] {
   const accelerated: BenchConfig[] = [];
   for (const [n, bs] of grid) {
     if (n > L) continue;
-    for (const method of ['shortcut', 'reuse', 'taylor', 'shortcut-taylor'] as const) {
-      if ((method === 'shortcut' || method === 'shortcut-taylor') && !m.graphs.shortcut) continue;
+    for (const method of ACCELERATED_METHODS) {
+      if (predictorDefinition(predictorOf(method))!.needsVelocity && !m.graphs.shortcut) continue;
       for (const b of bs) accelerated.push({ method, steps: n, budget: b });
     }
   }
@@ -105,7 +106,7 @@ export async function benchOne(
     generate(backend, {
       condition: Array.from({ length: n }, (_, b) => (batchIndex * o.batch + b) % numClasses),
       steps: config.steps,
-      predictor: METHODS[config.method],
+      predictor: predictorOf(config.method),
       seed: o.seed + batchIndex,
       ...(config.budget !== undefined ? { budget: config.budget } : {}),
     });

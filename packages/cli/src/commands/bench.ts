@@ -11,6 +11,9 @@ import { fastestPeerRows, markdownTable, verdicts, type BenchMeta, type PeerRow 
 import { defaultConfigs, filterConfigs, runBench, type BenchConfig } from '../bench/run-bench.js';
 import { METHOD_NAMES } from '../methods.js';
 
+/** The methods training/'s PyTorch reference sampler implements (migm_train/sampler.py). */
+const PEER_METHODS: readonly string[] = ['vanilla', 'shortcut', 'taylor', 'shortcut-taylor'];
+
 const START = '<!-- node-bench:start -->';
 const END = '<!-- node-bench:end -->';
 
@@ -113,8 +116,8 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
   if (!existsSync(join(work, 'base.pt')) || !existsSync('/usr/bin/python3')) {
     return { rows: [], note: `not run: no PyTorch checkpoints at ${work} (they are made by the training build, not shipped; run it or pass --torch DIR).` };
   }
-  const spec = configs.filter((c) => c.method !== 'reuse').map((c) => ({ method: c.method, steps: c.steps, budget: c.budget ?? null }));
-  if (spec.length === 0) return { rows: [], note: 'not run: the PyTorch reference sampler has no reuse method, and the run has no other settings.' };
+  const spec = configs.filter((c) => PEER_METHODS.includes(c.method)).map((c) => ({ method: c.method, steps: c.steps, budget: c.budget ?? null }));
+  if (spec.length === 0) return { rows: [], note: `not run: the PyTorch reference sampler has only ${PEER_METHODS.join(', ')}, and the run has no such settings.` };
   // Both ways of giving PyTorch the 2 cores, and per setting the faster: which wins changed between runs here
   // (vanilla N = 16 on 2026-11-26: 1 torch + 2 OpenBLAS threads 360-375 ms/image against 319-333 for 2 + 1, and
   // an hour later 240 for 1 + 2; 2 + 2 oversubscribes, 520 ms).

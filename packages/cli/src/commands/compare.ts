@@ -3,7 +3,7 @@ import { generate } from '@migm/core';
 import { intFlag, parse } from '../args.js';
 import { checkOutPath, loadBackend } from '../common.js';
 import { UsageError } from '../errors.js';
-import { METHODS } from '../methods.js';
+import { ACCELERATED_METHODS, predictorOf } from '../methods.js';
 import { encodePng, sideBySide } from '../png.js';
 import { describeRun, generateFlags, gridOf, runOnce, runSpec, timingLine } from './generate.js';
 
@@ -17,9 +17,9 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const backend = await loadBackend(values);
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'taylor');
-    if (spec.method === 'vanilla') throw new UsageError('--method must be shortcut, reuse, taylor or shortcut-taylor for compare (it always runs vanilla too)');
+    if (spec.method === 'vanilla') throw new UsageError(`--method must be one of ${ACCELERATED_METHODS.join(', ')} for compare (it always runs vanilla too)`);
     // Warm-up of both methods at the real batch shape: onnxruntime's first run per shape pays one-time costs.
-    for (const predictor of ['none', METHODS[spec.method]] as const) {
+    for (const predictor of ['none', predictorOf(spec.method)] as const) {
       await generate(backend, { condition: spec.condition, batch: spec.count, steps: 2, predictor, seed: 0, ...(predictor === 'none' ? {} : { budget: 1 }) });
     }
     const vanilla = await runOnce(backend, spec, 'vanilla', values.quiet === true);

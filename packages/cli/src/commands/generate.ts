@@ -4,7 +4,7 @@ import type { OrtBackend } from '@migm/backend-node';
 import { choiceFlag, intFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
 import { backendFlags, checkOutPath, fmtMs, loadBackend } from '../common.js';
-import { METHOD_NAMES, METHODS, type Method } from '../methods.js';
+import { ACCELERATED_METHODS, METHOD_NAMES, predictorOf, type Method } from '../methods.js';
 import { encodePng } from '../png.js';
 import { UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -40,7 +40,7 @@ export function runSpec(backend: OrtBackend, values: Record<string, string | boo
   const steps = intFlag('steps', values['steps'] as string | undefined, m.sampling.steps, 1, m.tokens.count)!;
   const method = choiceFlag<Method>('method', values['method'] as string | undefined, defaultMethod, METHOD_NAMES);
   if (method === 'vanilla' && values['budget'] !== undefined) {
-    throw new UsageError('--budget applies to accelerated methods (shortcut, reuse, taylor, shortcut-taylor); vanilla runs every step (use --steps to run fewer)');
+    throw new UsageError(`--budget applies to accelerated methods (${ACCELERATED_METHODS.join(', ')}); vanilla runs every step (use --steps to run fewer)`);
   }
   const budget = intFlag('budget', values['budget'] as string | undefined, Math.min(m.sampling.budget, steps), 1, steps);
   const seed = intFlag('seed', values['seed'] as string | undefined, Math.floor(Math.random() * 2 ** 31), 0, Number.MAX_SAFE_INTEGER)!;
@@ -55,7 +55,7 @@ export async function runOnce(backend: OrtBackend, spec: RunSpec, method: Method
       condition: spec.condition,
       batch: spec.count,
       steps: spec.steps,
-      predictor: METHODS[method],
+      predictor: predictorOf(method),
       seed: spec.seed,
       ...(method === 'vanilla' ? {} : { budget: spec.budget! }),
       ...(quiet ? {} : { onStep: bar.onStep }),

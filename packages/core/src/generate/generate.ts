@@ -1,11 +1,12 @@
 import { now } from '../clock.js';
-import type { Backend, FeatureTensor, FeatureTerm } from '../backend/types.js';
+import type { Backend, FeatureTensor, VelocityControl } from '../backend/types.js';
 import { invalidOption, MigmError, throwIfAborted } from '../errors.js';
-import { taylorTerms } from '../features/taylor.js';
+import { FeatureArena } from '../predictors/arena.js';
+import { predictorDefinition, type Predictor } from '../predictors/registry.js';
 import { RandomStreams } from '../random/prng.js';
 import { commitTopConfidence, createSamplerScratch, sampleMaskedPositions } from '../sampling/step-sampler.js';
 import type { StepTrace } from './events.js';
-import { resolveOptions, type GenerateOptions, type Predictor } from './options.js';
+import { resolveOptions, type GenerateOptions } from './options.js';
 
 /** Counts of backend calls made by one generate() run. */
 export interface CallCounts {
@@ -129,23 +130,12 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
     return value;
   };
 
-  // Features this run holds: the chained feature (learned, learned-taylor before its second full step) and the
-  // last full-step features (taylor, learned-taylor).
-  let current: FeatureTensor | null = null;
-  const history: { step: number; feature: FeatureTensor }[] = [];
-  const extrapolates = o.predictor === 'taylor' || o.predictor === 'learned-taylor';
-  const keepHistory = extrapolates ? o.taylorOrder + 1 : 0;
-  const held = new Set<FeatureTensor>();
-  const drop = (f: FeatureTensor | null): void => {
-    if (f !== null && held.delete(f)) backend.release(f);
-  };
-  const hold = (f: FeatureTensor): FeatureTensor => {
-    held.add(f);
-    return f;
-  };
-
+  // Every feature of this run lives in the arena; the predictor decides what fills skipped steps and what it keeps.
+  const arena = new FeatureArena(backend);
+  const run = predictorDefinition(o.predictor)!.create({ backend, taylorOrder: o.taylorOrder, arena, call });
   let masked = L;
   let lastRevealed = 0;
+  const skippedStep = { step: 0, lastRevealed: 0, control: () => control(lastRevealed, masked / L) };
   try {
     for (let i = 0; i < N; i++) {
       throwIfAborted(signal);
@@ -154,49 +144,33 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       stepCalls = 0;
       const full = o.fullMask[i] === 1;
       let stepFeature: FeatureTensor | null = null;
+      let kept = false;
       if (full) {
         rowTokens.set(state);
         if (o.guided) rowTokens.set(state, B * L);
-        const f = hold(await call('forward', () => backend.forward({ tokens: rowTokens, classes: rowClasses, rows, logits })));
+        stepFeature = arena.hold(await call('forward', () => backend.forward({ tokens: rowTokens, classes: rowClasses, rows, logits })));
         logitsWeight = null;
-        stepFeature = f;
-        if (o.predictor === 'learned') {
-          drop(current);
-          current = f;
-        } else if (extrapolates) {
-          // learned-taylor chains from the last full-step feature held here, so `current` is only its own chain.
-          drop(current);
-          current = null;
-          history.push({ step: i, feature: f });
-          while (history.length > keepHistory) drop(history.shift()!.feature);
-        } else if (!onFeature) {
-          drop(f);
+        kept = run.full(i, stepFeature);
+      } else {
+        skippedStep.step = i;
+        skippedStep.lastRevealed = lastRevealed;
+        const p = await run.skipped(skippedStep);
+        if (p !== null) {
+          stepFeature = p.feature;
+          kept = p.kept;
+          await headOf(p.feature, o.weights[i]!);
+        } else if (logitsWeight !== null && logitsWeight !== o.weights[i]) {
+          // The buffer holds logits guided at another step's weight (after a step that revealed nothing): guide again.
+          const latest = run.latest();
+          if (latest !== null) await headOf(latest, o.weights[i]!);
         }
-      } else if ((o.predictor === 'learned' || (o.predictor === 'learned-taylor' && history.length < 2)) && lastRevealed > 0) {
-        fillControl(lastRevealed, masked / L);
-        const control = { tokens: controlTokens.subarray(0, rows * lastRevealed), positions: controlPositions.subarray(0, rows * lastRevealed), count: lastRevealed, ratio: controlRatio };
-        const from = current ?? history.at(-1)!.feature;
-        const v = hold(await call('velocity', () => backend.velocity!(from, control)));
-        const next = hold(await call('combine', () => backend.combine([{ feature: from, coef: 1 }, { feature: v, coef: 1 }])));
-        drop(v);
-        if (from === current) drop(from);
-        current = next;
-        stepFeature = next;
-        await headOf(next, o.weights[i]!);
-      } else if (extrapolates && history.length >= 2) {
-        const terms: FeatureTerm[] = taylorTerms(history, i, o.taylorOrder);
-        stepFeature = hold(await call('combine', () => backend.combine(terms)));
-        await headOf(stepFeature, o.weights[i]!);
-      } else if (logitsWeight !== null && logitsWeight !== o.weights[i]) {
-        // learned after a step that revealed nothing, with logits guided at another step's weight: guide again.
-        await headOf(current!, o.weights[i]!);
       }
-      // reuse, taylor before its second full step, and learned (or learned-taylor before its second full step)
-      // after a step that revealed nothing (the token state, hence the feature, did not change): the logits
-      // buffer still holds this feature's logits.
+      // A feature nobody keeps goes as soon as nothing needs it: now, or after onFeature has seen it.
+      if (!kept && !onFeature) arena.drop(stepFeature);
       if (onFeature) {
         await onFeature({ step: i, kind: full ? 'full' : 'skipped', feature: stepFeature, guided: o.guided, batch: B });
         throwIfAborted(signal);
+        if (!kept) arena.drop(stepFeature);
       }
 
       const count = o.counts[i]!;
@@ -211,8 +185,6 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       );
       lastRevealed = commitTopConfidence(state, maskId, B, L, count, scratch, revealedPositions, revealedTokens);
       masked -= lastRevealed;
-      // Features only this step needed (taylor's extrapolation; vanilla/reuse when lent to onFeature) go now.
-      if (stepFeature !== null && stepFeature !== current && !history.some((h) => h.feature === stepFeature)) drop(stepFeature);
 
       const stepMs = now() - stepStart;
       trace.push({
@@ -229,14 +201,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
     throwIfAborted(signal);
   } finally {
     // Never let cleanup hide the error that ended the run (e.g. a backend disposed mid-run).
-    for (const f of held) {
-      try {
-        backend.release(f);
-      } catch {
-        /* already gone with its backend */
-      }
-    }
-    held.clear();
+    arena.releaseAll();
   }
 
   const totalMs = now() - start;
@@ -246,7 +211,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   };
 
   /** The shortcut's control: last step's revealed tokens and positions for every row (both CFG halves). */
-  function fillControl(n: number, ratio: number): void {
+  function control(n: number, ratio: number): VelocityControl {
     controlTokens.set(revealedTokens.subarray(0, B * n));
     controlPositions.set(revealedPositions.subarray(0, B * n));
     if (o.guided) {
@@ -254,5 +219,6 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       controlPositions.copyWithin(B * n, 0, B * n);
     }
     controlRatio.fill(ratio);
+    return { tokens: controlTokens.subarray(0, rows * n), positions: controlPositions.subarray(0, rows * n), count: n, ratio: controlRatio };
   }
 }

@@ -8,20 +8,9 @@ import { isValidSeed } from '../random/prng.js';
 import type { DrawMethod } from '../sampling/step-sampler.js';
 import { resolveSchedule, type Schedule } from '../schedules/resolve.js';
 import type { FeatureEvent, StepEvent } from './events.js';
+import { PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, type Predictor } from '../predictors/registry.js';
 
-/**
- * What fills a skipped (non-full) step:
- * - `none`: vanilla, every step runs the base model (budget and plan do not apply);
- * - `learned`: the shortcut model's velocity, integrated f_next = f + v (PAPER.md section 3);
- * - `reuse`: the last feature unchanged (v = 0), so the last logits are reused;
- * - `taylor`: extrapolation from the last full-step features (first order by default);
- * - `learned-taylor`: the shortcut's velocity until two full steps have run, then `taylor`. Before its second
- *   full step Taylor has nothing to extrapolate from and falls back to reuse, which commits the early tokens
- *   (the ones that fix an image's layout) from stale logits; the shortcut is most accurate exactly there. On the
- *   default bundle this beat both parts at N = 16, B = 4 and 5 (docs/training-report.md).
- */
-export type Predictor = 'none' | 'learned' | 'reuse' | 'taylor' | 'learned-taylor';
-export const PREDICTORS: readonly Predictor[] = ['none', 'learned', 'reuse', 'taylor', 'learned-taylor'];
+export { PREDICTORS, type Predictor } from '../predictors/registry.js';
 
 /** How the confidence noise behaves over the steps: MaskGIT anneals it to 0, DiMOO keeps it constant. */
 export type ConfidenceNoise = 'annealed' | 'constant';
@@ -36,7 +25,11 @@ export interface GenerateOptions {
   readonly steps?: number;
   /** Masking schedule. Default: manifest sampling.schedule. */
   readonly schedule?: Schedule;
-  /** Default: 'learned' when the backend has a shortcut model, else 'none'. */
+  /**
+   * What fills a skipped step (one of `PREDICTORS`; each is a file in src/predictors/, listed in
+   * `PREDICTOR_REGISTRY` with a one-line summary). Default: 'learned' when the backend has a shortcut model,
+   * else 'none' (vanilla).
+   */
   readonly predictor?: Predictor;
   /** Number of full steps B for accelerated predictors (paper plan). Default: manifest sampling.budget. */
   readonly budget?: number;
@@ -199,14 +192,17 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   const counts = resolveSchedule(schedule, steps, L);
 
   const predictor = options.predictor ?? (hasVelocity ? 'learned' : 'none');
-  if (!PREDICTORS.includes(predictor)) throw invalidOption('predictor', predictor, `allowed: ${PREDICTORS.join(', ')}`);
-  if ((predictor === 'learned' || predictor === 'learned-taylor') && !hasVelocity) {
-    throw new MigmError('UNSUPPORTED', `Predictor '${predictor}' needs a shortcut model, and this backend's bundle has none (manifest graphs.shortcut). Use 'none', 'reuse' or 'taylor'.`);
+  const definition = typeof predictor === 'string' ? predictorDefinition(predictor) : undefined;
+  if (definition === undefined) throw invalidOption('predictor', predictor, `allowed: ${PREDICTORS.join(', ')}`);
+  if (definition.needsVelocity && !hasVelocity) {
+    const others = PREDICTOR_REGISTRY.filter((p) => !p.needsVelocity).map((p) => `'${p.name}'`);
+    throw new MigmError('UNSUPPORTED', `Predictor '${predictor}' needs a shortcut model, and this backend's bundle has none (manifest graphs.shortcut). Use ${others.join(', ')}.`);
   }
   let plan: Int32Array;
-  if (predictor === 'none') {
+  if (!definition.accelerated) {
     if (options.budget !== undefined || options.plan !== undefined) {
-      throw invalidOption(options.plan !== undefined ? 'plan' : 'budget', options.plan ?? options.budget, `budget and plan apply only to predictors ${PREDICTORS.filter((p) => p !== 'none').map((p) => `'${p}'`).join(', ')}; vanilla runs every step (use fewer steps instead)`);
+      const accelerated = PREDICTOR_REGISTRY.filter((p) => p.accelerated).map((p) => `'${p.name}'`);
+      throw invalidOption(options.plan !== undefined ? 'plan' : 'budget', options.plan ?? options.budget, `budget and plan apply only to predictors ${accelerated.join(', ')}; vanilla runs every step (use fewer steps instead)`);
     }
     plan = Int32Array.from({ length: steps }, (_, i) => i);
   } else if (options.plan !== undefined) {
@@ -282,7 +278,7 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
     classes,
     steps,
     counts,
-    predictor,
+    predictor: definition.name as Predictor,
     plan,
     fullMask,
     taylorOrder,

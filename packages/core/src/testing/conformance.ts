@@ -2,6 +2,7 @@ import type { Backend, FeatureTensor } from '../backend/types.js';
 import { isMigmError, type MigmErrorCode } from '../errors.js';
 import { combineHost } from '../features/host-features.js';
 import { generate } from '../generate/generate.js';
+import { PREDICTOR_REGISTRY } from '../predictors/registry.js';
 import { validateManifest } from '../manifest/validate.js';
 import { RandomStreams } from '../random/prng.js';
 
@@ -260,9 +261,10 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         const b = await get();
         const before = options.liveFeatures?.(b);
         const steps = Math.min(6, b.manifest.tokens.count);
-        const predictors = b.capabilities.velocity ? (['none', 'learned', 'taylor', 'reuse', 'learned-taylor'] as const) : (['none', 'taylor', 'reuse'] as const);
-        for (const predictor of predictors) {
-          const opts = { condition: [0, null] as (number | null)[], steps, seed: 5, predictor, ...(predictor === 'none' ? {} : { budget: 3 }) };
+        // Every registered method, so a new one is conformance-tested on every backend without a list to update.
+        const definitions = PREDICTOR_REGISTRY.filter((p) => b.capabilities.velocity || !p.needsVelocity);
+        for (const { name: predictor, accelerated } of definitions) {
+          const opts = { condition: [0, null] as (number | null)[], steps, seed: 5, predictor, ...(accelerated ? { budget: 3 } : {}) };
           const r1 = await generate(b, opts);
           const r2 = await generate(b, opts);
           assert(r1.tokens.every((t) => t >= 0 && t < b.manifest.tokens.codebookSize), `${predictor}: every token committed`);

@@ -1,0 +1,15 @@
+import { definePredictor } from './types.js';
+
+/** Feature reuse (v = 0): a skipped step keeps the last full step's logits. */
+export const reuse = definePredictor({
+  name: 'reuse',
+  label: 'Reuse last feature',
+  summary: 'the last full step\'s feature unchanged, so its logits are reused',
+  needsVelocity: false,
+  accelerated: true,
+  create: () => ({
+    full: () => false,
+    skipped: async () => null,
+    latest: () => null,
+  }),
+});

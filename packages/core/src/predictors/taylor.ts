@@ -1,0 +1,52 @@
+import type { FeatureTensor } from '../backend/types.js';
+import { taylorTerms } from '../features/taylor.js';
+import { definePredictor, type Prediction, type PredictorEnv } from './types.js';
+
+/** The last full-step features, as many as an extrapolation of `keep` points needs. */
+export class FullStepHistory {
+  readonly items: { step: number; feature: FeatureTensor }[] = [];
+  constructor(
+    private readonly env: PredictorEnv,
+    private readonly keep: number,
+  ) {}
+
+  push(step: number, feature: FeatureTensor): void {
+    this.items.push({ step, feature });
+    while (this.items.length > this.keep) this.env.arena.drop(this.items.shift()!.feature);
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+}
+
+/** The Taylor-extrapolated feature at `step` from the history (a transient feature: the loop drops it). */
+export async function extrapolate(env: PredictorEnv, history: FullStepHistory, step: number): Promise<Prediction> {
+  const terms = taylorTerms(history.items, step, env.taylorOrder);
+  return { feature: env.arena.hold(await env.call('combine', () => env.backend.combine(terms))), kept: false };
+}
+
+/**
+ * Taylor extrapolation from the last full-step features (first order by default, `taylorOrder` 2 uses three).
+ * Before the second full step there is nothing to extrapolate from, and the logits are reused.
+ */
+export const taylor = definePredictor({
+  name: 'taylor',
+  label: 'Taylor extrapolation',
+  summary: 'polynomial extrapolation from the last full-step features (order 1, or taylorOrder 2)',
+  needsVelocity: false,
+  accelerated: true,
+  create(env) {
+    const history = new FullStepHistory(env, env.taylorOrder + 1);
+    return {
+      full(step, feature) {
+        history.push(step, feature);
+        return true;
+      },
+      async skipped(step) {
+        return history.length < 2 ? null : extrapolate(env, history, step.step);
+      },
+      latest: () => null,
+    };
+  },
+});

@@ -1,0 +1,15 @@
+import { definePredictor } from './types.js';
+
+/** Vanilla sampling: every step runs the base model, so nothing is ever predicted. */
+export const vanilla = definePredictor({
+  name: 'none',
+  label: 'Vanilla (all steps full)',
+  summary: 'vanilla: every step runs the base model (budget and plan do not apply)',
+  needsVelocity: false,
+  accelerated: false,
+  create: () => ({
+    full: () => false,
+    skipped: async () => null,
+    latest: () => null,
+  }),
+});
