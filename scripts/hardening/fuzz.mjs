@@ -65,6 +65,21 @@ async function child(family, from, count, seed) {
     for (const v of img.data) if (!Number.isFinite(v)) throw new Error('accepted run decoded a non-finite pixel');
   }
 
+  /** Writes the manifest into a bundle copy, loads it, runs one small generate() and removes the copy. */
+  async function loadAndRun(dir, m) {
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+    try {
+      const b = await node.createNodeBackend({ bundle: dir, threads: 1 });
+      try {
+        await soundRun(b, { condition: 0, steps: 3, batch: 1, seed: 1 });
+      } finally {
+        await b.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   const cases = {
     async options(r) {
       const keys = [...core.GENERATE_OPTION_KEYS, 'budjet', 'Steps', 'seeed'];
@@ -99,17 +114,7 @@ async function child(family, from, count, seed) {
       const dir = join(work, `m${Math.floor(r() * 1e9)}`);
       mkdirSync(dir);
       for (const f of manifest.files) copyFileSync(join(BUNDLE, f.path), join(dir, f.path));
-      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
-      try {
-        const b = await node.createNodeBackend({ bundle: dir, threads: 1 });
-        try {
-          await soundRun(b, { condition: 0, steps: 3, batch: 1, seed: 1 });
-        } finally {
-          await b.dispose();
-        }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await loadAndRun(dir, m);
     },
     async files(r) {
       // A hostile bundle ships matching hashes, so damaged bytes reach the graph inspector and onnxruntime.
@@ -135,17 +140,7 @@ async function child(family, from, count, seed) {
         entry.sha256 = createHash('sha256').update(bytes).digest('hex');
         if (entry.path === m.graphs.base.file && m.graphs.shortcut) m.graphs.shortcut.compatibility.baseSha256 = entry.sha256;
       }
-      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
-      try {
-        const b = await node.createNodeBackend({ bundle: dir, threads: 1 });
-        try {
-          await soundRun(b, { condition: 0, steps: 3, batch: 1, seed: 1 });
-        } finally {
-          await b.dispose();
-        }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await loadAndRun(dir, m);
     },
     async calls(r) {
       const b = await backend();
