@@ -85,7 +85,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   const controlTokens = new Int32Array(rows * maxCount);
   const controlPositions = new Int32Array(rows * maxCount);
   const controlRatio = new Float32Array(rows);
-  const rng = new RandomStreams(o.seed, B);
+  const rng = new RandomStreams(o.seed, B, o.streams);
   // Guided logits of a predicted feature from one head call on B rows (an affine head; see guidedHead).
   const headGuides = o.guided && o.guidedHead && backend.capabilities.guidedHead === true && typeof backend.guidedHead === 'function';
   const guidedLogits = logits.subarray(0, B * L * K);

@@ -73,6 +73,12 @@ export interface GenerateOptions {
   readonly memoryLimit?: number;
   /** Integer 0..2^53-1 fixing every random draw. Default: a random seed, reported in the result. */
   readonly seed?: number;
+  /**
+   * One `[seed, index]` per image: image b draws from the stream image `index` of a run with that seed would
+   * use, so one call can hold images of several seeds (a job queue batching requests) and each is the same
+   * picture as when generated alone. Default: `[seed, b]`.
+   */
+  readonly streams?: readonly (readonly [seed: number, index: number])[];
   /** Stops generation: checked before each step and after each backend call; the promise rejects with `ABORTED`. */
   readonly signal?: AbortSignalLike;
   /** Called after every step with progress and the current token grid. */
@@ -102,6 +108,7 @@ export interface ResolvedOptions {
   readonly topK: number;
   readonly topP: number;
   readonly seed: number;
+  readonly streams: readonly (readonly [number, number])[] | null;
 }
 
 const MAX_BATCH = 4096;
@@ -117,7 +124,7 @@ export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
 export const GENERATE_OPTION_KEYS = [
   'condition', 'batch', 'steps', 'schedule', 'predictor', 'budget', 'plan', 'taylorOrder', 'guidance', 'inverseTemperature',
   'randomizeTemperature', 'skippedRandomizeTemperature', 'guidedHead', 'confidenceNoise', 'draw', 'topK', 'topP', 'memoryLimit',
-  'seed', 'signal', 'onStep', 'onFeature',
+  'seed', 'streams', 'signal', 'onStep', 'onFeature',
 ] as const satisfies readonly (keyof GenerateOptions)[];
 // Compile-time check that the list names every option: a new option without a key here fails to type-check.
 type MissingKey = Exclude<keyof GenerateOptions, (typeof GENERATE_OPTION_KEYS)[number]>;
@@ -266,6 +273,16 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   if (seed === undefined) seed = Math.floor(Math.random() * 2 ** 32);
   else if (!isValidSeed(seed)) throw invalidOption('seed', seed, 'an integer from 0 to 2^53 - 1 is allowed');
 
+  const streams = options.streams ?? null;
+  if (streams !== null) {
+    if (!Array.isArray(streams) || streams.length !== batch) throw invalidOption('streams', streams, `an array of one [seed, index] per image is allowed (batch is ${batch})`);
+    streams.forEach((p: unknown, b) => {
+      if (!Array.isArray(p) || p.length !== 2 || !isValidSeed(p[0]) || !Number.isInteger(p[1]) || p[1] < 0 || p[1] >= 2 ** 31) {
+        throw invalidOption(`streams[${b}]`, p, 'a [seed, index] pair (seed an integer from 0 to 2^53 - 1, index from 0 to 2^31 - 1) is allowed');
+      }
+    });
+  }
+
   if (options.signal !== undefined && !(typeof options.signal === 'object' && options.signal !== null && 'aborted' in options.signal)) {
     throw invalidOption('signal', options.signal, 'an AbortSignal is allowed');
   }
@@ -293,5 +310,6 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
     topK,
     topP,
     seed,
+    streams,
   };
 }

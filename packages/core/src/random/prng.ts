@@ -87,10 +87,14 @@ export class RandomStreams {
   readonly state: Uint32Array;
   readonly count: number;
 
-  constructor(seed: number, count: number) {
+  /** `streams`, when given, names each image's (seed, stream index) instead of (seed, b). */
+  constructor(seed: number, count: number, streams?: readonly (readonly [number, number])[] | null) {
     this.count = count;
     this.state = new Uint32Array(4 * count);
-    for (let b = 0; b < count; b++) seedStream(this.state, 4 * b, seed, b);
+    for (let b = 0; b < count; b++) {
+      const s = streams?.[b];
+      seedStream(this.state, 4 * b, s ? s[0] : seed, s ? s[1] : b);
+    }
   }
 
   uint32(stream: number): number {
