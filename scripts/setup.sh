@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: PyTorch (with OpenBLAS, ~13x faster than the reference BLAS), the dataset, test tools,
 # and Chromium for the browser end-to-end tests (driven by playwright-core; no browser is downloaded).
-APT_PACKAGES=(python3-torch libopenblas0-pthread dataset-fashion-mnist python3-numpy python3-pytest python3-pil python3-jsonschema chromium fonts-dejavu-core)
+APT_PACKAGES=(python3-torch libopenblas0-pthread dataset-fashion-mnist python3-numpy python3-pytest python3-pil python3-jsonschema python3-yaml chromium fonts-dejavu-core)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,7 +23,25 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--work", default="work")
     r.add_argument("--out", default="../packages/bundle-fashion-mnist/bundle")
     r.add_argument("--docs", default="../docs")
+    m = sub.add_parser("import-maskgit", help="released MaskGIT-512 (+ VQGAN, + MIGM-Shortcut) weights -> a bundle")
+    m.add_argument("--vit", help="MaskGIT_ImageNet_512.pth (dict with model_state_dict)")
+    m.add_argument("--vqgan", help="folder with model.yaml and last.ckpt (taming-transformers VQModel)")
+    m.add_argument("--shortcut", help="maskgit-shortcut.pth (MaskGITShortcut state dict); optional")
+    m.add_argument("--out", required=True, help="bundle folder to create (must not exist or be empty)")
+    m.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32",
+                   help="fp16: weights stored as float16 (compute, inputs and outputs stay float32)")
+    m.add_argument("--heads", type=int, default=16, help="transformer attention heads (not in the weights)")
+    m.add_argument("--shortcut-heads", type=int, default=16, help="shortcut attention heads")
+    m.add_argument("--class-names", help="text file, one class name per line (default: the shipped ImageNet list)")
+    m.add_argument("--random-init", action="store_true", help="random weights instead of --vit/--vqgan")
+    m.add_argument("--config", choices=["paper", "small"], default="paper", help="architecture for --random-init")
+    m.add_argument("--no-shortcut", action="store_true", help="with --random-init: leave the shortcut out")
+    m.add_argument("--seed", type=int, default=0, help="with --random-init")
+    m.add_argument("--write-checkpoints", help="with --random-init: also save the weights in the released "
+                                               "files' layout into this folder")
     args = p.parse_args(argv)
+    if args.cmd == "import-maskgit":
+        return _import_maskgit(m, args)
     try:
         require_torch()
         hint = malloc_hint()
@@ -48,4 +66,50 @@ def main(argv: list[str] | None = None) -> int:
     except StageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    return 0
+
+
+def _import_maskgit(parser, args) -> int:
+    try:
+        require_torch()
+        from .maskgit512.checkpoints import ImportMaskgitError
+        from .manifest import ManifestError
+        from .maskgit512 import importer
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.random_init:
+            if args.vit or args.vqgan or args.shortcut:
+                parser.error("--random-init takes no --vit, --vqgan or --shortcut")
+            cfg = importer.CONFIGS[args.config]()
+            if cfg.transformer.heads != args.heads and args.config == "paper" and args.heads != 16:
+                parser.error("--heads is fixed by --config with --random-init")
+            base, vq, sc = importer.random_models(cfg, args.seed, not args.no_shortcut)
+            if args.write_checkpoints:
+                importer.write_reference_files(base, vq, sc, args.write_checkpoints)
+            name, desc = f"maskgit-random-{args.config}", (
+                f"MaskGIT ({args.config} architecture) with RANDOM weights: for tests and timing only.")
+            prov = {"weights": "random", "seed": args.seed, "config": args.config}
+        else:
+            if not args.vit or not args.vqgan:
+                parser.error("--vit and --vqgan are required (or --random-init)")
+            base, vq, sc, skipped = importer.load_models(args.vit, args.vqgan, args.shortcut, args.heads,
+                                                         args.shortcut_heads)
+            name, desc = "maskgit-imagenet-512", (
+                "valeoai MaskGIT-pytorch ImageNet class-conditional transformer with its taming VQGAN"
+                + (" and the MIGM-Shortcut (Zhu et al. 2026)" if sc is not None else "")
+                + ", imported with python -m migm_train import-maskgit.")
+            prov = {"weights": {"vit": os.path.basename(args.vit), "vqgan": "VQGAN/last.ckpt + model.yaml",
+                                **({"shortcut": os.path.basename(args.shortcut)} if args.shortcut else {})},
+                    "vqganKeysNotUsed": skipped}
+        names = importer.class_names(args.class_names, base.cfg.num_classes)
+        mf = importer.write_bundle(base, vq, sc, args.out, dtype=args.dtype, names=names, name=name,
+                                   description=desc, provenance=prov,
+                                   log=lambda msg: print(msg, file=sys.stderr))
+    except (ImportMaskgitError, ManifestError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    total = sum(f["bytes"] for f in mf["files"])
+    print(f"wrote {args.out}: {', '.join(mf['graphs'])} ({total / 1e6:.1f} MB)")
     return 0

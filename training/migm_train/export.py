@@ -94,8 +94,14 @@ def run_torch(module: nn.Module, inputs: dict[str, np.ndarray]) -> list[np.ndarr
 
 
 def export_graph(role: str, module: nn.Module, spec: tuple, base: BaseModel, path: str) -> None:
+    export_module(module, example_inputs(role, base, 2, 5, seed=0), spec, path,
+                  layers.FUSED_ATTENTION_EXPORT and role in ATTENTION_ROLES)
+
+
+def export_module(module: nn.Module, example: dict, spec: tuple, path: str, fused: bool, fold: bool = True) -> None:
+    """torch.onnx.export with the spec's names and its symbolic dims as dynamic axes. `fold=False` keeps
+    computations on initializers in the graph (the fp16-stored weights' Cast nodes)."""
     ins, outs = spec
-    example = example_inputs(role, base, 2, 5, seed=0)
     dyn = {}
     for tensor in list(ins.values()) + list(outs.values()):
         axes = {i: d for i, d in enumerate(tensor["shape"]) if isinstance(d, str)}
@@ -105,14 +111,16 @@ def export_graph(role: str, module: nn.Module, spec: tuple, base: BaseModel, pat
         warnings.filterwarnings("ignore", message="The shape inference of com.microsoft::MultiHeadAttention")
         # torch 1.13 flags g.op() in symbolic functions as deprecated; it is still how custom ops export there
         warnings.filterwarnings("ignore", message="'torch.onnx._patch_torch._graph_op' is deprecated")
-        _export(module, example, path, ins, outs, dyn, layers.FUSED_ATTENTION_EXPORT and role in ATTENTION_ROLES)
+        warnings.filterwarnings("ignore", message="The shape inference of prim::Constant type is missing")
+        _export(module, example, path, ins, outs, dyn, fused, fold)
 
 
-def _export(module: nn.Module, example: dict, path: str, ins: dict, outs: dict, dyn: dict, fused: bool) -> None:
+def _export(module: nn.Module, example: dict, path: str, ins: dict, outs: dict, dyn: dict, fused: bool,
+            fold: bool = True) -> None:
     torch.onnx.export(module, tuple(torch.from_numpy(v) for v in example.values()), path,
                       input_names=[t["name"] for t in ins.values()],
                       output_names=[t["name"] for t in outs.values()],
-                      dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True,
+                      dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=fold,
                       # layers._FusedAttention's op domain, declared only in the graphs that run attention
                       # (torch warns about a declared domain that no node uses)
                       custom_opsets={"com.microsoft": 1} if fused else None)

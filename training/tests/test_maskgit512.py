@@ -1,0 +1,235 @@
+"""MaskGIT-512 family (issue 17) at the small config: checkpoints in the released layout -> import-maskgit ->
+bundle; onnxruntime-node parity for every graph (fp32 and fp16), strict loading and bad-input errors."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from migm_train import cli, export
+from migm_train.maskgit512 import importer
+from migm_train.maskgit512.checkpoints import CheckpointMismatchError, ImportMaskgitError, load_strict
+from migm_train.maskgit512.shortcut import MaskGitShortcut, ShortcutConfig
+from migm_train.maskgit512.transformer import MaskGitTransformer, TransformerConfig
+from migm_train.maskgit512.vqgan import VqganDecoder
+from migm_train.pipeline import TRAINING_DIR
+
+ORT_RUN = os.path.join(TRAINING_DIR, "scripts", "ort-run.mjs")
+FP32_TOL = 1e-4
+# fp16-stored weights against the fp32 PyTorch modules, relative to the output's largest magnitude
+# (measured at the small config: at most 1.4e-3; see docs/paper-model.md).
+FP16_REL_TOL = 5e-3
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mg")
+    base, vq, sc = importer.random_models(importer.CONFIGS["small"](), seed=3)
+    paths = importer.write_reference_files(base, vq, sc, str(root / "released"))
+    return root, paths
+
+
+def _import(paths, out, *extra, shortcut=True):
+    argv = ["import-maskgit", "--vit", paths["vit"], "--vqgan", paths["vqgan"], "--out", str(out), "--heads", "4",
+            "--shortcut-heads", "4", *extra]
+    if shortcut and "shortcut" in paths:
+        argv += ["--shortcut", paths["shortcut"]]
+    return cli.main(argv)
+
+
+@pytest.fixture(scope="module")
+def bundles(files):
+    root, paths = files
+    out = {}
+    for dtype in ("fp32", "fp16"):
+        assert _import(paths, root / f"bundle-{dtype}", "--dtype", dtype) == 0
+        out[dtype] = root / f"bundle-{dtype}"
+    base, vq, sc, _ = importer.load_models(paths["vit"], paths["vqgan"], paths["shortcut"], 4, 4)
+    return out, importer.graph_modules(base, vq, sc), base.cfg
+
+
+def _ort(model, inputs, tmp_path) -> dict:
+    spec = {k: {"dtype": str(v.dtype), "dims": list(v.shape), "data": v.flatten().tolist()} for k, v in inputs.items()}
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(spec))
+    res = subprocess.run(["node", ORT_RUN, str(model), str(path)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, ORT_DISABLE_TELEMETRY="1"), cwd=TRAINING_DIR)
+    return json.loads(res.stdout)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+@pytest.mark.parametrize("role", ["base", "head", "shortcut", "decoder"])
+def test_onnx_parity(bundles, role, dtype, tmp_path):
+    dirs, mods, tc = bundles
+    manifest = json.loads((dirs[dtype] / "manifest.json").read_text())
+    spec = manifest["graphs"][role]
+    # batch 3, n = 7: not the export example's (2, 5), so the dynamic axes are really dynamic
+    inputs = importer.example_inputs(role, tc, 3, 7, seed=11)
+    want = export.run_torch(mods[role], inputs)
+    got = _ort(dirs[dtype] / spec["file"], inputs, tmp_path)
+    for tensor, w in zip(spec["outputs"].values(), want):
+        g = np.array(got[tensor["name"]]["data"], dtype=np.float32).reshape(got[tensor["name"]]["dims"])
+        assert list(g.shape) == list(w.shape)
+        err = float(np.abs(g - w).max())
+        if dtype == "fp32":
+            assert err <= FP32_TOL, f"{role}.{tensor['name']}: {err}"
+        else:
+            assert err <= FP16_REL_TOL * max(1.0, float(np.abs(w).max())), f"{role}.{tensor['name']}: {err}"
+
+
+def test_manifest(bundles):
+    dirs, _, tc = bundles
+    m = json.loads((dirs["fp32"] / "manifest.json").read_text())
+    assert m["tokens"] == {"grid": [4, 4], "count": 16, "codebookSize": 16, "maskId": 16, "patchSize": 2}
+    assert m["condition"]["nullClassId"] == m["condition"]["numClasses"] == 10
+    assert m["featureLength"] == 17 and m["featureDim"] == 32
+    assert m["image"] == {"width": 8, "height": 8, "channels": 3, "range": [0, 1]}
+    assert m["sampling"]["schedule"] == "arccos" and m["sampling"]["guidance"] == {"scale": 2.8, "schedule": "linear"}
+    assert m["sampling"]["randomizeTemperature"] == 7.0
+    assert m["graphs"]["head"]["affine"] is True
+    assert m["training"]["vqganKeysNotUsed"] == 3  # the fake encoder, quant_conv and loss keys
+    assert set(m["graphs"]) == {"base", "head", "shortcut", "decoder"}
+    for f in m["files"]:  # no external data: every graph is one file
+        assert f["path"].endswith(".onnx") and (dirs["fp32"] / f["path"]).stat().st_size == f["bytes"]
+    assert sorted(os.listdir(dirs["fp32"])) == sorted([f["path"] for f in m["files"]] + ["manifest.json"])
+
+
+def test_class_ids_follow_the_reference_layout():
+    tc = TransformerConfig(dim=8, depth=1, heads=2, mlp=16, grid=2, codebook=5, num_classes=3)
+    base = MaskGitTransformer(tc)
+    # bundle class c -> token id K + 1 + c; the unconditional bundle id C -> K + 1 + C (the reference's drop id)
+    assert base.class_ids(torch.tensor([0, 2, 3])).tolist() == [6, 8, 9]
+    assert tc.vocab == 5 + 1 + 3 + 1
+
+
+def test_paper_architecture_keys_and_shapes():
+    cfg = importer.CONFIGS["paper"]()
+    base = MaskGitTransformer(cfg.transformer)
+    sd = {k: list(v.shape) for k, v in base.state_dict().items()}
+    assert sd["tok_emb.weight"] == [2026, 768] and sd["pos_emb"] == [1, 1025, 768] and sd["bias"] == [1025, 2026]
+    assert sd["transformer.layers.23.0.fn.mha.in_proj_weight"] == [2304, 768]
+    assert sd["transformer.layers.23.1.fn.net.0.weight"] == [3072, 768]
+    assert sd["first_layer.6.weight"] == [768, 768] and sd["last_layer.4.weight"] == [768]
+    assert "transformer.layers.24.0.norm.weight" not in sd
+    assert 170e6 < sum(v.numel() for v in base.state_dict().values()) < 180e6
+    sc = MaskGitShortcut.for_base(cfg.shortcut, base)
+    ssd = {k: list(v.shape) for k, v in sc.state_dict().items()}
+    assert "wte" not in ssd and "wpe" not in ssd  # non-persistent buffers, as the reference
+    assert ssd["proj_in.weight"] == [384, 768] and ssd["new_token_proj_in.weight"] == [384, 768]
+    assert ssd["blocks.0.self_attn.fn.mha.in_proj_weight"] == [1152, 384]
+    assert ssd["blocks.0.cross_attn_ff.fn.net.3.weight"] == [384, 1536]
+    assert ssd["time_embedder.mlp.0.weight"] == [314, 256] and ssd["adaLN_modulation.weight"] == [768, 384]
+    assert ssd["last_layer.3.weight"] == [384]
+    assert 4e6 < sum(v.numel() for v in sc.state_dict().values()) < 6e6
+    vq = VqganDecoder(cfg.vqgan)
+    vsd = {k: list(v.shape) for k, v in vq.state_dict().items()}
+    assert vsd["quantize.embedding.weight"] == [1024, 256] and vsd["post_quant_conv.weight"] == [256, 256, 1, 1]
+    assert vsd["decoder.conv_in.weight"] == [512, 256, 3, 3] and vsd["decoder.conv_out.weight"] == [3, 128, 3, 3]
+    assert vsd["decoder.up.4.attn.2.q.weight"] == [512, 512, 1, 1] and "decoder.up.3.attn.0.q.weight" not in vsd
+    assert vsd["decoder.up.1.upsample.conv.weight"] == [128, 128, 3, 3] and "decoder.up.0.upsample.conv.weight" not in vsd
+    assert vsd["decoder.up.3.block.0.nin_shortcut.weight"] == [256, 512, 1, 1]
+
+
+def test_shortcut_velocity_is_next_minus_input():
+    cfg = importer.CONFIGS["small"]()
+    base, _, sc = importer.random_models(cfg, seed=5)
+    ins = {k: torch.from_numpy(v) for k, v in importer.example_inputs("shortcut", cfg.transformer, 2, 3, 1).items()}
+    with torch.no_grad():
+        v = sc(*ins.values())
+        nxt = sc.next_feature(*ins.values())
+    assert torch.allclose(nxt - ins["feature"], v, atol=1e-6)
+
+
+# --- strict loading and bad input -------------------------------------------------------------------------
+
+def _state(paths):
+    return torch.load(paths["vit"])["model_state_dict"]
+
+
+@pytest.mark.parametrize("change", ["renamed", "missing", "misshaped"])
+def test_strict_loading_lists_the_keys(files, change, tmp_path, capsys):
+    _, paths = files
+    ck = torch.load(paths["vit"])
+    sd = ck["model_state_dict"]
+    if change == "renamed":
+        sd["transformer.layers.0.0.fn.mha.in_proj_weights"] = sd.pop("transformer.layers.0.0.fn.mha.in_proj_weight")
+    elif change == "missing":
+        del sd["last_layer.2.bias"]
+    else:
+        sd["first_layer.2.weight"] = torch.zeros(32, 31)
+    bad = tmp_path / "vit.pth"
+    torch.save(ck, bad)
+    base = MaskGitTransformer(TransformerConfig(dim=32, depth=2, heads=4, mlp=64, grid=4, codebook=16, num_classes=10))
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_strict(base, sd, "--vit")
+    msg = str(err.value)
+    if change == "renamed":
+        assert err.value.missing == ["transformer.layers.0.0.fn.mha.in_proj_weight"]
+        assert err.value.unexpected == ["transformer.layers.0.0.fn.mha.in_proj_weights"]
+    elif change == "missing":
+        assert err.value.missing == ["last_layer.2.bias"] and not err.value.unexpected
+    else:
+        assert err.value.misshaped == [("first_layer.2.weight", (32, 31), (32, 32))]
+        assert "is [32, 31] in the checkpoint, the module needs [32, 32]" in msg
+    out = tmp_path / "out"
+    assert _import(dict(paths, vit=str(bad)), out) == 2
+    assert "strict loading" in capsys.readouterr().err
+    assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".import-maskgit")]
+
+
+def test_another_architectures_checkpoint(files, tmp_path, capsys):
+    _, paths = files
+    from migm_train.base_model import BaseModel
+    from migm_train.config import tiny
+    bad = tmp_path / "other.pth"
+    torch.save({"model_state_dict": BaseModel(tiny().base).state_dict()}, bad)
+    out = tmp_path / "out"
+    assert _import(dict(paths, vit=str(bad)), out) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "is not a MaskGIT transformer" in err and "tok_emb.weight" in err
+    assert not out.exists()
+
+
+def test_vqgan_folder_without_yaml(files, tmp_path, capsys):
+    _, paths = files
+    folder = tmp_path / "VQGAN"
+    folder.mkdir()
+    os.link(os.path.join(paths["vqgan"], "last.ckpt"), folder / "last.ckpt")
+    out = tmp_path / "out"
+    assert _import(dict(paths, vqgan=str(folder)), out) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "has no model.yaml" in err
+    assert not out.exists()
+
+
+def test_shortcut_for_another_width(files, tmp_path, capsys):
+    _, paths = files
+    other = TransformerConfig(dim=48, depth=1, heads=4, mlp=64, grid=4, codebook=16, num_classes=10)
+    sc = MaskGitShortcut.for_base(ShortcutConfig.for_width(48, 2, 1, 4), MaskGitTransformer(other))
+    bad = tmp_path / "sc.pth"
+    torch.save(sc.state_dict(), bad)
+    out = tmp_path / "out"
+    assert _import(dict(paths, shortcut=str(bad)), out) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "feature width 48" in err and "width is 32" in err
+    assert not out.exists()
+
+
+def test_out_must_be_new_or_empty(files, tmp_path, capsys):
+    _, paths = files
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    assert _import(paths, out) == 2
+    assert "not an empty folder" in capsys.readouterr().err
+    assert os.listdir(out) == ["keep.txt"]
+
+
+def test_random_init_small_matches_import_layout(tmp_path):
+    out = tmp_path / "rnd"
+    assert cli.main(["import-maskgit", "--random-init", "--config", "small", "--out", str(out),
+                     "--no-shortcut"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert set(m["graphs"]) == {"base", "head", "decoder"} and m["training"]["weights"] == "random"
