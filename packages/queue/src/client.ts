@@ -182,15 +182,15 @@ export class QueueClient {
   /** Settles waiters of a finished job; leaves them waiting otherwise. */
   async #check(id: string): Promise<void> {
     const done = await this.#redis('read a job', async () => {
+      // State first, then the job: read the other way round, a job finishing in between looks failed with no reason.
+      const state = await this.#queue.getJobState(id);
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return null;
       const job = (await this.#queue.getJob(id)) as Job<JobData, StoredResult> | undefined;
       if (!job) {
         if ((await this.#conn.exists(cancelKey(this.queueName, id))) === 1) return decodeFailure(id, '[CANCELLED] removed before it started');
         return new QueueError('NOT_FOUND', `No job ${id} in queue '${this.queueName}' (never submitted, or removed after its result's time to live).`, { details: { id } });
       }
-      const state = await job.getState();
-      if (state === 'completed') return toResult(id, job.returnvalue);
-      if (state === 'failed') return decodeFailure(id, job.failedReason);
-      return null;
+      return state === 'completed' ? toResult(id, job.returnvalue) : decodeFailure(id, job.failedReason);
     });
     if (done !== null) this.#settle(id, done);
   }

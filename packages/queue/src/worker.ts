@@ -105,7 +105,17 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
 
   const connection = new Redis(options.redis, { maxRetriesPerRequest: null, lazyConnect: true });
   const subscriber = new Redis(options.redis, { maxRetriesPerRequest: null, lazyConnect: true });
+  let closing = false;
   for (const c of [connection, subscriber]) c.on('error', (e: Error) => onError(new Error(`Redis at ${redactUrl(options.redis)}: ${e.message}`, { cause: e })));
+  // Said once per outage: ioredis keeps reconnecting, and a job finished meanwhile cannot be recorded (its
+  // lock runs out and another worker runs it again, so nothing is lost or reported twice).
+  let up = true;
+  connection.on('close', () => {
+    if (closing || !up) return;
+    up = false;
+    onError(new Error(`Lost the connection to Redis at ${redactUrl(options.redis)}; reconnecting.`));
+  });
+  connection.on('ready', () => void (up = true));
   try {
     await connection.connect();
     await subscriber.connect();
@@ -119,7 +129,6 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
   const groups = new Map<string, Group>();
   const held = new Map<string, Pending>();
   let running = 0;
-  let closing = false;
 
   const settle = (p: Pending, outcome: { result: StoredResult } | { error: Error }): void => {
     if (p.settled) return;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeBackend, type OrtBackend } from '@migm/backend-node';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { generate, isMigmError, tileImages } from '@migm/core';
-import { createQueueClient, createQueueWorker, isQueueError, type QueueClient, type QueueWorker } from '../src/index.js';
+import { createQueueClient, createQueueServer, createQueueWorker, isQueueError, type QueueClient, type QueueWorker } from '../src/index.js';
 import { pngBytes } from '../src/result.js';
 import { RedisServer } from './redis.js';
 
@@ -108,7 +108,7 @@ describe('queue on a real Redis', () => {
     });
     expect(await c.cancel(a.id)).toBe('signalled');
     const err = await c.result(a.id, { timeoutMs: 60_000 }).catch((e: unknown) => e);
-    expect(isQueueError(err, 'CANCELLED')).toBe(true);
+    expect(isQueueError(err, 'CANCELLED'), String(err)).toBe(true);
     const m = /cancel received after step (\d+), stopped after step (\d+) of (\d+)/.exec((err as Error).message);
     expect(m, (err as Error).message).not.toBeNull();
     expect(Number(m![2]) - Number(m![1])).toBeLessThanOrEqual(1);
@@ -120,5 +120,33 @@ describe('queue on a real Redis', () => {
     const w = await idle.submit({ condition: 1, steps: 4, seed: 1 });
     expect(await idle.cancel(w.id)).toBe('removed');
     expect(isQueueError(await idle.result(w.id).catch((e: unknown) => e), 'CANCELLED')).toBe(true);
+  });
+
+  it('HTTP front: POST a request, progress as server-sent events, GET the PNG, errors as status codes', async () => {
+    const c = await client('http', { maxQueued: 50 });
+    await worker('http', 4);
+    const server = createQueueServer(c);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const request = { condition: 8, batch: 2, steps: 24, budget: 6, seed: 31 };
+      const posted = await fetch(`${base}/jobs`, { method: 'POST', body: JSON.stringify(request) });
+      expect(posted.status).toBe(202);
+      const { id } = (await posted.json()) as { id: string };
+      const events = await (await fetch(`${base}/jobs/${id}/events`)).text();
+      expect(events).toMatch(/event: progress\ndata: \{"step":\d+,"steps":24,"kind":"(full|skipped)","worker":"/);
+      expect(events).toMatch(/event: completed\ndata: \{"id":"migm-[0-9a-f]{64}","seed":31/);
+      const png = await fetch(`${base}/jobs/${id}/png`);
+      expect(png.status).toBe(200);
+      expect(png.headers.get('content-type')).toBe('image/png');
+      expect(Buffer.from(await png.arrayBuffer()).equals(await direct(request))).toBe(true);
+      const bad = await fetch(`${base}/jobs`, { method: 'POST', body: JSON.stringify({ condition: 8, stepz: 4 }) });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { message: string }).message).toMatch(/did you mean 'steps'/);
+      expect((await fetch(`${base}/jobs`, { method: 'POST', body: '{' })).status).toBe(400);
+      expect((await fetch(`${base}/jobs/nope`)).status).toBe(404);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
