@@ -11,8 +11,8 @@ import torch
 from migm_train import cli, export
 from migm_train.maskgit512 import importer
 from migm_train.maskgit512.checkpoints import CheckpointMismatchError, ImportMaskgitError, load_strict
-from migm_train.maskgit512.shortcut import MaskGitShortcut, ShortcutConfig
-from migm_train.maskgit512.transformer import MaskGitTransformer, TransformerConfig
+from migm_train.maskgit512.shortcut import MaskGitShortcut, ShortcutConfig, ShortcutGraph
+from migm_train.maskgit512.transformer import MaskGitTransformer, TransformerConfig, pack, unpack
 from migm_train.maskgit512.vqgan import VqganDecoder
 from migm_train.pipeline import TRAINING_DIR
 
@@ -84,7 +84,8 @@ def test_manifest(bundles):
     m = json.loads((dirs["fp32"] / "manifest.json").read_text())
     assert m["tokens"] == {"grid": [4, 4], "count": 16, "codebookSize": 16, "maskId": 16, "patchSize": 2}
     assert m["condition"]["nullClassId"] == m["condition"]["numClasses"] == 10
-    assert m["featureLength"] == 17 and m["featureDim"] == 32
+    assert m["featureDim"] == 34  # D + ceil(D / L) = 32 + 2: the class position's feature packed in
+    assert m["graphs"]["shortcut"]["compatibility"]["featureDim"] == 34
     assert m["image"] == {"width": 8, "height": 8, "channels": 3, "range": [0, 1]}
     assert m["sampling"]["schedule"] == "arccos" and m["sampling"]["guidance"] == {"scale": 2.8, "schedule": "linear"}
     assert m["sampling"]["randomizeTemperature"] == 7.0
@@ -132,14 +133,32 @@ def test_paper_architecture_keys_and_shapes():
     assert vsd["decoder.up.3.block.0.nin_shortcut.weight"] == [256, 512, 1, 1]
 
 
+def test_pack_round_trip_and_shortcut_graph_is_the_reference_velocity():
+    cfg = importer.CONFIGS["small"]()
+    base, _, sc = importer.random_models(cfg, seed=6)
+    tc = cfg.transformer
+    f = torch.randn(3, tc.length + 1, tc.dim)
+    packed = pack(f, tc)
+    assert list(packed.shape) == [3, tc.length, tc.dim + 2]
+    assert torch.equal(unpack(packed, tc), f)
+    assert torch.equal(pack(2 * f - f, tc), 2 * packed - packed)  # linear
+    ins = importer.example_inputs("shortcut", tc, 3, 4, 2)
+    t = {k: torch.from_numpy(v) for k, v in ins.items()}
+    with torch.no_grad():
+        unpacked = unpack(t["feature"], tc)
+        nxt = sc.next_feature(unpacked, t["newTokens"], t["newPositions"], t["ratio"])
+        v = ShortcutGraph(sc, tc)(*t.values())
+    assert torch.allclose(unpack(t["feature"] + v, tc), nxt, atol=1e-6)
+
+
 def test_shortcut_velocity_is_next_minus_input():
     cfg = importer.CONFIGS["small"]()
     base, _, sc = importer.random_models(cfg, seed=5)
-    ins = {k: torch.from_numpy(v) for k, v in importer.example_inputs("shortcut", cfg.transformer, 2, 3, 1).items()}
+    tc = cfg.transformer
+    f = torch.randn(2, tc.length + 1, tc.dim)
+    ids, pos, r = torch.tensor([[1, 2, 3]] * 2), torch.tensor([[0, 5, 9], [3, 4, 15]]), torch.tensor([0.5, 0.25])
     with torch.no_grad():
-        v = sc(*ins.values())
-        nxt = sc.next_feature(*ins.values())
-    assert torch.allclose(nxt - ins["feature"], v, atol=1e-6)
+        assert torch.allclose(sc.next_feature(f, ids, pos, r) - f, sc(f, ids, pos, r), atol=1e-6)
 
 
 # --- strict loading and bad input -------------------------------------------------------------------------
@@ -227,9 +246,58 @@ def test_out_must_be_new_or_empty(files, tmp_path, capsys):
     assert os.listdir(out) == ["keep.txt"]
 
 
+def test_shipped_class_names():
+    names = importer.class_names(None, 1000)
+    assert len(set(names)) == 1000
+    assert names[0] == "tench" and names[207] == "golden retriever" and names[999] == "toilet tissue"
+
+
 def test_random_init_small_matches_import_layout(tmp_path):
     out = tmp_path / "rnd"
     assert cli.main(["import-maskgit", "--random-init", "--config", "small", "--out", str(out),
                      "--no-shortcut"]) == 0
     m = json.loads((out / "manifest.json").read_text())
     assert set(m["graphs"]) == {"base", "head", "decoder"} and m["training"]["weights"] == "random"
+
+
+# --- the runtime: migm generate on an imported bundle, every predictor ------------------------------------
+
+MIGM = os.path.join(TRAINING_DIR, "..", "packages", "cli", "bin", "migm.js")
+CLI_DIST = os.path.join(TRAINING_DIR, "..", "packages", "cli", "dist", "main.js")
+
+
+def _wait_for_cli_build(seconds: float = 180) -> None:
+    """`pnpm check` builds the CLI beside this package's tests (turbo runs them in parallel)."""
+    import time
+    deadline = time.time() + seconds
+    while not os.path.exists(CLI_DIST) and time.time() < deadline:
+        time.sleep(2)
+    assert os.path.exists(CLI_DIST), "packages/cli is not built (pnpm --filter @migm/cli build)"
+
+
+def _png_size(path) -> tuple[int, int]:
+    head = open(path, "rb").read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+@pytest.mark.parametrize("method", ["vanilla", "shortcut", "reuse", "taylor", "shortcut-taylor", "adams"])
+def test_migm_generate_every_method(bundles, method, tmp_path):
+    # CLI names: shortcut = core's 'learned', shortcut-taylor = 'learned-taylor'. The small bundle's class
+    # names ("class 3") have a space, as ImageNet's ("golden retriever").
+    _wait_for_cli_build()
+    dirs, _, _ = bundles
+    out = tmp_path / f"{method}.png"
+    res = subprocess.run(["node", MIGM, "generate", "--bundle", str(dirs["fp32"]), "--class", "class 3", "--count", "2",
+                          "--columns", "2", "--method", method, "--seed", "5", "--out", str(out), "--quiet"],
+                         capture_output=True, text=True, env=dict(os.environ, ORT_DISABLE_TELEMETRY="1"))
+    assert res.returncode == 0, res.stderr
+    assert f"{method} N=16" in res.stdout and "class 3 (3)" in res.stdout
+    calls = res.stdout.strip().splitlines()[-1]
+    if method == "shortcut":
+        assert "12 base" in calls and "4 shortcut calls" in calls
+    if method == "vanilla":
+        assert "16 base" in calls
+    # 8 x 8 RGB images at the default 4x scale (images under 256 px), two columns
+    w, h = _png_size(out)
+    assert 32 <= h < 64 and w >= 64

@@ -13,7 +13,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
     run: generateCommand,
     usage: `migm generate --class <name|id|none> [--count 16] [--steps N] [--budget B]
               [--method ${METHOD_NAMES.join('|')}] [--seed S] [--out migm.png]
-              [--columns C] [--scale 4] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
+              [--columns C] [--scale 4|1] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
   (--budget: full steps of an accelerated method; vanilla runs every step and refuses it)`,
   },
   compare: {

@@ -16,8 +16,8 @@ from .. import manifest as man
 from .checkpoints import (VQGAN_UNUSED_PREFIXES, ImportMaskgitError, load_strict, read_shortcut,
                           read_transformer, read_vqgan_params, read_vqgan_state, shortcut_config,
                           transformer_config)
-from .shortcut import MaskGitShortcut, ShortcutConfig
-from .transformer import BaseGraph, HeadGraph, MaskGitTransformer, TransformerConfig
+from .shortcut import MaskGitShortcut, ShortcutConfig, ShortcutGraph
+from .transformer import BaseGraph, HeadGraph, MaskGitTransformer, TransformerConfig, packed_width
 from .vqgan import DecoderGraph, VqganDecoder
 
 CLASS_NAMES_FILE = os.path.join(os.path.dirname(__file__), "imagenet_classes.txt")
@@ -26,7 +26,10 @@ CLASS_NAMES_FILE = os.path.join(os.path.dirname(__file__), "imagenet_classes.txt
 # r_temp 7, softmax temperature 1; N = 32 with B = 12 full steps is its best shortcut row (FID 6.84).
 PAPER_SAMPLING = {"steps": 32, "schedule": "arccos", "guidance": {"scale": 2.8, "schedule": "linear"},
                   "inverseTemperature": 1.0, "randomizeTemperature": 7.0, "budget": 12}
-TRAINED_STEPS = 15  # the released shortcut was trained on N = 15 vanilla trajectories (PAPER.md section 4)
+TRAINED_STEPS = 15
+FEATURE_LAYOUT = ("featureDim = D + ceil(D / L): columns 0..%d-1 of row i are image position i's feature; the "
+                  "class position's D values, zero-padded to L * ceil(D / L), fill the last columns row-major "
+                  "(L = %d, D = %d); see docs/bundle-format.md")  # the released shortcut was trained on N = 15 vanilla trajectories (PAPER.md section 4)
 
 
 def taming_f16_params(n_embed: int = 1024, embed_dim: int = 256) -> dict:
@@ -91,9 +94,9 @@ def load_models(vit: str, vqgan: str, shortcut: str | None, heads: int, shortcut
 # --- graphs ----------------------------------------------------------------------------------------------
 
 def graph_specs(tc: TransformerConfig, image: int) -> dict:
-    L, K, D = tc.length, tc.codebook, tc.dim
+    L, K, P = tc.length, tc.codebook, packed_width(tc)
     t = lambda name, dtype, shape: {"name": name, "dtype": dtype, "shape": shape}  # noqa: E731
-    feat = lambda name: t(name, "float32", ["batch", L + 1, D])  # noqa: E731
+    feat = lambda name: t(name, "float32", ["batch", L, P])  # noqa: E731
     return {
         "base": ({"tokens": t("tokens", "int32", ["batch", L]), "classes": t("classes", "int32", ["batch"])},
                  {"logits": t("logits", "float32", ["batch", L, K]), "feature": feat("feature")}),
@@ -109,7 +112,7 @@ def graph_specs(tc: TransformerConfig, image: int) -> dict:
 
 def example_inputs(role: str, tc: TransformerConfig, batch: int, n_new: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
-    L, K, D = tc.length, tc.codebook, tc.dim
+    L, K, P = tc.length, tc.codebook, packed_width(tc)
     if role == "base":
         tokens = rng.integers(0, K, size=(batch, L))
         tokens[rng.random((batch, L)) < 0.5] = K
@@ -117,10 +120,10 @@ def example_inputs(role: str, tc: TransformerConfig, batch: int, n_new: int, see
         classes[-1] = tc.num_classes  # the unconditional row
         return {"tokens": tokens.astype(np.int32), "classes": classes.astype(np.int32)}
     if role == "head":
-        return {"feature": rng.standard_normal((batch, L + 1, D)).astype(np.float32)}
+        return {"feature": rng.standard_normal((batch, L, P)).astype(np.float32)}
     if role == "shortcut":
         pos = np.stack([rng.permutation(L)[:n_new] for _ in range(batch)])
-        return {"feature": rng.standard_normal((batch, L + 1, D)).astype(np.float32),
+        return {"feature": rng.standard_normal((batch, L, P)).astype(np.float32),
                 "newTokens": rng.integers(0, K, size=(batch, n_new)).astype(np.int32),
                 "newPositions": pos.astype(np.int32), "ratio": rng.uniform(0, 1, size=batch).astype(np.float32)}
     if role == "decoder":
@@ -132,7 +135,7 @@ def graph_modules(base, vq, sc) -> dict:
     g = base.cfg.grid
     mods = {"base": BaseGraph(base), "head": HeadGraph(base), "decoder": DecoderGraph(vq, (g, g))}
     if sc is not None:
-        mods["shortcut"] = sc
+        mods["shortcut"] = ShortcutGraph(sc, base.cfg)
     return {k: m.eval() for k, m in mods.items()}
 
 
@@ -218,7 +221,7 @@ def write_bundle(base: MaskGitTransformer, vq: VqganDecoder, sc: MaskGitShortcut
             if role == "shortcut":
                 g["trainedSteps"] = TRAINED_STEPS
                 g["compatibility"] = {"baseSha256": sha[files["base"]], "codebookSize": tc.codebook,
-                                      "featureDim": tc.dim}
+                                      "featureDim": packed_width(tc)}
             graphs[role] = g
         manifest = {
             "schemaVersion": 1, "name": name, "version": "1.0.0", "description": description,
@@ -228,11 +231,12 @@ def write_bundle(base: MaskGitTransformer, vq: VqganDecoder, sc: MaskGitShortcut
                        "maskId": tc.codebook, "patchSize": vq.factor},
             "condition": {"type": "class", "numClasses": tc.num_classes, "nullClassId": tc.num_classes,
                           "classNames": names},
-            "featureDim": tc.dim, "featureLength": tc.length + 1,
+            "featureDim": packed_width(tc),
             "sampling": dict(PAPER_SAMPLING, steps=min(PAPER_SAMPLING["steps"], tc.length),
                              budget=min(PAPER_SAMPLING["budget"], tc.length)),
             "graphs": graphs, "files": entries,
-            "training": dict(provenance, dtype=dtype, architecture={
+            "training": dict(provenance, dtype=dtype, featureLayout=FEATURE_LAYOUT % (tc.dim, tc.length, tc.dim),
+                             architecture={
                 "transformer": asdict(tc), "vqgan": vq.params,
                 **({"shortcut": asdict(sc.cfg)} if sc is not None else {})}),
         }

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .. import layers
-from .transformer import Attention, FeedForward, MaskGitTransformer, PreNorm
+from .transformer import Attention, FeedForward, MaskGitTransformer, PreNorm, TransformerConfig, pack, unpack
 
 
 @dataclass(frozen=True)
@@ -111,3 +111,15 @@ class MaskGitShortcut(nn.Module):
     def next_feature(self, feature, new_tokens, new_positions, ratio):
         """What the reference's forward returns."""
         return feature + self(feature, new_tokens, new_positions, ratio)
+
+
+class ShortcutGraph(nn.Module):
+    """ONNX role `shortcut` on the bundle's packed features: unpack -> velocity [b, L + 1, D] -> pack."""
+
+    def __init__(self, shortcut: MaskGitShortcut, base_cfg: TransformerConfig):
+        super().__init__()
+        self.shortcut, self.base_cfg = shortcut, base_cfg
+
+    def forward(self, feature, new_tokens, new_positions, ratio):
+        v = self.shortcut(unpack(feature, self.base_cfg), new_tokens, new_positions, ratio)
+        return pack(v, self.base_cfg)

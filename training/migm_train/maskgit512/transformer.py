@@ -159,23 +159,53 @@ class MaskGitTransformer(nn.Module):
         return self.head(f), f
 
 
+def extra_columns(cfg: TransformerConfig) -> int:
+    """Columns appended to each image row's feature to carry the class position's D values: ceil(D / L)."""
+    return -(-cfg.dim // cfg.length)
+
+
+def packed_width(cfg: TransformerConfig) -> int:
+    """The bundle's featureDim: D + ceil(D / L) (769 for the paper's model)."""
+    return cfg.dim + extra_columns(cfg)
+
+
+def pack(feature: torch.Tensor, cfg: TransformerConfig) -> torch.Tensor:
+    """[b, L + 1, D] (image rows then the class row) -> the bundle's [b, L, D + c] feature: image rows in the
+    first D columns; the class row, zero-padded to L * c values, laid row-major over the last c columns.
+    Linear (so guidance, reuse, Taylor and feature + velocity commute with it)."""
+    L, D, c = cfg.length, cfg.dim, extra_columns(cfg)
+    b = feature.shape[0]
+    cls = torch.nn.functional.pad(feature[:, L], (0, L * c - D)).reshape(b, L, c)
+    return torch.cat([feature[:, :L], cls], dim=-1)
+
+
+def unpack(feature: torch.Tensor, cfg: TransformerConfig) -> torch.Tensor:
+    """Inverse of pack: [b, L, D + c] -> [b, L + 1, D]."""
+    L, D, c = cfg.length, cfg.dim, extra_columns(cfg)
+    b = feature.shape[0]
+    cls = feature[:, :, D:].reshape(b, L * c)[:, :D]
+    return torch.cat([feature[:, :, :D], cls[:, None, :]], dim=1)
+
+
 class BaseGraph(nn.Module):
-    """ONNX role `base`: (tokens, classes) -> (logits, feature)."""
+    """ONNX role `base`: (tokens, classes) -> (logits [b, L, K], packed feature [b, L, D + c])."""
 
     def __init__(self, model: MaskGitTransformer):
         super().__init__()
         self.model = model
 
     def forward(self, tokens, classes):
-        return self.model(tokens, classes)
+        logits, feature = self.model(tokens, classes)
+        return logits, pack(feature, self.model.cfg)
 
 
 class HeadGraph(nn.Module):
-    """ONNX role `head`: feature -> logits (affine)."""
+    """ONNX role `head`: packed feature -> logits (affine; the class columns are not read)."""
 
     def __init__(self, model: MaskGitTransformer):
         super().__init__()
         self.model = model
 
     def forward(self, feature):
-        return self.model.head(feature)
+        L, K, D = self.model.cfg.length, self.model.cfg.codebook, self.model.cfg.dim
+        return feature[:, :, :D] @ self.model.tok_emb.weight[:K].T + self.model.bias[:L, :K]

@@ -84,10 +84,12 @@ export async function gridOf(backend: OrtBackend, r: GenerateResult, columns: nu
 export async function generateCommand(argv: string[]): Promise<void> {
   const values = parse(argv, generateFlags);
   const columns = intFlag('columns', values.columns, undefined, 1, 1024);
-  const scale = intFlag('scale', values.scale, 4, 1, 32)!;
+  const scaleFlag = intFlag('scale', values.scale, undefined, 1, 32);
   const out = values.out ?? 'migm.png';
   checkOutPath('out', out);
   const backend = await loadBackend(values);
+  // Default: 4x for small images (the 28 px default bundle), 1x from 256 px up (a 512 px image stays 512 px).
+  const scale = scaleFlag ?? Math.max(1, Math.min(4, Math.floor(256 / backend.manifest.image.width)));
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'vanilla');
     const r = await runOnce(backend, spec, spec.method, values.quiet === true);

@@ -75,10 +75,6 @@ export interface MigmManifest {
    * D: width of the last hidden feature (input of the head).
    */
   featureDim: number;
-  /**
-   * Rows of the feature tensors (base.feature, head.feature, shortcut.feature/velocity): tokens.count (the default) or tokens.count + 1 when the base model's class token is a sequence position whose feature the shortcut uses (imported MaskGIT-512: image tokens then the class token).
-   */
-  featureLength?: number;
   sampling: {
     /**
      * Default N.
