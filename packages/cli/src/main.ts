@@ -4,6 +4,9 @@ import { compareCommand } from './commands/compare.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { recordCommand } from './commands/record.js';
+import { serveCommand } from './commands/serve.js';
+import { submitCommand } from './commands/submit.js';
+import { workerCommand } from './commands/worker.js';
 import { UsageError } from './errors.js';
 import { METHOD_NAMES } from './methods.js';
 
@@ -33,6 +36,22 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
               [--methods vanilla,shortcut,...] [--steps 4,16,...]
   (FD / accuracy / latency of ${METHOD_NAMES.join(', ')}: the Pareto benchmark;
    --methods and --steps run a subset of its settings)`,
+  },
+  worker: {
+    run: workerCommand,
+    usage: `migm worker   --redis URL [--queue migm] [--batch 16] [--concurrency 1] [--wait-ms 20] [--bundle DIR] [--device D] [--threads T] [--quiet]
+  (runs queued jobs, merging compatible ones into one call of up to --batch images; SIGTERM finishes held jobs; docs/queue.md)`,
+  },
+  submit: {
+    run: submitCommand,
+    usage: `migm submit   --redis URL --class C [--count 16] [--steps N] [--budget B] [--method M] [--seed S] [--out migm.png]
+              [--columns C] [--scale 4] [--queue migm] [--bundle DIR] [--timeout 600] [--detach] [--quiet]
+  (queues one request and waits for its PNG; --detach prints the job id and returns)`,
+  },
+  serve: {
+    run: serveCommand,
+    usage: `migm serve    --redis URL [--port 8080] [--host 127.0.0.1] [--max-queued 10000] [--queue migm] [--bundle DIR]
+  (HTTP front: POST /jobs, GET /jobs/ID, /jobs/ID/png, /jobs/ID/events (server-sent progress), DELETE /jobs/ID)`,
   },
 };
 
@@ -71,6 +90,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) {
       console.error(`migm ${command}: ${err.message} (see migm --help)`);
       return 2;
+    }
+    // @migm/queue's typed errors (QUEUE_FULL, CONNECTION_LOST, ...): one line, runtime failure.
+    if (err instanceof Error && err.name === 'QueueError') {
+      console.error(`migm ${command}: ${err.message}`);
+      return 1;
     }
     if (isMigmError(err)) {
       console.error(`migm ${command}: ${err.message}`);

@@ -3,7 +3,7 @@ import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { generate, isMigmError, tileImages, type Backend, type ImageBatch } from '@migm/core';
 import { createNodeBackend } from '@migm/backend-node';
-import { encodeFailure } from './errors.js';
+import { encodeFailure, QueueError } from './errors.js';
 import { cancelChannel, cancelKey, redactUrl } from './keys.js';
 import { batchedOptions, bundleId, compatibilityKey, imageCount, type QueuedRequest } from './request.js';
 import { pngBytes, type JobProgress, type StoredResult } from './result.js';
@@ -123,7 +123,7 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
     connection.disconnect();
     subscriber.disconnect();
     if (ownsBackend) await backend.dispose();
-    throw new Error(`Cannot reach Redis at ${redactUrl(options.redis)}: ${(err as Error).message}`, { cause: err });
+    throw new QueueError('CONNECTION_LOST', `Redis at ${redactUrl(options.redis)} is unreachable: ${(err as Error).message}.`, { cause: err });
   }
 
   const groups = new Map<string, Group>();

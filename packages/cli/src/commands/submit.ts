@@ -1,0 +1,68 @@
+import { writeFile } from 'node:fs/promises';
+import { bundleDir } from '@migm/bundle-fashion-mnist';
+import { choiceFlag, intFlag, parse } from '../args.js';
+import { resolveClass } from '../class-name.js';
+import { checkOutPath, fmtMs } from '../common.js';
+import { METHOD_NAMES, predictorOf } from '../methods.js';
+import { queueFlag, queueFlags, redisFlag } from './queue-flags.js';
+
+export const submitFlags = {
+  ...queueFlags,
+  class: { type: 'string' },
+  count: { type: 'string' },
+  steps: { type: 'string' },
+  budget: { type: 'string' },
+  method: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  columns: { type: 'string' },
+  scale: { type: 'string' },
+  timeout: { type: 'string' },
+  detach: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+/**
+ * `migm submit`: queues one request (checked by core against the bundle before it is queued) and, unless
+ * --detach, waits for its PNG. Ranges beyond the flags' own are left to core's checks, so the queue and
+ * generate() refuse exactly the same requests.
+ */
+export async function submitCommand(argv: string[]): Promise<void> {
+  const values = parse(argv, submitFlags);
+  const redis = redisFlag(values.redis);
+  const queue = queueFlag(values.queue);
+  const out = values.detach ? undefined : checkOutPath('out', values.out ?? 'migm.png');
+  const method = values.method === undefined ? undefined : choiceFlag('method', values.method, 'shortcut', METHOD_NAMES);
+  const timeoutS = intFlag('timeout', values.timeout, 600, 1, 86_400)!;
+  const { createQueueClient } = await import('@migm/queue');
+  const client = await createQueueClient({ redis, queue, bundle: values.bundle ?? bundleDir() });
+  try {
+    const num = (name: 'count' | 'steps' | 'budget' | 'seed' | 'columns' | 'scale', max: number) => intFlag(name, values[name], undefined, 0, max);
+    const request = Object.fromEntries(
+      Object.entries({
+        condition: resolveClass(client.manifest, values.class),
+        batch: num('count', 4096) ?? 16,
+        steps: num('steps', 4096),
+        predictor: method === undefined ? undefined : predictorOf(method),
+        budget: num('budget', 4096),
+        seed: num('seed', Number.MAX_SAFE_INTEGER),
+        columns: num('columns', 4096),
+        scale: num('scale', 32) ?? 4,
+      }).filter(([, v]) => v !== undefined),
+    );
+    const s = await client.submit(request);
+    console.log(`queued ${s.id} (seed ${s.seed})${s.deduplicated ? ': an identical request was already queued or done, this is that job' : ''}`);
+    if (out === undefined) return;
+    const stop = values.quiet ? () => {} : client.progress(s.id, (p) => process.stderr.isTTY && process.stderr.write(`\rstep ${p.step}/${p.steps} on ${p.worker}   `));
+    try {
+      const r = await client.result(s.id, { timeoutMs: timeoutS * 1000 });
+      await writeFile(out, r.png);
+      console.log(`wrote ${out}: ${r.images} images, seed ${r.seed}, by worker ${r.worker} in ${fmtMs(r.latencyMs)} (its call: ${r.call.jobs} jobs, ${r.call.images} images, ${fmtMs(r.call.totalMs)})`);
+    } finally {
+      stop();
+      if (!values.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+    }
+  } finally {
+    await client.close();
+  }
+}
