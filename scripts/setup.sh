@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: PyTorch (with OpenBLAS, ~13x faster than the reference BLAS), the dataset, test tools,
-# and Chromium for the browser end-to-end tests (driven by playwright-core; no browser is downloaded).
-APT_PACKAGES=(python3-torch libopenblas0-pthread dataset-fashion-mnist python3-numpy python3-pytest python3-pil python3-jsonschema python3-yaml chromium fonts-dejavu-core)
+# Chromium for the browser end-to-end tests (driven by playwright-core; no browser is downloaded), and
+# redis-server for the job queue's tests (started by each test on a free loopback port).
+APT_PACKAGES=(python3-torch libopenblas0-pthread dataset-fashion-mnist python3-numpy python3-pytest python3-pil python3-jsonschema python3-yaml chromium fonts-dejavu-core redis-server)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
