@@ -192,48 +192,42 @@ def test_strict_loading_lists_the_keys(files, change, tmp_path, capsys):
     else:
         assert err.value.misshaped == [("first_layer.2.weight", (32, 31), (32, 32))]
         assert "is [32, 31] in the checkpoint, the module needs [32, 32]" in msg
+    assert "strict loading" in _refused(paths, tmp_path, capsys, vit=str(bad))
+
+
+def _refused(paths, tmp_path, capsys, **replace) -> str:
+    """Imports with some files replaced: exit status 2, one error line, nothing written. Returns stderr."""
     out = tmp_path / "out"
-    assert _import(dict(paths, vit=str(bad)), out) == 2
-    assert "strict loading" in capsys.readouterr().err
+    assert _import(dict(paths, **replace), out) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1
     assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".import-maskgit")]
+    return err
 
 
 def test_another_architectures_checkpoint(files, tmp_path, capsys):
-    _, paths = files
     from migm_train.base_model import BaseModel
     from migm_train.config import tiny
     bad = tmp_path / "other.pth"
     torch.save({"model_state_dict": BaseModel(tiny().base).state_dict()}, bad)
-    out = tmp_path / "out"
-    assert _import(dict(paths, vit=str(bad)), out) == 2
-    err = capsys.readouterr().err
-    assert err.count("error:") == 1 and "is not a MaskGIT transformer" in err and "tok_emb.weight" in err
-    assert not out.exists()
+    err = _refused(files[1], tmp_path, capsys, vit=str(bad))
+    assert "is not a MaskGIT transformer" in err and "tok_emb.weight" in err
 
 
 def test_vqgan_folder_without_yaml(files, tmp_path, capsys):
-    _, paths = files
     folder = tmp_path / "VQGAN"
     folder.mkdir()
-    os.link(os.path.join(paths["vqgan"], "last.ckpt"), folder / "last.ckpt")
-    out = tmp_path / "out"
-    assert _import(dict(paths, vqgan=str(folder)), out) == 2
-    err = capsys.readouterr().err
-    assert err.count("error:") == 1 and "has no model.yaml" in err
-    assert not out.exists()
+    os.link(os.path.join(files[1]["vqgan"], "last.ckpt"), folder / "last.ckpt")
+    assert "has no model.yaml" in _refused(files[1], tmp_path, capsys, vqgan=str(folder))
 
 
 def test_shortcut_for_another_width(files, tmp_path, capsys):
-    _, paths = files
     other = TransformerConfig(dim=48, depth=1, heads=4, mlp=64, grid=4, codebook=16, num_classes=10)
     sc = MaskGitShortcut.for_base(ShortcutConfig.for_width(48, 2, 1, 4), MaskGitTransformer(other))
     bad = tmp_path / "sc.pth"
     torch.save(sc.state_dict(), bad)
-    out = tmp_path / "out"
-    assert _import(dict(paths, shortcut=str(bad)), out) == 2
-    err = capsys.readouterr().err
-    assert err.count("error:") == 1 and "feature width 48" in err and "width is 32" in err
-    assert not out.exists()
+    err = _refused(files[1], tmp_path, capsys, shortcut=str(bad))
+    assert "feature width 48" in err and "width is 32" in err
 
 
 def test_out_must_be_new_or_empty(files, tmp_path, capsys):
