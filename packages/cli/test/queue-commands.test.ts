@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServer } from '../../queue/test/redis.js';
 
 const BIN = fileURLToPath(new URL('../bin/migm.js', import.meta.url));
@@ -18,17 +17,13 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+/** The installed command, as a user runs it (bin -> dist). */
+function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...argv], { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout.trimEnd(), err: stderr.trimEnd() });
+    });
+  });
 }
 
 describe('migm worker / submit / serve', () => {
@@ -42,13 +37,18 @@ describe('migm worker / submit / serve', () => {
       [['submit', '--redis', closed, '--queue', 'a:b', '--class', '1'], 2, /--queue must be/],
       [['submit', '--redis', closed, '--class', '1', '--detach'], 1, /Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable/],
     ];
-    for (const [argv, code, message] of cases) {
-      const r = await run(argv);
+    const runs = await Promise.all(cases.map(([argv]) => run(argv)));
+    for (const [i, [argv, code, message]] of cases.entries()) {
+      const r = runs[i]!;
       expect(r.code, argv.join(' ')).toBe(code);
       expect(r.err).toMatch(message);
       expect(r.err.split('\n')).toHaveLength(1);
     }
-    for (const command of ['worker', 'submit', 'serve']) expect((await run([command, '--help'])).out).toMatch(new RegExp(`^usage: migm ${command}`));
+    for (const command of ['worker', 'submit', 'serve']) {
+      const help = await run([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.out).toMatch(new RegExp(`^usage: migm ${command}`));
+    }
   });
 
   it('a worker process and submit give the PNG generate gives; SIGTERM stops the worker cleanly', async () => {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const CHILD = fileURLToPath(new URL('./fixtures/worker-child.mjs', import.meta.url));
+const CHILD = fileURLToPath(new URL('../scripts/worker-process.mjs', import.meta.url));
 
 /** Worker processes started by a test; `killAll` runs in afterAll so none outlives it. */
 export class WorkerProcesses {

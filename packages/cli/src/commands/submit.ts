@@ -4,22 +4,16 @@ import { choiceFlag, intFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
 import { checkOutPath, fmtMs } from '../common.js';
 import { METHOD_NAMES, predictorOf } from '../methods.js';
+import { generateFlags } from './generate.js';
 import { queueFlag, queueFlags, redisFlag } from './queue-flags.js';
 
+// generate's flags but the model-loading ones: a client never loads the model.
+const { device: _device, threads: _threads, ...requestFlags } = generateFlags;
 export const submitFlags = {
+  ...requestFlags,
   ...queueFlags,
-  class: { type: 'string' },
-  count: { type: 'string' },
-  steps: { type: 'string' },
-  budget: { type: 'string' },
-  method: { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string' },
-  columns: { type: 'string' },
-  scale: { type: 'string' },
   timeout: { type: 'string' },
   detach: { type: 'boolean' },
-  quiet: { type: 'boolean' },
 } as const;
 
 /**
@@ -47,7 +41,8 @@ export async function submitCommand(argv: string[]): Promise<void> {
         budget: num('budget', 4096),
         seed: num('seed', Number.MAX_SAFE_INTEGER),
         columns: num('columns', 4096),
-        scale: num('scale', 32) ?? 4,
+        // generate's default: 4x for small images (the 28 px default bundle), 1x from 256 px up.
+        scale: num('scale', 32) ?? Math.max(1, Math.min(4, Math.floor(256 / client.manifest.image.width))),
       }).filter(([, v]) => v !== undefined),
     );
     const s = await client.submit(request);
