@@ -142,26 +142,32 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
 
   // Starts calls while a slot is free and a group is full, has waited long enough, or the worker is closing.
   const pump = (): void => {
-    for (const [key, g] of groups) {
-      if (running >= concurrency) return;
-      if (!(g.ready || closing || g.images >= batch)) continue;
-      const chunk: Pending[] = [];
-      let images = 0;
-      while (g.items.length > 0 && (chunk.length === 0 || images + g.items[0]!.images <= batch)) {
-        const p = g.items.shift()!;
-        images += p.images;
-        chunk.push(p);
+    // Several chunks of one group can start in one pump when concurrency allows.
+    for (let started = true; started; ) {
+      started = false;
+      for (const [key, g] of groups) {
+        if (running >= concurrency) return;
+        if (!(g.ready || closing || g.images >= batch)) continue;
+        const chunk: Pending[] = [];
+        let images = 0;
+        while (g.items.length > 0 && (chunk.length === 0 || images + g.items[0]!.images <= batch)) {
+          const p = g.items.shift()!;
+          images += p.images;
+          chunk.push(p);
+        }
+        g.images -= images;
+        if (g.items.length === 0) {
+          clearTimeout(g.timer);
+          groups.delete(key);
+        }
+        if (chunk.length === 0) continue; // every job of the group was cancelled while it waited
+        running++;
+        started = true;
+        void runCall(chunk).finally(() => {
+          running--;
+          pump();
+        });
       }
-      g.images -= images;
-      if (g.items.length === 0) {
-        clearTimeout(g.timer);
-        groups.delete(key);
-      }
-      running++;
-      void runCall(chunk).finally(() => {
-        running--;
-        pump();
-      });
     }
   };
 

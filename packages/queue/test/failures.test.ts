@@ -48,7 +48,10 @@ describe('failures on a real Redis', () => {
     const requests = Array.from({ length: 6 }, (_, i) => ({ condition: i, batch: 2, steps: 24, seed: 100 + i }));
     const c = await client(redis.url, queue);
     // Count 'completed' events per job as Redis publishes them: a duplicate completion would show here.
-    const events = new QueueEvents(queue, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) });
+    const eventsConnection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    eventsConnection.on('error', () => {}); // its reconnect attempts after redis-server stops at the end
+    closers.push(async () => eventsConnection.disconnect());
+    const events = new QueueEvents(queue, { connection: eventsConnection });
     closers.push(() => events.close());
     await events.waitUntilReady();
     const completions = new Map<string, number>();
