@@ -51,7 +51,7 @@ describe('migm worker / submit / serve', () => {
     }
   });
 
-  it('a worker process and submit give the PNG generate gives; SIGTERM stops the worker cleanly', async () => {
+  it('a worker process, submit and serve give the PNG generate gives; SIGTERM stops worker and server cleanly', async () => {
     await redis.start();
     const worker = spawn(process.execPath, [BIN, 'worker', '--redis', redis.url, '--batch', '4', '--threads', '1', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
     children.push(worker);
@@ -66,8 +66,27 @@ describe('migm worker / submit / serve', () => {
     expect(queued.out).toMatch(/^queued migm-[0-9a-f]{64} \(seed 5\)\nwrote .*queued\.png: 3 images, seed 5, by worker /);
     expect((await run(['generate', ...flags, '--out', join(dir, 'direct.png')])).code).toBe(0);
     expect(readFileSync(join(dir, 'queued.png')).equals(readFileSync(join(dir, 'direct.png')))).toBe(true);
-    const exited = new Promise((r) => worker.once('exit', (code) => r(code)));
-    worker.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    // The HTTP front: the same request through POST /jobs gives the same PNG.
+    const serve = spawn(process.execPath, [BIN, 'serve', '--redis', redis.url, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(serve);
+    const base = await new Promise<string>((resolve, reject) => {
+      serve.stdout!.on('data', (d: Buffer) => {
+        const m = /(http:\/\/127\.0\.0\.1:\d+)\/jobs/.exec(d.toString());
+        if (m) resolve(m[1]!);
+      });
+      serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    const request = { condition: 7, batch: 3, steps: 8, budget: 3, predictor: 'learned', seed: 5, scale: 4 };
+    const posted = (await (await fetch(`${base}/jobs`, { method: 'POST', body: JSON.stringify(request) })).json()) as { id: string; deduplicated: boolean };
+    expect(posted.deduplicated).toBe(true); // the very request submit queued: the same job
+    const events = await (await fetch(`${base}/jobs/${posted.id}/events`)).text();
+    expect(events).toMatch(/event: completed/);
+    const png = Buffer.from(await (await fetch(`${base}/jobs/${posted.id}/png`)).arrayBuffer());
+    expect(png.equals(readFileSync(join(dir, 'direct.png')))).toBe(true);
+    for (const p of [worker, serve]) {
+      const exited = new Promise((r) => p.once('exit', (code) => r(code)));
+      p.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 });
