@@ -34,6 +34,10 @@ export class RedisServer {
     args.push(...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
     this.#proc = proc;
+    // Even when the test process ends without its afterAll (a crash, a hard timeout), no server outlives it.
+    const orphan = () => proc.kill('SIGKILL');
+    process.once('exit', orphan);
+    proc.once('exit', () => process.off('exit', orphan));
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`redis-server exited with code ${proc.exitCode}`);
