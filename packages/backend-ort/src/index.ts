@@ -7,5 +7,7 @@ export { checkGraph } from './graph-check.js';
 export { ALLOWED_OP_DOMAINS, checkGraphBytes, inspectGraph, type GraphProblems } from './graph-inspect.js';
 export { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type Sessions } from './sessions.js';
 export { FeaturePool } from './feature-pool.js';
+export { InFlight } from './in-flight.js';
+export { affineHeadVerdict, checkDecodeInput, checkForwardInput, checkGuidedHead, checkVelocityControl } from './backend-inputs.js';
 export { firstWorkingDevice, type DeviceFallback } from './device-chain.js';
 export type { OrtModule } from './ort-types.js';

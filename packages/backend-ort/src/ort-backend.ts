@@ -1,8 +1,5 @@
 import {
-  affineHeadUsable,
   checkFloats,
-  checkIds,
-  checkObject,
   checkTerms,
   combineHost,
   guideFeatureHost,
@@ -19,8 +16,10 @@ import {
   type TensorSpec,
   type VelocityControl,
 } from '@migm/core';
+import { affineHeadVerdict, checkDecodeInput, checkForwardInput, checkGuidedHead, checkVelocityControl } from './backend-inputs.js';
 import { FeaturePool } from './feature-pool.js';
-import { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type Sessions } from './sessions.js';
+import { InFlight } from './in-flight.js';
+import { checkLength, createSessions, errorText, graphRoles, intTensor, releaseSessions, type Sessions } from './sessions.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 /** A verified bundle: its manifest and the bytes of each file (from disk or fetch). */
@@ -55,9 +54,6 @@ export interface Classification {
   readonly featureDim: number;
 }
 
-/** Affine-head check results by backend name, device and head sha256 (see `OrtBackend.create`). */
-const affineVerdicts = new Map<string, { usable: boolean; warnings: string[] }>();
-
 /**
  * The onnxruntime implementation of core's `Backend`, shared by Node and the web. Features live in host
  * memory as `HostFeature`s whose buffers are pooled; model outputs are written straight into caller buffers
@@ -72,6 +68,7 @@ export class OrtBackend implements Backend {
   readonly #sessions: Sessions;
   readonly #pool = new FeaturePool();
   readonly #live = new Set<HostFeature>();
+  readonly #inFlight = new InFlight();
   #disposed = false;
 
   /** Creates the sessions and checks each graph against the manifest before returning. */
@@ -80,22 +77,8 @@ export class OrtBackend implements Backend {
     const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions);
     const backend = new OrtBackend(options, sessions);
     if (backend.capabilities.guidedHead) {
-      // Trust, but verify: guidedHead is only right for a head that really is affine. The verdict depends only on
-      // the head's bytes (sha256-verified) and where it runs, so it is kept for the process: a service that
-      // creates backends repeatedly pays the check's head runs (time, and native memory churn) once.
-      const headFile = backend.manifest.files.find((f) => f.path === backend.manifest.graphs.head.file);
-      const key = `${options.name}|${options.device}|${headFile?.sha256 ?? ''}`;
       try {
-        let verdict = headFile ? affineVerdicts.get(key) : undefined;
-        if (verdict === undefined) {
-          const warnings: string[] = [];
-          const usable = await affineHeadUsable(backend.manifest, (feature, rows) => backend.#headHost(feature, rows), (w) => warnings.push(w));
-          verdict = { usable, warnings };
-          if (headFile) affineVerdicts.set(key, verdict);
-        }
-        const warn = options.onWarning ?? ((w: string) => (globalThis as { console?: { warn(m: string): void } }).console?.warn(w));
-        for (const w of verdict.warnings) warn(w);
-        if (!verdict.usable) backend.#dropGuidedHead();
+        if (!(await affineHeadVerdict(`${options.name}|${options.device}`, backend.manifest, (feature, rows) => backend.#headHost(feature, rows), options.onWarning))) backend.#dropGuidedHead();
       } catch (err) {
         await backend.dispose();
         throw err;
@@ -131,17 +114,8 @@ export class OrtBackend implements Backend {
 
   async forward(input: ForwardInput): Promise<FeatureTensor> {
     const session = this.#session('base');
-    const { count: L, codebookSize: K } = this.manifest.tokens;
-    const D = this.manifest.featureDim;
-    checkObject('forward', 'input', input);
+    const { L, K, D } = checkForwardInput(this.manifest, input);
     const { tokens, classes, rows, logits } = input;
-    checkIds('forward', 'tokens', tokens, this.manifest.tokens.maskId);
-    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
-    checkFloats('forward', 'logits', logits);
-    checkRows('forward', rows);
-    checkLength('forward', 'tokens', tokens.length, rows * L);
-    checkLength('forward', 'classes', classes.length, rows);
-    checkLength('forward', 'logits', logits.length, rows * L * K);
     const g = this.manifest.graphs.base;
     const feature = this.#pool.take(rows * L * D);
     try {
@@ -176,10 +150,7 @@ export class OrtBackend implements Backend {
     const f = this.#own(feature);
     const [rows, L, D] = f.dims;
     const K = this.manifest.tokens.codebookSize;
-    if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
-    const batch = rows / 2;
-    checkFloats('guidedHead', 'logits', logits);
-    checkLength('guidedHead', 'logits', logits.length, batch * L * K);
+    const batch = checkGuidedHead(this.manifest, rows, L, logits);
     const g = this.manifest.graphs.head;
     const guided = this.#pool.take(batch * L * D);
     try {
@@ -196,15 +167,8 @@ export class OrtBackend implements Backend {
     const session = this.#session('shortcut');
     const f = this.#own(feature);
     const [rows, L, D] = f.dims;
-    checkObject('velocity', 'control', control);
-    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
-    checkIds('velocity', 'positions', control.positions, L - 1);
-    checkFloats('velocity', 'ratio', control.ratio);
+    checkVelocityControl(this.manifest, rows, L, control);
     const n = control.count;
-    if (!Number.isInteger(n) || n < 1 || n > L) throw new MigmError('INVALID_OPTION', `velocity: count must be an integer from 1 to ${L}, got ${n}.`);
-    checkLength('velocity', 'tokens', control.tokens.length, rows * n);
-    checkLength('velocity', 'positions', control.positions.length, rows * n);
-    checkLength('velocity', 'ratio', control.ratio.length, rows);
     const g = this.manifest.graphs.shortcut!;
     const out = this.#pool.take(rows * L * D);
     try {
@@ -245,9 +209,7 @@ export class OrtBackend implements Backend {
     const session = this.#session('decoder');
     const { count: L } = this.manifest.tokens;
     const { width, height, channels } = this.manifest.image;
-    checkRows('decode', batch);
-    checkIds('decode', 'tokens', tokens, this.manifest.tokens.codebookSize - 1);
-    checkLength('decode', 'tokens', tokens.length, batch * L);
+    checkDecodeInput(this.manifest, tokens, batch);
     const g = this.manifest.graphs.decoder;
     const data = new Float32Array(batch * channels * height * width);
     await this.#run('decoder', session, { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [batch, L]) }, [
@@ -277,6 +239,7 @@ export class OrtBackend implements Backend {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    await this.#inFlight.settle(); // nothing is freed under a running session
     for (const f of this.#live) f.release();
     this.#live.clear();
     this.#pool.clear();
@@ -295,7 +258,7 @@ export class OrtBackend implements Backend {
     for (const [name, buffer, dims] of into) fetches[name] = new this.#ort.Tensor('float32', buffer, dims);
     let results: InferenceSession.OnnxValueMapType;
     try {
-      results = await session.run(feeds, fetches as InferenceSession.NullableOnnxValueMapType);
+      results = await this.#inFlight.track(session.run(feeds, fetches as InferenceSession.NullableOnnxValueMapType));
     } catch (err) {
       this.#alive(); // a run cut short by dispose() is DISPOSED, not a runtime failure
       throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file}): ${errorText(err)}`, { cause: err });

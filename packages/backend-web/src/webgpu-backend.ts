@@ -1,9 +1,6 @@
-import { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
+import { affineHeadVerdict, InFlight, checkDecodeInput, checkForwardInput, checkGuidedHead, checkLength, checkVelocityControl, createSessions, errorText, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import {
-  affineHeadUsable,
   checkFloats,
-  checkIds,
-  checkObject,
   checkTerms,
   MigmError,
   type Backend,
@@ -101,6 +98,7 @@ export class WebGpuBackend implements Backend {
   readonly #sessions: Sessions;
   readonly #gpu: GPUDeviceLike;
   readonly #live = new Set<GpuFeature>();
+  readonly #inFlight = new InFlight();
   readonly #free = new Map<number, GPUBufferLike[]>();
   readonly #uniforms: GPUBufferLike[] = [];
   readonly #pipeline: { getBindGroupLayout(i: number): unknown };
@@ -126,7 +124,7 @@ export class WebGpuBackend implements Backend {
     }
     if (backend.capabilities.guidedHead) {
       try {
-        if (!(await affineHeadUsable(manifest, (feature, rows) => backend.#headHost(feature, rows), options.onWarning))) backend.#dropGuidedHead();
+        if (!(await affineHeadVerdict('onnxruntime-web|webgpu-resident', manifest, (feature, rows) => backend.#headHost(feature, rows), options.onWarning))) backend.#dropGuidedHead();
       } catch (err) {
         await backend.dispose();
         throw err;
@@ -162,17 +160,8 @@ export class WebGpuBackend implements Backend {
 
   async forward(input: ForwardInput): Promise<FeatureTensor> {
     const session = this.#session('base');
-    const { count: L, codebookSize: K } = this.manifest.tokens;
-    const D = this.manifest.featureDim;
-    checkObject('forward', 'input', input);
+    const { L, D } = checkForwardInput(this.manifest, input);
     const { tokens, classes, rows, logits } = input;
-    checkIds('forward', 'tokens', tokens, this.manifest.tokens.maskId);
-    checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
-    checkFloats('forward', 'logits', logits);
-    checkRows('forward', rows);
-    checkLength('forward', 'tokens', tokens.length, rows * L);
-    checkLength('forward', 'classes', classes.length, rows);
-    checkLength('forward', 'logits', logits.length, rows * L * K);
     const g = this.manifest.graphs.base;
     const out = await this.#run('base', session, {
       [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]),
@@ -197,15 +186,8 @@ export class WebGpuBackend implements Backend {
     const session = this.#session('shortcut');
     const f = this.#own(feature);
     const [rows, L, D] = f.dims;
-    checkObject('velocity', 'control', control);
-    checkIds('velocity', 'tokens', control.tokens, this.manifest.tokens.codebookSize - 1);
-    checkIds('velocity', 'positions', control.positions, L - 1);
-    checkFloats('velocity', 'ratio', control.ratio);
+    checkVelocityControl(this.manifest, rows, L, control);
     const n = control.count;
-    if (!Number.isInteger(n) || n < 1 || n > L) throw new MigmError('INVALID_OPTION', `velocity: count must be an integer from 1 to ${L}, got ${n}.`);
-    checkLength('velocity', 'tokens', control.tokens.length, rows * n);
-    checkLength('velocity', 'positions', control.positions.length, rows * n);
-    checkLength('velocity', 'ratio', control.ratio.length, rows);
     const g = this.manifest.graphs.shortcut!;
     const out = await this.#run('shortcut', session, {
       [g.inputs['feature']!.name]: f.tensor,
@@ -230,11 +212,8 @@ export class WebGpuBackend implements Backend {
     const session = this.#session('head');
     const f = this.#own(feature);
     const [rows, L, D] = f.dims;
-    if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
     if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `guidedHead: weight ${weight} is not allowed; a finite number >= 0 is.`);
-    const batch = rows / 2;
-    checkFloats('guidedHead', 'logits', logits);
-    checkLength('guidedHead', 'logits', logits.length, batch * L * this.manifest.tokens.codebookSize);
+    const batch = checkGuidedHead(this.manifest, rows, L, logits);
     const half = batch * L * D;
     const source = f.tensor.gpuBuffer as unknown as GPUBufferLike;
     // (1 + w) f_cond - w f_uncond on the GPU; only the B guided rows of logits come back.
@@ -312,9 +291,7 @@ export class WebGpuBackend implements Backend {
     const session = this.#session('decoder');
     const { count: L } = this.manifest.tokens;
     const { width, height, channels } = this.manifest.image;
-    checkRows('decode', batch);
-    checkIds('decode', 'tokens', tokens, this.manifest.tokens.codebookSize - 1);
-    checkLength('decode', 'tokens', tokens.length, batch * L);
+    checkDecodeInput(this.manifest, tokens, batch);
     const g = this.manifest.graphs.decoder;
     const out = await this.#run('decoder', session, { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [batch, L]) });
     const pixels = out[g.outputs['pixels']!.name]!;
@@ -327,6 +304,7 @@ export class WebGpuBackend implements Backend {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    await this.#inFlight.settle(); // no session or GPU buffer is freed under a running graph
     for (const f of this.#live) {
       f.released = true;
       f.tensor.dispose();
@@ -342,7 +320,7 @@ export class WebGpuBackend implements Backend {
   async #run(role: GraphRole, session: InferenceSession, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     let results: Record<string, Tensor>;
     try {
-      results = (await session.run(feeds)) as Record<string, Tensor>;
+      results = (await this.#inFlight.track(session.run(feeds))) as Record<string, Tensor>;
     } catch (err) {
       this.#alive(); // a run cut short by dispose() is DISPOSED, not a runtime failure
       throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file}) on webgpu: ${errorText(err)}`, { cause: err });

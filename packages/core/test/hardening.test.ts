@@ -52,6 +52,19 @@ describe('generate() options: unknown keys, null and bounds', () => {
   });
 });
 
+describe('capabilities stated once', () => {
+  it('a backend (or wrapper) whose flags and methods disagree is refused, not silently degraded', async () => {
+    const inner = new TestBackend();
+    const wrapper = { name: 'wrapper', device: 'cpu', manifest: inner.manifest, capabilities: inner.capabilities, forward: inner.forward.bind(inner), head: inner.head.bind(inner), combine: inner.combine.bind(inner), readFeature: inner.readFeature.bind(inner), release: inner.release.bind(inner), decode: inner.decode.bind(inner), dispose: inner.dispose.bind(inner) } as unknown as Backend;
+    await expect(generate(wrapper, { steps: 2 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('claims capabilities.velocity but has no velocity() method') });
+    (wrapper as { velocity?: unknown }).velocity = inner.velocity!.bind(inner);
+    await expect(generate(wrapper, { steps: 2 })).rejects.toThrow(/claims capabilities.guidedHead but has no guidedHead\(\) method/);
+    (wrapper as { guidedHead?: unknown }).guidedHead = inner.guidedHead!.bind(inner);
+    await expect(generate(wrapper, { steps: 2, seed: 1 })).resolves.toBeDefined();
+    expect(inner.counts.forward).toBe(2);
+  });
+});
+
 describe('tileImages() options', () => {
   it('refuses unknown keys and a non-image with INVALID_OPTION', () => {
     const images = { data: new Float32Array(4), batch: 1, channels: 1 as const, height: 2, width: 2 };

@@ -129,6 +129,7 @@ class PreviewingBackend implements Backend {
   readonly manifest: Backend['manifest'];
   readonly capabilities: Backend['capabilities'];
   readonly velocity?: (feature: FeatureTensor, control: VelocityControl) => Promise<FeatureTensor>;
+  readonly guidedHead?: (feature: FeatureTensor, weight: number, logits: Float32Array) => Promise<void>;
   previewMs = 0;
   #pending: { event: Omit<StepEvent, 'tokens'>; tokens: Int32Array } | undefined;
 
@@ -142,9 +143,14 @@ class PreviewingBackend implements Backend {
     this.device = inner.device;
     this.manifest = inner.manifest;
     this.capabilities = inner.capabilities;
+    // Optional capabilities travel with their methods (core refuses a flag without its method).
     if (inner.velocity) {
       const v = inner.velocity.bind(inner);
       this.velocity = async (f, c) => (await this.flush(), v(f, c));
+    }
+    if (inner.guidedHead) {
+      const g = inner.guidedHead.bind(inner);
+      this.guidedHead = async (f, w, logits) => (await this.flush(), g(f, w, logits));
     }
   }
 

@@ -1,6 +1,7 @@
 import { now } from '../clock.js';
 import type { Backend, FeatureTensor, VelocityControl } from '../backend/types.js';
 import { invalidOption, MigmError, throwIfAborted } from '../errors.js';
+import { checkCapabilities } from '../backend/check-ids.js';
 import { FeatureArena } from '../predictors/arena.js';
 import { predictorDefinition, type Predictor } from '../predictors/registry.js';
 import { RandomStreams } from '../random/prng.js';
@@ -60,7 +61,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
     throw invalidOption('backend', backend, 'a Backend (e.g. from createNodeBackend or createWebBackend) is required');
   }
   const manifest = backend.manifest;
-  const o = resolveOptions(options, manifest, backend.capabilities.velocity && typeof backend.velocity === 'function');
+  const caps = checkCapabilities(backend);
+  const o = resolveOptions(options, manifest, caps.velocity);
   const { signal, onStep, onFeature } = options;
   throwIfAborted(signal);
 
@@ -87,7 +89,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   const controlRatio = new Float32Array(rows);
   const rng = new RandomStreams(o.seed, B, o.streams);
   // Guided logits of a predicted feature from one head call on B rows (an affine head; see guidedHead).
-  const headGuides = o.guided && o.guidedHead && backend.capabilities.guidedHead === true && typeof backend.guidedHead === 'function';
+  const headGuides = o.guided && o.guidedHead && caps.guidedHead === true;
   const guidedLogits = logits.subarray(0, B * L * K);
   /** The weight already applied to `logits` (rows 0..B-1) by guidedHead, or null when it holds both branches. */
   let logitsWeight: number | null = null;

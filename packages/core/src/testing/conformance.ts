@@ -1,5 +1,6 @@
 import type { Backend, FeatureTensor } from '../backend/types.js';
 import { isMigmError, type MigmErrorCode } from '../errors.js';
+import { checkCapabilities } from '../backend/check-ids.js';
 import { combineHost } from '../features/host-features.js';
 import { generate } from '../generate/generate.js';
 import { PREDICTOR_REGISTRY } from '../predictors/registry.js';
@@ -207,6 +208,13 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       },
     },
     {
+      name: 'each optional capability is stated once: flags agree with the methods',
+      run: async () => {
+        const b = await get();
+        checkCapabilities(b);
+      },
+    },
+    {
       name: 'ids outside their range and non-Int32Array ids are refused with INVALID_OPTION',
       run: async () => {
         const b = await get();
@@ -236,11 +244,17 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         const b = await options.create();
         const { tokens, classes } = randomInput(b, 2, 43);
         const { count: L, codebookSize: K } = b.manifest.tokens;
-        const pending = b.forward({ tokens, classes, rows: 2, logits: new Float32Array(2 * L * K) });
-        const run = generate(b, { condition: 0, steps: Math.min(4, L), seed: 3 });
+        // Handlers are attached at once: the calls may reject while dispose() waits for them to finish.
+        const outcome = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err);
+        const pending = outcome(b.forward({ tokens, classes, rows: 2, logits: new Float32Array(2 * L * K) }));
+        const run = outcome(generate(b, { condition: 0, steps: Math.min(4, L), seed: 3 }));
         await b.dispose();
-        await expectCode(() => pending, 'DISPOSED', 'a forward() in flight at dispose');
-        await expectCode(() => run, 'DISPOSED', 'a generate() in flight at dispose');
+        const rethrow = async (p: Promise<unknown>) => {
+          const err = await p;
+          if (err !== undefined) throw err;
+        };
+        await expectCode(() => rethrow(pending), 'DISPOSED', 'a forward() in flight at dispose');
+        await expectCode(() => rethrow(run), 'DISPOSED', 'a generate() in flight at dispose');
       },
     },
     {
