@@ -295,3 +295,41 @@ def test_migm_generate_every_method(bundles, method, tmp_path):
     # 8 x 8 RGB images at the default 4x scale (images under 256 px), two columns
     w, h = _png_size(out)
     assert 32 <= h < 64 and w >= 64
+
+
+def test_lightning_checkpoint_with_objects_of_missing_libraries_loads(files, tmp_path, monkeypatch):
+    # A real last.ckpt also pickles Lightning/OmegaConf objects (hyper-parameters, callbacks): they load as
+    # inert stubs, and only the tensors are used.
+    import sys
+    from migm_train.maskgit512.checkpoints import read_vqgan_state
+    (tmp_path / "fake_lightning_lib.py").write_text("class HParams:\n    def __init__(self):\n        self.lr = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fake_lightning_lib
+    folder = tmp_path / "VQGAN"
+    folder.mkdir()
+    ck = torch.load(os.path.join(files[1]["vqgan"], "last.ckpt"))
+    ck["hyper_parameters"] = fake_lightning_lib.HParams()
+    torch.save(ck, folder / "last.ckpt")
+    monkeypatch.delitem(sys.modules, "fake_lightning_lib")
+    os.remove(tmp_path / "fake_lightning_lib.py")
+    with pytest.raises(ModuleNotFoundError):
+        torch.load(folder / "last.ckpt")  # what plain torch.load does without the library
+    assert "decoder.conv_in.weight" in read_vqgan_state(str(folder))
+
+
+@pytest.mark.parametrize("role", ["base", "shortcut"])
+def test_plain_attention_export_parity(bundles, role, tmp_path, monkeypatch):
+    # FUSED_ATTENTION_EXPORT = False: plain opset-17 attention for runtimes without com.microsoft ops.
+    from migm_train import layers
+    _, mods, tc = bundles
+    monkeypatch.setattr(layers, "FUSED_ATTENTION_EXPORT", False)
+    path = tmp_path / f"{role}.onnx"
+    spec = importer.graph_specs(tc, 8)[role]
+    export.export_module(mods[role], importer.example_inputs(role, tc, 2, 5, 0), spec, str(path), False)
+    assert b"MultiHeadAttention" not in path.read_bytes()
+    inputs = importer.example_inputs(role, tc, 3, 6, seed=12)
+    want = export.run_torch(mods[role], inputs)
+    got = _ort(path, inputs, tmp_path)
+    for tensor, w in zip(spec[1].values(), want):
+        g = np.array(got[tensor["name"]]["data"], dtype=np.float32).reshape(got[tensor["name"]]["dims"])
+        assert float(np.abs(g - w).max()) <= FP32_TOL

@@ -76,18 +76,25 @@ class _LenientUnpickler(pickle.Unpickler):
 
 
 _lenient = types.ModuleType("migm_lenient_pickle")
+_lenient.__dict__.update({k: getattr(pickle, k) for k in dir(pickle) if not k.startswith("__")})
 _lenient.Unpickler = _LenientUnpickler
-_lenient.load = pickle.load
-_lenient.__dict__.update({"UnpicklingError": pickle.UnpicklingError})
 
 
 def torch_load(path: str, what: str):
     if not os.path.isfile(path):
         raise ImportMaskgitError(f"{what}: {path} is not a file")
+    # Debian's torch 1.13 replaces any pickle_module argument by its module-level `pickle`, so that is what is
+    # swapped (for this call only).
+    import torch.serialization as ser
+
+    saved = ser.pickle
+    ser.pickle = _lenient
     try:
-        return torch.load(path, map_location="cpu", pickle_module=_lenient)
+        return torch.load(path, map_location="cpu", pickle_module=_lenient, weights_only=False)
     except Exception as exc:  # torch raises many types for a file that is not a checkpoint
         raise ImportMaskgitError(f"{what}: {path} is not a PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    finally:
+        ser.pickle = saved
 
 
 def _tensors(obj, what: str, path: str) -> dict:
