@@ -4,7 +4,8 @@
  * `Backend` interface that runtime packages implement.
  */
 export { MigmError, isMigmError, type MigmErrorCode } from './errors.js';
-export { checkCapabilities, checkFloats, checkIds, checkObject } from './backend/check-ids.js';
+export { checkCapabilities } from './backend/capabilities.js';
+export { checkFloats, checkIds, checkObject } from './backend/check-inputs.js';
 export { checkOptionKeys, closestKey } from './option-keys.js';
 export type { AbortSignalLike } from './clock.js';
 

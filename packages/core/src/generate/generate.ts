@@ -1,7 +1,7 @@
 import { now } from '../clock.js';
 import type { Backend, FeatureTensor, VelocityControl } from '../backend/types.js';
 import { invalidOption, MigmError, throwIfAborted } from '../errors.js';
-import { checkCapabilities } from '../backend/check-ids.js';
+import { checkCapabilities } from '../backend/capabilities.js';
 import { FeatureArena } from '../predictors/arena.js';
 import { predictorDefinition, type Predictor } from '../predictors/registry.js';
 import { RandomStreams } from '../random/prng.js';

@@ -1,5 +1,5 @@
 import type { FeatureTerm } from '../backend/types.js';
-import { FullStepHistory } from './taylor.js';
+import { combined, FullStepHistory } from './taylor.js';
 import { definePredictor } from './types.js';
 
 /**
@@ -48,7 +48,7 @@ export const adams = definePredictor({
           const c = adamsBashforthCoefficients(h[0]!.step, h[1]!.step, h[2]!.step, step.step);
           terms = h.map((x, j) => ({ feature: x.feature, coef: c[j]! }));
         }
-        return { feature: env.arena.hold(await env.call('combine', () => env.backend.combine(terms))), kept: false };
+        return combined(env, terms);
       },
       latest: () => null,
     };

@@ -1,4 +1,4 @@
-import { definePredictor } from './types.js';
+import { definePredictor, predictsNothing } from './types.js';
 
 /** Feature reuse (v = 0): a skipped step keeps the last full step's logits. */
 export const reuse = definePredictor({
@@ -7,9 +7,5 @@ export const reuse = definePredictor({
   summary: 'the last full step\'s feature unchanged, so its logits are reused',
   needsVelocity: false,
   accelerated: true,
-  create: () => ({
-    full: () => false,
-    skipped: async () => null,
-    latest: () => null,
-  }),
+  create: predictsNothing,
 });

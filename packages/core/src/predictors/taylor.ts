@@ -1,4 +1,4 @@
-import type { FeatureTensor } from '../backend/types.js';
+import type { FeatureTensor, FeatureTerm } from '../backend/types.js';
 import { taylorTerms } from '../features/taylor.js';
 import { definePredictor, type Prediction, type PredictorEnv } from './types.js';
 
@@ -20,10 +20,14 @@ export class FullStepHistory {
   }
 }
 
-/** The Taylor-extrapolated feature at `step` from the history (a transient feature: the loop drops it). */
-export async function extrapolate(env: PredictorEnv, history: FullStepHistory, step: number): Promise<Prediction> {
-  const terms = taylorTerms(history.items, step, env.taylorOrder);
+/** A linear combination of held features as a transient prediction (the loop drops it after the step). */
+export async function combined(env: PredictorEnv, terms: FeatureTerm[]): Promise<Prediction> {
   return { feature: env.arena.hold(await env.call('combine', () => env.backend.combine(terms))), kept: false };
+}
+
+/** The Taylor-extrapolated feature at `step` from the history. */
+export function extrapolate(env: PredictorEnv, history: FullStepHistory, step: number): Promise<Prediction> {
+  return combined(env, taylorTerms(history.items, step, env.taylorOrder));
 }
 
 /**

@@ -65,3 +65,8 @@ export interface PredictorDefinition {
 export function definePredictor<const N extends string>(definition: PredictorDefinition & { readonly name: N }): PredictorDefinition & { readonly name: N } {
   return definition;
 }
+
+/** The run of a method that predicts nothing: full-step features are not kept and skipped steps keep the logits. */
+export function predictsNothing(): PredictorRun {
+  return { full: () => false, skipped: async () => null, latest: () => null };
+}

@@ -1,4 +1,4 @@
-import { definePredictor } from './types.js';
+import { definePredictor, predictsNothing } from './types.js';
 
 /** Vanilla sampling: every step runs the base model, so nothing is ever predicted. */
 export const vanilla = definePredictor({
@@ -7,9 +7,5 @@ export const vanilla = definePredictor({
   summary: 'vanilla: every step runs the base model (budget and plan do not apply)',
   needsVelocity: false,
   accelerated: false,
-  create: () => ({
-    full: () => false,
-    skipped: async () => null,
-    latest: () => null,
-  }),
+  create: predictsNothing,
 });

@@ -1,6 +1,6 @@
 import type { Backend, FeatureTensor } from '../backend/types.js';
 import { isMigmError, type MigmErrorCode } from '../errors.js';
-import { checkCapabilities } from '../backend/check-ids.js';
+import { checkCapabilities } from '../backend/capabilities.js';
 import { combineHost } from '../features/host-features.js';
 import { generate } from '../generate/generate.js';
 import { PREDICTOR_REGISTRY } from '../predictors/registry.js';

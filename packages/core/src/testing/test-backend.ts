@@ -1,5 +1,5 @@
 import type { Backend, BackendCapabilities, FeatureTensor, FeatureTerm, ForwardInput, ImageBatch, VelocityControl } from '../backend/types.js';
-import { checkIds } from '../backend/check-ids.js';
+import { checkIds } from '../backend/check-inputs.js';
 import { MigmError } from '../errors.js';
 import { checkTerms, combineHost, guideFeatureHost, HostFeature } from '../features/host-features.js';
 import type { Manifest } from '../manifest/types.js';
