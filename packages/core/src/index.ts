@@ -24,7 +24,9 @@ export {
   type DrawMethod,
   type SampleParams,
   type SamplerScratch,
+  nonFiniteLogits,
 } from './sampling/step-sampler.js';
+export { drawStepUniforms, sampleStepHost } from './sampling/step-uniforms.js';
 export { applyGuidance, guidanceWeights, type Guidance } from './guidance/guidance.js';
 
 export { HostFeature, checkTerms, combineHost, guideFeatureHost, integrateHost } from './features/host-features.js';
@@ -34,6 +36,8 @@ export { taylorCoefficients, taylorTerms } from './features/taylor.js';
 export type {
   Backend,
   BackendCapabilities,
+  DeviceLogits,
+  DeviceSampleStep,
   FeatureTensor,
   FeatureTerm,
   ForwardInput,

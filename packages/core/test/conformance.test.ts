@@ -47,7 +47,7 @@ describe('the conformance suite catches broken backends', () => {
       const head = b.head.bind(b);
       (b as Backend).head = async (f, logits) => {
         await head(f, logits);
-        logits[0]! += 1;
+        (logits as Float32Array)[0]! += 1;
       };
     });
     expect(failed).toContain('head(forward feature) reproduces forward logits');

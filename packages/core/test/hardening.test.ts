@@ -9,7 +9,7 @@ class PoisonedBackend extends TestBackend {
   }
   override async forward(input: ForwardInput) {
     const f = await super.forward(input);
-    input.logits[5] = this.value;
+    (input.logits as Float32Array)[5] = this.value;
     return f;
   }
 }

@@ -21,8 +21,54 @@ export interface ForwardInput {
   /** Class ids [rows], int32; the null class id for the unconditional branch. */
   readonly classes: Int32Array;
   readonly rows: number;
-  /** Caller-owned output buffer [rows, L, K] that receives the logits. */
-  readonly logits: Float32Array;
+  /**
+   * Where the logits [rows, L, K] go: a caller-owned host buffer, or a `DeviceLogits` from
+   * `createLogits()` (backends with `capabilities.deviceSampling`), which keeps them where the model ran.
+   */
+  readonly logits: Float32Array | DeviceLogits;
+}
+
+/**
+ * An opaque handle on a logits buffer [rows, L, K] that stays where the backend computes (a GPU buffer, or the
+ * backend's own host memory). Made by `createLogits`, filled by `forward`/`head`/`guidedHead`, read by
+ * `sampleStep`, freed by `release`. One run owns it; it is reused by every step of that run.
+ */
+export interface DeviceLogits {
+  readonly dims: readonly [rows: number, tokens: number, vocab: number];
+  readonly kind: 'logits';
+}
+
+/**
+ * One sampling step run by the backend next to the logits (`capabilities.deviceSampling`). It must give what
+ * core's host sampler (`sampleMaskedPositions` + `commitTopConfidence`) gives on the same inputs, with the
+ * inverse-CDF draw and no top-k / top-p filtering (core falls back to the host sampler for those):
+ * for each image b and masked position p (state[b, p] === maskId):
+ *   z = invTemp * ((1 + w) * cond - w * uncond)  (or invTemp * cond when not guided)
+ *   candidate = the first k with cumsum(softmax(z))[k] >= u0 (zero-probability entries never chosen)
+ *   confidence = log softmax(z)[candidate] + noiseScale * (-log(-log(u1)))
+ * then the `count` masked positions of highest confidence (ties: lower position first) are committed.
+ * u0 = uniforms[(b * L + p) * 2], u1 = uniforms[(b * L + p) * 2 + 1], drawn by core from its seeded streams in
+ * the host sampler's order, so a seed means the same on every backend. Entries at unmasked positions are 0.
+ */
+export interface DeviceSampleStep {
+  /** Images B. The logits hold 2B rows [cond; uncond] when `guided`, else B rows (only rows 0..B-1 are read). */
+  readonly batch: number;
+  readonly guided: boolean;
+  /** Guidance weight w (ignored when not `guided`). */
+  readonly weight: number;
+  readonly invTemp: number;
+  /** Scale of the confidence's Gumbel noise (r_temp times the annealing factor). */
+  readonly noiseScale: number;
+  /** Token grid [B, L] before the step; masked positions hold the manifest's mask id. Not modified. */
+  readonly state: Int32Array;
+  /** Uniforms in (0, 1) [B, L, 2], float64 (core's precision; a backend may round them). */
+  readonly uniforms: Float64Array;
+  /** k: positions to commit per image; every image has the same number of masked positions, at least k. */
+  readonly count: number;
+  /** Out [B, k]: the committed positions per image, ascending. */
+  readonly revealedPositions: Int32Array;
+  /** Out [B, k]: their token ids. */
+  readonly revealedTokens: Int32Array;
 }
 
 /** The control of a shortcut step: tokens revealed at the previous step, and the mask ratio after it. */
@@ -57,6 +103,11 @@ export interface BackendCapabilities {
    * checked that claim when it loaded the head.
    */
   readonly guidedHead?: boolean;
+  /**
+   * `createLogits()` and `sampleStep()` are available, and `forward`/`head`/`guidedHead` accept a `DeviceLogits`:
+   * the step's sampling runs where the logits are and only the revealed positions and ids come back.
+   */
+  readonly deviceSampling?: boolean;
 }
 
 /**
@@ -85,22 +136,30 @@ export interface Backend {
   /** Base model: logits into `input.logits`, and the feature [rows, L, D]. */
   forward(input: ForwardInput): Promise<FeatureTensor>;
   /** Head only: feature [rows, L, D] -> logits [rows, L, K] into `logits`. */
-  head(feature: FeatureTensor, logits: Float32Array): Promise<void>;
+  head(feature: FeatureTensor, logits: Float32Array | DeviceLogits): Promise<void>;
   /**
    * Head on the guided feature: for a feature [2B, L, D] whose rows are [cond; uncond], writes
    * head((1 + w) f_cond - w f_uncond) [B, L, K] into `logits`. For an affine head these are the guided logits
    * (1 + w) head(f_cond) - w head(f_uncond) up to float32 rounding, for half the head's work. Present when
    * `capabilities.guidedHead`.
    */
-  guidedHead?(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void>;
+  guidedHead?(feature: FeatureTensor, weight: number, logits: Float32Array | DeviceLogits): Promise<void>;
+  /** A logits buffer [rows, L, K] kept by the backend. Present when `capabilities.deviceSampling`. */
+  createLogits?(rows: number): DeviceLogits;
+  /**
+   * Samples one step from `logits` (see `DeviceSampleStep`), writes the committed positions and ids into the
+   * step's out arrays, and returns non-finite logits as `BACKEND_FAILURE` like the host sampler. Present when
+   * `capabilities.deviceSampling`.
+   */
+  sampleStep?(logits: DeviceLogits, step: DeviceSampleStep): Promise<void>;
   /** Learned shortcut: the velocity [rows, L, D] for one step. Present when `capabilities.velocity`. */
   velocity?(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor>;
   /** Linear combination sum_j coef_j * feature_j (all of the same dims), as a new tensor. */
   combine(terms: readonly FeatureTerm[]): Promise<FeatureTensor>;
   /** Copies a feature into host memory (for recording and tests; not on the hot path). */
   readFeature(feature: FeatureTensor): Promise<Float32Array>;
-  /** Frees a feature tensor. */
-  release(feature: FeatureTensor): void;
+  /** Frees a feature tensor or a `DeviceLogits`. */
+  release(feature: FeatureTensor | DeviceLogits): void;
   /** Tokens [batch, L] -> images. */
   decode(tokens: Int32Array, batch: number): Promise<ImageBatch>;
   /** Frees every session and buffer. Idempotent. */

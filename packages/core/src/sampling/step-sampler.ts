@@ -102,7 +102,8 @@ export function sampleMaskedPositions(p: SampleParams, s: SamplerScratch): void 
   }
 }
 
-function nonFiniteLogits(image: number, position: number): MigmError {
+/** The error every sampler (host or device) gives for NaN or infinite logits at one position. */
+export function nonFiniteLogits(image: number, position: number): MigmError {
   return new MigmError(
     'BACKEND_FAILURE',
     `The model returned logits that are not finite (NaN or infinite) for image ${image}, position ${position}; refusing to sample from them. The bundle's weights or the runtime produced them (sampling options are bounded so that they cannot).`,

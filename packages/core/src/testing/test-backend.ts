@@ -1,4 +1,7 @@
-import type { Backend, BackendCapabilities, FeatureTensor, FeatureTerm, ForwardInput, ImageBatch, VelocityControl } from '../backend/types.js';
+import type { Backend, BackendCapabilities, DeviceLogits, DeviceSampleStep, FeatureTensor, FeatureTerm, ForwardInput, ImageBatch, VelocityControl } from '../backend/types.js';
+import { checkSampleStep } from '../backend/check-sample-step.js';
+import { createSamplerScratch } from '../sampling/step-sampler.js';
+import { sampleStepHost } from '../sampling/step-uniforms.js';
 import { checkIds } from '../backend/check-inputs.js';
 import { MigmError } from '../errors.js';
 import { checkTerms, combineHost, guideFeatureHost, HostFeature } from '../features/host-features.js';
@@ -22,6 +25,8 @@ export interface TestModelSize {
   readonly steps?: number;
   /** Declare the (affine) head affine in the manifest, which turns on `guidedHead`. Default true. */
   readonly affineHead?: boolean;
+  /** Offer `capabilities.deviceSampling` (logits handles and `sampleStep`, run by core's reference). Default false. */
+  readonly deviceSampling?: boolean;
 }
 
 const FAKE_SHA = (c: string): string => c.repeat(64);
@@ -78,6 +83,8 @@ export interface TestBackendCounts {
   combine: number;
   decode: number;
   forwardRows: number;
+  /** sampleStep calls. */
+  sample: number;
   /** Rows the head ran on (head and guidedHead together). */
   headRows: number;
 }
@@ -94,9 +101,11 @@ export class TestBackend implements Backend {
   readonly device = 'cpu';
   readonly manifest: Manifest;
   readonly capabilities: BackendCapabilities;
-  readonly counts: TestBackendCounts = { forward: 0, head: 0, velocity: 0, combine: 0, decode: 0, forwardRows: 0, headRows: 0 };
+  readonly counts: TestBackendCounts = { forward: 0, head: 0, velocity: 0, combine: 0, decode: 0, forwardRows: 0, headRows: 0, sample: 0 };
   /** Feature tensors returned and not yet released. */
   readonly live = new Set<HostFeature>();
+  /** Logits handles made by createLogits and not yet released. */
+  readonly liveLogits = new Set<HostLogits>();
   /** Optional hook awaited inside every call (e.g. to simulate latency or abort mid-call). */
   onCall: ((method: keyof TestBackendCounts) => void | Promise<void>) | undefined;
   readonly #tokenEmb: Float32Array;
@@ -110,9 +119,14 @@ export class TestBackend implements Backend {
     this.manifest = testManifest(size);
     // The head below is affine (f W^T + b), so the manifest's claim holds when it is made.
     const guidedHead = this.manifest.graphs.head.affine === true;
-    this.capabilities = { velocity: this.manifest.graphs.shortcut !== undefined, deviceFeatures: false, guidedHead };
+    const deviceSampling = size.deviceSampling === true;
+    this.capabilities = { velocity: this.manifest.graphs.shortcut !== undefined, deviceFeatures: false, guidedHead, deviceSampling };
     if (!this.capabilities.velocity) (this as { velocity?: unknown }).velocity = undefined;
     if (!guidedHead) (this as { guidedHead?: unknown }).guidedHead = undefined;
+    if (!deviceSampling) {
+      (this as { createLogits?: unknown }).createLogits = undefined;
+      (this as { sampleStep?: unknown }).sampleStep = undefined;
+    }
     const { count: L, codebookSize: K, maskId } = this.manifest.tokens;
     const D = this.manifest.featureDim;
     const rng = new RandomStreams(12345, 1);
@@ -136,7 +150,7 @@ export class TestBackend implements Backend {
     if (!Number.isInteger(rows) || rows < 1) throw new MigmError('INVALID_OPTION', `forward: rows must be an integer >= 1, got ${rows}.`);
     if (tokens.length !== rows * L) throw new MigmError('INVALID_OPTION', `forward: tokens has ${tokens.length} values, expected rows * L = ${rows * L}.`);
     if (classes.length !== rows) throw new MigmError('INVALID_OPTION', `forward: classes has ${classes.length} values, expected ${rows}.`);
-    if (logits.length !== rows * L * K) throw new MigmError('INVALID_OPTION', `forward: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
+    const out = this.#logitsOut('forward', logits, rows);
     checkIds('forward', 'tokens', tokens, maskId);
     checkIds('forward', 'classes', classes, this.manifest.condition.nullClassId);
     this.counts.forwardRows += rows;
@@ -159,31 +173,47 @@ export class TestBackend implements Backend {
         }
       }
     }
-    this.#head(f, rows, logits);
+    this.#head(f, rows, out);
     return this.#track(new HostFeature(f, [rows, L, D]));
   }
 
-  async head(feature: FeatureTensor, logits: Float32Array): Promise<void> {
+  async head(feature: FeatureTensor, logits: Float32Array | DeviceLogits): Promise<void> {
     await this.#enter('head');
     const f = this.#own(feature);
     const rows = f.dims[0];
-    const { count: L, codebookSize: K } = this.manifest.tokens;
-    if (logits.length !== rows * L * K) throw new MigmError('INVALID_OPTION', `head: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
+    const out = this.#logitsOut('head', logits, rows);
     this.counts.headRows += rows;
-    this.#head(f.data, rows, logits);
+    this.#head(f.data, rows, out);
   }
 
-  async guidedHead(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void> {
+  async guidedHead(feature: FeatureTensor, weight: number, logits: Float32Array | DeviceLogits): Promise<void> {
     await this.#enter('head');
     const f = this.#own(feature);
     const rows = f.dims[0];
-    const { count: L, codebookSize: K } = this.manifest.tokens;
     if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
-    if (logits.length !== (rows / 2) * L * K) throw new MigmError('INVALID_OPTION', `guidedHead: logits buffer has ${logits.length} values, expected ${(rows / 2) * L * K}.`);
+    const out = this.#logitsOut('guidedHead', logits, rows / 2);
     // guideFeatureHost checks the weight (INVALID_OPTION).
     const guided = guideFeatureHost(new Float32Array(f.data.length / 2), f.data, weight);
     this.counts.headRows += rows / 2;
-    this.#head(guided, rows / 2, logits);
+    this.#head(guided, rows / 2, out);
+  }
+
+  createLogits(rows: number): DeviceLogits {
+    this.#alive();
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    if (!Number.isInteger(rows) || rows < 1 || rows > 8192) throw new MigmError('INVALID_OPTION', `createLogits: rows must be an integer from 1 to 8192, got ${rows}.`);
+    const h = new HostLogits(new Float32Array(rows * L * K), [rows, L, K]);
+    this.liveLogits.add(h);
+    return h;
+  }
+
+  async sampleStep(logits: DeviceLogits, step: DeviceSampleStep): Promise<void> {
+    await this.#enter('sample');
+    const h = this.#ownLogits('sampleStep', logits);
+    checkSampleStep(this.manifest, h, step);
+    const { count: L, codebookSize: K, maskId } = this.manifest.tokens;
+    const scratch = createSamplerScratch(step.batch, L, K);
+    sampleStepHost(h.data, L, K, maskId, step, scratch, new Int32Array(step.batch * L));
   }
 
   async velocity(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor> {
@@ -225,7 +255,12 @@ export class TestBackend implements Backend {
     return this.#own(feature).data.slice();
   }
 
-  release(feature: FeatureTensor): void {
+  release(feature: FeatureTensor | DeviceLogits): void {
+    if (feature instanceof HostLogits) {
+      this.#ownLogits('release', feature).release();
+      this.liveLogits.delete(feature);
+      return;
+    }
     const f = this.#own(feature);
     f.release();
     this.live.delete(f);
@@ -257,6 +292,8 @@ export class TestBackend implements Backend {
     this.#disposed = true;
     for (const f of this.live) f.release();
     this.live.clear();
+    for (const h of this.liveLogits) h.release();
+    this.liveLogits.clear();
   }
 
   #head(f: Float32Array, rows: number, logits: Float32Array): void {
@@ -290,8 +327,48 @@ export class TestBackend implements Backend {
     return feature;
   }
 
+  /** The host array a forward/head call writes `rows` rows of logits into: the caller's, or a handle's own. */
+  #logitsOut(method: string, logits: Float32Array | DeviceLogits, rows: number): Float32Array {
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    if (logits instanceof Float32Array) {
+      if (logits.length !== rows * L * K) throw new MigmError('INVALID_OPTION', `${method}: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
+      return logits;
+    }
+    const h = this.#ownLogits(method, logits);
+    if (h.dims[0] < rows) throw new MigmError('INVALID_OPTION', `${method}: the logits handle has ${h.dims[0]} rows, ${rows} are written.`);
+    return h.data.subarray(0, rows * L * K);
+  }
+
+  #ownLogits(method: string, logits: unknown): HostLogits {
+    this.#alive();
+    if (!(logits instanceof HostLogits)) throw new MigmError('INVALID_OPTION', `${method}: logits must be a Float32Array or a handle from this backend's createLogits().`);
+    return logits;
+  }
+
   #track(f: HostFeature): HostFeature {
     this.live.add(f);
     return f;
+  }
+}
+
+/** The test backend's `DeviceLogits`: host memory behind the handle, like a CPU backend's own buffer. */
+class HostLogits implements DeviceLogits {
+  readonly kind = 'logits' as const;
+  readonly dims: readonly [number, number, number];
+  #data: Float32Array | null;
+
+  constructor(data: Float32Array, dims: readonly [number, number, number]) {
+    this.#data = data;
+    this.dims = dims;
+  }
+
+  get data(): Float32Array {
+    if (this.#data === null) throw new MigmError('DISPOSED', 'This logits handle was released and cannot be used.');
+    return this.#data;
+  }
+
+  release(): void {
+    if (this.#data === null) throw new MigmError('DISPOSED', 'This logits handle was already released.');
+    this.#data = null;
   }
 }
