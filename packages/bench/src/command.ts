@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { choiceFlag, intFlag, listFlag, parse } from '../args.js';
-import { UsageError } from '../errors.js';
-import { backendFlags, loadBackend } from '../common.js';
-import { paretoSvg } from '../bench/pareto-svg.js';
-import { fastestPeerRows, markdownTable, verdicts, type BenchMeta, type PeerRow } from '../bench/report.js';
-import { defaultConfigs, filterConfigs, runBench, type BenchConfig } from '../bench/run-bench.js';
-import { METHOD_NAMES } from '../methods.js';
+import { createNodeBackend, NODE_DEVICES, type NodeDevice, type OrtBackend } from '@migm/backend-node';
+import { bundleDir } from '@migm/bundle-fashion-mnist';
+import { intFlag, listFlag, oneOf, parse, UsageError } from './flags.js';
+import { paretoSvg } from './pareto-svg.js';
+import { fastestPeerRows, markdownTable, verdicts, type BenchMeta, type PeerRow } from './report.js';
+import { defaultConfigs, filterConfigs, runBench, type BenchConfig } from './run-bench.js';
+import { METHOD_NAMES } from './methods.js';
 
 /** The methods training/'s PyTorch reference sampler implements (migm_train/sampler.py). */
 const PEER_METHODS: readonly string[] = ['vanilla', 'shortcut', 'taylor', 'shortcut-taylor'];
@@ -23,7 +23,9 @@ const END = '<!-- node-bench:end -->';
  */
 export async function benchCommand(argv: string[]): Promise<void> {
   const values = parse(argv, {
-    ...backendFlags,
+    bundle: { type: 'string' },
+    device: { type: 'string' },
+    threads: { type: 'string' },
     quick: { type: 'boolean' },
     images: { type: 'string' },
     batch: { type: 'string' },
@@ -40,10 +42,10 @@ export async function benchCommand(argv: string[]): Promise<void> {
   if (images < batch) throw new UsageError(`--images (${images}) must be at least --batch (${batch}): latency is timed on full batches`);
   const seed = intFlag('seed', values.seed, 1000, 0, Number.MAX_SAFE_INTEGER)!;
   const outDir = resolve(values.out ?? 'bench-out');
-  const backend = await loadBackend(values, { classifier: true });
+  const backend = await loadBackend(values);
   try {
     const m = backend.manifest;
-    const methods = listFlag('methods', values.methods, (v) => choiceFlag('methods', v, 'vanilla', METHOD_NAMES));
+    const methods = listFlag('methods', values.methods, (v) => oneOf('methods', v, METHOD_NAMES));
     const stepsFilter = listFlag('steps', values.steps, (v) => intFlag('steps', v, undefined, 1, m.tokens.count)!);
     const all = defaultConfigs(m, quick);
     const configs: BenchConfig[] = filterConfigs(all, methods, stepsFilter);
@@ -79,6 +81,19 @@ export async function benchCommand(argv: string[]): Promise<void> {
   } finally {
     await backend.dispose();
   }
+}
+
+/** The bundle (default: the embedded one) with its evaluation classifier loaded. */
+async function loadBackend(values: { bundle?: string | undefined; device?: string | undefined; threads?: string | undefined }): Promise<OrtBackend> {
+  const device = values.device === undefined ? 'cpu' : oneOf<NodeDevice>('device', values.device, NODE_DEVICES);
+  const threads = intFlag('threads', values.threads, undefined, 1, 256);
+  return createNodeBackend({
+    bundle: values.bundle ?? bundleDir(),
+    device,
+    ...(threads !== undefined ? { threads } : {}),
+    classifier: true,
+    onFallback: (f) => process.stderr.write(`migm-bench: ${f.device} unavailable, using the next device: ${f.error.message}\n`),
+  });
 }
 
 async function writeSection(path: string, meta: BenchMeta, rows: Parameters<typeof markdownTable>[0], peers: { rows: PeerRow[]; note: string }, svg: string): Promise<void> {

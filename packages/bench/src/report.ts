@@ -1,5 +1,5 @@
 import type { BenchRow } from './run-bench.js';
-import { TRAINING_FREE_METHODS } from '../methods.js';
+import { TRAINING_FREE_METHODS } from './methods.js';
 
 /** What a report needs besides the rows. */
 export interface BenchMeta {

@@ -2,7 +2,7 @@ import { generate, type Manifest } from '@migm/core';
 import type { OrtBackend } from '@migm/backend-node';
 import { idealSpeedup } from '@migm/shortcut';
 import { predictorDefinition } from '@migm/core';
-import { ACCELERATED_METHODS, predictorOf, type Method } from '../methods.js';
+import { ACCELERATED_METHODS, predictorOf, type Method } from './methods.js';
 import { readFashionMnist } from './fashion-mnist.js';
 import { FeatureStats, frechetDistance } from './frechet.js';
 

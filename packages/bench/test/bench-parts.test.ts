@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureStats, frechetDistance } from '../src/bench/frechet.js';
-import { readFashionMnist } from '../src/bench/fashion-mnist.js';
-import { paretoSvg } from '../src/bench/pareto-svg.js';
-import { fastestPeerRows, markdownTable, verdicts } from '../src/bench/report.js';
-import { defaultConfigs, filterConfigs, withSpeedups, type BenchRow } from '../src/bench/run-bench.js';
+import { FeatureStats, frechetDistance } from '../src/frechet.js';
+import { readFashionMnist } from '../src/fashion-mnist.js';
+import { paretoSvg } from '../src/pareto-svg.js';
+import { fastestPeerRows, markdownTable, verdicts } from '../src/report.js';
+import { defaultConfigs, filterConfigs, withSpeedups, type BenchRow } from '../src/run-bench.js';
 import { RandomStreams } from '@migm/core';
 
 function gaussian(n: number, dim: number, mean: number[], scale: number[], seed: number): FeatureStats {

@@ -31,6 +31,7 @@ afterEach(() => vi.restoreAllMocks());
 describe('migm argument errors: one line, non-zero exit, no stack trace', () => {
   const cases: [string[], number, RegExp][] = [
     [['frobnicate'], 2, /unknown command 'frobnicate'/],
+    [['bench', '--quick'], 2, /'bench' is no longer part of the published CLI; in the migm repository run `pnpm bench/],
     [['generate', '--bundle', TINY, '--nope'], 2, /unknown option '--nope'/],
     [['generate', '--bundle', TINY], 2, /--class is required/],
     [['generate', '--bundle', TINY, '--class', 'spaceship'], 2, /unknown class 'spaceship'/],
@@ -41,12 +42,6 @@ describe('migm argument errors: one line, non-zero exit, no stack trace', () => 
     [['generate', '--bundle', TINY, '--class', '3', '--device', 'tpu'], 2, /--device must be one of cpu, cuda, auto/],
     [['generate', '--bundle', join(dir, 'missing'), '--class', '3'], 1, /does not exist/],
     [['compare', '--bundle', TINY, '--class', '3', '--method', 'vanilla'], 2, /--method must be one of shortcut, reuse, taylor, shortcut-taylor, adams for compare/],
-    [['bench', '--bundle', TINY, '--methods', 'vanilla,magic'], 2, /--methods must be one of vanilla, shortcut, reuse, taylor, shortcut-taylor, adams, got 'magic'/],
-    [['bench', '--bundle', TINY, '--steps', '4,many'], 2, /--steps must be an integer from 1 to/],
-    [['bench', '--bundle', TINY, '--methods', 'shortcut', '--steps', '3'], 2, /leave no setting to run/],
-    [['bench', '--bundle', TINY, '--methods', 'vanilla', '--steps', '4,5'], 2, /--steps 5 selects no setting with --methods vanilla \(settings: vanilla N=4, vanilla N=6/],
-    [['bench', '--bundle', TINY, '--methods', 'vanilla,shortcut', '--steps', '6'], 2, /--methods shortcut selects no setting with --steps 6 /],
-    [['bench', '--bundle', TINY, '--methods', 'vanilla', '--markdown', join(dir, 'B.md')], 2, /--markdown replaces the full run's section/],
     [['generate', '--bundle', TINY, '--class', '3', '--count', '-1'], 2, /--count must be an integer from 1 to 1024, got '-1'/],
     [['generate', '--bundle', TINY, '--class', '3', '--seed', '-5'], 2, /--seed must be an integer from 0/],
     [['generate', '--bundle', TINY, '--class', '3', '--method', 'vanilla', '--budget', '3'], 2, /--budget applies to accelerated methods.*vanilla runs every step/],
@@ -68,7 +63,7 @@ describe('migm argument errors: one line, non-zero exit, no stack trace', () => 
 });
 
 describe('migm <command> --help', () => {
-  for (const [command, flag] of [['generate', '--help'], ['generate', '-h'], ['info', '--help'], ['compare', '--help'], ['record', '-h'], ['bench', '--help']] as const) {
+  for (const [command, flag] of [['generate', '--help'], ['generate', '-h'], ['info', '--help'], ['compare', '--help'], ['record', '-h']] as const) {
     it(`${command} ${flag} prints that command's usage and exits 0`, async () => {
       const r = await run([command, flag]);
       expect(r.code).toBe(0);

@@ -1,0 +1,4 @@
+import { defineConfig } from 'tsup';
+
+// Private and run from this repository only: one ESM build for bin/migm-bench.js, no CJS, no .d.ts.
+export default defineConfig({ entry: { main: 'src/main.ts' }, format: ['esm'], sourcemap: true, clean: true, target: 'es2022', platform: 'node' });
