@@ -6,6 +6,7 @@
 export { MigmError, isMigmError, type MigmErrorCode } from './errors.js';
 export { checkCapabilities } from './backend/capabilities.js';
 export { checkFloats, checkIds, checkObject } from './backend/check-inputs.js';
+export { checkSampleStep } from './backend/check-sample-step.js';
 export { checkOptionKeys, closestKey } from './option-keys.js';
 export type { AbortSignalLike } from './clock.js';
 
@@ -28,6 +29,7 @@ export {
 } from './sampling/step-sampler.js';
 export { drawStepUniforms, sampleStepHost } from './sampling/step-uniforms.js';
 export { applyGuidance, guidanceWeights, type Guidance } from './guidance/guidance.js';
+export { unconditionalSteps } from './guidance/guidance-interval.js';
 
 export { HostFeature, checkTerms, combineHost, guideFeatureHost, integrateHost } from './features/host-features.js';
 export { AFFINE_HEAD_TOLERANCE, affineHeadUsable, checkAffineHead } from './features/affine-head.js';
@@ -45,7 +47,7 @@ export type {
   VelocityControl,
 } from './backend/types.js';
 
-export { generate, type CallCounts, type GenerateResult } from './generate/generate.js';
+export { generate, type CallCounts, type GenerateResult, type SamplerReport } from './generate/generate.js';
 export { PREDICTOR_REGISTRY, predictorDefinition } from './predictors/registry.js';
 export { definePredictor, type CallKind, type Prediction, type PredictorDefinition, type PredictorEnv, type PredictorRun, type SkippedStep } from './predictors/types.js';
 export { FeatureArena } from './predictors/arena.js';
@@ -61,6 +63,7 @@ export {
   type GenerateOptions,
   type Predictor,
   type ResolvedOptions,
+  type SamplerChoice,
 } from './generate/options.js';
 export type { FeatureEvent, StepEvent, StepKind, StepTrace } from './generate/events.js';
 

@@ -9,6 +9,12 @@ describe('backend conformance: TestBackend', () => {
   for (const c of cases) it(c.name, c.run);
 });
 
+describe('backend conformance: TestBackend with a device sampler', () => {
+  const { cases, cleanup } = backendConformance({ create: async () => new TestBackend({ deviceSampling: true }), liveFeatures: (b) => (b as TestBackend).live.size });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
 describe('backend conformance: TestBackend without a shortcut', () => {
   const { cases, cleanup } = backendConformance({ create: async () => new TestBackend({ shortcut: false }) });
   afterAll(cleanup);
@@ -22,10 +28,10 @@ describe('backend conformance: TestBackend whose head is not declared affine', (
 });
 
 describe('the conformance suite catches broken backends', () => {
-  async function failures(mutate: (b: TestBackend) => void): Promise<string[]> {
+  async function failures(mutate: (b: TestBackend) => void, deviceSampling = false): Promise<string[]> {
     const { cases, cleanup } = backendConformance({
       create: async () => {
-        const b = new TestBackend();
+        const b = new TestBackend({ deviceSampling });
         mutate(b);
         return b;
       },
@@ -41,6 +47,20 @@ describe('the conformance suite catches broken backends', () => {
     await cleanup();
     return failed;
   }
+
+  it('a device sampler that breaks position ties the other way, or ignores the noise scale', async () => {
+    const failed = await failures((b) => {
+      const sample = b.sampleStep.bind(b);
+      b.sampleStep = async (logits, step) => sample(logits, { ...step, noiseScale: 0 });
+    }, true);
+    expect(failed).toContain('a device sampler commits what the host sampler commits on the same logits and random numbers');
+    const skewed = await failures((b) => {
+      const sample = b.sampleStep.bind(b);
+      // Draws from a flattened distribution: same positions, wrong token frequencies.
+      b.sampleStep = async (logits, step) => sample(logits, { ...step, invTemp: step.invTemp * 0.2 });
+    }, true);
+    expect(skewed).toContain('device sampler draws follow the softmax (chi-square) and its handles are checked');
+  });
 
   it('a head that disagrees with forward', async () => {
     const failed = await failures((b) => {

@@ -22,8 +22,9 @@ describe('generate() call counts', () => {
     const be = new TestBackend();
     const r = await generate(be, { condition: 1, batch: 2, steps: N, predictor: 'none', seed: 1 });
     expect(be.counts).toMatchObject({ forward: N, head: 0, velocity: 0, combine: 0 });
-    expect(be.counts.forwardRows).toBe(N * 4); // guided: [cond; uncond] doubles the rows
-    expect(r.calls).toEqual({ forward: N, head: 0, velocity: 0, combine: 0 });
+    // Guided: [cond; uncond] doubles the rows, except at step 0 whose weight is 0 under the linear ramp.
+    expect(be.counts.forwardRows).toBe(N * 4 - 2);
+    expect(r.calls).toEqual({ forward: N, head: 0, velocity: 0, combine: 0, sample: 0 });
     expect(r.trace.every((t) => t.kind === 'full')).toBe(true);
     expect(be.live.size).toBe(0);
   });
@@ -366,8 +367,11 @@ describe('generate() hooks for recording', () => {
         condition: [0, 1], steps: 6, predictor, seed: 1, ...(predictor === 'none' ? {} : { budget: 2 }),
         onFeature: async (e) => {
           if (e.feature) {
-            expect(e.feature.dims).toEqual([4, 16, 6]);
-            expect((await be.readFeature(e.feature)).length).toBe(4 * 16 * 6);
+            // Vanilla's step 0 (weight 0) runs the conditional rows only: nobody reads its unconditional logits.
+            const rows = predictor === 'none' && e.step === 0 ? 2 : 4;
+            expect(e.guided).toBe(rows === 4);
+            expect(e.feature.dims).toEqual([rows, 16, 6]);
+            expect((await be.readFeature(e.feature)).length).toBe(rows * 16 * 6);
           }
           seen.push(`${e.kind[0]}${e.feature ? '+' : '-'}`);
         },

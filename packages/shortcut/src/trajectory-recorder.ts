@@ -42,7 +42,7 @@ export interface TrajectoryIndex {
 }
 
 /** Options of one recorded run: a vanilla generate() (every step full), so every feature is the base model's. */
-export type RecordOptions = Omit<GenerateOptions, 'predictor' | 'budget' | 'plan' | 'onFeature'>;
+export type RecordOptions = Omit<GenerateOptions, 'predictor' | 'budget' | 'plan' | 'onFeature' | 'guidanceCutoff'>;
 
 /**
  * Records vanilla sampling trajectories in the format the Python trainer reads (PAPER.md section 4): per step
@@ -75,7 +75,8 @@ export class TrajectoryRecorder {
     const m = this.#backend.manifest;
     const L = m.tokens.count;
     // Check the settings before anything is written, so a refused run leaves the recording intact.
-    const plan = resolveOptions({ ...options, predictor: 'none' }, m, false);
+    // Every recorded step holds both branches when guided (guidanceCutoff false), so steps are laid out alike.
+    const plan = resolveOptions({ ...options, predictor: 'none', guidanceCutoff: false }, m, false);
     const counts = Array.from(plan.counts);
     const branches = plan.guided ? 2 : 1;
     const index = this.#index;
@@ -91,6 +92,7 @@ export class TrajectoryRecorder {
         ...options,
         seed: plan.seed,
         predictor: 'none',
+        guidanceCutoff: false,
         onFeature: async (e) => {
           const data = await this.#backend.readFeature(e.feature!);
           await this.#sink.append('features.f32', bytesOf(data));

@@ -106,6 +106,8 @@ export interface BackendCapabilities {
   /**
    * `createLogits()` and `sampleStep()` are available, and `forward`/`head`/`guidedHead` accept a `DeviceLogits`:
    * the step's sampling runs where the logits are and only the revealed positions and ids come back.
+   * generate()'s default `sampler: 'auto'` uses it whenever it is present, so a backend turns it on by default
+   * only where it beats core's host sampler, and offers it as an option elsewhere.
    */
   readonly deviceSampling?: boolean;
 }

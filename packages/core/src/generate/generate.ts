@@ -1,13 +1,14 @@
 import { now } from '../clock.js';
-import type { Backend, FeatureTensor, VelocityControl } from '../backend/types.js';
+import type { Backend, DeviceLogits, FeatureTensor, VelocityControl } from '../backend/types.js';
 import { invalidOption, MigmError, throwIfAborted } from '../errors.js';
 import { checkCapabilities } from '../backend/capabilities.js';
 import { FeatureArena } from '../predictors/arena.js';
 import { predictorDefinition, type Predictor } from '../predictors/registry.js';
 import { RandomStreams } from '../random/prng.js';
 import { commitTopConfidence, createSamplerScratch, sampleMaskedPositions } from '../sampling/step-sampler.js';
+import { drawStepUniforms } from '../sampling/step-uniforms.js';
 import type { StepTrace } from './events.js';
-import { resolveOptions, type GenerateOptions } from './options.js';
+import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
 
 /** Counts of backend calls made by one generate() run. */
 export interface CallCounts {
@@ -15,6 +16,15 @@ export interface CallCounts {
   head: number;
   velocity: number;
   combine: number;
+  /** Device sampling steps (`sampleStep`). */
+  sample: number;
+}
+
+/** Which sampler ran a generate() call, and why the host one when it was not the device. */
+export interface SamplerReport {
+  readonly device: boolean;
+  /** Why sampling ran on the host (null when it ran on the device). */
+  readonly reason: string | null;
 }
 
 /** What `generate()` returns. Decode `tokens` to pixels with `backend.decode(result.tokens, result.batch)`. */
@@ -32,6 +42,8 @@ export interface GenerateResult {
   readonly plan: Int32Array;
   readonly trace: readonly StepTrace[];
   readonly calls: Readonly<CallCounts>;
+  /** Where sampling ran (see the `sampler` option). */
+  readonly sampler: SamplerReport;
   readonly timings: {
     /** Wall time of the whole run, ms. */
     readonly totalMs: number;
@@ -65,46 +77,57 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   const o = resolveOptions(options, manifest, caps.velocity);
   const { signal, onStep, onFeature } = options;
   throwIfAborted(signal);
+  const hostReason = hostSamplerReason(o, backend, caps.deviceSampling === true);
+  if (o.sampler === 'device' && hostReason !== null) throw new MigmError('UNSUPPORTED', `sampler 'device' cannot run this call: ${hostReason}. Use sampler 'auto' (falls back to the host) or 'host'.`, { details: { option: 'sampler' } });
+  const onDevice = hostReason === null;
 
   const B = o.batch;
   const L = manifest.tokens.count;
   const K = manifest.tokens.codebookSize;
   const maskId = manifest.tokens.maskId;
-  const rows = o.guided ? 2 * B : B;
+  const maxRows = o.guided ? 2 * B : B;
   const N = o.steps;
 
   const state = new Int32Array(B * L).fill(maskId);
-  const rowTokens = new Int32Array(rows * L);
-  const rowClasses = new Int32Array(rows);
+  const rowTokens = new Int32Array(maxRows * L);
+  const rowClasses = new Int32Array(maxRows);
   rowClasses.set(o.classes);
   if (o.guided) rowClasses.fill(manifest.condition.nullClassId, B);
-  const logits = new Float32Array(rows * L * K);
-  const scratch = createSamplerScratch(B, L, K);
+  // Logits live on the device (a handle made below) or in this host buffer; never both.
+  const logits = new Float32Array(onDevice ? 0 : maxRows * L * K);
+  let deviceLogits: DeviceLogits | null = null;
+  const uniforms = new Float64Array(onDevice ? 2 * B * L : 0);
+  const scratch = createSamplerScratch(onDevice ? 0 : B, onDevice ? 0 : L, onDevice ? 0 : K);
   let maxCount = 0;
   for (let i = 0; i < N; i++) maxCount = Math.max(maxCount, o.counts[i]!);
   const revealedPositions = new Int32Array(B * maxCount);
   const revealedTokens = new Int32Array(B * maxCount);
-  const controlTokens = new Int32Array(rows * maxCount);
-  const controlPositions = new Int32Array(rows * maxCount);
-  const controlRatio = new Float32Array(rows);
+  const controlTokens = new Int32Array(maxRows * maxCount);
+  const controlPositions = new Int32Array(maxRows * maxCount);
+  const controlRatio = new Float32Array(maxRows);
   const rng = new RandomStreams(o.seed, B, o.streams);
   // Guided logits of a predicted feature from one head call on B rows (an affine head; see guidedHead).
   const headGuides = o.guided && o.guidedHead && caps.guidedHead === true;
-  const guidedLogits = logits.subarray(0, B * L * K);
-  /** The weight already applied to `logits` (rows 0..B-1) by guidedHead, or null when it holds both branches. */
+  /** Where a call writes `n` rows of logits. */
+  const logitsFor = (n: number): Float32Array | DeviceLogits => deviceLogits ?? logits.subarray(0, n * L * K);
+  /** The weight already applied to the logits (rows 0..B-1) by guidedHead, or null when they are raw. */
   let logitsWeight: number | null = null;
-  /** The head of a skipped step's feature into `logits`, guided there when the backend can. */
+  /** Rows of raw logits held (2B: [cond; uncond], guided at sampling; B: conditional only). */
+  let logitsRows = maxRows;
+  /** The head of a skipped step's feature into the logits, guided there when the backend can. */
   const headOf = async (f: FeatureTensor, weight: number): Promise<void> => {
-    if (headGuides) {
-      await call('head', () => backend.guidedHead!(f, weight, guidedLogits));
+    const fRows = f.dims[0];
+    if (headGuides && fRows === 2 * B) {
+      await call('head', () => backend.guidedHead!(f, weight, logitsFor(B)));
       logitsWeight = weight;
     } else {
-      await call('head', () => backend.head(f, logits));
+      await call('head', () => backend.head(f, logitsFor(fRows)));
       logitsWeight = null;
     }
+    logitsRows = fRows;
   };
 
-  const calls: CallCounts = { forward: 0, head: 0, velocity: 0, combine: 0 };
+  const calls: CallCounts = { forward: 0, head: 0, velocity: 0, combine: 0, sample: 0 };
   const trace: StepTrace[] = [];
   let backendMs = 0;
   let stepBackendMs = 0;
@@ -134,11 +157,15 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
 
   // Every feature of this run lives in the arena; the predictor decides what fills skipped steps and what it keeps.
   const arena = new FeatureArena(backend);
-  const run = predictorDefinition(o.predictor)!.create({ backend, taylorOrder: o.taylorOrder, arena, call });
+  const definition = predictorDefinition(o.predictor)!;
+  let run = definition.create({ backend, taylorOrder: o.taylorOrder, arena, call });
+  /** Rows of the features the predictor run holds (changes only at a full step, under guidanceCutoff). */
+  let runRows = 0;
   let masked = L;
   let lastRevealed = 0;
-  const skippedStep = { step: 0, lastRevealed: 0, control: () => control(lastRevealed, masked / L) };
+  const skippedStep = { step: 0, lastRevealed: 0, control: () => control(lastRevealed, masked / L, runRows) };
   try {
+    if (onDevice) deviceLogits = backend.createLogits!(maxRows);
     for (let i = 0; i < N; i++) {
       throwIfAborted(signal);
       const stepStart = now();
@@ -148,10 +175,20 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       let stepFeature: FeatureTensor | null = null;
       let kept = false;
       if (full) {
+        const rows = o.unconditional[i] === 1 ? 2 * B : B;
+        if (runRows !== 0 && rows !== runRows) {
+          // The guidance cutoff switched branches: features of the other row count cannot be combined with
+          // these, so the predictor starts over (only predictors that keep no full-step history get here).
+          arena.releaseAll();
+          run = definition.create({ backend, taylorOrder: o.taylorOrder, arena, call });
+        }
+        runRows = rows;
         rowTokens.set(state);
-        if (o.guided) rowTokens.set(state, B * L);
-        stepFeature = arena.hold(await call('forward', () => backend.forward({ tokens: rowTokens, classes: rowClasses, rows, logits })));
+        if (rows === 2 * B) rowTokens.set(state, B * L);
+        const input = { tokens: rowTokens.subarray(0, rows * L), classes: rowClasses.subarray(0, rows), rows, logits: logitsFor(rows) };
+        stepFeature = arena.hold(await call('forward', () => backend.forward(input)));
         logitsWeight = null;
+        logitsRows = rows;
         kept = run.full(i, stepFeature);
       } else {
         skippedStep.step = i;
@@ -170,28 +207,44 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       // A feature nobody keeps goes as soon as nothing needs it: now, or after onFeature has seen it.
       if (!kept && !onFeature) arena.drop(stepFeature);
       if (onFeature) {
-        await onFeature({ step: i, kind: full ? 'full' : 'skipped', feature: stepFeature, guided: o.guided, batch: B });
+        await onFeature({ step: i, kind: full ? 'full' : 'skipped', feature: stepFeature, guided: stepFeature !== null && stepFeature.dims[0] === 2 * B, batch: B });
         throwIfAborted(signal);
         if (!kept) arena.drop(stepFeature);
       }
 
       const count = o.counts[i]!;
       const anneal = o.confidenceNoise === 'constant' ? 1 : N === 1 ? 0 : 1 - i / (N - 1);
-      sampleMaskedPositions(
-        {
-          logits, guided: o.guided && logitsWeight === null, batch: B, tokens: L, vocab: K, state, maskId,
-          weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale: (full ? o.randomizeTemperature : o.skippedRandomizeTemperature) * anneal,
-          draw: o.draw, topK: o.topK, topP: o.topP, rng,
-        },
-        scratch,
-      );
-      lastRevealed = commitTopConfidence(state, maskId, B, L, count, scratch, revealedPositions, revealedTokens);
+      const guided = logitsWeight === null && logitsRows === 2 * B;
+      const noiseScale = (full ? o.randomizeTemperature : o.skippedRandomizeTemperature) * anneal;
+      if (deviceLogits !== null) {
+        // The same uniforms, in the same order, as the host sampler takes from the streams.
+        drawStepUniforms(state, maskId, B, L, rng, uniforms);
+        const k = Math.min(count, masked);
+        if (k > 0) {
+          const step = {
+            batch: B, guided, weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale, state, uniforms, count: k,
+            revealedPositions: revealedPositions.subarray(0, B * k), revealedTokens: revealedTokens.subarray(0, B * k),
+          };
+          await call('sample', () => backend.sampleStep!(deviceLogits!, step));
+          for (let b = 0; b < B; b++) for (let j = 0; j < k; j++) state[b * L + revealedPositions[b * k + j]!] = revealedTokens[b * k + j]!;
+        }
+        lastRevealed = k;
+      } else {
+        sampleMaskedPositions(
+          {
+            logits, guided, batch: B, tokens: L, vocab: K, state, maskId,
+            weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale, draw: o.draw, topK: o.topK, topP: o.topP, rng,
+          },
+          scratch,
+        );
+        lastRevealed = commitTopConfidence(state, maskId, B, L, count, scratch, revealedPositions, revealedTokens);
+      }
       masked -= lastRevealed;
 
       const stepMs = now() - stepStart;
       trace.push({
         step: i, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked,
-        guidance: o.guided ? o.weights[i]! : 0, backendCalls: stepCalls, backendMs: stepBackendMs, coreMs: stepMs - stepBackendMs,
+        guidance: guided || logitsWeight !== null ? o.weights[i]! : 0, backendCalls: stepCalls, backendMs: stepBackendMs, coreMs: stepMs - stepBackendMs,
       });
       onStep?.({
         type: 'step', step: i, steps: N, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked, tokens: state, batch: B,
@@ -204,23 +257,40 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   } finally {
     // Never let cleanup hide the error that ended the run (e.g. a backend disposed mid-run).
     arena.releaseAll();
+    if (deviceLogits !== null) {
+      try {
+        backend.release(deviceLogits);
+      } catch {
+        /* gone with its backend */
+      }
+    }
   }
 
   const totalMs = now() - start;
   return {
     tokens: state, batch: B, tokensPerImage: L, seed: o.seed, predictor: o.predictor, steps: N, plan: o.plan,
-    trace, calls, timings: { totalMs, backendMs, coreMs: totalMs - backendMs },
+    trace, calls, sampler: { device: onDevice, reason: hostReason }, timings: { totalMs, backendMs, coreMs: totalMs - backendMs },
   };
 
   /** The shortcut's control: last step's revealed tokens and positions for every row (both CFG halves). */
-  function control(n: number, ratio: number): VelocityControl {
+  function control(n: number, ratio: number, rows: number): VelocityControl {
     controlTokens.set(revealedTokens.subarray(0, B * n));
     controlPositions.set(revealedPositions.subarray(0, B * n));
-    if (o.guided) {
+    if (rows === 2 * B) {
       controlTokens.copyWithin(B * n, 0, B * n);
       controlPositions.copyWithin(B * n, 0, B * n);
     }
     controlRatio.fill(ratio);
-    return { tokens: controlTokens.subarray(0, rows * n), positions: controlPositions.subarray(0, rows * n), count: n, ratio: controlRatio };
+    return { tokens: controlTokens.subarray(0, rows * n), positions: controlPositions.subarray(0, rows * n), count: n, ratio: controlRatio.subarray(0, rows) };
   }
+}
+
+/** Why this call samples on the host, or null when the device sampler runs it. */
+function hostSamplerReason(o: ResolvedOptions, backend: Backend, deviceSampling: boolean): string | null {
+  if (o.sampler === 'host') return "sampler 'host' was asked for";
+  if (!deviceSampling) return `backend ${backend.name} (${backend.device}) has no device sampler (capabilities.deviceSampling)`;
+  if (o.draw !== 'inverse-cdf') return `draw '${o.draw}' runs on the host only (the device sampler draws by inverse CDF)`;
+  if (o.topK > 0) return 'topK filtering runs on the host only';
+  if (o.topP < 1) return 'topP filtering runs on the host only';
+  return null;
 }

@@ -2,6 +2,7 @@ import type { AbortSignalLike } from '../clock.js';
 import { describe, invalidOption, MigmError } from '../errors.js';
 import { checkOptionKeys } from '../option-keys.js';
 import { guidanceWeights, type Guidance } from '../guidance/guidance.js';
+import { unconditionalSteps } from '../guidance/guidance-interval.js';
 import type { Manifest } from '../manifest/types.js';
 import { checkPlan, fullStepPlan, planMask } from '../plan/full-step-plan.js';
 import { isValidSeed } from '../random/prng.js';
@@ -11,6 +12,9 @@ import type { FeatureEvent, StepEvent } from './events.js';
 import { PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, type Predictor } from '../predictors/registry.js';
 
 export { PREDICTORS, type Predictor } from '../predictors/registry.js';
+
+/** Where sampling runs (see `GenerateOptions.sampler`). */
+export type SamplerChoice = 'auto' | 'host' | 'device';
 
 /** How the confidence noise behaves over the steps: MaskGIT anneals it to 0, DiMOO keeps it constant. */
 export type ConfidenceNoise = 'annealed' | 'constant';
@@ -39,6 +43,21 @@ export interface GenerateOptions {
   readonly taylorOrder?: 1 | 2;
   /** Classifier-free guidance. Default: manifest sampling.guidance. 0 disables it (and halves the work). */
   readonly guidance?: Guidance;
+  /**
+   * Steps whose guidance weight is at most this run the conditional branch only (eMIGM's guidance interval):
+   * the unconditional forward of a step is skipped when neither it nor the skipped steps it feeds need one.
+   * The default 0 changes no token and removes only work whose result nobody reads (under the linear ramp,
+   * vanilla's step 0); a larger cutoff drops small weights, trading guidance for time. Number from 0 to 1000, or
+   * false to run both branches at every step of a guided run (trajectory recording needs every step alike).
+   */
+  readonly guidanceCutoff?: number | false;
+  /**
+   * Where each step's sampling runs: 'device' next to the logits (backends with `capabilities.deviceSampling`;
+   * only revealed positions and ids come back), 'host' in core's sampler (the reference), or 'auto' (default):
+   * the device when the backend offers it and the options allow it (inverse-CDF draw, no topK / topP), else the
+   * host. The result's `sampler` says which ran and why. Both draw the same random numbers from the seed.
+   */
+  readonly sampler?: SamplerChoice;
   /** Inverse temperature on logits before softmax. Default: manifest sampling.inverseTemperature. */
   readonly inverseTemperature?: number;
   /** r_temp: scale of the Gumbel noise on confidences. Default: manifest sampling.randomizeTemperature (1 for 'dimoo'). */
@@ -98,7 +117,13 @@ export interface ResolvedOptions {
   readonly fullMask: Uint8Array;
   readonly taylorOrder: 1 | 2;
   readonly weights: Float64Array;
+  /** The run has an unconditional branch at some step (2B rows there). */
   readonly guided: boolean;
+  /** Per step: 1 when it runs both branches, 0 for the conditional rows only (all 0 when not guided). */
+  readonly unconditional: Uint8Array;
+  /** null: both branches at every step (`guidanceCutoff: false`). */
+  readonly guidanceCutoff: number | null;
+  readonly sampler: SamplerChoice;
   readonly inverseTemperature: number;
   readonly randomizeTemperature: number;
   readonly skippedRandomizeTemperature: number;
@@ -122,9 +147,9 @@ export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
 
 /** Every key `generate()` reads; anything else is refused (a typo such as `budjet` must not be ignored). */
 export const GENERATE_OPTION_KEYS = [
-  'condition', 'batch', 'steps', 'schedule', 'predictor', 'budget', 'plan', 'taylorOrder', 'guidance', 'inverseTemperature',
+  'condition', 'batch', 'steps', 'schedule', 'predictor', 'budget', 'plan', 'taylorOrder', 'guidance', 'guidanceCutoff', 'inverseTemperature',
   'randomizeTemperature', 'skippedRandomizeTemperature', 'guidedHead', 'confidenceNoise', 'draw', 'topK', 'topP', 'memoryLimit',
-  'seed', 'streams', 'signal', 'onStep', 'onFeature',
+  'sampler', 'seed', 'streams', 'signal', 'onStep', 'onFeature',
 ] as const satisfies readonly (keyof GenerateOptions)[];
 // Compile-time check that the list names every option: a new option without a key here fails to type-check.
 type MissingKey = Exclude<keyof GenerateOptions, (typeof GENERATE_OPTION_KEYS)[number]>;
@@ -230,13 +255,19 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   const weights = guidanceWeights(options.guidance ?? defaults.guidance, steps);
   let anyConditional = false;
   for (let b = 0; b < batch; b++) if (classes[b] !== nullClassId) anyConditional = true;
+  const cutoffOption = options.guidanceCutoff ?? 0;
+  if (cutoffOption !== false && (typeof cutoffOption !== 'number' || !Number.isFinite(cutoffOption) || cutoffOption < 0 || cutoffOption > MAX_SCALE)) {
+    throw invalidOption('guidanceCutoff', cutoffOption, `a number from 0 to ${MAX_SCALE}, or false, is allowed`);
+  }
+  const guidanceCutoff = cutoffOption === false ? null : cutoffOption;
   let anyWeight = false;
-  for (let i = 0; i < steps; i++) if (weights[i]! > 0) anyWeight = true;
+  for (let i = 0; i < steps; i++) if (weights[i]! > (guidanceCutoff ?? 0)) anyWeight = true;
 
   for (let i = 0; i < steps; i++) {
     if (weights[i]! > MAX_SCALE) throw invalidOption('guidance', weights[i], `guidance weights from 0 to ${MAX_SCALE} are allowed (step ${i})`);
   }
   const guided = anyConditional && anyWeight;
+  const unconditional = guided ? unconditionalSteps(weights, fullMask, guidanceCutoff, definition.spansFullSteps) : new Uint8Array(steps);
   checkMemory(manifest, batch, guided, options.memoryLimit);
 
   const inverseTemperature = options.inverseTemperature ?? defaults.inverseTemperature;
@@ -268,6 +299,8 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   }
   const topP = options.topP ?? 1;
   if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw invalidOption('topP', topP, 'a number in (0, 1] is allowed');
+  const sampler = options.sampler ?? 'auto';
+  if (sampler !== 'auto' && sampler !== 'host' && sampler !== 'device') throw invalidOption('sampler', sampler, 'allowed: "auto", "host", "device"');
 
   let seed = options.seed;
   if (seed === undefined) seed = Math.floor(Math.random() * 2 ** 32);
@@ -301,6 +334,9 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
     taylorOrder,
     weights,
     guided,
+    unconditional,
+    guidanceCutoff,
+    sampler,
     inverseTemperature,
     randomizeTemperature,
     skippedRandomizeTemperature,

@@ -9,6 +9,7 @@ export const learned = definePredictor({
   summary: 'the learned shortcut\'s velocity, integrated f_next = f + v (the paper\'s method)',
   needsVelocity: true,
   accelerated: true,
+  spansFullSteps: false,
   create(env) {
     let current: FeatureTensor | null = null;
     return {

@@ -58,6 +58,11 @@ export interface PredictorDefinition {
   readonly needsVelocity: boolean;
   /** Skips steps (budget and plan apply); false for vanilla, which runs every step. */
   readonly accelerated: boolean;
+  /**
+   * Combines features of more than one full step (extrapolation). Such a run needs the same rows at every full
+   * step, so a guided run keeps both branches at every full step (see `guidanceCutoff`).
+   */
+  readonly spansFullSteps: boolean;
   create(env: PredictorEnv): PredictorRun;
 }
 

@@ -1,4 +1,7 @@
-import type { Backend, FeatureTensor } from '../backend/types.js';
+import type { Backend, DeviceSampleStep, FeatureTensor } from '../backend/types.js';
+import { createSamplerScratch } from '../sampling/step-sampler.js';
+import { drawStepUniforms, sampleStepHost } from '../sampling/step-uniforms.js';
+import { expInPlace, guideRow } from '../sampling/row.js';
 import { isMigmError, type MigmErrorCode } from '../errors.js';
 import { checkCapabilities } from '../backend/capabilities.js';
 import { combineHost } from '../features/host-features.js';
@@ -20,6 +23,12 @@ export interface ConformanceOptions {
   readonly tolerance?: number;
   /** Live feature tensors held by the backend, if it can tell (enables the leak checks). */
   readonly liveFeatures?: (backend: Backend) => number;
+  /**
+   * Smallest share of committed tokens a device sampler must agree on with core's host reference, on the same
+   * logits and random numbers. Default 1 (identical): a float64 sampler gets there; a float32 GPU sampler may
+   * differ at float near-ties and states its share here.
+   */
+  readonly samplerAgreement?: number;
 }
 
 /** The shared suite every backend runs against itself. Returns the cases plus `cleanup()` for the shared backend. */
@@ -288,6 +297,133 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       },
     },
     {
+      name: 'a device sampler commits what the host sampler commits on the same logits and random numbers',
+      run: async () => {
+        const b = await get();
+        if (!b.capabilities.deviceSampling) {
+          assert(b.createLogits === undefined && b.sampleStep === undefined, 'createLogits/sampleStep exist without capabilities.deviceSampling');
+          return;
+        }
+        const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
+        const B = 2;
+        let same = 0;
+        let total = 0;
+        for (const [guided, viaHead] of [[true, false], [false, false], [false, true]] as const) {
+          if (viaHead && !b.capabilities.guidedHead) continue;
+          for (const seed of [3, 4, 5]) {
+            const rows = guided || viaHead ? 2 * B : B;
+            const state = maskedState(L, K, maskId, B, seed);
+            const tokens = new Int32Array(rows * L);
+            tokens.set(state);
+            if (rows === 2 * B) tokens.set(state, B * L);
+            const classes = Int32Array.from({ length: rows }, (_, r) => (r < B ? r % b.manifest.condition.numClasses : b.manifest.condition.nullClassId));
+            const host = new Float32Array(rows * L * K);
+            const handle = b.createLogits!(rows);
+            try {
+              const f = await b.forward({ tokens, classes, rows, logits: host });
+              const f2 = await b.forward({ tokens, classes, rows, logits: handle });
+              b.release(f2);
+              if (viaHead) {
+                await b.guidedHead!(f, 2, host.subarray(0, B * L * K));
+                await b.guidedHead!(f, 2, handle);
+              }
+              b.release(f);
+              const masked = L - Math.floor(L / 3);
+              for (const count of [1, Math.max(1, masked >> 1), masked]) {
+                const uniforms = new Float64Array(2 * B * L);
+                drawStepUniforms(state, maskId, B, L, new RandomStreams(seed * 31 + count, B), uniforms);
+                const want = stepOf(B, guided, state, uniforms, count);
+                const got = stepOf(B, guided, state, uniforms, count);
+                sampleStepHost(host, L, K, maskId, want, createSamplerScratch(B, L, K), new Int32Array(B * L));
+                await b.sampleStep!(handle, got);
+                for (let i = 0; i < B * count; i++) {
+                  total++;
+                  if (got.revealedPositions[i] === want.revealedPositions[i] && got.revealedTokens[i] === want.revealedTokens[i]) same++;
+                }
+                for (let img = 0; img < B; img++) {
+                  for (let j = 1; j < count; j++) assert(got.revealedPositions[img * count + j]! > got.revealedPositions[img * count + j - 1]!, 'revealed positions must be ascending');
+                }
+              }
+            } finally {
+              b.release(handle);
+            }
+          }
+        }
+        const share = same / total;
+        const need = options.samplerAgreement ?? 1;
+        assert(share >= need, `device sampler agreed with the host reference on ${same} of ${total} committed tokens (${(100 * share).toFixed(3)}%), below ${(100 * need).toFixed(3)}%`);
+      },
+    },
+    {
+      name: 'device sampler draws follow the softmax (chi-square) and its handles are checked',
+      run: async () => {
+        const b = await get();
+        if (!b.capabilities.deviceSampling) return;
+        const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
+        const state = new Int32Array(L).fill(maskId);
+        const tokens = new Int32Array(2 * L).fill(maskId);
+        const classes = Int32Array.from([0, b.manifest.condition.nullClassId]);
+        const host = new Float32Array(2 * L * K);
+        const handle = b.createLogits!(2);
+        const f = await b.forward({ tokens, classes, rows: 2, logits: host });
+        await b.forward({ tokens, classes, rows: 2, logits: handle }).then((g) => b.release(g));
+        b.release(f);
+        // The most uncertain position gives the most informative histogram.
+        const probs = new Float64Array(K);
+        let pos = 0;
+        let best = -1;
+        for (let p = 0; p < L; p++) {
+          const max = guideRow(host, p * K, host, L * K + p * K, K, 1.5, 1, probs);
+          const sum = expInPlace(probs, K, max);
+          let h = 0;
+          for (let k = 0; k < K; k++) if (probs[k]! > 0) h -= (probs[k]! / sum) * Math.log(probs[k]! / sum);
+          if (h > best) [best, pos] = [h, p];
+        }
+        const max = guideRow(host, pos * K, host, L * K + pos * K, K, 1.5, 1, probs);
+        const sum = expInPlace(probs, K, max);
+        const draws = 400;
+        const seen = new Float64Array(K);
+        const rng = new RandomStreams(77, 1);
+        const uniforms = new Float64Array(2 * L);
+        try {
+          for (let t = 0; t < draws; t++) {
+            drawStepUniforms(state, maskId, 1, L, rng, uniforms);
+            const step = stepOf(1, true, state, uniforms, L, 1.5);
+            await b.sampleStep!(handle, step);
+            seen[step.revealedTokens[pos]!]!++;
+          }
+          // Bins with expected count < 5 are pooled; the statistic must stay below the 0.1% critical value.
+          let chi = 0;
+          let bins = 0;
+          let poolSeen = 0;
+          let poolWant = 0;
+          for (let k = 0; k < K; k++) {
+            const want = (draws * probs[k]!) / sum;
+            if (want < 5) {
+              poolSeen += seen[k]!;
+              poolWant += want;
+              continue;
+            }
+            chi += (seen[k]! - want) ** 2 / want;
+            bins++;
+          }
+          if (poolWant > 0) {
+            chi += (poolSeen - poolWant) ** 2 / Math.max(poolWant, 1e-9);
+            bins++;
+          }
+          const dof = Math.max(1, bins - 1);
+          // Wilson-Hilferty approximation of the chi-square 0.999 quantile.
+          const crit = dof * (1 - 2 / (9 * dof) + 3.09 * Math.sqrt(2 / (9 * dof))) ** 3;
+          assert(chi <= crit, `device draws at position ${pos} do not follow the softmax: chi-square ${chi.toFixed(1)} > ${crit.toFixed(1)} (${dof} dof)`);
+          await expectCode(() => b.sampleStep!(handle, { ...stepOf(1, true, state, uniforms, L + 1) }), 'INVALID_OPTION', 'sampleStep with a count above the masked positions');
+        } finally {
+          b.release(handle);
+        }
+        await expectCode(() => b.sampleStep!(handle, stepOf(1, true, state, uniforms, 1)), 'DISPOSED', 'sampleStep on a released logits handle');
+        await expectCode(async () => b.release(handle), 'DISPOSED', 'a second release of a logits handle');
+      },
+    },
+    {
       name: 'dispose() frees the backend; later calls throw DISPOSED; dispose is idempotent',
       run: async () => {
         const b = await options.create();
@@ -305,6 +441,28 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       if (shared) await (await shared).dispose();
       shared = undefined;
     },
+  };
+}
+
+/** A token grid [B, L] with the same number of masked positions (L - floor(L / 3)) in every image. */
+function maskedState(L: number, K: number, maskId: number, B: number, seed: number): Int32Array {
+  const rng = new RandomStreams(seed, 1);
+  const state = new Int32Array(B * L).fill(maskId);
+  const order = Int32Array.from({ length: L }, (_, i) => i);
+  for (let b = 0; b < B; b++) {
+    for (let i = L - 1; i > 0; i--) {
+      const j = rng.uint32(0) % (i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (let i = 0; i < Math.floor(L / 3); i++) state[b * L + order[i]!] = rng.uint32(0) % K;
+  }
+  return state;
+}
+
+function stepOf(batch: number, guided: boolean, state: Int32Array, uniforms: Float64Array, count: number, weight = 2): DeviceSampleStep {
+  return {
+    batch, guided, weight, invTemp: 1.1, noiseScale: 2.5, state, uniforms, count,
+    revealedPositions: new Int32Array(batch * Math.max(count, 0)), revealedTokens: new Int32Array(batch * Math.max(count, 0)),
   };
 }
 
