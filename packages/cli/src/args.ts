@@ -36,6 +36,16 @@ export function intFlag(name: string, value: string | undefined, fallback: numbe
   return n;
 }
 
+/** A decimal number flag within [min, max]. */
+export function numberFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^-?(\d+\.?\d*|\.\d+)$/.test(value.trim()) || !Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a number from ${min} to ${max}, got '${value}'`);
+  }
+  return n;
+}
+
 /** One of a fixed set of words. */
 export function choiceFlag<T extends string>(name: string, value: string | undefined, fallback: T, allowed: readonly T[]): T {
   if (value === undefined) return fallback;

@@ -15,8 +15,11 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
     run: generateCommand,
     usage: `migm generate --class <name|id|none> [--count 16] [--steps N] [--budget B]
               [--method ${METHOD_NAMES.join('|')}] [--seed S] [--out migm.png]
+              [--sampler auto|host|device] [--guidance-cutoff W]
               [--columns C] [--scale 4|1] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
-  (--budget: full steps of an accelerated method; vanilla runs every step and refuses it)`,
+  (--budget: full steps of an accelerated method; vanilla runs every step and refuses it;
+   --sampler: where each step samples (device: next to the logits, when the backend can);
+   --guidance-cutoff: steps whose guidance weight is at most W skip the unconditional branch; default 0)`,
   },
   compare: {
     run: compareCommand,

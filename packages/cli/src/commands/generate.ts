@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { generate, tileImages, type GenerateResult } from '@migm/core';
+import { generate, tileImages, type GenerateResult, type SamplerChoice } from '@migm/core';
 import type { OrtBackend } from '@migm/backend-node';
-import { choiceFlag, intFlag, parse } from '../args.js';
+import { choiceFlag, intFlag, numberFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
 import { backendFlags, checkOutPath, fmtMs, loadBackend } from '../common.js';
 import { ACCELERATED_METHODS, METHOD_NAMES, predictorOf, type Method } from '../methods.js';
@@ -17,6 +17,8 @@ export const generateFlags = {
   budget: { type: 'string' },
   method: { type: 'string' },
   seed: { type: 'string' },
+  sampler: { type: 'string' },
+  'guidance-cutoff': { type: 'string' },
   out: { type: 'string' },
   columns: { type: 'string' },
   scale: { type: 'string' },
@@ -30,6 +32,8 @@ export interface RunSpec {
   budget: number | undefined;
   method: Method;
   seed: number;
+  sampler: SamplerChoice;
+  guidanceCutoff: number | undefined;
 }
 
 /** Reads the flags shared by generate and compare into a run spec (validated against the bundle). */
@@ -44,7 +48,9 @@ export function runSpec(backend: OrtBackend, values: Record<string, string | boo
   }
   const budget = intFlag('budget', values['budget'] as string | undefined, Math.min(m.sampling.budget, steps), 1, steps);
   const seed = intFlag('seed', values['seed'] as string | undefined, Math.floor(Math.random() * 2 ** 31), 0, Number.MAX_SAFE_INTEGER)!;
-  return { condition, count, steps, budget, method, seed };
+  const sampler = choiceFlag<SamplerChoice>('sampler', values['sampler'] as string | undefined, 'auto', ['auto', 'host', 'device']);
+  const guidanceCutoff = numberFlag('guidance-cutoff', values['guidance-cutoff'] as string | undefined, 0, 1000);
+  return { condition, count, steps, budget, method, seed, sampler, guidanceCutoff };
 }
 
 /** One generate() run for a spec and method, with a progress bar. */
@@ -57,6 +63,8 @@ export async function runOnce(backend: OrtBackend, spec: RunSpec, method: Method
       steps: spec.steps,
       predictor: predictorOf(method),
       seed: spec.seed,
+      sampler: spec.sampler,
+      ...(spec.guidanceCutoff !== undefined ? { guidanceCutoff: spec.guidanceCutoff } : {}),
       ...(method === 'vanilla' ? {} : { budget: spec.budget! }),
       ...(quiet ? {} : { onStep: bar.onStep }),
     });
@@ -72,7 +80,8 @@ export function describeRun(backend: OrtBackend, spec: RunSpec, method: Method):
 
 export function timingLine(r: GenerateResult): string {
   const t = r.timings;
-  return `${fmtMs(t.totalMs)} (${fmtMs(t.totalMs / r.batch)}/image): ${fmtMs(t.backendMs)} onnxruntime, ${fmtMs(t.coreMs)} core; ${r.calls.forward} base + ${r.calls.head} head + ${r.calls.velocity} shortcut calls`;
+  const sampling = r.sampler.device ? 'sampling on the device' : `sampling on the host (${r.sampler.reason})`;
+  return `${fmtMs(t.totalMs)} (${fmtMs(t.totalMs / r.batch)}/image): ${fmtMs(t.backendMs)} onnxruntime, ${fmtMs(t.coreMs)} core; ${r.calls.forward} base + ${r.calls.head} head + ${r.calls.velocity} shortcut calls; ${sampling}`;
 }
 
 /** Decodes a run and lays it out as a grid. */
