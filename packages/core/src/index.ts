@@ -15,6 +15,7 @@ export { dimooKeepMasked, keepMaskedToCounts } from './schedules/dimoo.js';
 export { resolveSchedule, type Schedule } from './schedules/resolve.js';
 export { roundHalfEven } from './schedules/float32.js';
 export { fullStepPlan, checkPlan } from './plan/full-step-plan.js';
+export { AdaptiveRefresh } from './plan/adaptive-refresh.js';
 
 export { RandomStreams, isValidSeed, nextGumbel, nextUint32, nextUniform, seedStream } from './random/prng.js';
 export { drawInverseCdf, expInPlace, filterTopK, filterTopP, guideRow, logSumExp } from './sampling/row.js';
@@ -63,6 +64,7 @@ export {
   type GenerateOptions,
   type Predictor,
   type ResolvedOptions,
+  type RefreshPolicy,
   type SamplerChoice,
 } from './generate/options.js';
 export type { FeatureEvent, StepEvent, StepKind, StepTrace } from './generate/events.js';

@@ -4,6 +4,7 @@ import { invalidOption, MigmError, throwIfAborted } from '../errors.js';
 import { checkCapabilities } from '../backend/capabilities.js';
 import { FeatureArena } from '../predictors/arena.js';
 import { predictorDefinition, type Predictor } from '../predictors/registry.js';
+import { AdaptiveRefresh } from '../plan/adaptive-refresh.js';
 import { RandomStreams } from '../random/prng.js';
 import { commitTopConfidence, createSamplerScratch, sampleMaskedPositions } from '../sampling/step-sampler.js';
 import { drawStepUniforms } from '../sampling/step-uniforms.js';
@@ -38,7 +39,7 @@ export interface GenerateResult {
   readonly seed: number;
   readonly predictor: Predictor;
   readonly steps: number;
-  /** Steps that ran the base model. */
+  /** Steps that ran the base model (the fixed plan, or where refresh 'adaptive' put them). */
   readonly plan: Int32Array;
   readonly trace: readonly StepTrace[];
   readonly calls: Readonly<CallCounts>;
@@ -164,6 +165,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   let masked = L;
   let lastRevealed = 0;
   const skippedStep = { step: 0, lastRevealed: 0, control: () => control(lastRevealed, masked / L, runRows) };
+  const adaptive = o.refresh === 'adaptive' ? new AdaptiveRefresh(N, o.plan.length, o.refreshTolerance) : null;
+  const fullSteps: number[] = [];
   try {
     if (onDevice) deviceLogits = backend.createLogits!(maxRows);
     for (let i = 0; i < N; i++) {
@@ -171,7 +174,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       const stepStart = now();
       stepBackendMs = 0;
       stepCalls = 0;
-      const full = o.fullMask[i] === 1;
+      const full = adaptive ? adaptive.decide(i) : o.fullMask[i] === 1;
+      if (full) fullSteps.push(i);
       let stepFeature: FeatureTensor | null = null;
       let kept = false;
       if (full) {
@@ -238,6 +242,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
           scratch,
         );
         lastRevealed = commitTopConfidence(state, maskId, B, L, count, scratch, revealedPositions, revealedTokens);
+        if (adaptive) adaptive.observe(i, full, meanCommittedLogProb(lastRevealed));
       }
       masked -= lastRevealed;
 
@@ -268,9 +273,16 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
 
   const totalMs = now() - start;
   return {
-    tokens: state, batch: B, tokensPerImage: L, seed: o.seed, predictor: o.predictor, steps: N, plan: o.plan,
+    tokens: state, batch: B, tokensPerImage: L, seed: o.seed, predictor: o.predictor, steps: N, plan: Int32Array.from(fullSteps),
     trace, calls, sampler: { device: onDevice, reason: hostReason }, timings: { totalMs, backendMs, coreMs: totalMs - backendMs },
   };
+
+  /** Mean log p (without noise) of the k tokens each image committed at this step; NaN when k is 0. */
+  function meanCommittedLogProb(k: number): number {
+    let sum = 0;
+    for (let b = 0; b < B; b++) for (let j = 0; j < k; j++) sum += scratch.logProb[b * L + revealedPositions[b * k + j]!]!;
+    return sum / (B * k);
+  }
 
   /** The shortcut's control: last step's revealed tokens and positions for every row (both CFG halves). */
   function control(n: number, ratio: number, rows: number): VelocityControl {
@@ -292,5 +304,6 @@ function hostSamplerReason(o: ResolvedOptions, backend: Backend, deviceSampling:
   if (o.draw !== 'inverse-cdf') return `draw '${o.draw}' runs on the host only (the device sampler draws by inverse CDF)`;
   if (o.topK > 0) return 'topK filtering runs on the host only';
   if (o.topP < 1) return 'topP filtering runs on the host only';
+  if (o.refresh === 'adaptive') return "refresh 'adaptive' reads the committed tokens' log-probabilities, which the host sampler computes";
   return null;
 }

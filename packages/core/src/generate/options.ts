@@ -13,6 +13,9 @@ import { PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, type Predictor } f
 
 export { PREDICTORS, type Predictor } from '../predictors/registry.js';
 
+/** How full steps are chosen (see `GenerateOptions.refresh`). */
+export type RefreshPolicy = 'plan' | 'adaptive';
+
 /** Where sampling runs (see `GenerateOptions.sampler`). */
 export type SamplerChoice = 'auto' | 'host' | 'device';
 
@@ -39,6 +42,14 @@ export interface GenerateOptions {
   readonly budget?: number;
   /** Explicit full steps instead of a budget: strictly increasing, starting at 0. */
   readonly plan?: readonly number[];
+  /**
+   * How an accelerated run picks its B full steps: 'plan' (default) the paper's fixed plan; 'adaptive' decides
+   * at run time from the committed tokens' log-probabilities (see `AdaptiveRefresh`), with exactly B full
+   * steps. 'adaptive' samples on the host (the signal comes from the host sampler).
+   */
+  readonly refresh?: RefreshPolicy;
+  /** The adaptive policy's threshold, in nats of mean committed log-probability. Default 0.25. */
+  readonly refreshTolerance?: number;
   /** Taylor order (1 or 2). Default 1. */
   readonly taylorOrder?: 1 | 2;
   /** Classifier-free guidance. Default: manifest sampling.guidance. 0 disables it (and halves the work). */
@@ -114,7 +125,10 @@ export interface ResolvedOptions {
   readonly counts: Int32Array;
   readonly predictor: Predictor;
   readonly plan: Int32Array;
+  /** Full steps of the fixed plan; with refresh 'adaptive' only the budget (plan.length) applies. */
   readonly fullMask: Uint8Array;
+  readonly refresh: RefreshPolicy;
+  readonly refreshTolerance: number;
   readonly taylorOrder: 1 | 2;
   readonly weights: Float64Array;
   /** The run has an unconditional branch at some step (2B rows there). */
@@ -147,7 +161,7 @@ export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
 
 /** Every key `generate()` reads; anything else is refused (a typo such as `budjet` must not be ignored). */
 export const GENERATE_OPTION_KEYS = [
-  'condition', 'batch', 'steps', 'schedule', 'predictor', 'budget', 'plan', 'taylorOrder', 'guidance', 'guidanceCutoff', 'inverseTemperature',
+  'condition', 'batch', 'steps', 'schedule', 'predictor', 'budget', 'plan', 'refresh', 'refreshTolerance', 'taylorOrder', 'guidance', 'guidanceCutoff', 'inverseTemperature',
   'randomizeTemperature', 'skippedRandomizeTemperature', 'guidedHead', 'confidenceNoise', 'draw', 'topK', 'topP', 'memoryLimit',
   'sampler', 'seed', 'streams', 'signal', 'onStep', 'onFeature',
 ] as const satisfies readonly (keyof GenerateOptions)[];
@@ -248,6 +262,16 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
     plan = fullStepPlan(steps, budget);
   }
   const fullMask = planMask(plan, steps);
+  const refresh = options.refresh ?? 'plan';
+  if (refresh !== 'plan' && refresh !== 'adaptive') throw invalidOption('refresh', refresh, 'allowed: "plan", "adaptive"');
+  if (refresh === 'adaptive') {
+    if (!definition.accelerated) throw invalidOption('refresh', refresh, `'adaptive' places the full steps of an accelerated predictor; vanilla runs every step`);
+    if (options.plan !== undefined) throw invalidOption('plan', options.plan, "refresh 'adaptive' chooses the full steps itself: give a budget, not a plan");
+  }
+  const refreshTolerance = options.refreshTolerance ?? 0.25;
+  if (typeof refreshTolerance !== 'number' || !Number.isFinite(refreshTolerance) || refreshTolerance < 0 || refreshTolerance > 100) {
+    throw invalidOption('refreshTolerance', refreshTolerance, 'a number of nats from 0 to 100 is allowed');
+  }
 
   const taylorOrder = options.taylorOrder ?? 1;
   if (taylorOrder !== 1 && taylorOrder !== 2) throw invalidOption('taylorOrder', taylorOrder, 'allowed: 1, 2');
@@ -267,7 +291,10 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
     if (weights[i]! > MAX_SCALE) throw invalidOption('guidance', weights[i], `guidance weights from 0 to ${MAX_SCALE} are allowed (step ${i})`);
   }
   const guided = anyConditional && anyWeight;
-  const unconditional = guided ? unconditionalSteps(weights, fullMask, guidanceCutoff, definition.spansFullSteps) : new Uint8Array(steps);
+  // An adaptive run's segments are not known in advance: it is taken as one segment (both branches throughout
+  // when any step needs them).
+  const segments = refresh === 'adaptive' ? planMask(Int32Array.of(0), steps) : fullMask;
+  const unconditional = guided ? unconditionalSteps(weights, segments, guidanceCutoff, definition.spansFullSteps) : new Uint8Array(steps);
   checkMemory(manifest, batch, guided, options.memoryLimit);
 
   const inverseTemperature = options.inverseTemperature ?? defaults.inverseTemperature;
@@ -331,6 +358,8 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
     predictor: definition.name as Predictor,
     plan,
     fullMask,
+    refresh,
+    refreshTolerance,
     taylorOrder,
     weights,
     guided,

@@ -14,6 +14,8 @@ export interface SamplerScratch {
   readonly candidates: Int32Array;
   /** Confidence per [image, position] (only masked positions are written). */
   readonly confidence: Float64Array;
+  /** log p of the candidate per [image, position], without the confidence noise (masked positions only). */
+  readonly logProb: Float64Array;
   /** Per-image list of masked positions, reused by the selection. */
   readonly positions: Int32Array;
 }
@@ -25,6 +27,7 @@ export function createSamplerScratch(batch: number, tokens: number, vocab: numbe
     order: new Uint32Array(vocab),
     candidates: new Int32Array(batch * tokens),
     confidence: new Float64Array(batch * tokens),
+    logProb: new Float64Array(batch * tokens),
     positions: new Int32Array(tokens),
   };
 }
@@ -62,7 +65,7 @@ export interface SampleParams {
  */
 export function sampleMaskedPositions(p: SampleParams, s: SamplerScratch): void {
   const { logits, batch, tokens, vocab, state, maskId, rng } = p;
-  const { row, aux, order, candidates, confidence } = s;
+  const { row, aux, order, candidates, confidence, logProb } = s;
   const rowStride = tokens * vocab;
   const gumbelMax = p.draw === 'gumbel-max';
   for (let b = 0; b < batch; b++) {
@@ -97,7 +100,9 @@ export function sampleMaskedPositions(p: SampleParams, s: SamplerScratch): void 
         pick = drawInverseCdf(row, vocab, sum, nextUniform(rng.state, rngOffset));
       }
       candidates[at] = pick;
-      confidence[at] = Math.log(row[pick]! / sum) + p.noiseScale * nextGumbel(rng.state, rngOffset);
+      const lp = Math.log(row[pick]! / sum);
+      logProb[at] = lp;
+      confidence[at] = lp + p.noiseScale * nextGumbel(rng.state, rngOffset);
     }
   }
 }
