@@ -87,8 +87,13 @@ export function requestJobId(bundle: string, request: QueuedRequest): string {
   return `migm-${sha256(canonicalJson({ bundle, request }))}`;
 }
 
-/** Jobs with equal keys differ only in classes, image counts, seeds and layout: one generate() call can hold them. */
+/**
+ * Jobs with equal keys differ only in classes, image counts, seeds and layout: one generate() call can hold them.
+ * A job with `refresh: 'adaptive'` runs alone: its full steps follow a signal averaged over the whole batch, so
+ * batch-mates would change its pictures (every other option acts per image, or per step alike for all).
+ */
 export function compatibilityKey(request: QueuedRequest): string {
+  if (request.refresh === 'adaptive') return canonicalJson({ alone: request });
   return canonicalJson(Object.fromEntries(Object.entries(request).filter(([k]) => !PER_JOB_KEYS.includes(k))));
 }
 
