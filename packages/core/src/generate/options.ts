@@ -45,7 +45,8 @@ export interface GenerateOptions {
   /**
    * How an accelerated run picks its B full steps: 'plan' (default) the paper's fixed plan; 'adaptive' decides
    * at run time from the committed tokens' log-probabilities (see `AdaptiveRefresh`), with exactly B full
-   * steps. 'adaptive' samples on the host (the signal comes from the host sampler).
+   * steps. 'adaptive' samples on the host (the signal comes from the host sampler). Its signal is averaged over
+   * the batch, so unlike every other option an image's pictures depend on its batch-mates.
    */
   readonly refresh?: RefreshPolicy;
   /** The adaptive policy's threshold, in nats of mean committed log-probability. Default 0.25. */
