@@ -1,5 +1,5 @@
 // The generation worker: owns the backend, runs generate() off the page's thread, streams progress.
-import { generate, isMigmError, MigmError, type Backend, type FeatureTensor, type FeatureTerm, type ForwardInput, type GenerateOptions, type StepEvent, type VelocityControl } from '@migm/core';
+import { generate, isMigmError, MigmError, type Backend, type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type GenerateOptions, type StepEvent, type VelocityControl } from '@migm/core';
 import { createWebBackend, type WebBackend } from '@migm/backend-web';
 import { methodName } from './methods.js';
 import type { FromWorker, GenerateRequest, LoadRequest, Pixels, RunResult, ToWorker } from './protocol.js';
@@ -129,7 +129,9 @@ class PreviewingBackend implements Backend {
   readonly manifest: Backend['manifest'];
   readonly capabilities: Backend['capabilities'];
   readonly velocity?: (feature: FeatureTensor, control: VelocityControl) => Promise<FeatureTensor>;
-  readonly guidedHead?: (feature: FeatureTensor, weight: number, logits: Float32Array) => Promise<void>;
+  readonly guidedHead?: (feature: FeatureTensor, weight: number, logits: Float32Array | DeviceLogits) => Promise<void>;
+  readonly createLogits?: (rows: number) => DeviceLogits;
+  readonly sampleStep?: (logits: DeviceLogits, step: DeviceSampleStep) => Promise<void>;
   previewMs = 0;
   #pending: { event: Omit<StepEvent, 'tokens'>; tokens: Int32Array } | undefined;
 
@@ -151,6 +153,10 @@ class PreviewingBackend implements Backend {
     if (inner.guidedHead) {
       const g = inner.guidedHead.bind(inner);
       this.guidedHead = async (f, w, logits) => (await this.flush(), g(f, w, logits));
+    }
+    if (inner.createLogits && inner.sampleStep) {
+      this.createLogits = inner.createLogits.bind(inner);
+      this.sampleStep = inner.sampleStep.bind(inner);
     }
   }
 
@@ -185,7 +191,7 @@ class PreviewingBackend implements Backend {
     await this.flush();
     return this.inner.forward(input);
   }
-  async head(feature: FeatureTensor, logits: Float32Array): Promise<void> {
+  async head(feature: FeatureTensor, logits: Float32Array | DeviceLogits): Promise<void> {
     await this.flush();
     return this.inner.head(feature, logits);
   }
@@ -196,7 +202,7 @@ class PreviewingBackend implements Backend {
   readFeature(feature: FeatureTensor): Promise<Float32Array> {
     return this.inner.readFeature(feature);
   }
-  release(feature: FeatureTensor): void {
+  release(feature: FeatureTensor | DeviceLogits): void {
     this.inner.release(feature);
   }
   decode(tokens: Int32Array, batch: number) {
