@@ -28,17 +28,17 @@ console.log(`@migm/core demo on the in-memory test backend (L = 196 tokens, K = 
 console.log(`N = ${steps}, budget B = ${budget}, batch ${batch}, seed ${seed}\n`);
 console.log('predictor  base calls  head  velocity  total ms  backend ms  core ms  plan');
 const grids = [];
-for (const predictor of ['none', 'learned', 'reuse', 'taylor'] as Predictor[]) {
+for (const predictor of ['vanilla', 'shortcut', 'reuse', 'taylor'] as Predictor[]) {
   const r = await generate(backend, {
     condition: Array.from({ length: batch }, (_, i) => i % 10),
     steps,
     predictor,
     seed,
-    ...(predictor === 'none' ? {} : { budget }),
+    ...(predictor === 'vanilla' ? {} : { budget }),
   });
   const t = r.timings;
   console.log(
-    `${predictor.padEnd(9)}  ${String(r.calls.forward).padStart(10)}  ${String(r.calls.head).padStart(4)}  ${String(r.calls.velocity).padStart(8)}  ${t.totalMs.toFixed(1).padStart(8)}  ${t.backendMs.toFixed(1).padStart(10)}  ${t.coreMs.toFixed(1).padStart(7)}  ${predictor === 'none' ? 'all' : Array.from(r.plan).join(',')}`,
+    `${predictor.padEnd(9)}  ${String(r.calls.forward).padStart(10)}  ${String(r.calls.head).padStart(4)}  ${String(r.calls.velocity).padStart(8)}  ${t.totalMs.toFixed(1).padStart(8)}  ${t.backendMs.toFixed(1).padStart(10)}  ${t.coreMs.toFixed(1).padStart(7)}  ${predictor === 'vanilla' ? 'all' : Array.from(r.plan).join(',')}`,
   );
   grids.push(await backend.decode(r.tokens, r.batch));
 }

@@ -24,7 +24,7 @@ describe('core demo CLI', () => {
       encoding: 'utf8',
       env: { ...process.env, INIT_CWD: '' },
     });
-    for (const p of ['none', 'learned', 'reuse', 'taylor']) expect(text).toMatch(new RegExp(`^${p}\\s+\\d+`, 'm'));
+    for (const p of ['vanilla', 'shortcut', 'reuse', 'taylor']) expect(text).toMatch(new RegExp(`^${p}\\s+\\d+`, 'm'));
     const png = PNG.sync.read(readFileSync(out));
     // 2 columns x 4 rows of 28x28 images at scale 4 with 2 px padding.
     expect(png.width).toBe(2 * 112 + 3 * 2);

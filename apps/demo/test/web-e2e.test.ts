@@ -153,10 +153,10 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     await page.fill('#steps', defaultSteps);
     await page.uncheck('#preview');
     await page.check('#compare');
-    await page.selectOption('#method', 'learned');
+    await page.selectOption('#method', 'shortcut');
     await page.fill('#batch', '4');
     v = await generateOn(page);
-    expect(v.last.map((r) => r.predictor)).toEqual(['none', 'learned']);
+    expect(v.last.map((r) => r.predictor)).toEqual(['vanilla', 'shortcut']);
     expectRealImages(v, 4, defaultManifest);
     expect(v.last.every((r) => r.ms > 0)).toBe(true);
     expect(await page.textContent('.speedup')).toMatch(/Shortcut is [\d.]+× as fast as vanilla/);
@@ -184,7 +184,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     expect(await page.textContent('#form-error')).toContain(`Steps N must be a whole number from 1 to ${L} (got ${L + 1})`);
     expect(await page.isDisabled('#generate')).toBe(true);
     await page.fill('#steps', '4');
-    await page.selectOption('#method', 'learned');
+    await page.selectOption('#method', 'shortcut');
     await page.fill('#budget', '5');
     expect(await page.textContent('#form-error')).toContain('Full steps B must be a whole number from 1 to 4 (got 5)');
     await page.fill('#budget', '2');
@@ -218,7 +218,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     for (const c of cases) {
       it(`${c.device}, ${c.bundle} bundle (tolerance ${TOL[c.device]})`, async () => {
         const manifest = JSON.parse(readFileSync(join(c.dir, 'manifest.json'), 'utf8')) as Manifest;
-        const options: GenerateOptions = { condition: [1, 4], seed: 21, steps: Math.min(4, manifest.tokens.count), predictor: 'learned', budget: 2 };
+        const options: GenerateOptions = { condition: [1, 4], seed: 21, steps: Math.min(4, manifest.tokens.count), predictor: 'shortcut', budget: 2 };
         const page = await open('selftest.html');
         await page.waitForFunction('globalThis.selftest !== undefined');
         const web = await page.evaluate(

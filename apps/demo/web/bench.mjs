@@ -30,8 +30,8 @@ const files = new Map(manifest.files.map((f) => [f.path, new Uint8Array(readFile
 const { steps, budget } = manifest.sampling;
 const condition = Array.from({ length: BATCH }, (_, i) => i % manifest.condition.numClasses);
 const settings = [
-  { label: `vanilla, N=${steps}`, options: { condition, steps, seed: 1, predictor: 'none' } },
-  ...(manifest.graphs.shortcut ? [{ label: `shortcut, N=${steps}, B=${budget ?? 2}`, options: { condition, steps, seed: 1, predictor: 'learned', budget: budget ?? 2 } }] : []),
+  { label: `vanilla, N=${steps}`, options: { condition, steps, seed: 1, predictor: 'vanilla' } },
+  ...(manifest.graphs.shortcut ? [{ label: `shortcut, N=${steps}, B=${budget ?? 2}`, options: { condition, steps, seed: 1, predictor: 'shortcut', budget: budget ?? 2 } }] : []),
 ];
 const LOAD = loadavg()[0];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -15,8 +15,8 @@ const batch = Number(values.batch);
 const backend = await createNodeBackend({ bundle: bundleDir(), threads: 1 });
 const cutoffs = [false, 0, 0.5, 1, 2];
 const settings = [
-  { label: 'vanilla N=16', predictor: 'none' },
-  { label: 'shortcut N=16 B=5', predictor: 'learned', budget: 5 },
+  { label: 'vanilla N=16', predictor: 'vanilla' },
+  { label: 'shortcut N=16 B=5', predictor: 'shortcut', budget: 5 },
   { label: 'taylor N=16 B=5', predictor: 'taylor', budget: 5 },
 ];
 const condition = Array.from({ length: batch }, (_, i) => i % 10);

@@ -18,7 +18,7 @@ for (const dir of positionals) backends.push(await createNodeBackend({ bundle: d
 const condition = Array.from({ length: 16 }, (_, i) => i % 10);
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const report = [];
-for (const cfg of [{ predictor: 'none' }, { predictor: 'learned' }]) {
+for (const cfg of [{ predictor: 'vanilla' }, { predictor: 'shortcut' }]) {
   const ms = backends.map(() => []);
   const tokens = backends.map(() => []);
   for (const b of backends) await generate(b, { condition, seed: 1, ...cfg }); // warm-up

@@ -11,7 +11,7 @@ import { createNodeBackend } from '@migm/backend-node';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { generate } from '@migm/core';
 
-const PREDICTOR = { vanilla: 'none', shortcut: 'learned', reuse: 'reuse', taylor: 'taylor', 'shortcut-taylor': 'learned-taylor' };
+const PREDICTOR = { vanilla: 'vanilla', shortcut: 'shortcut', reuse: 'reuse', taylor: 'taylor', 'shortcut-taylor': 'shortcut-taylor' };
 const { values } = parseArgs({
   options: {
     steps: { type: 'string', default: '16' },

@@ -1,14 +1,10 @@
 import { PREDICTOR_REGISTRY, predictorDefinition, type Predictor } from '@migm/core';
 
 /**
- * The CLI's words for the methods whose core names predate the CLI (the paper says "vanilla" and "shortcut").
- * Every other method is called by its registry name, so a method added to core's registry appears here, in
- * `--method` and in the bench, without an edit.
+ * `--method` takes core's one name per method, read from the registry: a method added there appears here, in
+ * the bench and in the demo without an edit.
  */
-const CLI_WORDS: Partial<Record<Predictor, string>> = { none: 'vanilla', learned: 'shortcut', 'learned-taylor': 'shortcut-taylor' };
-
-/** CLI method name -> the core predictor it runs, in registry order. */
-export const METHODS: Readonly<Record<string, Predictor>> = Object.fromEntries(PREDICTOR_REGISTRY.map((p) => [CLI_WORDS[p.name] ?? p.name, p.name]));
+export const METHODS: Readonly<Record<string, Predictor>> = Object.fromEntries(PREDICTOR_REGISTRY.map((p) => [p.name, p.name]));
 export type Method = string;
 export const METHOD_NAMES: readonly Method[] = Object.keys(METHODS);
 

@@ -49,7 +49,7 @@ export type {
 } from './backend/types.js';
 
 export { generate, type CallCounts, type GenerateResult, type SamplerReport } from './generate/generate.js';
-export { PREDICTOR_REGISTRY, predictorDefinition } from './predictors/registry.js';
+export { LEGACY_PREDICTOR_NAMES, PREDICTOR_REGISTRY, predictorDefinition, type LegacyPredictorName } from './predictors/registry.js';
 export { definePredictor, type CallKind, type Prediction, type PredictorDefinition, type PredictorEnv, type PredictorRun, type SkippedStep } from './predictors/types.js';
 export { FeatureArena } from './predictors/arena.js';
 export { adamsBashforthCoefficients } from './predictors/adams.js';

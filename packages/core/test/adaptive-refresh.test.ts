@@ -53,7 +53,7 @@ describe("generate() with refresh 'adaptive'", () => {
   });
   it('samples on the host with the reason; refuses vanilla, a plan, and bad tolerances', async () => {
     const be = new TestBackend({ deviceSampling: true });
-    const r = await generate(be, { condition: 0, steps: 8, budget: 3, predictor: 'learned', refresh: 'adaptive', seed: 1 });
+    const r = await generate(be, { condition: 0, steps: 8, budget: 3, predictor: 'shortcut', refresh: 'adaptive', seed: 1 });
     expect(r.sampler.device).toBe(false);
     expect(r.sampler.reason).toMatch(/adaptive/);
     const code = async (o: object) => {
@@ -64,9 +64,9 @@ describe("generate() with refresh 'adaptive'", () => {
       }
       return 'none';
     };
-    expect(await code({ predictor: 'none', refresh: 'adaptive' })).toMatch(/INVALID_OPTION.*vanilla runs every step/);
-    expect(await code({ predictor: 'learned', refresh: 'adaptive', plan: [0, 2] })).toMatch(/give a budget, not a plan/);
-    expect(await code({ predictor: 'learned', refresh: 'adaptive', refreshTolerance: -1 })).toMatch(/refreshTolerance/);
-    expect(await code({ predictor: 'learned', refresh: 'sometimes' })).toMatch(/allowed: "plan", "adaptive"/);
+    expect(await code({ predictor: 'vanilla', refresh: 'adaptive' })).toMatch(/INVALID_OPTION.*vanilla runs every step/);
+    expect(await code({ predictor: 'shortcut', refresh: 'adaptive', plan: [0, 2] })).toMatch(/give a budget, not a plan/);
+    expect(await code({ predictor: 'shortcut', refresh: 'adaptive', refreshTolerance: -1 })).toMatch(/refreshTolerance/);
+    expect(await code({ predictor: 'shortcut', refresh: 'sometimes' })).toMatch(/allowed: "plan", "adaptive"/);
   });
 });

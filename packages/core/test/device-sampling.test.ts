@@ -72,7 +72,7 @@ describe('generate() with a device sampler', () => {
   it('gives the same tokens as the host sampler for every predictor, guided or not, and frees its logits', async () => {
     for (const predictor of PREDICTORS) {
       for (const condition of [[0, 2, 1], null] as const) {
-        const opts = { condition, batch: 3, steps: 8, predictor, seed: 7, ...(predictor === 'none' ? {} : { budget: 3 }) };
+        const opts = { condition, batch: 3, steps: 8, predictor, seed: 7, ...(predictor === 'vanilla' ? {} : { budget: 3 }) };
         const host = await generate(new TestBackend(), opts);
         const be = new TestBackend({ deviceSampling: true });
         const dev = await generate(be, opts);
@@ -88,12 +88,12 @@ describe('generate() with a device sampler', () => {
 
   it("falls back to the host with the reason for options the device path lacks; 'device' refuses them", async () => {
     const be = new TestBackend({ deviceSampling: true });
-    const r = await generate(be, { condition: 1, steps: 6, predictor: 'none', topK: 3, seed: 2 });
+    const r = await generate(be, { condition: 1, steps: 6, predictor: 'vanilla', topK: 3, seed: 2 });
     expect(r.sampler).toEqual({ device: false, reason: 'topK filtering runs on the host only' });
     expect(be.counts.sample).toBe(0);
-    expect((await generate(be, { condition: 1, steps: 6, predictor: 'none', draw: 'gumbel-max', seed: 2 })).sampler.reason).toMatch(/gumbel-max/);
-    expect((await generate(be, { condition: 1, steps: 6, predictor: 'none', sampler: 'host', seed: 2 })).sampler.reason).toMatch(/'host' was asked/);
-    const e = await errorOf(generate(be, { condition: 1, steps: 6, predictor: 'none', topP: 0.9, sampler: 'device', seed: 2 }));
+    expect((await generate(be, { condition: 1, steps: 6, predictor: 'vanilla', draw: 'gumbel-max', seed: 2 })).sampler.reason).toMatch(/gumbel-max/);
+    expect((await generate(be, { condition: 1, steps: 6, predictor: 'vanilla', sampler: 'host', seed: 2 })).sampler.reason).toMatch(/'host' was asked/);
+    const e = await errorOf(generate(be, { condition: 1, steps: 6, predictor: 'vanilla', topP: 0.9, sampler: 'device', seed: 2 }));
     expect(e?.code).toBe('UNSUPPORTED');
     expect(e?.message).toMatch(/topP filtering runs on the host only/);
     const plain = await errorOf(generate(new TestBackend(), { sampler: 'device', seed: 1 }));
@@ -120,7 +120,7 @@ describe('generate() with a device sampler', () => {
         return super.sampleStep(...args);
       }
     }
-    const e = await errorOf(generate(new NanBackend({ deviceSampling: true }), { condition: 0, steps: 4, predictor: 'none', seed: 1 }));
+    const e = await errorOf(generate(new NanBackend({ deviceSampling: true }), { condition: 0, steps: 4, predictor: 'vanilla', seed: 1 }));
     expect(e?.code).toBe('BACKEND_FAILURE');
     expect(e?.message).toMatch(/image 0, position 3/);
   });

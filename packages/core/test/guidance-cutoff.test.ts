@@ -33,7 +33,7 @@ describe('generate() guidanceCutoff', () => {
     for (const predictor of PREDICTORS) {
       for (const budget of [3, 7]) {
         // budget 7 of 9 gives plan [0, 1, ...]: step 0 is alone in its segment.
-        const opts = { condition: [0, 1] as const, steps: 9, predictor, seed: 11, ...(predictor === 'none' ? {} : { budget }) };
+        const opts = { condition: [0, 1] as const, steps: 9, predictor, seed: 11, ...(predictor === 'vanilla' ? {} : { budget }) };
         const off = new TestBackend();
         const a = await generate(off, { ...opts, guidanceCutoff: false });
         const on = new TestBackend();
@@ -47,18 +47,18 @@ describe('generate() guidanceCutoff', () => {
 
   it('saves the unconditional forward of vanilla step 0, and of shortcut step 0 when it feeds no guided step', async () => {
     const van = new TestBackend();
-    await generate(van, { condition: [0, 1], steps: 8, predictor: 'none', seed: 1 });
+    await generate(van, { condition: [0, 1], steps: 8, predictor: 'vanilla', seed: 1 });
     expect(van.counts.forwardRows).toBe(8 * 4 - 2);
     const plan = Array.from(fullStepPlan(9, 7));
     expect(plan.slice(0, 2)).toEqual([0, 1]);
     const sc = new TestBackend();
-    await generate(sc, { condition: [0, 1], steps: 9, predictor: 'learned', budget: 7, seed: 1 });
+    await generate(sc, { condition: [0, 1], steps: 9, predictor: 'shortcut', budget: 7, seed: 1 });
     expect(sc.counts.forwardRows).toBe(7 * 4 - 2);
     void planMask;
   });
 
   it('a larger cutoff runs the early steps conditional only, restarts the predictor at the switch, and leaks nothing', async () => {
-    for (const predictor of ['learned', 'reuse', 'taylor'] as const) {
+    for (const predictor of ['shortcut', 'reuse', 'taylor'] as const) {
       const be = new TestBackend();
       const seen: number[] = [];
       const r = await generate(be, {
@@ -79,9 +79,9 @@ describe('generate() guidanceCutoff', () => {
 
   it('a cutoff above every weight turns guidance off; bad cutoffs are refused', async () => {
     const be = new TestBackend();
-    const r = await generate(be, { condition: [0, 1], steps: 6, predictor: 'none', guidance: 2, guidanceCutoff: 5, seed: 1 });
+    const r = await generate(be, { condition: [0, 1], steps: 6, predictor: 'vanilla', guidance: 2, guidanceCutoff: 5, seed: 1 });
     expect(be.counts.forwardRows).toBe(6 * 2);
-    const again = await generate(new TestBackend(), { condition: [0, 1], steps: 6, predictor: 'none', guidance: 0, seed: 1 });
+    const again = await generate(new TestBackend(), { condition: [0, 1], steps: 6, predictor: 'vanilla', guidance: 0, seed: 1 });
     expect(Array.from(r.tokens)).toEqual(Array.from(again.tokens));
     for (const bad of [-1, NaN, 1001, 'x', true]) {
       try {

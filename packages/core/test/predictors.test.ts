@@ -1,15 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { adamsBashforthCoefficients, generate, PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, taylorCoefficients } from '../src/index.js';
+import { adamsBashforthCoefficients, generate, LEGACY_PREDICTOR_NAMES, PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, taylorCoefficients } from '../src/index.js';
 import { TestBackend } from '../src/testing/index.js';
 
 describe('the predictor registry', () => {
   it('lists each method once, by the name generate() takes, with its needs', () => {
     expect(new Set(PREDICTORS).size).toBe(PREDICTORS.length);
-    expect(PREDICTORS).toEqual(['none', 'learned', 'reuse', 'taylor', 'learned-taylor', 'adams']);
-    expect(PREDICTOR_REGISTRY.filter((p) => p.needsVelocity).map((p) => p.name)).toEqual(['learned', 'learned-taylor']);
-    expect(PREDICTOR_REGISTRY.filter((p) => !p.accelerated).map((p) => p.name)).toEqual(['none']);
+    expect(PREDICTORS).toEqual(['vanilla', 'shortcut', 'reuse', 'taylor', 'shortcut-taylor', 'adams']);
+    expect(PREDICTOR_REGISTRY.filter((p) => p.needsVelocity).map((p) => p.name)).toEqual(['shortcut', 'shortcut-taylor']);
+    expect(PREDICTOR_REGISTRY.filter((p) => !p.accelerated).map((p) => p.name)).toEqual(['vanilla']);
     for (const p of PREDICTOR_REGISTRY) expect(p.summary.length).toBeGreaterThan(10);
     expect(predictorDefinition('nope')).toBeUndefined();
+  });
+  it("the first releases' names still run, and answer with the method's one name", async () => {
+    for (const [legacy, name] of Object.entries(LEGACY_PREDICTOR_NAMES)) {
+      expect(predictorDefinition(legacy)?.name).toBe(name);
+      const a = await generate(new TestBackend(), { predictor: legacy as never, condition: 1, steps: 6, seed: 3 });
+      const b = await generate(new TestBackend(), { predictor: name, condition: 1, steps: 6, seed: 3 });
+      expect(a.predictor).toBe(name);
+      expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
+    }
   });
   it('an unknown predictor is refused with the list read from the registry', async () => {
     await expect(generate(new TestBackend(), { predictor: 'magic' as never })).rejects.toThrow(`allowed: ${PREDICTORS.join(', ')}`);

@@ -23,7 +23,7 @@ const LOAD_START = loadavg()[0];
 const { values } = parseArgs({ options: { images: { type: 'string', default: '64' }, out: { type: 'string', default: 'queue-bench.json' }, latency: { type: 'string', default: '10' } } });
 const IMAGES = Number(values.images);
 const LATENCY_RUNS = Number(values.latency);
-const COMMON = { steps: 16, budget: 5, predictor: 'learned' };
+const COMMON = { steps: 16, budget: 5, predictor: 'shortcut' };
 const WORKER = fileURLToPath(new URL('./worker-process.mjs', import.meta.url));
 const requests = (offset) => Array.from({ length: IMAGES }, (_, i) => ({ ...COMMON, condition: i % 10, batch: 1, seed: offset + i }));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -75,8 +75,9 @@ export function validateRequest(request: GenerationRequest, manifest: Manifest, 
   // What a worker receives is JSON: validate that, not the caller's object (NaN would arrive as null).
   const json = JSON.parse(JSON.stringify({ ...given, seed: given.seed ?? Math.floor(Math.random() * 2 ** 32) })) as QueuedRequest;
   const { columns: _c, scale: _s, ...options } = json;
-  resolveOptions(options, manifest, hasShortcut);
-  return json;
+  const resolved = resolveOptions(options, manifest, hasShortcut);
+  // One name per method: a legacy name ('learned') and the one name ('shortcut') are the same job.
+  return json.predictor === undefined ? json : { ...json, predictor: resolved.predictor };
 }
 
 /**

@@ -9,9 +9,21 @@ describe('compatibilityKey', () => {
     expect(compatibilityKey({ ...a, sampler: 'host' })).not.toBe(compatibilityKey(a));
   });
   it("an adaptive-refresh job runs alone: its full steps depend on the whole batch", () => {
-    const x: QueuedRequest = { ...a, predictor: 'learned', refresh: 'adaptive' };
+    const x: QueuedRequest = { ...a, predictor: 'shortcut', refresh: 'adaptive' };
     expect(compatibilityKey({ ...x, seed: 2 })).not.toBe(compatibilityKey(x));
     expect(compatibilityKey({ ...x, condition: 4 })).not.toBe(compatibilityKey(x));
     expect(compatibilityKey(x)).toBe(compatibilityKey({ ...x }));
+  });
+});
+
+describe('validateRequest', () => {
+  it("stores a method's one name, so a legacy name and the one name are the same job", async () => {
+    const { TestBackend } = await import('@migm/core/testing');
+    const { validateRequest, requestJobId } = await import('../src/request.js');
+    const m = new TestBackend().manifest;
+    const legacy = validateRequest({ condition: 1, steps: 6, predictor: 'learned', seed: 4 }, m, true);
+    const named = validateRequest({ condition: 1, steps: 6, predictor: 'shortcut', seed: 4 }, m, true);
+    expect(legacy.predictor).toBe('shortcut');
+    expect(requestJobId('b', legacy)).toBe(requestJobId('b', named));
   });
 });

@@ -76,7 +76,7 @@ export class TrajectoryRecorder {
     const L = m.tokens.count;
     // Check the settings before anything is written, so a refused run leaves the recording intact.
     // Every recorded step holds both branches when guided (guidanceCutoff false), so steps are laid out alike.
-    const plan = resolveOptions({ ...options, predictor: 'none', guidanceCutoff: false }, m, false);
+    const plan = resolveOptions({ ...options, predictor: 'vanilla', guidanceCutoff: false }, m, false);
     const counts = Array.from(plan.counts);
     const branches = plan.guided ? 2 : 1;
     const index = this.#index;
@@ -91,7 +91,7 @@ export class TrajectoryRecorder {
       const result = await generate(this.#backend, {
         ...options,
         seed: plan.seed,
-        predictor: 'none',
+        predictor: 'vanilla',
         guidanceCutoff: false,
         onFeature: async (e) => {
           const data = await this.#backend.readFeature(e.feature!);

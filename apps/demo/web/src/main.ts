@@ -38,7 +38,7 @@ const el = {
 type State = 'loading' | 'idle' | 'generating' | 'no-model';
 const MAX_BATCH = 16;
 // The method list comes from core's predictor registry: a new method appears here without an edit.
-for (const p of PREDICTOR_REGISTRY) el.method.add(new Option(p.label, p.name, p.name === 'learned', p.name === 'learned'));
+for (const p of PREDICTOR_REGISTRY) el.method.add(new Option(p.label, p.name, p.name === 'shortcut', p.name === 'shortcut'));
 
 /** What the end-to-end test and curious users can read: `window.migmDemo`. */
 const demo = {
@@ -105,7 +105,7 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
   for (const p of PREDICTOR_REGISTRY.filter((d) => d.needsVelocity)) {
     (el.method.querySelector(`option[value="${p.name}"]`) as HTMLOptionElement).disabled = !hasShortcut;
   }
-  if (!hasShortcut && predictorDefinition(el.method.value)?.needsVelocity) el.method.value = 'none';
+  if (!hasShortcut && predictorDefinition(el.method.value)?.needsVelocity) el.method.value = 'vanilla';
   const fallbacks = selection.fallbacks.map((f) => `${f.device} unavailable: ${f.message}`).join(' ');
   el.runtime.textContent =
     `${manifest.name} ${manifest.version}: ${L} tokens (${manifest.tokens.grid.join('×')}), ${manifest.tokens.codebookSize} codes, ` +
@@ -136,11 +136,11 @@ function validate(): RunSettings | undefined {
     return v;
   };
   const steps = int(el.steps, 'Steps N', 1, L);
-  const budget = predictor === 'none' ? Math.min(Number(el.budget.value) || 1, Math.max(1, steps)) : int(el.budget, 'Full steps B', 1, Number.isInteger(steps) && steps >= 1 && steps <= L ? steps : L);
-  if (predictor === 'none') el.budget.setAttribute('aria-invalid', 'false');
+  const budget = predictor === 'vanilla' ? Math.min(Number(el.budget.value) || 1, Math.max(1, steps)) : int(el.budget, 'Full steps B', 1, Number.isInteger(steps) && steps >= 1 && steps <= L ? steps : L);
+  if (predictor === 'vanilla') el.budget.setAttribute('aria-invalid', 'false');
   const seed = int(el.seed, 'Seed', 0, Number.MAX_SAFE_INTEGER);
   const batch = int(el.batch, 'Images', 1, MAX_BATCH);
-  el.budget.disabled = predictor === 'none' && !el.compare.checked;
+  el.budget.disabled = predictor === 'vanilla' && !el.compare.checked;
   el.formError.hidden = problems.length === 0;
   el.formError.textContent = problems.join(' ');
   if (demo.state === 'idle') el.generate.disabled = problems.length > 0;
@@ -262,7 +262,7 @@ function renderResults(results: readonly RunResult[]): void {
     h.textContent = `${r.label} `;
     const sub = document.createElement('span');
     sub.className = 'muted';
-    sub.textContent = r.predictor === 'none' ? `${r.steps} full steps` : `${r.steps} steps, ${r.fullSteps} full`;
+    sub.textContent = r.predictor === 'vanilla' ? `${r.steps} full steps` : `${r.steps} steps, ${r.fullSteps} full`;
     h.append(sub);
     const canvas = document.createElement('canvas');
     drawImages(canvas, r.images, { range: m.image.range ?? [0, 1], grid: m.tokens.grid });
@@ -273,8 +273,8 @@ function renderResults(results: readonly RunResult[]): void {
     return card;
   });
   const nodes: HTMLElement[] = [...cards];
-  const vanilla = results.find((r) => r.predictor === 'none');
-  const other = results.find((r) => r.predictor !== 'none');
+  const vanilla = results.find((r) => r.predictor === 'vanilla');
+  const other = results.find((r) => r.predictor !== 'vanilla');
   if (results.length === 2 && vanilla && other) {
     const s = document.createElement('p');
     s.className = 'speedup';

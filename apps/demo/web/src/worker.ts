@@ -37,7 +37,7 @@ async function load(req: LoadRequest): Promise<void> {
     });
     // A first run pays one-off costs (wasm page-in, GPU shader compiles): pay them now so timings are fair.
     try {
-      const warm = await generate(b, { condition: 0, steps: Math.min(2, b.manifest.tokens.count), seed: 0, ...(b.capabilities.velocity ? { predictor: 'learned', budget: 1 } : { predictor: 'none' }) });
+      const warm = await generate(b, { condition: 0, steps: Math.min(2, b.manifest.tokens.count), seed: 0, ...(b.capabilities.velocity ? { predictor: 'shortcut', budget: 1 } : { predictor: 'vanilla' }) });
       await b.decode(warm.tokens, warm.batch);
     } catch (err) {
       await b.dispose();
@@ -74,7 +74,7 @@ async function run(req: GenerateRequest): Promise<void> {
   const ctl = new AbortController();
   controllers.set(req.id, ctl);
   const s = req.settings;
-  const runs = s.compare ? (['none', s.predictor] as const) : ([s.predictor] as const);
+  const runs = s.compare ? (['vanilla', s.predictor] as const) : ([s.predictor] as const);
   const results: RunResult[] = [];
   try {
     for (const predictor of runs) {
@@ -109,7 +109,7 @@ async function runOne(b: Backend, req: GenerateRequest, predictor: GenerateOptio
     predictor,
     signal,
     onStep: (ev) => pv.stepped(ev),
-    ...(predictor === 'none' ? {} : { budget: s.budget }),
+    ...(predictor === 'vanilla' ? {} : { budget: s.budget }),
   });
   const previewMs = pv.previewMs;
   await pv.flush();

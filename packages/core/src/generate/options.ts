@@ -9,7 +9,7 @@ import { isValidSeed } from '../random/prng.js';
 import type { DrawMethod } from '../sampling/step-sampler.js';
 import { resolveSchedule, type Schedule } from '../schedules/resolve.js';
 import type { FeatureEvent, StepEvent } from './events.js';
-import { PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, type Predictor } from '../predictors/registry.js';
+import { PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, type LegacyPredictorName, type Predictor } from '../predictors/registry.js';
 
 export { PREDICTORS, type Predictor } from '../predictors/registry.js';
 
@@ -34,10 +34,10 @@ export interface GenerateOptions {
   readonly schedule?: Schedule;
   /**
    * What fills a skipped step (one of `PREDICTORS`; each is a file in src/predictors/, listed in
-   * `PREDICTOR_REGISTRY` with a one-line summary). Default: 'learned' when the backend has a shortcut model,
-   * else 'none' (vanilla).
+   * `PREDICTOR_REGISTRY` with a one-line summary). Default: 'shortcut' when the backend has a shortcut model,
+   * else 'vanilla'. The first releases' names ('none', 'learned', 'learned-taylor') are still accepted.
    */
-  readonly predictor?: Predictor;
+  readonly predictor?: Predictor | LegacyPredictorName;
   /** Number of full steps B for accelerated predictors (paper plan). Default: manifest sampling.budget. */
   readonly budget?: number;
   /** Explicit full steps instead of a budget: strictly increasing, starting at 0. */
@@ -238,7 +238,7 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   const schedule = options.schedule ?? defaults.schedule;
   const counts = resolveSchedule(schedule, steps, L);
 
-  const predictor = options.predictor ?? (hasVelocity ? 'learned' : 'none');
+  const predictor = options.predictor ?? (hasVelocity ? 'shortcut' : 'vanilla');
   const definition = typeof predictor === 'string' ? predictorDefinition(predictor) : undefined;
   if (definition === undefined) throw invalidOption('predictor', predictor, `allowed: ${PREDICTORS.join(', ')}`);
   if (definition.needsVelocity && !hasVelocity) {

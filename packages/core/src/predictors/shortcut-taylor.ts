@@ -8,8 +8,8 @@ import { definePredictor } from './types.js';
  * reuse step 0's logits, which commit the tokens that fix an image's layout; the shortcut is most accurate
  * exactly there (docs/training-report.md).
  */
-export const learnedTaylor = definePredictor({
-  name: 'learned-taylor',
+export const shortcutTaylor = definePredictor({
+  name: 'shortcut-taylor',
   label: 'Shortcut, then Taylor',
   summary: 'the learned shortcut until the second full step, then Taylor',
   needsVelocity: true,

@@ -3,8 +3,8 @@ import { shortcutStep } from './shortcut-chain.js';
 import { definePredictor } from './types.js';
 
 /** The learned shortcut (MIGM-Shortcut): each skipped step integrates the predicted velocity from the last feature. */
-export const learned = definePredictor({
-  name: 'learned',
+export const shortcut = definePredictor({
+  name: 'shortcut',
   label: 'Shortcut (learned)',
   summary: 'the learned shortcut\'s velocity, integrated f_next = f + v (the paper\'s method)',
   needsVelocity: true,
