@@ -106,7 +106,7 @@ def sample(base: BaseModel, classes: torch.Tensor, opts: SamplerOptions, generat
             feat = fb + (i - jb) * (fb - fa) / (jb - ja)
         elif opts.method in ("shortcut", "shortcut-taylor") and new_ids.shape[1] > 0:
             # Both CFG halves get the same new tokens; predictions chain across skipped steps. shortcut-taylor
-            # (@migm/core's 'learned-taylor') gets here only before its second full step. A step after one that
+            # (@migm/core's 'shortcut-taylor') gets here only before its second full step. A step after one that
             # revealed nothing keeps feat, as in @migm/core (no control input to condition on).
             feat = feat + shortcut(feat, torch.cat([new_ids, new_ids]), torch.cat([new_pos, new_pos]),
                                    torch.cat([ratio, ratio]))
