@@ -31,7 +31,9 @@ export interface ForwardInput {
 /**
  * An opaque handle on a logits buffer [rows, L, K] that stays where the backend computes (a GPU buffer, or the
  * backend's own host memory). Made by `createLogits`, filled by `forward`/`head`/`guidedHead`, read by
- * `sampleStep`, freed by `release`. One run owns it; it is reused by every step of that run.
+ * `sampleStep`, freed by `release`. One run owns it; it is reused by every step of that run. A call that writes
+ * n rows (a forward of the conditional rows only, a guidedHead of B rows) fills rows 0..n-1; n above `rows` is
+ * `INVALID_OPTION`.
  */
 export interface DeviceLogits {
   readonly dims: readonly [rows: number, tokens: number, vocab: number];
