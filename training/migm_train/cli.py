@@ -39,9 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--seed", type=int, default=0, help="with --random-init")
     m.add_argument("--write-checkpoints", help="with --random-init: also save the weights in the released "
                                                "files' layout into this folder")
+    t = sub.add_parser("train-maskgit-shortcut", help="train a MIGM-Shortcut for an imported MaskGIT bundle from "
+                                                     "`migm record` trajectories -> a copy of the bundle with it")
+    _train_shortcut_arguments(t)
     args = p.parse_args(argv)
     if args.cmd == "import-maskgit":
         return _import_maskgit(m, args)
+    if args.cmd == "train-maskgit-shortcut":
+        return _train_maskgit_shortcut(t, args)
     try:
         require_torch()
         hint = malloc_hint()
@@ -111,3 +116,18 @@ def _import_maskgit(parser, args) -> int:
     total = sum(f["bytes"] for f in mf["files"])
     print(f"wrote {args.out}: {', '.join(mf['graphs'])} ({total / 1e6:.1f} MB)")
     return 0
+
+
+def _train_shortcut_arguments(parser) -> None:
+    from .maskgit512.train_shortcut_args import add_arguments
+    add_arguments(parser)
+
+
+def _train_maskgit_shortcut(parser, args) -> int:
+    try:
+        require_torch()
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from .maskgit512.train_shortcut import main as run
+    return run(parser, args)
