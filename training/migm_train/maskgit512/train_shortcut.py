@@ -100,7 +100,7 @@ class Recording:
         off, n, j = (int(v) for v in self._where[image])
         size = self.L * self.P
         start = off + ((step * self.branches + branch) * n + j) * size  # a run is [steps, branches * n, L, P]
-        return np.asarray(self.features[start:start + size]).reshape(self.L, self.P)
+        return np.array(self.features[start:start + size]).reshape(self.L, self.P)
 
     def token_state(self, image: int, step: int, mask_id: int) -> np.ndarray:
         """The tokens the base saw at `step`: those revealed before it, the rest masked."""
@@ -371,6 +371,8 @@ def run(args, log=print) -> dict:
     err = check_base(base, rec, m["training"].get("dtype", "fp32"))
     log(f"train-maskgit-shortcut: base matches the recording (relative error {err:.1e})")
     have = m["training"]["architecture"].get("shortcut") or {}
+    if not have and m["training"].get("weights") == "random":  # the shortcut its config would have had
+        have = asdict(CONFIGS[m["training"]["config"]]().shortcut)
     D = base.cfg.dim
     ratio = args.bottleneck_ratio or (D / have["width"] if have else 2)
     scfg = ShortcutConfig.for_width(D, ratio, args.blocks or have.get("blocks", 1),
