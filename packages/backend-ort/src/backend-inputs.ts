@@ -1,5 +1,6 @@
 import { affineHeadUsable, checkFloats, checkIds, checkObject, MigmError, type ForwardInput, type Manifest, type VelocityControl } from '@migm/core';
 import { checkLength, checkRows } from './sessions.js';
+import { checkHostLogits, isLogitsHandle } from './logits-handles.js';
 
 // The argument checks and load-time steps both onnxruntime backends (host features and GPU-resident features)
 // share, so that a rule is written once: ids in range, types, lengths.
@@ -11,11 +12,11 @@ export function checkForwardInput(manifest: Manifest, input: ForwardInput): { L:
   const { tokens, classes, rows, logits } = input;
   checkIds('forward', 'tokens', tokens, maskId);
   checkIds('forward', 'classes', classes, manifest.condition.nullClassId);
-  checkFloats('forward', 'logits', logits);
   checkRows('forward', rows);
   checkLength('forward', 'tokens', tokens.length, rows * L);
   checkLength('forward', 'classes', classes.length, rows);
-  checkLength('forward', 'logits', logits.length, rows * L * K);
+  // A logits handle is checked by the backend that owns it (rows within its size).
+  if (!isLogitsHandle(logits)) checkHostLogits('forward', logits, rows * L * K);
   return { L, K, D: manifest.featureDim };
 }
 
@@ -39,12 +40,11 @@ export function checkDecodeInput(manifest: Manifest, tokens: Int32Array, batch: 
   checkLength('decode', 'tokens', tokens.length, batch * manifest.tokens.count);
 }
 
-/** Checks guidedHead() arguments; returns the batch (half the feature's rows). */
-export function checkGuidedHead(manifest: Manifest, rows: number, L: number, logits: Float32Array): number {
+/** Checks guidedHead() arguments; returns the batch (half the feature's rows). A logits handle is the backend's to check. */
+export function checkGuidedHead(manifest: Manifest, rows: number, L: number, logits: unknown): number {
   if (rows % 2 !== 0) throw new MigmError('INVALID_OPTION', `guidedHead: the feature has ${rows} rows; [cond; uncond] needs an even number.`);
   const batch = rows / 2;
-  checkFloats('guidedHead', 'logits', logits);
-  checkLength('guidedHead', 'logits', logits.length, batch * L * manifest.tokens.codebookSize);
+  if (!isLogitsHandle(logits)) checkHostLogits('guidedHead', logits, batch * L * manifest.tokens.codebookSize);
   return batch;
 }
 

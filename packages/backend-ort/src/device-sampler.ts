@@ -152,7 +152,7 @@ export class DeviceSampler {
     if (this.#released) throw new MigmError('DISPOSED', `The device sampler (${this.#o.where}) was released.`);
     let s = this.#sessions.get(guided);
     if (!s) {
-      const { tokens: L, codebookSize: K } = this.#o.manifest.tokens;
+      const { count: L, codebookSize: K } = this.#o.manifest.tokens;
       const bytes = buildSamplerGraph({ tokens: L, vocab: K, guided, precision: this.#o.precision });
       s = this.#o.ort.InferenceSession.create(bytes, this.#o.sessionOptions).catch((err: unknown) => {
         this.#sessions.delete(guided);

@@ -11,3 +11,6 @@ export { InFlight } from './in-flight.js';
 export { affineHeadVerdict, checkDecodeInput, checkForwardInput, checkGuidedHead, checkVelocityControl } from './backend-inputs.js';
 export { firstWorkingDevice, type DeviceFallback } from './device-chain.js';
 export type { OrtModule } from './ort-types.js';
+export { DeviceSampler, type DeviceSamplerOptions, type SamplerOrt, type SamplerTraffic } from './device-sampler.js';
+export { buildSamplerGraph, SAMPLER_IO, type SamplerGraphOptions, type SamplerPrecision } from './sampler-graph.js';
+export { checkHostLogits, isLogitsHandle, LogitsHandle, LogitsHandles, MAX_LOGITS_ROWS } from './logits-handles.js';

@@ -1,5 +1,5 @@
 import {
-  checkFloats,
+  checkSampleStep,
   checkTerms,
   combineHost,
   guideFeatureHost,
@@ -7,6 +7,8 @@ import {
   MigmError,
   type Backend,
   type BackendCapabilities,
+  type DeviceLogits,
+  type DeviceSampleStep,
   type FeatureTensor,
   type FeatureTerm,
   type ForwardInput,
@@ -17,7 +19,9 @@ import {
   type VelocityControl,
 } from '@migm/core';
 import { affineHeadVerdict, checkDecodeInput, checkForwardInput, checkGuidedHead, checkVelocityControl } from './backend-inputs.js';
+import { DeviceSampler, type SamplerOrt, type SamplerTraffic } from './device-sampler.js';
 import { FeaturePool } from './feature-pool.js';
+import { checkHostLogits, isLogitsHandle, LogitsHandles } from './logits-handles.js';
 import { InFlight } from './in-flight.js';
 import { checkLength, createSessions, errorText, graphRoles, intTensor, releaseSessions, type Sessions } from './sessions.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
@@ -43,6 +47,15 @@ export interface OrtBackendOptions {
   readonly classifier?: boolean;
   /** Told when the bundle's affine-head claim fails its check and `guidedHead` is turned off. Default: console.warn. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Offer the device sampler (`capabilities.deviceSampling`: `createLogits`, `sampleStep`, logits handles): each
+   * step's sampling runs as an onnxruntime graph in float64 on the CPU provider, next to logits kept in the
+   * backend's memory, and gives the host sampler's tokens. Default false: on a CPU it is slower than core's host
+   * sampler (BENCHMARKS.md, "Device sampling"), and generate()'s `sampler: 'auto'` takes it whenever offered.
+   */
+  readonly deviceSampling?: boolean;
+  /** The CPU execution provider the sampler graph runs on: 'cpu' (onnxruntime-node, default) or 'wasm' (onnxruntime-web). */
+  readonly samplerProvider?: 'cpu' | 'wasm';
 }
 
 /** Output of the evaluation classifier. */
@@ -69,6 +82,9 @@ export class OrtBackend implements Backend {
   readonly #pool = new FeaturePool();
   readonly #live = new Set<HostFeature>();
   readonly #inFlight = new InFlight();
+  /** Logits handles: host memory of this backend, written in place by forward/head (no copy). */
+  readonly #handles = new LogitsHandles<Float32Array>(() => {});
+  readonly #sampler: DeviceSampler | null;
   #disposed = false;
 
   /** Creates the sessions and checks each graph against the manifest before returning. */
@@ -93,9 +109,25 @@ export class OrtBackend implements Backend {
     this.name = options.name;
     this.device = options.device;
     this.manifest = options.bundle.manifest;
-    this.#capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: false, guidedHead: this.manifest.graphs.head.affine === true };
+    const deviceSampling = options.deviceSampling === true;
+    this.#capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: false, guidedHead: this.manifest.graphs.head.affine === true, deviceSampling };
     if (!sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
     if (!this.#capabilities.guidedHead) this.#dropGuidedHead();
+    this.#sampler = null;
+    if (deviceSampling) {
+      const provider = options.samplerProvider ?? 'cpu';
+      const threads = options.sessionOptions?.intraOpNumThreads;
+      this.#sampler = new DeviceSampler({
+        ort: options.ort as unknown as SamplerOrt,
+        manifest: this.manifest,
+        precision: 'float64',
+        sessionOptions: { executionProviders: [provider], graphOptimizationLevel: 'all', ...(threads !== undefined ? { intraOpNumThreads: threads } : {}), ...(options.sessionOptions?.extra ? { extra: options.sessionOptions.extra } : {}) },
+        where: `${this.name} on ${provider}`,
+      });
+    } else {
+      (this as { createLogits?: unknown }).createLogits = undefined;
+      (this as { sampleStep?: unknown }).sampleStep = undefined;
+    }
   }
 
   get capabilities(): BackendCapabilities {
@@ -112,10 +144,66 @@ export class OrtBackend implements Backend {
     return this.#live.size;
   }
 
+  /** Logits handles handed out and not yet released (for leak checks). */
+  get liveLogits(): number {
+    return this.#handles.size;
+  }
+
+  /** A logits buffer [rows, L, K] in this backend's memory, for `forward`/`head`/`guidedHead` and `sampleStep`. */
+  createLogits(rows: number): DeviceLogits {
+    this.#alive();
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    return this.#handles.create(rows, L, K, (r) => new Float32Array(r * L * K));
+  }
+
+  /**
+   * Samples one step on the logits in `logits` (core's `DeviceSampleStep`) with the sampler graph: float64 on
+   * the CPU provider, the host sampler's tokens (see the package README for the measured agreement).
+   */
+  async sampleStep(logits: DeviceLogits, step: DeviceSampleStep): Promise<void> {
+    this.#alive();
+    const h = this.#handles.own('sampleStep', logits);
+    const masked = checkSampleStep(this.manifest, h, step);
+    const run = this.#sampler!.run(new this.#ort.Tensor('float32', h.store, h.dims), step, masked);
+    try {
+      await this.#inFlight.track(run);
+    } catch (err) {
+      this.#alive(); // cut short by dispose(): DISPOSED
+      throw err;
+    }
+  }
+
+  /** Bytes a `sampleStep` moves to and from the sampler graph (it runs in this process: copies, not transfers). */
+  samplerTraffic(batch: number, masked: number, count: number, guided: boolean): SamplerTraffic | null {
+    return this.#sampler?.traffic(batch, masked, count, guided) ?? null;
+  }
+
+  /** Writes host values into a logits handle's first rows (tests and tools; the model writes it otherwise). */
+  writeLogits(logits: DeviceLogits, values: Float32Array): void {
+    this.#alive();
+    const h = this.#handles.own('writeLogits', logits);
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    if (!(values instanceof Float32Array) || values.length % (L * K) !== 0 || values.length > h.store.length) {
+      throw new MigmError('INVALID_OPTION', `writeLogits: values must be a Float32Array of whole rows of L * K = ${L * K}, at most ${h.dims[0]} rows.`);
+    }
+    h.store.set(values);
+  }
+
+  /** The host array that receives `rows` rows of logits: the caller's buffer, or a handle's memory. */
+  #logitsTarget(method: string, logits: Float32Array | DeviceLogits, rows: number): Float32Array {
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    if (!isLogitsHandle(logits)) {
+      checkHostLogits(method, logits, rows * L * K);
+      return logits as Float32Array;
+    }
+    return this.#handles.written(method, logits, rows).store.subarray(0, rows * L * K);
+  }
+
   async forward(input: ForwardInput): Promise<FeatureTensor> {
     const session = this.#session('base');
     const { L, K, D } = checkForwardInput(this.manifest, input);
-    const { tokens, classes, rows, logits } = input;
+    const { tokens, classes, rows } = input;
+    const logits = this.#logitsTarget('forward', input.logits, rows);
     const g = this.manifest.graphs.base;
     const feature = this.#pool.take(rows * L * D);
     try {
@@ -133,24 +221,24 @@ export class OrtBackend implements Backend {
     return this.#track(new HostFeature(feature, [rows, L, D]));
   }
 
-  async head(feature: FeatureTensor, logits: Float32Array): Promise<void> {
+  async head(feature: FeatureTensor, into: Float32Array | DeviceLogits): Promise<void> {
     const session = this.#session('head');
     const f = this.#own(feature);
     const [rows, L] = f.dims;
-    checkFloats('head', 'logits', logits);
-    checkLength('head', 'logits', logits.length, rows * L * this.manifest.tokens.codebookSize);
+    const logits = this.#logitsTarget('head', into, rows);
     const g = this.manifest.graphs.head;
     await this.#run('head', session, { [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', f.data, f.dims) }, [
       [g.outputs['logits']!.name, logits, [rows, L, this.manifest.tokens.codebookSize]],
     ]);
   }
 
-  async guidedHead(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void> {
+  async guidedHead(feature: FeatureTensor, weight: number, into: Float32Array | DeviceLogits): Promise<void> {
     const session = this.#session('head');
     const f = this.#own(feature);
     const [rows, L, D] = f.dims;
     const K = this.manifest.tokens.codebookSize;
-    const batch = checkGuidedHead(this.manifest, rows, L, logits);
+    const batch = checkGuidedHead(this.manifest, rows, L, into);
+    const logits = this.#logitsTarget('guidedHead', into, batch);
     const g = this.manifest.graphs.head;
     const guided = this.#pool.take(batch * L * D);
     try {
@@ -197,7 +285,12 @@ export class OrtBackend implements Backend {
     return this.#own(feature).data.slice();
   }
 
-  release(feature: FeatureTensor): void {
+  release(feature: FeatureTensor | DeviceLogits): void {
+    if (isLogitsHandle(feature)) {
+      this.#alive();
+      this.#handles.release(this.#handles.own('release', feature));
+      return;
+    }
     const f = this.#own(feature);
     const data = f.data;
     f.release();
@@ -243,6 +336,8 @@ export class OrtBackend implements Backend {
     for (const f of this.#live) f.release();
     this.#live.clear();
     this.#pool.clear();
+    this.#handles.releaseAll();
+    await this.#sampler?.release();
     await releaseSessions(this.#sessions);
   }
 

@@ -11,6 +11,12 @@ describe('OrtBackend conformance (onnxruntime-node, tiny bundle)', () => {
   for (const c of cases) it(c.name, c.run);
 });
 
+describe('OrtBackend conformance with the device sampler (float64 graph on the CPU provider)', () => {
+  const { cases, cleanup } = backendConformance({ create: () => tinyBackend({ deviceSampling: true }), liveFeatures: (b) => (b as OrtBackend).liveFeatures });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
 describe('OrtBackend conformance without the shortcut', () => {
   const { cases, cleanup } = backendConformance({ create: () => tinyBackend({ shortcut: false }) });
   afterAll(cleanup);
