@@ -42,11 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("train-maskgit-shortcut", help="train a MIGM-Shortcut for an imported MaskGIT bundle from "
                                                      "`migm record` trajectories -> a copy of the bundle with it")
     _train_shortcut_arguments(t)
+    rm = sub.add_parser("record-maskgit", help="vanilla trajectories of an imported MaskGIT bundle's base, sampled "
+                                              "in PyTorch (CUDA) in `migm record`'s format")
+    _record_arguments(rm)
     args = p.parse_args(argv)
     if args.cmd == "import-maskgit":
         return _import_maskgit(m, args)
     if args.cmd == "train-maskgit-shortcut":
         return _train_maskgit_shortcut(t, args)
+    if args.cmd == "record-maskgit":
+        return _train_maskgit_shortcut(rm, args, record=True)
     try:
         require_torch()
         hint = malloc_hint()
@@ -123,11 +128,19 @@ def _train_shortcut_arguments(parser) -> None:
     add_arguments(parser)
 
 
-def _train_maskgit_shortcut(parser, args) -> int:
+def _record_arguments(parser) -> None:
+    from .maskgit512.train_shortcut_args import add_record_arguments
+    add_record_arguments(parser)
+
+
+def _train_maskgit_shortcut(parser, args, record: bool = False) -> int:
     try:
         require_torch()
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from .maskgit512.train_shortcut import main as run
+    if record:
+        from .maskgit512.record import main as run
+    else:
+        from .maskgit512.train_shortcut import main as run
     return run(parser, args)

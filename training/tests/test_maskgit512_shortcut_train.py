@@ -189,3 +189,28 @@ def test_fp16_bundle_gets_an_fp16_shortcut(tmp_path):
     got = _ort(tmp_path / "o16" / "shortcut.onnx", inputs, tmp_path)["velocity"]
     err = float(np.abs(np.array(got["data"], dtype=np.float32).reshape(got["dims"]) - want).max())
     assert 0 < err <= 5e-3 * max(1.0, float(np.abs(want).max())), err  # > 0: the weights really are float16
+
+
+def test_pytorch_recorder_writes_the_same_format(setup, tmp_path):
+    """record-maskgit (the PyTorch sampler over the imported modules, for CUDA-scale data) writes what
+    `migm record` writes: same index fields and schedule counts, features that are the base's (rounded through
+    float16), and train-maskgit-shortcut takes it."""
+    root, base, rec = setup
+    out = tmp_path / "pt"
+    assert cli.main(["record-maskgit", "--bundle", str(root / "bundle"), "--out", str(out), "--count", "5",
+                     "--batch", "3", "--steps", str(STEPS), "--classes", "cycle"]) == 0
+    pt = ts.Recording(str(out))
+    for key in ("baseSha256", "tokens", "grid", "featureDim", "codebookSize", "maskId", "steps", "branches"):
+        assert pt.index[key] == rec.index[key], key
+    # With N close to L, core's schedule moves the reference formula's last count of 0 to 1 ([.., 2, 1, 1]);
+    # migm_train.schedules keeps the formula ([.., 2, 2, 0]). At the paper's L = 1,024, N = 15 both agree.
+    assert sum(pt.index["counts"]) == 16 and pt.index["counts"][:12] == rec.index["counts"][:12]
+    assert pt.images == 5 and pt.classes.tolist() == [0, 1, 2, 3, 4]
+    assert ts.check_base(base, pt, "fp32") < 1e-3
+    with torch.no_grad():
+        toks = torch.from_numpy(pt.token_state(4, 9, 16))[None]
+        want = base.features(toks, torch.tensor([10]))  # image 4, step 9, the unconditional branch
+        got = unpack(torch.from_numpy(pt.feature(4, 9, 1))[None], base.cfg)
+    assert float((got - want).abs().max()) <= 1e-3 * float(want.abs().max())
+    assert cli.main(["train-maskgit-shortcut", "--bundle", str(root / "bundle"), "--trajectories", str(out),
+                     "--out", str(tmp_path / "b"), "--steps", "2"]) == 0

@@ -37,3 +37,18 @@ def add_arguments(p) -> None:
     p.add_argument("--save", help="also write the exported weights here as a maskgit-shortcut.pth")
     p.add_argument("--save-every", type=int, default=5000, help="with --save: also write them every this many steps")
     p.add_argument("--log-every", type=int, default=100)
+
+
+def add_record_arguments(p) -> None:
+    p.add_argument("--bundle", required=True, help="a bundle written by import-maskgit")
+    p.add_argument("--out", required=True, help="the recording folder to create (must not exist or be empty)")
+    p.add_argument("--vit", help="MaskGIT_ImageNet_512.pth the bundle was imported from (not needed for "
+                                 "--random-init bundles)")
+    p.add_argument("--heads", type=int, help="with --vit: transformer heads (default: the bundle's)")
+    p.add_argument("--count", type=int, default=50_000, help="images (the paper: 50,000, and 1,000 for validation)")
+    p.add_argument("--steps", type=int, default=15, help="N of the vanilla trajectories (the paper: 15)")
+    p.add_argument("--batch", type=int, default=10, help="images per sampler call (the reference's makedata: 10)")
+    p.add_argument("--classes", choices=["cycle", "random"], default="random",
+                   help="random: uniform over the classes, as the reference's makedata; cycle: as migm record")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="auto", help="auto: cuda when available, else cpu")
