@@ -1,14 +1,17 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createNodeBackend, NODE_DEVICES, type NodeDevice, type OrtBackend } from '@migm/backend-node';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { intFlag, listFlag, oneOf, parse, UsageError } from './flags.js';
 import { paretoSvg } from './pareto-svg.js';
-import { fastestPeerRows, markdownTable, verdicts, type BenchMeta, type PeerRow } from './report.js';
-import { defaultConfigs, filterConfigs, runBench, type BenchConfig } from './run-bench.js';
+import { bundleEvaluator, onnxEvaluator, SECOND_EVALUATOR, type Evaluator } from './evaluators.js';
+import { evaluatorVerdicts, fastestPeerRows, markdownTable, winners, type BenchMeta, type PeerRow } from './report.js';
+import { defaultConfigs, filterConfigs, PR_K, runBench, type BenchConfig } from './run-bench.js';
+import { MigmError } from '@migm/core';
 import { METHOD_NAMES } from './methods.js';
 
 /** The methods training/'s PyTorch reference sampler implements (migm_train/sampler.py). */
@@ -43,6 +46,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const seed = intFlag('seed', values.seed, 1000, 0, Number.MAX_SAFE_INTEGER)!;
   const outDir = resolve(values.out ?? 'bench-out');
   const backend = await loadBackend(values);
+  const evaluators: Evaluator[] = [bundleEvaluator(backend)];
   try {
     const m = backend.manifest;
     const methods = listFlag('methods', values.methods, (v) => oneOf('methods', v, METHOD_NAMES));
@@ -59,15 +63,26 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.markdown && (methods || stepsFilter)) {
       throw new UsageError('--markdown replaces the full run\'s section of the file and docs/img/pareto.svg; with --methods/--steps, leave it out and use the files in --out');
     }
-    console.log(`benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}`);
+    const second = await onnxEvaluator(SECOND_EVALUATOR, intFlag('threads', values.threads, undefined, 1, 256));
+    evaluators.push(second);
+    console.log(`benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}; load average ${loadavg()[0]!.toFixed(2)}`);
     const t0 = performance.now();
     const vanillaSteps = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
-    const { rows, referenceImages } = await runBench(backend, { images, batch, seed, configs, vanillaSteps, log: (l) => console.log(l) });
+    console.log(`evaluators: ${evaluators.map((e) => e.description).join('; ')}`);
+    // The shipped graph must be the classifier its card describes (a stale or foreign file would score silently).
+    const checkReference = (testAccuracy: Record<string, number>) => {
+      const measured = testAccuracy[second.name]!;
+      if (Math.abs(measured - second.card.testAccuracy) > 0.002) {
+        throw new MigmError('UNSUPPORTED', `${second.card.file}: test accuracy ${measured.toFixed(4)} under onnxruntime, its card says ${second.card.testAccuracy}; retrain it (training/migm_train/eval_classifier2.py)`);
+      }
+    };
+    const { rows, referenceImages, testAccuracy } = await runBench(backend, evaluators, { images, batch, seed, configs, vanillaSteps, checkReference, log: (l) => console.log(l) });
     const peers = await pytorchPeer(values.torch, configs, batch, quick);
     const meta: BenchMeta = {
       bundle: `${m.name}${m.version ? ` ${m.version}` : ''}`, device: backend.device, images, batch, node: process.version,
       date: new Date().toISOString().slice(0, 10), quick, referenceImages, trainedSteps: m.graphs.shortcut?.trainedSteps ?? null,
       ...(values.methods !== undefined ? { methods: values.methods } : {}), ...(values.steps !== undefined ? { steps: values.steps } : {}),
+      evaluators: evaluators.map((e) => `${e.name}: ${e.description}; measured test accuracy ${(100 * testAccuracy[e.name]!).toFixed(2)}%`),
     };
     await mkdir(outDir, { recursive: true });
     await writeFile(join(outDir, 'bench.json'), JSON.stringify({ meta, rows, peers: peers.rows, peerNote: peers.note }, null, 1));
@@ -76,9 +91,10 @@ export async function benchCommand(argv: string[]): Promise<void> {
       `FD vs latency (${m.name}, ${backend.device}, ${images} images per point)`, 'ms per image (median, batch 16, log scale)', 'FD (lower is better)',
     );
     await writeFile(join(outDir, 'pareto.svg'), svg);
-    console.log(`\n${markdownTable(rows, peers.rows)}\n\n${verdicts(rows, peers.rows, meta.trainedSteps, peers.note).join('\n')}\nwrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+    console.log(`\n${markdownTable(rows, peers.rows)}\n\n${evaluatorVerdicts(rows, peers.rows, meta.trainedSteps, peers.note).join('\n')}\n\n${winners(rows).join('\n')}\nwrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min; load average ${loadavg()[0]!.toFixed(2)}`);
     if (values.markdown) await writeSection(resolve(values.markdown), meta, rows, peers, svg);
   } finally {
+    for (const e of evaluators) await e.dispose();
     await backend.dispose();
   }
 }
@@ -102,7 +118,7 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
   await writeFile(imgPath, svg);
   const block = [
     START,
-    `Run: \`pnpm migm bench${meta.quick ? ' --quick' : ''}${meta.methods ? ` --methods ${meta.methods}` : ''}${meta.steps ? ` --steps ${meta.steps}` : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). FD: Frechet distance in the evaluation classifier's feature space against the ${meta.referenceImages} Fashion-MNIST test images; FD to vanilla: the same distance to ${meta.images} vanilla images at the trained N drawn with other seeds (fidelity to what the base model generates; vanilla's own row at that N is the seed-noise floor). rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
+    `Run: \`pnpm bench${meta.quick ? ' --quick' : ''}${meta.methods ? ` --methods ${meta.methods}` : ''}${meta.steps ? ` --steps ${meta.steps}` : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). Two evaluators, trained independently, score every setting in their own feature space: ${meta.evaluators.join('; ')}. FD: Frechet distance against the ${meta.referenceImages} Fashion-MNIST test images; FD to vanilla: the same distance to ${meta.images} vanilla images at the trained N drawn with other seeds (fidelity to what the base model generates; vanilla's own row at that N is the seed-noise floor); precision / recall: improved precision and recall (k-NN manifolds, k = ${PR_K}; Kynkaanniemi et al. 2019) against ${meta.images} test images of the same classes (precision: share of samples on the data's manifold, fidelity; recall: share of test images on the samples' manifold, variety); class acc.: share classified as the class asked for. A quality target reads MET only where both evaluators say MET, SPLIT where they disagree. rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
     '',
     markdownTable(rows, peers.rows),
     '',
@@ -110,8 +126,11 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
     '',
     '![FD vs latency](docs/img/pareto.svg)',
     '',
-    'Targets:',
-    ...verdicts(rows, peers.rows, meta.trainedSteps, peers.note).map((v) => `- ${v}`),
+    'Targets (per evaluator where they differ):',
+    ...evaluatorVerdicts(rows, peers.rows, meta.trainedSteps, peers.note).map((v) => `- ${v}`),
+    '',
+    'Lowest FD per budget, by evaluator:',
+    ...winners(rows).map((v) => `- ${v}`),
     END,
   ].join('\n');
   let doc = existsSync(path) ? await readFile(path, 'utf8') : '# Benchmarks\n';

@@ -3,8 +3,26 @@ import type { OrtBackend } from '@migm/backend-node';
 import { idealSpeedup } from '@migm/shortcut';
 import { predictorDefinition } from '@migm/core';
 import { ACCELERATED_METHODS, predictorOf, type Method } from './methods.js';
+import type { Evaluator } from './evaluators.js';
 import { readFashionMnist } from './fashion-mnist.js';
 import { FeatureStats, frechetDistance } from './frechet.js';
+import { precisionRecall, realManifold, type RealManifold } from './precision-recall.js';
+
+/** Nearest neighbours that set each ball's radius in precision and recall (the paper's default). */
+export const PR_K = 3;
+
+/** One evaluator's scores of one setting. */
+export interface EvaluatorScores {
+  /** Frechet distance to the Fashion-MNIST test set in this evaluator's feature space. */
+  readonly fd: number;
+  /** Frechet distance to the vanilla reference samples (null when not sampled). */
+  readonly fdToVanilla: number | null;
+  /** Improved precision and recall (k-NN manifolds, k = PR_K) against as many test images as samples. */
+  readonly precision: number;
+  readonly recall: number;
+  /** Share of samples this evaluator classifies as the class they were generated for. */
+  readonly classAccuracy: number;
+}
 
 /** One benchmarked setting. */
 export interface BenchConfig {
@@ -19,7 +37,7 @@ export interface BenchRow extends BenchConfig {
   readonly images: number;
   /** Per-image latency of each timed batch, ms (the warm-up batch excluded). */
   readonly msPerImage: { median: number; p10: number; p90: number; runs: number };
-  /** Frechet distance to the Fashion-MNIST test set (the issue's quality measure). */
+  /** The first evaluator's (the bundle classifier's) FD to the Fashion-MNIST test set; every evaluator's in `scores`. */
   readonly fd: number;
   /**
    * Frechet distance to vanilla samples at the trained N drawn with other seeds: fidelity to what the base model
@@ -27,6 +45,8 @@ export interface BenchRow extends BenchConfig {
    */
   readonly fdToVanilla: number | null;
   readonly classAccuracy: number;
+  /** Each evaluator's scores, by evaluator name, in the bench's evaluator order (the first is fd's). */
+  readonly scores: Readonly<Record<string, EvaluatorScores>>;
   /** Share of generate() time spent in core (the rest is onnxruntime). */
   readonly coreShare: number;
   /** Measured cost of a skipped step over a full step (accelerated methods only). */
@@ -44,6 +64,8 @@ export interface BenchOptions {
   /** Steps of the vanilla reference that each row's fdToVanilla is measured against (none: fdToVanilla null). */
   readonly vanillaSteps?: number;
   readonly log: (line: string) => void;
+  /** Called with each evaluator's test-set accuracy before any setting runs (throw to stop the run). */
+  readonly checkReference?: (testAccuracy: Record<string, number>) => void;
 }
 
 /**
@@ -72,18 +94,69 @@ export function filterConfigs(configs: readonly BenchConfig[], methods?: readonl
   return configs.filter((c) => (methods === undefined || methods.includes(c.method)) && (steps === undefined || steps.includes(c.steps)));
 }
 
-/** Real-image statistics in the evaluation classifier's feature space (Fashion-MNIST test set). */
-export async function referenceStats(backend: OrtBackend): Promise<FeatureStats> {
-  const data = await readFashionMnist('test');
-  let stats: FeatureStats | null = null;
-  const chunk = 500;
-  for (let i = 0; i < data.count; i += chunk) {
-    const n = Math.min(chunk, data.count - i);
-    const c = await backend.classify({ data: data.images.subarray(i * 784, (i + n) * 784), batch: n, channels: 1, height: 28, width: 28 });
-    stats ??= new FeatureStats(c.featureDim);
-    stats.add(c.features, n);
+/** An evaluator with what the bench compares samples to in its feature space. */
+export interface ScoredEvaluator {
+  readonly evaluator: Evaluator;
+  /** Statistics of the 10,000 Fashion-MNIST test images' features. */
+  readonly reference: FeatureStats;
+  /** The real manifold for precision and recall: as many test images as samples per setting, same classes. */
+  readonly real: RealManifold;
+  /** The evaluator's accuracy on the test set (a check that it is the classifier its card says). */
+  readonly testAccuracy: number;
+  /** Statistics of the vanilla reference samples, once sampled. */
+  vanilla?: FeatureStats;
+}
+
+/**
+ * Test images for precision and recall: `count` of them, image i of class i mod numClasses (the classes the
+ * bench generates, in the same proportions), each class's in test-set order.
+ */
+export function classMatchedIndices(labels: Int32Array, count: number, numClasses: number): number[] {
+  const byClass = Array.from({ length: numClasses }, () => [] as number[]);
+  labels.forEach((l, i) => byClass[l]?.push(i));
+  const next = new Array<number>(numClasses).fill(0);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = i % numClasses;
+    const idx = byClass[c]![next[c]!++];
+    if (idx === undefined) throw new Error(`the test set has fewer than ${next[c]} images of class ${c}`);
+    out.push(idx);
   }
-  return stats!;
+  return out;
+}
+
+/** Each evaluator's view of the Fashion-MNIST test set: feature statistics, the real manifold, accuracy. */
+export async function referenceStats(evaluators: readonly Evaluator[], samples: number, numClasses: number): Promise<ScoredEvaluator[]> {
+  const data = await readFashionMnist('test');
+  const subset = classMatchedIndices(data.labels, samples, numClasses);
+  const out: ScoredEvaluator[] = [];
+  for (const evaluator of evaluators) {
+    let stats: FeatureStats | null = null;
+    let all: Float32Array | null = null;
+    let correct = 0;
+    const chunk = 500;
+    for (let i = 0; i < data.count; i += chunk) {
+      const n = Math.min(chunk, data.count - i);
+      const c = await evaluator.classify({ data: data.images.subarray(i * 784, (i + n) * 784), batch: n, channels: 1, height: 28, width: 28 });
+      stats ??= new FeatureStats(c.featureDim);
+      all ??= new Float32Array(data.count * c.featureDim);
+      stats.add(c.features, n);
+      all.set(c.features.subarray(0, n * c.featureDim), i * c.featureDim);
+      const k = c.logits.length / n;
+      for (let b = 0; b < n; b++) if (argmax(c.logits, b * k, k) === data.labels[i + b]) correct++;
+    }
+    const dim = stats!.dim;
+    const real = new Float32Array(subset.length * dim);
+    subset.forEach((idx, j) => real.set(all!.subarray(idx * dim, (idx + 1) * dim), j * dim));
+    out.push({ evaluator, reference: stats!, real: realManifold({ data: real, count: subset.length, dim }, PR_K), testAccuracy: correct / data.count });
+  }
+  return out;
+}
+
+function argmax(v: Float32Array, offset: number, n: number): number {
+  let best = 0;
+  for (let k = 1; k < n; k++) if (v[offset + k]! > v[offset + best]!) best = k;
+  return best;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -94,13 +167,13 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 /**
- * Generates `images` images for one setting in batches, timing each batch, and scores them against the test set
- * (`reference`) and, when given, against vanilla samples (`vanillaReference`). Returns the row and the features'
- * statistics.
+ * Generates `images` images for one setting in batches, timing each batch, and scores them with every evaluator
+ * against the test set and, once sampled, against the vanilla reference. Returns the row and each evaluator's
+ * feature statistics.
  */
 export async function benchOne(
-  backend: OrtBackend, reference: FeatureStats, config: BenchConfig, o: BenchOptions, vanillaReference?: FeatureStats,
-): Promise<{ row: BenchRow; stats: FeatureStats }> {
+  backend: OrtBackend, evaluators: readonly ScoredEvaluator[], config: BenchConfig, o: BenchOptions,
+): Promise<{ row: BenchRow; stats: FeatureStats[] }> {
   const numClasses = backend.manifest.condition.numClasses;
   const run = (batchIndex: number, n: number) =>
     generate(backend, {
@@ -111,9 +184,10 @@ export async function benchOne(
       ...(config.budget !== undefined ? { budget: config.budget } : {}),
     });
   await run(-1 + 1e6, o.batch); // warm-up, with a seed outside the measured ones
-  const stats = new FeatureStats(reference.dim);
+  const stats = evaluators.map((e) => new FeatureStats(e.reference.dim));
+  const features = evaluators.map((e) => new Float32Array(o.images * e.reference.dim));
+  const correct = evaluators.map(() => 0);
   const perImage: number[] = [];
-  let correct = 0;
   let coreMs = 0;
   let totalMs = 0;
   let fullMs = 0;
@@ -135,23 +209,38 @@ export async function benchOne(
         skippedSteps++;
       }
     }
-    const c = await backend.classify(await backend.decode(r.tokens, n));
-    stats.add(c.features, n);
-    for (let b = 0; b < n; b++) {
-      let best = 0;
-      for (let k = 1; k < numClasses; k++) if (c.logits[b * numClasses + k]! > c.logits[b * numClasses + best]!) best = k;
-      if (best === (batchIndex * o.batch + b) % numClasses) correct++;
+    const images = await backend.decode(r.tokens, n);
+    for (let e = 0; e < evaluators.length; e++) {
+      const c = await evaluators[e]!.evaluator.classify(images);
+      const dim = evaluators[e]!.reference.dim;
+      if (c.featureDim !== dim) throw new Error(`${evaluators[e]!.evaluator.name}: ${c.featureDim} features, ${dim} on the test set`);
+      stats[e]!.add(c.features, n);
+      features[e]!.set(c.features.subarray(0, n * dim), i * dim);
+      for (let b = 0; b < n; b++) if (argmax(c.logits, b * numClasses, numClasses) === (batchIndex * o.batch + b) % numClasses) correct[e]!++;
     }
   }
   const sorted = [...perImage].sort((a, b) => a - b);
   const rho = skippedSteps > 0 && fullSteps > 0 ? skippedMs / skippedSteps / (fullMs / fullSteps) : null;
+  const scores: Record<string, EvaluatorScores> = {};
+  evaluators.forEach((e, k) => {
+    const pr = precisionRecall(e.real, { data: features[k]!, count: o.images, dim: e.reference.dim });
+    scores[e.evaluator.name] = {
+      fd: frechetDistance(stats[k]!, e.reference),
+      fdToVanilla: e.vanilla ? frechetDistance(stats[k]!, e.vanilla) : null,
+      precision: pr.precision,
+      recall: pr.recall,
+      classAccuracy: correct[k]! / o.images,
+    };
+  });
+  const first = scores[evaluators[0]!.evaluator.name]!;
   const row: BenchRow = {
     ...config,
     images: o.images,
     msPerImage: { median: quantile(sorted, 0.5), p10: quantile(sorted, 0.1), p90: quantile(sorted, 0.9), runs: sorted.length },
-    fd: frechetDistance(stats, reference),
-    fdToVanilla: vanillaReference ? frechetDistance(stats, vanillaReference) : null,
-    classAccuracy: correct / o.images,
+    fd: first.fd,
+    fdToVanilla: first.fdToVanilla,
+    classAccuracy: first.classAccuracy,
+    scores,
     coreShare: coreMs / totalMs,
     rho,
     speedup: null,
@@ -174,21 +263,26 @@ export function withSpeedups(rows: readonly BenchRow[]): BenchRow[] {
 
 /**
  * Runs every setting, logging one line each. First samples the vanilla reference at `vanillaSteps` (the trained N)
- * with seeds no setting uses, so each row's fdToVanilla compares independent draws.
+ * with seeds no setting uses, so each row's fdToVanilla compares independent draws. The first evaluator's FD is
+ * the row's `fd`; every evaluator's scores are in `scores`.
  */
-export async function runBench(backend: OrtBackend, o: BenchOptions): Promise<{ rows: BenchRow[]; referenceImages: number }> {
-  const reference = await referenceStats(backend);
-  let vanillaReference: FeatureStats | undefined;
+export async function runBench(backend: OrtBackend, evaluators: readonly Evaluator[], o: BenchOptions): Promise<{ rows: BenchRow[]; referenceImages: number; testAccuracy: Record<string, number> }> {
+  const scored = await referenceStats(evaluators, o.images, backend.manifest.condition.numClasses);
+  const testAccuracy = Object.fromEntries(scored.map((e) => [e.evaluator.name, e.testAccuracy]));
+  o.log(`test-set accuracy: ${scored.map((e) => `${e.evaluator.name} ${(100 * e.testAccuracy).toFixed(2)}%`).join(', ')}`);
+  o.checkReference?.(testAccuracy);
   if (o.vanillaSteps !== undefined) {
     o.log(`vanilla reference N=${o.vanillaSteps} (other seeds, for fidelity)`);
     const refOptions = { ...o, seed: o.seed + VANILLA_REFERENCE_SEED_OFFSET };
-    vanillaReference = (await benchOne(backend, reference, { method: 'vanilla', steps: o.vanillaSteps, budget: undefined }, refOptions)).stats;
+    const { stats } = await benchOne(backend, scored, { method: 'vanilla', steps: o.vanillaSteps, budget: undefined }, refOptions);
+    scored.forEach((e, k) => (e.vanilla = stats[k]!));
   }
   const rows: BenchRow[] = [];
   for (const config of o.configs) {
-    const { row } = await benchOne(backend, reference, config, o, vanillaReference);
+    const { row } = await benchOne(backend, scored, config, o);
     rows.push(row);
-    o.log(`${config.method.padEnd(8)} N=${String(config.steps).padStart(2)} B=${String(config.budget ?? config.steps).padStart(2)}: ${row.msPerImage.median.toFixed(2)} ms/image, FD ${row.fd.toFixed(2)}${row.fdToVanilla === null ? '' : ` (to vanilla ${row.fdToVanilla.toFixed(2)})`}, acc ${(100 * row.classAccuracy).toFixed(1)}%`);
+    const each = Object.entries(row.scores).map(([name, s]) => `${name} FD ${s.fd.toFixed(2)}${s.fdToVanilla === null ? '' : ` (to vanilla ${s.fdToVanilla.toFixed(2)})`} P ${s.precision.toFixed(3)} R ${s.recall.toFixed(3)} acc ${(100 * s.classAccuracy).toFixed(1)}%`);
+    o.log(`${config.method.padEnd(8)} N=${String(config.steps).padStart(2)} B=${String(config.budget ?? config.steps).padStart(2)}: ${row.msPerImage.median.toFixed(2)} ms/image; ${each.join('; ')}`);
   }
-  return { rows: withSpeedups(rows), referenceImages: reference.count };
+  return { rows: withSpeedups(rows), referenceImages: scored[0]!.reference.count, testAccuracy };
 }

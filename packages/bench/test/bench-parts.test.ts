@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FeatureStats, frechetDistance } from '../src/frechet.js';
 import { readFashionMnist } from '../src/fashion-mnist.js';
 import { paretoSvg } from '../src/pareto-svg.js';
-import { fastestPeerRows, markdownTable, verdicts } from '../src/report.js';
-import { defaultConfigs, filterConfigs, withSpeedups, type BenchRow } from '../src/run-bench.js';
+import { evaluatorVerdicts, fastestPeerRows, markdownTable, verdicts, winners } from '../src/report.js';
+import { classMatchedIndices, defaultConfigs, filterConfigs, withSpeedups, type BenchRow } from '../src/run-bench.js';
 import { RandomStreams } from '@migm/core';
 
 function gaussian(n: number, dim: number, mean: number[], scale: number[], seed: number): FeatureStats {
@@ -65,6 +65,7 @@ describe('PyTorch peer at its best thread setting', () => {
 describe('bench report', () => {
   const row = (method: BenchRow['method'], steps: number, budget: number | undefined, ms: number, fd: number, rho: number | null = null): BenchRow => ({
     method, steps, budget, images: 100, msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 }, fd, fdToVanilla: null, classAccuracy: 0.9, coreShare: 0.05, rho,
+    scores: { CNN: { fd, fdToVanilla: null, precision: 0.7, recall: 0.6, classAccuracy: 0.9 } },
     speedup: null, idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
   });
   it('computes speed-ups against vanilla at the same N and judges the targets', () => {
@@ -128,10 +129,11 @@ describe('bench report', () => {
     expect(markdownTable(rows, [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 180 }])).toContain('| 180.00 | 1.80x faster |');
   });
   it('shows FD to the vanilla reference next to FD, n/a when it was not sampled', () => {
-    const rows = withSpeedups([{ ...row('vanilla', 16, undefined, 100, 10), fdToVanilla: 1.69 }, row('vanilla', 4, undefined, 25, 30)]);
+    const v16 = row('vanilla', 16, undefined, 100, 10);
+    const rows = withSpeedups([{ ...v16, fdToVanilla: 1.69, scores: { CNN: { ...v16.scores['CNN']!, fdToVanilla: 1.69 } } }, row('vanilla', 4, undefined, 25, 30)]);
     const table = markdownTable(rows, []).split('\n');
-    expect(table[0]).toContain('| FD | FD to vanilla |');
-    expect(table[2]).toContain('| 10.00 | 1.69 |');
+    expect(table[0]).toContain('| FD CNN | FD to vanilla CNN | precision CNN | recall CNN | class acc. CNN |');
+    expect(table[2]).toContain('| 10.00 | 1.69 | 0.700 | 0.600 | 90.0% |');
     expect(table[3]).toContain('| 30.00 | n/a |');
   });
   it('draws an SVG with a point per row and a legend per method', () => {
@@ -139,5 +141,55 @@ describe('bench report', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<circle /g)).toHaveLength(3 + 2);
     expect(svg).toContain('FD &lt;vs&gt; latency');
+  });
+});
+
+describe('two evaluators', () => {
+  // Each row gets its own FD under a second evaluator, MLP.
+  const row = (method: string, steps: number, budget: number | undefined, ms: number, cnn: number, mlp: number, rho: number | null = null): BenchRow => ({
+    method, steps, budget, images: 100, msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 }, fd: cnn, fdToVanilla: null, classAccuracy: 0.9, coreShare: 0.05, rho,
+    speedup: null, idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
+    scores: { CNN: { fd: cnn, fdToVanilla: 1, precision: 0.7, recall: 0.6, classAccuracy: 0.9 }, MLP: { fd: mlp, fdToVanilla: 2, precision: 0.8, recall: 0.5, classAccuracy: 0.92 } },
+  });
+  const rows = withSpeedups([
+    row('vanilla', 16, undefined, 100, 10, 20), row('vanilla', 4, undefined, 25, 30, 60),
+    // The CNN ranks taylor ahead of the shortcut at B = 5, the MLP the other way round (as issue 19 reported).
+    row('shortcut', 16, 5, 36, 12, 21, 0.08), row('taylor', 16, 5, 34, 11, 25, 0.05), row('reuse', 16, 5, 33, 14, 30, 0.01), row('adams', 16, 5, 34, 11.5, 26, 0.05),
+  ]);
+  it('says MET only where both agree, SPLIT with each verdict where they do not, and speed targets once', () => {
+    const v = evaluatorVerdicts(rows, [], 16);
+    // target 1: FD +20% (CNN) and +5% (MLP): NOT MET / MET
+    expect(v[0]!.split('\n')[0]).toBe('SPLIT: shortcut N=16 B=5 vs vanilla N=16 (>= 2.5x faster, FD <= +10%, class accuracy within 2 points) (CNN NOT MET, MLP MET)');
+    expect(v[0]).toContain('\n  - CNN: NOT MET: shortcut N=16 B=5 vs vanilla N=16: 2.78x faster (target >= 2.5x), FD 12.00 vs 10.00 (20.0%');
+    expect(v[0]).toContain('\n  - MLP: MET: shortcut N=16 B=5 vs vanilla N=16: 2.78x faster (target >= 2.5x), FD 21.00 vs 20.00 (5.0%');
+    // equal latency: taylor beats the shortcut under the CNN only
+    expect(v[1]!.split('\n')[0]).toMatch(/^SPLIT: shortcut at equal latency .* \(CNN NOT MET, MLP MET\)$/);
+    expect(v[1]).toContain('  - CNN: NOT MET: taylor N=16 B=5 (34.00 ms, FD 11.00) beats shortcut N=16 B=5');
+    expect(v[2]).toMatch(/^MET: shortcut achieved \/ ideal/);
+    expect(v[2]!.split('\n')).toHaveLength(1);
+    // both agree: one status for both, each evaluator's evidence kept
+    const agree = evaluatorVerdicts(withSpeedups([row('vanilla', 16, undefined, 100, 10, 20), row('shortcut', 16, 5, 36, 10.5, 20.5, 0.08)]), [], 16);
+    expect(agree[0]!.split('\n')[0]).toMatch(/^MET: shortcut N=16 B=5 vs vanilla N=16 .* \(all 2 evaluators\)$/);
+    const worse = evaluatorVerdicts(withSpeedups([row('vanilla', 16, undefined, 100, 10, 20), row('shortcut', 16, 5, 36, 15, 30, 0.08)]), [], 16);
+    expect(worse[0]!.split('\n')[0]).toMatch(/^NOT MET: .* \(all 2 evaluators\)$/);
+  });
+  it('shows every evaluator\'s FD, precision, recall and class accuracy', () => {
+    const table = markdownTable(rows, []).split('\n');
+    expect(table[0]).toContain('| FD CNN | FD MLP | FD to vanilla CNN | FD to vanilla MLP | precision CNN / MLP | recall CNN / MLP | class acc. CNN / MLP |');
+    expect(table[4]).toContain('| shortcut | 16 | 5 | 36.00 | 36.00-36.00 | 12.00 | 21.00 | 1.00 | 2.00 | 0.700 / 0.800 | 0.500 / 0.500 | 90.0% / 92.0% |'.replace('0.500 / 0.500', '0.600 / 0.500'));
+    expect(table[1]!.split('|')).toHaveLength(table[0]!.split('|').length);
+  });
+  it('names the lowest-FD method per budget under each evaluator', () => {
+    expect(winners(rows)).toEqual([
+      'N=16 B=5: the evaluators disagree (CNN: taylor, MLP: shortcut). CNN: taylor 11.00 < adams 11.50 < shortcut 12.00 < reuse 14.00; MLP: shortcut 21.00 < taylor 25.00 < adams 26.00 < reuse 30.00.',
+    ]);
+  });
+});
+
+describe('test images for precision and recall', () => {
+  it('takes image i of class i mod 10, each class in test-set order', () => {
+    const labels = Int32Array.from([3, 0, 1, 0, 2, 1, 3, 2]);
+    expect(classMatchedIndices(labels, 6, 4)).toEqual([1, 2, 4, 0, 3, 5]);
+    expect(() => classMatchedIndices(labels, 9, 4)).toThrow(/fewer than 3 images of class 0/);
   });
 });

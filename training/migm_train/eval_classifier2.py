@@ -1,0 +1,134 @@
+"""The bench's second evaluator: an MLP trained independently of the bundle's CNN classifier (classifier.py).
+
+The bench scores every setting in the feature space of two classifiers and calls a quality target MET only
+where both agree. This one differs from the first in every way that is cheap to vary: architecture (two fully
+connected layers, no convolution, so no built-in translation structure), seed (7, not 0), epochs, optimiser
+schedule and dropout. Its 128 penultimate ReLU features play the role of the CNN's 128.
+
+    cd training && /usr/bin/python3 -m migm_train.eval_classifier2 --out ../packages/bench/evaluators
+
+writes mlp-s7.onnx (graph as the bundle's classifier: pixels [batch, 1, 28, 28] in [0, 1] -> logits [batch, 10],
+features [batch, 128]) and mlp-s7.json (what it is, its test accuracy, sha256). About a minute on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import data
+
+NAME = "mlp-s7"
+SEED = 7
+FEATURE_DIM = 128
+
+
+class MlpClassifier(nn.Module):
+    def __init__(self, num_classes: int = 10, hidden: int = 512, feature_dim: int = FEATURE_DIM):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.Linear(28 * 28, hidden), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(hidden, feature_dim), nn.ReLU(),
+        )
+        self.drop = nn.Dropout(0.2)
+        self.fc = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.body(pixels)
+        return self.fc(self.drop(feats)), feats
+
+
+def train(images: np.ndarray, labels: np.ndarray, epochs: int = 12, batch: int = 256, lr: float = 1e-3,
+          seed: int = SEED, hidden: int = 512, log=print) -> MlpClassifier:
+    """uint8 images [n, 28, 28] and labels [n] -> a trained MlpClassifier in eval mode."""
+    torch.manual_seed(seed)
+    model = MlpClassifier(hidden=hidden)
+    x = torch.from_numpy(data.to_float(images))
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    steps_per_epoch = max(1, len(x) // batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    for ep in range(epochs):
+        perm = torch.randperm(len(x), generator=g)
+        total = 0.0
+        for s in range(steps_per_epoch):
+            idx = perm[s * batch:(s + 1) * batch]
+            logits, _ = model(x[idx])
+            loss = nn.functional.cross_entropy(logits, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item()
+        log(f"{NAME} epoch {ep + 1}/{epochs} loss {total / steps_per_epoch:.4f}")
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def accuracy(model: MlpClassifier, images: np.ndarray, labels: np.ndarray) -> float:
+    logits, _ = model(torch.from_numpy(data.to_float(images)))
+    return float((logits.argmax(1).numpy() == np.asarray(labels)).mean())
+
+
+def export(model: MlpClassifier, path: str) -> None:
+    """ONNX (opset 17) with the bundle classifier's names: pixels -> logits, features; dynamic batch."""
+    example = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    torch.onnx.export(model, (example,), path, input_names=["pixels"], output_names=["logits", "features"],
+                      dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
+                      opset_version=17, do_constant_folding=True)
+
+
+def build(out_dir: str, epochs: int = 12, directory: str | None = None, log=print) -> dict:
+    """Trains on the 60k training images, exports <out_dir>/mlp-s7.onnx and writes mlp-s7.json; returns the json."""
+    ds = data.load(directory)
+    t0 = time.time()
+    model = train(ds.train_images, ds.train_labels, epochs=epochs, log=log)
+    acc = accuracy(model, ds.test_images, ds.test_labels)
+    os.makedirs(out_dir, exist_ok=True)
+    onnx_path = os.path.join(out_dir, f"{NAME}.onnx")
+    export(model, onnx_path)
+    with open(onnx_path, "rb") as fh:
+        sha = hashlib.sha256(fh.read()).hexdigest()
+    meta = {
+        "name": NAME,
+        "file": f"{NAME}.onnx",
+        "sha256": sha,
+        "architecture": "MLP 784 -> 512 -> 128 (features, ReLU) -> 10, dropout 0.2; no convolution",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "featureDim": FEATURE_DIM,
+        "seed": SEED,
+        "epochs": epochs,
+        "optimizer": "AdamW lr 1e-3, weight decay 1e-4, cosine schedule, batch 256",
+        "data": "Fashion-MNIST (Debian dataset-fashion-mnist), 60k train",
+        "testAccuracy": round(acc, 4),
+        "trainedBy": "cd training && /usr/bin/python3 -m migm_train.eval_classifier2 --out ../packages/bench/evaluators",
+        "torch": torch.__version__,
+    }
+    with open(os.path.join(out_dir, f"{NAME}.json"), "w") as fh:
+        json.dump(meta, fh, indent=2)
+        fh.write("\n")
+    log(f"{NAME}: test accuracy {acc:.4f}, {meta['parameters']} parameters, {time.time() - t0:.0f} s -> {onnx_path}")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="migm_train.eval_classifier2", description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="folder for mlp-s7.onnx and mlp-s7.json")
+    p.add_argument("--epochs", type=int, default=12)
+    a = p.parse_args(argv)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    build(a.out, epochs=a.epochs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
