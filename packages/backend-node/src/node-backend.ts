@@ -30,6 +30,13 @@ export interface NodeBackendOptions {
   readonly classifier?: boolean;
   /** Told when `auto` falls back from a device (e.g. CUDA missing). Default: a console.warn line. */
   readonly onFallback?: (fallback: DeviceFallback) => void;
+  /**
+   * Offer the device sampler (`capabilities.deviceSampling`): each step's sampling runs as an onnxruntime graph in
+   * float64 on the CPU provider, next to logits kept in the backend's memory, with the host sampler's tokens.
+   * Default false: on the CPU it is slower than core's host sampler (measured in BENCHMARKS.md, "Device
+   * sampling"), and generate() uses it whenever it is offered (its `sampler` option can still pick 'host').
+   */
+  readonly deviceSampling?: boolean;
 }
 
 /** How to get CUDA: onnxruntime-node ships its CPU provider; its CUDA 12 libraries come from its install script. */
@@ -59,7 +66,7 @@ export function disableOrtTelemetry(): void {
  * const images = await backend.decode(result.tokens, result.batch);
  * await backend.dispose();
  */
-const NODE_OPTION_KEYS = ['bundle', 'device', 'threads', 'spinning', 'graphOptimizationLevel', 'shortcut', 'classifier', 'onFallback'] as const satisfies readonly (keyof NodeBackendOptions)[];
+const NODE_OPTION_KEYS = ['bundle', 'device', 'threads', 'spinning', 'graphOptimizationLevel', 'shortcut', 'classifier', 'onFallback', 'deviceSampling'] as const satisfies readonly (keyof NodeBackendOptions)[];
 // Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
 const everyNodeKey: [Exclude<keyof NodeBackendOptions, (typeof NODE_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
 void everyNodeKey;
@@ -86,6 +93,9 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
   }
   if (options.spinning !== undefined && typeof options.spinning !== 'boolean') {
     throw new MigmError('INVALID_OPTION', `Invalid option 'spinning': got ${JSON.stringify(options.spinning)}; true or false is allowed.`);
+  }
+  if (options.deviceSampling !== undefined && typeof options.deviceSampling !== 'boolean') {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'deviceSampling': got ${JSON.stringify(options.deviceSampling)}; true or false is allowed.`);
   }
   const threads = options.threads;
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
@@ -115,6 +125,7 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
           },
           ...(options.shortcut !== undefined ? { shortcut: options.shortcut } : {}),
           ...(options.classifier !== undefined ? { classifier: options.classifier } : {}),
+          ...(options.deviceSampling ? { deviceSampling: true, samplerProvider: 'cpu' as const } : {}),
         });
       } catch (err) {
         if (d === 'cuda' && err instanceof MigmError && err.code === 'BACKEND_FAILURE') {

@@ -58,6 +58,13 @@ export interface WebBackendOptions {
   readonly onFallback?: (fallback: DeviceFallback) => void;
   /** Called if the GPU device is lost after the backend was made; the backend then fails with BACKEND_FAILURE. */
   readonly onDeviceLost?: (reason: string) => void;
+  /**
+   * Offer the device sampler (`capabilities.deviceSampling`): each step's sampling runs as an onnxruntime graph
+   * next to the logits. Default: true on WebGPU with GPU-resident features (logits stay in GPU buffers and only
+   * the revealed positions and ids come back; float32), false elsewhere (on wasm the graph runs in float64 with
+   * the host sampler's tokens, but slower than core's host sampler).
+   */
+  readonly deviceSampling?: boolean;
 }
 
 /** Which device was chosen and why. */
@@ -97,7 +104,7 @@ const SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as cons
  * const backend = await createWebBackend({ bundle: '/bundle/', wasmPaths: '/ort/', device: 'auto' });
  * console.log(backend.device, backend.selection.fallbacks);
  */
-const WEB_OPTION_KEYS = ['bundle', 'device', 'wasmPaths', 'numThreads', 'ort', 'fetch', 'shortcut', 'deviceFeatures', 'classifier', 'logLevel', 'onFallback', 'onDeviceLost'] as const satisfies readonly (keyof WebBackendOptions)[];
+const WEB_OPTION_KEYS = ['bundle', 'device', 'wasmPaths', 'numThreads', 'ort', 'fetch', 'shortcut', 'deviceFeatures', 'classifier', 'logLevel', 'onFallback', 'onDeviceLost', 'deviceSampling'] as const satisfies readonly (keyof WebBackendOptions)[];
 // Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
 const everyWebKey: [Exclude<keyof WebBackendOptions, (typeof WEB_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
 void everyWebKey;
@@ -113,6 +120,9 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
     throw new MigmError('INVALID_OPTION', `Invalid option 'device': got ${JSON.stringify(requested)}; allowed: ${WEB_DEVICES.join(', ')}.`, { details: { option: 'device', value: requested } });
   }
 
+  if (options.deviceSampling !== undefined && typeof options.deviceSampling !== 'boolean') {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'deviceSampling': got ${JSON.stringify(options.deviceSampling)}; true or false is allowed.`, { details: { option: 'deviceSampling', value: options.deviceSampling } });
+  }
   const bundle: VerifiedBundle =
     typeof options.bundle === 'string' || options.bundle instanceof URL ? await fetchBundle(String(options.bundle), options.fetch) : options.bundle;
 
@@ -129,7 +139,7 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
     const shortcut = options.shortcut === undefined ? {} : { shortcut: options.shortcut };
     const backend =
       onGpu && gpuFeatures
-        ? await WebGpuBackend.create({ ort, bundle, sessionOptions, ...shortcut })
+        ? await WebGpuBackend.create({ ort, bundle, sessionOptions, ...shortcut, deviceSampling: options.deviceSampling !== false })
         : await OrtBackend.create({
             ort: adaptOrtWeb(ort),
             bundle,
@@ -138,6 +148,8 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
             sessionOptions,
             ...shortcut,
             ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
+            // Host-memory logits: the float64 graph on onnxruntime-web's CPU provider, offered only when asked for.
+            ...(options.deviceSampling === true ? { deviceSampling: true, samplerProvider: 'wasm' as const } : {}),
           });
     const gpu = onGpu ? await ortGpuDevice(ort) : undefined;
     if (gpu) {

@@ -1,10 +1,34 @@
-import { affineHeadVerdict, InFlight, checkDecodeInput, checkForwardInput, checkGuidedHead, checkLength, checkVelocityControl, createSessions, errorText, graphRoles, intTensor, releaseSessions, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import {
-  checkFloats,
+  affineHeadVerdict,
+  InFlight,
+  checkDecodeInput,
+  checkForwardInput,
+  checkGuidedHead,
+  checkHostLogits,
+  checkLength,
+  checkVelocityControl,
+  createSessions,
+  DeviceSampler,
+  errorText,
+  graphRoles,
+  intTensor,
+  isLogitsHandle,
+  LogitsHandles,
+  releaseSessions,
+  type LogitsHandle,
+  type OrtModule,
+  type SamplerOrt,
+  type SamplerTraffic,
+  type VerifiedBundle,
+} from '@migm/backend-ort';
+import {
+  checkSampleStep,
   checkTerms,
   MigmError,
   type Backend,
   type BackendCapabilities,
+  type DeviceLogits,
+  type DeviceSampleStep,
   type FeatureTensor,
   type FeatureTerm,
   type ForwardInput,
@@ -74,6 +98,12 @@ class GpuFeature implements FeatureTensor {
 
 type Sessions = Partial<Record<GraphRole, InferenceSession>>;
 
+/** Where a logits handle lives: a GPU buffer [rows, L, K] float32, and the tensor the sampler graph reads it as. */
+interface GpuLogits {
+  readonly buffer: GPUBufferLike;
+  readonly tensor: Tensor;
+}
+
 export interface WebGpuBackendOptions {
   readonly ort: typeof OrtWeb;
   readonly bundle: VerifiedBundle;
@@ -81,6 +111,11 @@ export interface WebGpuBackendOptions {
   readonly shortcut?: boolean;
   /** Told when the bundle's affine-head claim fails its check and `guidedHead` is turned off. Default: console.warn. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Offer the device sampler (`capabilities.deviceSampling`): logits stay in GPU buffers and each step is sampled
+   * there by a float32 onnxruntime graph, so only the revealed positions and ids come back. Default true.
+   */
+  readonly deviceSampling?: boolean;
 }
 
 /**
@@ -102,22 +137,30 @@ export class WebGpuBackend implements Backend {
   readonly #free = new Map<number, GPUBufferLike[]>();
   readonly #uniforms: GPUBufferLike[] = [];
   readonly #pipeline: { getBindGroupLayout(i: number): unknown };
+  readonly #handles = new LogitsHandles<GpuLogits>((g) => g.buffer.destroy());
+  readonly #sampler: DeviceSampler | null;
   #disposed = false;
 
   static async create(options: WebGpuBackendOptions): Promise<WebGpuBackend> {
     const { manifest } = options.bundle;
     const roles = graphRoles(manifest, { shortcut: options.shortcut });
     // Feature-valued outputs stay on the GPU; everything else comes back to the CPU.
-    const gpuOutputs: Partial<Record<GraphRole, string>> = { base: manifest.graphs.base.outputs['feature']!.name, shortcut: manifest.graphs.shortcut?.outputs['velocity']!.name ?? '' };
+    // Logits stay there too: a logits handle gets them by a GPU copy, a host buffer by a download.
+    const g = manifest.graphs;
+    const gpuOutputs: Partial<Record<GraphRole, string[]>> = {
+      base: [g.base.outputs['feature']!.name, g.base.outputs['logits']!.name],
+      head: [g.head.outputs['logits']!.name],
+      shortcut: g.shortcut ? [g.shortcut.outputs['velocity']!.name] : [],
+    };
     const sessions = (await createSessions(options.ort as unknown as OrtModule, options.bundle, roles, 'webgpu', (role) => {
-      const out = gpuOutputs[role];
-      return { ...options.sessionOptions, ...(out ? { preferredOutputLocation: { [out]: 'gpu-buffer' as const } } : {}) };
+      const outs = gpuOutputs[role] ?? [];
+      return { ...options.sessionOptions, ...(outs.length ? { preferredOutputLocation: Object.fromEntries(outs.map((o) => [o, 'gpu-buffer' as const])) } : {}) };
     })) as Sessions;
     let backend: WebGpuBackend;
     try {
       const gpu = (await options.ort.env.webgpu.device) as unknown as GPUDeviceLike | undefined;
       if (!gpu) throw new MigmError('BACKEND_FAILURE', 'onnxruntime-web did not expose its GPU device; GPU-resident features need it (use deviceFeatures: false).');
-      backend = new WebGpuBackend(options.ort, manifest, sessions, gpu);
+      backend = new WebGpuBackend(options, sessions, gpu);
     } catch (err) {
       await releaseSessions(sessions as never);
       throw err;
@@ -133,14 +176,24 @@ export class WebGpuBackend implements Backend {
     return backend;
   }
 
-  private constructor(ort: typeof OrtWeb, manifest: Manifest, sessions: Sessions, gpu: GPUDeviceLike) {
+  private constructor(options: WebGpuBackendOptions, sessions: Sessions, gpu: GPUDeviceLike) {
+    const { ort, bundle: { manifest } } = options;
     this.#ort = ort;
     this.manifest = manifest;
     this.#sessions = sessions;
     this.#gpu = gpu;
-    this.#capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: true, guidedHead: manifest.graphs.head.affine === true };
+    const deviceSampling = options.deviceSampling !== false;
+    this.#capabilities = { velocity: sessions.shortcut !== undefined, deviceFeatures: true, guidedHead: manifest.graphs.head.affine === true, deviceSampling };
     if (!sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
     if (!this.#capabilities.guidedHead) this.#dropGuidedHead();
+    // WebGPU has no float64: the sampler runs in float32 there (near, not bit-for-bit, parity; see the README).
+    this.#sampler = deviceSampling
+      ? new DeviceSampler({ ort: ort as unknown as SamplerOrt, manifest, precision: 'float32', sessionOptions: { ...options.sessionOptions, executionProviders: ['webgpu'] }, where: 'onnxruntime-web on webgpu' })
+      : null;
+    if (!deviceSampling) {
+      (this as { createLogits?: unknown }).createLogits = undefined;
+      (this as { sampleStep?: unknown }).sampleStep = undefined;
+    }
     this.#pipeline = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: COMBINE_WGSL }), entryPoint: 'main' } });
   }
 
@@ -158,28 +211,79 @@ export class WebGpuBackend implements Backend {
     return this.#live.size;
   }
 
+  /** Logits handles handed out and not yet released (for leak checks). */
+  get liveLogits(): number {
+    return this.#handles.size;
+  }
+
+  /** A logits buffer [rows, L, K] on the GPU, for `forward`/`head`/`guidedHead` and `sampleStep`. */
+  createLogits(rows: number): DeviceLogits {
+    this.#alive();
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    return this.#handles.create(rows, L, K, (r) => {
+      const buffer = this.#gpu.createBuffer({ size: r * L * K * 4, usage: STORAGE | COPY_SRC | COPY_DST });
+      // The buffer is ours (destroyed on release), so the tensor gets no dispose callback of its own.
+      const tensor = this.#ort.Tensor.fromGpuBuffer(buffer as never, { dataType: 'float32', dims: [r, L, K], download: () => this.#download(buffer, r * L * K * 4) }) as unknown as Tensor;
+      return { buffer, tensor };
+    });
+  }
+
+  /** Samples one step where the logits are (a float32 graph on WebGPU); only positions and ids come back. */
+  async sampleStep(logits: DeviceLogits, step: DeviceSampleStep): Promise<void> {
+    this.#alive();
+    const h = this.#handles.own('sampleStep', logits);
+    const masked = checkSampleStep(this.manifest, h, step);
+    try {
+      await this.#inFlight.track(this.#sampler!.run(h.store.tensor, step, masked));
+    } catch (err) {
+      this.#alive();
+      throw err;
+    }
+  }
+
+  /** Bytes a `sampleStep` moves between the CPU and the GPU (against the logits [rows, L, K] it saves). */
+  samplerTraffic(batch: number, masked: number, count: number, guided: boolean): SamplerTraffic | null {
+    return this.#sampler?.traffic(batch, masked, count, guided) ?? null;
+  }
+
+  /** Uploads host values into a logits handle's first rows (tests and tools; the model writes it otherwise). */
+  writeLogits(logits: DeviceLogits, values: Float32Array): void {
+    this.#alive();
+    const h = this.#handles.own('writeLogits', logits);
+    const { count: L, codebookSize: K } = this.manifest.tokens;
+    if (!(values instanceof Float32Array) || values.length % (L * K) !== 0 || values.length > h.dims[0] * L * K) {
+      throw new MigmError('INVALID_OPTION', `writeLogits: values must be a Float32Array of whole rows of L * K = ${L * K}, at most ${h.dims[0]} rows.`);
+    }
+    this.#gpu.queue.writeBuffer(h.store.buffer, 0, values);
+  }
+
   async forward(input: ForwardInput): Promise<FeatureTensor> {
     const session = this.#session('base');
     const { L, D } = checkForwardInput(this.manifest, input);
-    const { tokens, classes, rows, logits } = input;
+    const { tokens, classes, rows } = input;
+    const logits = this.#logitsTarget('forward', input.logits, rows);
     const g = this.manifest.graphs.base;
     const out = await this.#run('base', session, {
       [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]),
       [g.inputs['classes']!.name]: this.#int(g.inputs['classes']!, classes, [rows]),
     });
-    this.#copyLogits(out, g.outputs['logits']!.name, logits);
+    try {
+      await this.#copyLogits(out, g.outputs['logits']!.name, logits, rows);
+    } catch (err) {
+      disposeAll(out);
+      throw err;
+    }
     return this.#track(out, g.outputs['feature']!.name, [rows, L, D]);
   }
 
-  async head(feature: FeatureTensor, logits: Float32Array): Promise<void> {
+  async head(feature: FeatureTensor, into: Float32Array | DeviceLogits): Promise<void> {
     const session = this.#session('head');
     const f = this.#own(feature);
-    const [rows, L] = f.dims;
-    checkFloats('head', 'logits', logits);
-    checkLength('head', 'logits', logits.length, rows * L * this.manifest.tokens.codebookSize);
+    const rows = f.dims[0];
+    const logits = this.#logitsTarget('head', into, rows);
     const g = this.manifest.graphs.head;
     const out = await this.#run('head', session, { [g.inputs['feature']!.name]: f.tensor });
-    this.#copyLogits(out, g.outputs['logits']!.name, logits);
+    await this.#copyLogits(out, g.outputs['logits']!.name, logits, rows);
   }
 
   async velocity(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor> {
@@ -208,12 +312,13 @@ export class WebGpuBackend implements Backend {
     return f;
   }
 
-  async guidedHead(feature: FeatureTensor, weight: number, logits: Float32Array): Promise<void> {
+  async guidedHead(feature: FeatureTensor, weight: number, into: Float32Array | DeviceLogits): Promise<void> {
     const session = this.#session('head');
     const f = this.#own(feature);
     const [rows, L, D] = f.dims;
     if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `guidedHead: weight ${weight} is not allowed; a finite number >= 0 is.`);
-    const batch = checkGuidedHead(this.manifest, rows, L, logits);
+    const batch = checkGuidedHead(this.manifest, rows, L, into);
+    const logits = this.#logitsTarget('guidedHead', into, batch);
     const half = batch * L * D;
     const source = f.tensor.gpuBuffer as unknown as GPUBufferLike;
     // (1 + w) f_cond - w f_uncond on the GPU; only the B guided rows of logits come back.
@@ -222,7 +327,7 @@ export class WebGpuBackend implements Backend {
     try {
       const g = this.manifest.graphs.head;
       const out = await this.#run('head', session, { [g.inputs['feature']!.name]: guided });
-      this.#copyLogits(out, g.outputs['logits']!.name, logits);
+      await this.#copyLogits(out, g.outputs['logits']!.name, logits, batch);
     } finally {
       guided.dispose();
     }
@@ -271,7 +376,7 @@ export class WebGpuBackend implements Backend {
     const g = this.manifest.graphs.head;
     const out = await this.#run('head', this.#session('head'), { [g.inputs['feature']!.name]: new this.#ort.Tensor('float32', feature, [rows, L, this.manifest.featureDim]) });
     const logits = new Float32Array(rows * L * K);
-    this.#copyLogits(out, g.outputs['logits']!.name, logits);
+    await this.#copyLogits(out, g.outputs['logits']!.name, logits, rows);
     return logits;
   }
 
@@ -280,7 +385,12 @@ export class WebGpuBackend implements Backend {
     return new Float32Array((await f.tensor.getData()) as Float32Array);
   }
 
-  release(feature: FeatureTensor): void {
+  release(feature: FeatureTensor | DeviceLogits): void {
+    if (isLogitsHandle(feature)) {
+      this.#alive();
+      this.#handles.release(this.#handles.own('release', feature));
+      return;
+    }
     const f = this.#own(feature);
     f.released = true;
     this.#live.delete(f);
@@ -310,6 +420,8 @@ export class WebGpuBackend implements Backend {
       f.tensor.dispose();
     }
     this.#live.clear();
+    this.#handles.releaseAll();
+    await this.#sampler?.release();
     for (const list of this.#free.values()) for (const b of list) b.destroy();
     this.#free.clear();
     for (const u of this.#uniforms) u.destroy();
@@ -332,13 +444,35 @@ export class WebGpuBackend implements Backend {
     return results;
   }
 
-  #copyLogits(results: Record<string, Tensor>, name: string, logits: Float32Array): void {
+  /** The caller's host buffer (checked), or the handle that receives `rows` rows of logits. */
+  #logitsTarget(method: string, logits: Float32Array | DeviceLogits, rows: number): Float32Array | LogitsHandle<GpuLogits> {
+    if (isLogitsHandle(logits)) return this.#handles.written(method, logits, rows);
+    checkHostLogits(method, logits, rows * this.manifest.tokens.count * this.manifest.tokens.codebookSize);
+    return logits as Float32Array;
+  }
+
+  /**
+   * Moves a graph's logits output (`rows` rows, on the GPU) to where the caller wants them: into a logits
+   * handle by a GPU-side copy (nothing crosses to the CPU), or into a host buffer by a download.
+   */
+  async #copyLogits(results: Record<string, Tensor>, name: string, target: Float32Array | LogitsHandle<GpuLogits>, rows: number): Promise<void> {
     const t = results[name];
     if (!t) throw new MigmError('BACKEND_FAILURE', `A graph returned no output '${name}'.`);
-    const data = t.data as Float32Array;
-    checkLength('logits', `output ${name}`, data.length, logits.length);
-    logits.set(data);
-    t.dispose();
+    try {
+      const values = rows * this.manifest.tokens.count * this.manifest.tokens.codebookSize;
+      checkLength('logits', `output ${name}`, t.dims.reduce((a, d) => a * d, 1), values);
+      if (target instanceof Float32Array) {
+        target.set((t.location === 'gpu-buffer' ? await t.getData() : t.data) as Float32Array);
+      } else if (t.location === 'gpu-buffer') {
+        const encoder = this.#gpu.createCommandEncoder();
+        encoder.copyBufferToBuffer(t.gpuBuffer as unknown as GPUBufferLike, 0, target.store.buffer, 0, values * 4);
+        this.#gpu.queue.submit([encoder.finish()]);
+      } else {
+        this.#gpu.queue.writeBuffer(target.store.buffer, 0, t.data as Float32Array);
+      }
+    } finally {
+      t.dispose();
+    }
   }
 
   #track(results: Record<string, Tensor>, name: string, dims: readonly [number, number, number]): GpuFeature {

@@ -33,7 +33,40 @@ describe('createWebBackend conformance (onnxruntime-web wasm in Node, tiny bundl
   for (const c of cases) it(c.name, c.run);
 });
 
+describe('createWebBackend conformance with the device sampler (float64 graph on wasm)', () => {
+  const { cases, cleanup } = backendConformance({
+    create: async () => {
+      const b = await createWebBackend({ bundle: tiny, device: 'wasm', numThreads: 1, deviceSampling: true });
+      expect(b.capabilities.deviceSampling).toBe(true);
+      return b;
+    },
+    liveFeatures: (b) => (b as WebBackend).liveFeatures,
+  });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
 describe('createWebBackend', () => {
+  it('offers the device sampler on wasm only when asked for, and checks the option', async () => {
+    const b = await wasm();
+    expect(b.capabilities.deviceSampling).toBe(false);
+    expect(b.sampleStep).toBeUndefined();
+    await b.dispose();
+    await expect(createWebBackend({ bundle: tiny, device: 'wasm', deviceSampling: 'yes' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('deviceSampling') });
+  });
+
+  it("generate() on wasm with sampler 'device' gives the host sampler's tokens", async () => {
+    const b = await createWebBackend({ bundle: tiny, device: 'wasm', numThreads: 1, deviceSampling: true });
+    for (const predictor of ['vanilla', 'shortcut'] as const) {
+      const opts = { condition: [2, 5, null], seed: 4, predictor, ...(predictor === 'shortcut' ? { budget: 3 } : {}) } as const;
+      const device = await generate(b, { ...opts, sampler: 'device' });
+      const host = await generate(b, { ...opts, sampler: 'host' });
+      expect(device.sampler.device).toBe(true);
+      expect(Array.from(device.tokens)).toEqual(Array.from(host.tokens));
+    }
+    await b.dispose();
+  });
+
   it('auto falls back to wasm where WebGPU is missing, and reports why', async () => {
     const seen: DeviceFallback[] = [];
     const b = await createWebBackend({ bundle: tiny, device: 'auto', onFallback: (f) => seen.push(f) });
@@ -63,7 +96,7 @@ describe('createWebBackend', () => {
       const forward = b.forward.bind(b);
       b.forward = async (input) => {
         const f = await forward(input);
-        if (first.length === 0) first.push(input.logits.slice());
+        if (first.length === 0) first.push((input.logits as Float32Array).slice());
         return f;
       };
       return first;
