@@ -40,9 +40,9 @@ export const SAMPLER_IO = {
   pick: 'pick',
   /** int64 [B, k] out: the committed token ids, in `pick`'s order. */
   tokens: 'tokens',
-  /** T [1] out: 1 when some masked position's logits are not finite (NaN, +inf, or all -inf), else 0. */
+  /** float [1, 1] out: 1 when some masked position's logits are not finite (NaN, +inf, or all -inf), else 0. */
   badAny: 'bad_any',
-  /** int64 [1] out: the first such position, as an index into [B * m] (meaningful when badAny is 1). */
+  /** int64 [1, 1] out: the first such position, as an index into [B * m] (meaningful when badAny is 1). */
   badIndex: 'bad_index',
 } as const;
 
@@ -117,9 +117,10 @@ export function buildSamplerGraph(o: SamplerGraphOptions): Uint8Array {
 
   // Non-finite rows: sum(z - max) is NaN iff the row has a NaN, a +inf (inf - inf) or only -inf (-inf + inf).
   const rowSum = one('ReduceSum', [x, axis2], { keepdims: { int: 0 } });
-  const badFlat = one('Reshape', [one('Cast', [one('IsNaN', [rowSum])], { to: { int: CAST.float } }), constant('minus_one', 'int64', [1], [-1])]);
-  nodes.push({ op: 'ReduceMax', inputs: [badFlat], outputs: [io.badAny], attrs: { axes: { ints: [0] }, keepdims: { int: 1 } } });
-  nodes.push({ op: 'ArgMax', inputs: [badFlat], outputs: [io.badIndex], attrs: { axis: { int: 0 }, keepdims: { int: 1 } } });
+  // Reduced as a [1, B * m] row: onnxruntime-web's WebGPU ArgMax fails to compile its shader for a rank-1 input.
+  const badFlat = one('Reshape', [one('Cast', [one('IsNaN', [rowSum])], { to: { int: CAST.float } }), constant('one_row', 'int64', [2], [1, -1])]);
+  nodes.push({ op: 'ReduceMax', inputs: [badFlat], outputs: [io.badAny], attrs: { axes: { ints: [1] }, keepdims: { int: 1 } } });
+  nodes.push({ op: 'ArgMax', inputs: [badFlat], outputs: [io.badIndex], attrs: { axis: { int: 1 }, keepdims: { int: 1 } } });
 
   let e: string;
   if (precision === 'float64') {
@@ -172,8 +173,8 @@ export function buildSamplerGraph(o: SamplerGraphOptions): Uint8Array {
   const outputs: ValueSpec[] = [
     { name: io.pick, dtype: 'int64', dims: ['B', 'k'] },
     { name: io.tokens, dtype: 'int64', dims: ['B', 'k'] },
-    { name: io.badAny, dtype: 'float', dims: [1] },
-    { name: io.badIndex, dtype: 'int64', dims: [1] },
+    { name: io.badAny, dtype: 'float', dims: [1, 1] },
+    { name: io.badIndex, dtype: 'int64', dims: [1, 1] },
   ];
   return writeOnnxModel({ name: `migm_sampler_${guided ? 'guided' : 'plain'}_${precision}`, inputs, outputs, initializers: inits, nodes, opset: 17 });
 }
