@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: PyTorch (with OpenBLAS, ~13x faster than the reference BLAS), the dataset, test tools,
 # Chromium for the browser end-to-end tests (driven by playwright-core; no browser is downloaded), and
-# redis-server for the job queue's tests (started by each test on a free loopback port).
-APT_PACKAGES=(python3-torch libopenblas0-pthread dataset-fashion-mnist python3-numpy python3-pytest python3-pil python3-jsonschema python3-yaml chromium fonts-dejavu-core redis-server)
+# redis-server for the job queue's tests (started by each test on a free loopback port), and the Vulkan loader
+# libvulkan1: onnxruntime-node's WebGPU provider (Dawn) loads it and runs on Chromium's SwiftShader Vulkan driver
+# in the device-sampler test (Debian 12's mesa lavapipe is refused by Dawn, so mesa-vulkan-drivers is not needed).
+APT_PACKAGES=(python3-torch libopenblas0-pthread dataset-fashion-mnist python3-numpy python3-pytest python3-pil python3-jsonschema python3-yaml chromium fonts-dejavu-core redis-server libvulkan1)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
