@@ -392,6 +392,10 @@ def run(args, log=print) -> dict:
             torch.save(released_state(model), tmp)
             os.replace(tmp, args.save)
 
+    if 0 < args.ema_decay < 1 and args.steps * (1 - args.ema_decay) < 3 and args.max_minutes is None:
+        log(f"train-maskgit-shortcut: warning: --ema-decay {args.ema_decay} averages over about "
+            f"{1 / (1 - args.ema_decay):,.0f} steps and this run has {args.steps}: the exported (EMA) weights stay "
+            "close to the first steps'; lower --ema-decay (0: the raw weights) for a short run")
     log(f"train-maskgit-shortcut: {rec.images - val_images} training images ({len(tr)} examples), "
         f"{val_images} held out; shortcut width {scfg.width}, {scfg.blocks} block(s), {scfg.heads} heads; {device}")
     t0 = time.time()
