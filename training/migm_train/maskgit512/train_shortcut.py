@@ -339,7 +339,9 @@ def write_bundle(src: str, m: dict, model: MaskGitShortcut, base_cfg, out: str, 
             weights = dict(weights)
             weights["shortcut"] = "trained with python -m migm_train train-maskgit-shortcut"
             m["training"]["weights"] = weights
-        m["description"] = m["description"].rstrip(".") + "; shortcut trained with train-maskgit-shortcut."
+        note = "shortcut trained with train-maskgit-shortcut"
+        if note not in m["description"]:
+            m["description"] = m["description"].rstrip(".") + f"; {note}."
         man.write(m, tmp)
         os.chmod(tmp, 0o755)
         if os.path.isdir(out):
