@@ -14,3 +14,4 @@ export type { OrtModule } from './ort-types.js';
 export { DeviceSampler, type DeviceSamplerOptions, type SamplerOrt, type SamplerTraffic } from './device-sampler.js';
 export { buildSamplerGraph, SAMPLER_IO, type SamplerGraphOptions, type SamplerPrecision } from './sampler-graph.js';
 export { checkHostLogits, isLogitsHandle, LogitsHandle, LogitsHandles, MAX_LOGITS_ROWS } from './logits-handles.js';
+export { samplerAgreementProbe, type ProbedBackend, type SamplerAgreement } from './agreement-probe.js';
