@@ -146,11 +146,26 @@ def by_step(triples) -> list[list]:
     return list(groups.values())
 
 
-def batch_loss(model, rec: Recording, triples, cfg, device) -> torch.Tensor:
+def batch_loss(model, rec: Recording | None, triples, cfg, device, groups: list[dict] | None = None) -> torch.Tensor:
     """Mean over the examples of their own losses (examples of different steps run as separate groups, as
-    the reference's one-example-per-GPU batches do)."""
-    losses = [example_losses(model, pair_batch(rec, g, cfg), device) for g in by_step(triples)]
-    return torch.cat(losses).mean()
+    the reference's one-example-per-GPU batches do). `groups`: the pair batches, already read."""
+    groups = groups if groups is not None else [pair_batch(rec, g, cfg) for g in by_step(triples)]
+    return torch.cat([example_losses(model, g, device) for g in groups]).mean()
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Optimizer step i -> its examples' pair batches. The examples of step i depend only on (seed, i), so
+    the batches are the same with any number of loader workers."""
+
+    def __init__(self, rec: Recording, triples, cfg, batch: int, seed: int, steps: int):
+        self.rec, self.triples, self.cfg, self.batch, self.seed, self.steps = rec, triples, cfg, batch, seed, steps
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, i: int) -> list[dict]:
+        picks = np.random.default_rng([self.seed, i]).integers(0, len(self.triples), size=self.batch)
+        return [pair_batch(self.rec, g, self.cfg) for g in by_step([self.triples[p] for p in picks])]
 
 
 @torch.no_grad()
@@ -234,7 +249,7 @@ def split(rec: Recording, val_images: int):
 def train(base: MaskGitTransformer, rec: Recording, scfg: ShortcutConfig, train_triples, *, steps: int,
           batch: int, lr: float, lr_decay_step: int, lr_decay: float, weight_decay: float, ema_decay: float,
           seed: int, device: str = "cpu", init: dict | None = None, max_minutes: float | None = None,
-          log_every: int = 100, save=None, save_every: int = 0, log=print):
+          log_every: int = 100, save=None, save_every: int = 0, workers: int = 0, log=print):
     """Returns (exported model: the EMA, or the raw model when ema_decay = 0; the raw model; loss history)."""
     torch.manual_seed(seed)
     model = MaskGitShortcut.for_base(scfg, base).to(device)
@@ -247,12 +262,14 @@ def train(base: MaskGitTransformer, rec: Recording, scfg: ShortcutConfig, train_
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[lr_decay_step], gamma=lr_decay)
     cuda = str(device).startswith("cuda")
     scaler = torch.cuda.amp.GradScaler(enabled=cuda)  # the reference trains under fp16 autocast on CUDA
-    rng = np.random.default_rng(seed)
+    # Reading features from the memory-mapped recording runs in `workers` processes, ahead of the optimizer.
+    loader = torch.utils.data.DataLoader(_Batches(rec, train_triples, base.cfg, batch, seed, steps), batch_size=None,
+                                         shuffle=False, num_workers=workers, pin_memory=cuda,
+                                         **({"prefetch_factor": 4, "persistent_workers": False} if workers else {}))
     history, t0, window = [], time.time(), []
-    for step in range(steps):
-        picks = rng.integers(0, len(train_triples), size=batch)
+    for step, groups in enumerate(loader):
         with torch.autocast("cuda", enabled=cuda):
-            loss = batch_loss(model, rec, [train_triples[p] for p in picks], base.cfg, device)
+            loss = batch_loss(model, None, None, base.cfg, device, groups=groups)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
@@ -366,6 +383,8 @@ def run(args, log=print) -> dict:
         raise TrainShortcutError("--trajectories: token count or featureDim differ from the bundle's")
     if rec.branches != 2:
         log("train-maskgit-shortcut: warning: an unguided recording (1 branch); the paper trains on both CFG branches")
+    if args.workers < 0:
+        raise TrainShortcutError("--workers must be >= 0")
     for name in ("steps", "batch", "lr_decay_step", "log_every"):
         if getattr(args, name) < 1:
             raise TrainShortcutError(f"--{name.replace('_', '-')} must be >= 1")
@@ -405,7 +424,7 @@ def run(args, log=print) -> dict:
                            lr_decay_step=args.lr_decay_step, lr_decay=args.lr_decay,
                            weight_decay=args.weight_decay, ema_decay=args.ema_decay, seed=args.seed,
                            device=device, init=init, max_minutes=args.max_minutes, log_every=args.log_every,
-                           save=save, save_every=args.save_every, log=log)
+                           save=save, save_every=args.save_every, workers=args.workers, log=log)
     minutes = (time.time() - t0) / 60
     metrics = evaluate(model, rec, va, base.cfg, device) if va else {}
     if metrics:

@@ -37,6 +37,8 @@ def add_arguments(p) -> None:
     p.add_argument("--save", help="also write the exported weights here as a maskgit-shortcut.pth")
     p.add_argument("--save-every", type=int, default=5000, help="with --save: also write them every this many steps")
     p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--workers", type=int, default=0, help="loader processes reading the recording ahead of the "
+                                                          "optimizer (0: the main process; the reference used 8 per GPU)")
 
 
 def add_record_arguments(p) -> None:
