@@ -6,7 +6,8 @@
 // Per bundle it compares, against onnxruntime-web's wasm build on the CPU (the reference):
 // - graph outputs (forward logits and feature, head, velocity, decode) on the same seeded inputs, max |difference|;
 // - generate() tokens of a small run per setting (share equal to wasm's);
-// and times generate() on WebGPU with GPU-resident features and with host features (OrtBackend), per batch:
+// and times generate() on WebGPU with GPU-resident features (with the host sampler and with the device sampler,
+// which keeps logits on the GPU) and with host features (OrtBackend), per batch:
 // ms per image (median, min, max of the timed runs after a warm-up) and the share of time inside onnxruntime.
 //
 // usage (Node >= 20.6, after `pnpm build`; the `webgpu` package is not a dependency of this workspace: unpack it anywhere,
@@ -92,13 +93,20 @@ const report = { bundle: `${manifest.name} ${manifest.version}`, node: process.v
 let reference;
 let failed = false;
 
-/** Times generate() per batch and setting on one backend: ms per image and the onnxruntime share. */
+/**
+ * Times generate() per batch and setting on one backend: ms per image and the onnxruntime share. A backend with
+ * a device sampler (GPU-resident features: logits stay on the GPU) is timed with core's host sampler and with
+ * the device sampler, cell names ending in "host sampler" / "device sampler".
+ */
 async function timeSettings(backend) {
   const cells = {};
+  const samplers = backend.capabilities.deviceSampling ? ['host', 'device'] : [undefined];
   for (const batch of batches) {
     for (const s of settings) {
-      const { warmup, ...timing } = await timeGenerate(backend, optionsFor(s, { batch }), runs);
-      cells[`${s.name} batch ${batch}`] = timing;
+      for (const sampler of samplers) {
+        const { warmup, ...timing } = await timeGenerate(backend, optionsFor(s, { batch, ...(sampler ? { sampler } : {}) }), runs);
+        cells[`${s.name} batch ${batch}${sampler ? `, ${sampler} sampler` : ''}`] = timing;
+      }
     }
   }
   return cells;
