@@ -218,7 +218,9 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     for (const c of cases) {
       it(`${c.device}, ${c.bundle} bundle (tolerance ${TOL[c.device]})`, async () => {
         const manifest = JSON.parse(readFileSync(join(c.dir, 'manifest.json'), 'utf8')) as Manifest;
-        const options: GenerateOptions = { condition: [1, 4], seed: 21, steps: Math.min(4, manifest.tokens.count), predictor: 'shortcut', budget: 2 };
+        // The host sampler, so the first step's logits come back to a host buffer that the probe can copy (with the
+        // device sampler, the default on WebGPU, they stay in a GPU buffer; device-sampling-e2e.test.ts checks that path).
+        const options: GenerateOptions = { condition: [1, 4], seed: 21, steps: Math.min(4, manifest.tokens.count), predictor: 'shortcut', budget: 2, sampler: 'host' };
         const page = await open('selftest.html');
         await page.waitForFunction('globalThis.selftest !== undefined');
         const web = await page.evaluate(
@@ -234,7 +236,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
         const forward = node.forward.bind(node);
         node.forward = async (input) => {
           const f = await forward(input);
-          first ??= input.logits.slice();
+          first ??= (input.logits as Float32Array).slice();
           return f;
         };
         const r = await generate(node, options);
