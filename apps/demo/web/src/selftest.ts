@@ -49,11 +49,13 @@ async function firstStep(device: WebDevice, options: GenerateOptions, bundleUrl 
     const forward = backend.forward.bind(backend);
     backend.forward = async (input) => {
       const f = await forward(input);
-      first ??= input.logits.slice();
+      // The probe runs with the host sampler (options.sampler), so the logits are a host array here.
+      if (input.logits instanceof Float32Array) first ??= input.logits.slice();
       return f;
     };
     const r = await generate(backend, options);
-    return { device: backend.device, deviceFeatures: backend.capabilities.deviceFeatures, logits: Array.from(first!), tokens: Array.from(r.tokens) };
+    if (!first) throw new Error("firstStep: the first step's logits stayed on the device; pass sampler: 'host'");
+    return { device: backend.device, deviceFeatures: backend.capabilities.deviceFeatures, logits: Array.from(first), tokens: Array.from(r.tokens) };
   } finally {
     await backend.dispose();
   }

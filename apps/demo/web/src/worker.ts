@@ -1,5 +1,5 @@
 // The generation worker: owns the backend, runs generate() off the page's thread, streams progress.
-import { generate, isMigmError, MigmError, type Backend, type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type GenerateOptions, type StepEvent, type VelocityControl } from '@migm/core';
+import { generate, isMigmError, MigmError, type Backend, type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type GenerateOptions, type Predictor, type StepEvent, type VelocityControl } from '@migm/core';
 import { createWebBackend, type WebBackend } from '@migm/backend-web';
 import { methodName } from './methods.js';
 import type { FromWorker, GenerateRequest, LoadRequest, Pixels, RunResult, ToWorker } from './protocol.js';
@@ -91,7 +91,7 @@ async function run(req: GenerateRequest): Promise<void> {
   }
 }
 
-async function runOne(b: Backend, req: GenerateRequest, predictor: GenerateOptions['predictor'] & string, signal: AbortSignal): Promise<RunResult> {
+async function runOne(b: Backend, req: GenerateRequest, predictor: Predictor, signal: AbortSignal): Promise<RunResult> {
   const s = req.settings;
   const label = methodName(predictor);
   const pv = new PreviewingBackend(b, (ev, preview) =>
