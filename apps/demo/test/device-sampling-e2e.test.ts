@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createSamplerScratch, drawStepUniforms, RandomStreams, sampleStepHost, type DeviceSampleStep } from '@migm/core';
+import { createSamplerScratch, RandomStreams } from '@migm/core/sampling';
+import { drawStepUniforms, sampleStepHost, type DeviceSampleStep } from '@migm/core/backend';
 import { TINY_BUNDLE } from '../web/assets.mjs';
 import { startServer } from '../web/serve.mjs';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { MigmError, validateManifest, verifyBundleFile, type Manifest } from '@migm/core';
+import { MigmError, validateManifest, verifyBundleFile, type Manifest } from '@migm/core/backend';
 
 /** A bundle read from disk: its validated manifest and the verified bytes of each file. */
 export interface BundleFiles {

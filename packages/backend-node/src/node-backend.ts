@@ -1,4 +1,4 @@
-import { checkOptionKeys, MigmError } from '@migm/core';
+import { checkOptionKeys, MigmError } from '@migm/core/backend';
 import { firstWorkingDevice, OrtBackend, type DeviceFallback, type OrtModule } from '@migm/backend-ort';
 import * as ortNode from 'onnxruntime-node';
 import { readBundleDir, type BundleFiles } from './bundle-dir.js';

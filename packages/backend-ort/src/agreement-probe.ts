@@ -1,4 +1,5 @@
-import { createSamplerScratch, sampleStepHost, type Backend, type DeviceLogits, type DeviceSampleStep } from '@migm/core';
+import { createSamplerScratch } from '@migm/core/sampling';
+import { sampleStepHost, type Backend, type DeviceLogits, type DeviceSampleStep } from '@migm/core/backend';
 
 // The package builds without DOM or Node types; both runtimes have a global `performance`.
 const now = (): number => (globalThis as unknown as { performance: { now(): number } }).performance.now();

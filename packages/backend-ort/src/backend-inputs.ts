@@ -1,4 +1,4 @@
-import { affineHeadUsable, checkFloats, checkIds, checkObject, MigmError, type ForwardInput, type Manifest, type VelocityControl } from '@migm/core';
+import { affineHeadUsable, checkFloats, checkIds, checkObject, MigmError, type ForwardInput, type Manifest, type VelocityControl } from '@migm/core/backend';
 import { checkLength, checkRows } from './sessions.js';
 import { checkHostLogits, isLogitsHandle } from './logits-handles.js';
 

@@ -1,4 +1,4 @@
-import { isMigmError, MigmError } from '@migm/core';
+import { isMigmError, MigmError } from '@migm/core/backend';
 
 /** One failed device attempt, reported when a fallback chain moves on. */
 export interface DeviceFallback {

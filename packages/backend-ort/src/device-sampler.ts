@@ -1,4 +1,4 @@
-import { MigmError, nonFiniteLogits, type DeviceSampleStep, type Manifest } from '@migm/core';
+import { MigmError, nonFiniteLogits, type DeviceSampleStep, type Manifest } from '@migm/core/backend';
 import { buildSamplerGraph, SAMPLER_IO, type SamplerPrecision } from './sampler-graph.js';
 import { errorText } from './sessions.js';
 import type { InferenceSession, Tensor } from './ort-types.js';

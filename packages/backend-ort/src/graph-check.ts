@@ -1,4 +1,4 @@
-import { MigmError, type TensorSpec } from '@migm/core';
+import { MigmError, type TensorSpec } from '@migm/core/backend';
 import type { InferenceSession } from './ort-types.js';
 
 /**

@@ -1,4 +1,4 @@
-import { MigmError } from '@migm/core';
+import { MigmError } from '@migm/core/backend';
 
 /**
  * Operator domains a bundle graph may use: the ONNX standard set ('' and its alias 'ai.onnx'), ONNX-ML, and

@@ -1,4 +1,4 @@
-import { checkFloats, MigmError, type DeviceLogits } from '@migm/core';
+import { checkFloats, MigmError, type DeviceLogits } from '@migm/core/backend';
 import { checkLength } from './sessions.js';
 
 /** A backend's `DeviceLogits`: dims, plus where the backend keeps the values (`store`, backend-specific). */

@@ -1,23 +1,4 @@
-import {
-  checkSampleStep,
-  checkTerms,
-  combineHost,
-  guideFeatureHost,
-  HostFeature,
-  MigmError,
-  type Backend,
-  type BackendCapabilities,
-  type DeviceLogits,
-  type DeviceSampleStep,
-  type FeatureTensor,
-  type FeatureTerm,
-  type ForwardInput,
-  type GraphRole,
-  type ImageBatch,
-  type Manifest,
-  type TensorSpec,
-  type VelocityControl,
-} from '@migm/core';
+import { checkSampleStep, checkTerms, combineHost, guideFeatureHost, HostFeature, MigmError, type Backend, type BackendCapabilities, type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type GraphRole, type ImageBatch, type Manifest, type TensorSpec, type VelocityControl } from '@migm/core/backend';
 import { affineHeadVerdict, checkDecodeInput, checkForwardInput, checkGuidedHead, checkVelocityControl } from './backend-inputs.js';
 import { DeviceSampler, type SamplerOrt, type SamplerTraffic } from './device-sampler.js';
 import { FeaturePool } from './feature-pool.js';

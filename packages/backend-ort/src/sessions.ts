@@ -1,4 +1,4 @@
-import { MigmError, type GraphRole, type GraphSpec, type Manifest, type TensorSpec } from '@migm/core';
+import { MigmError, type GraphRole, type GraphSpec, type Manifest, type TensorSpec } from '@migm/core/backend';
 import { checkGraph } from './graph-check.js';
 import { checkGraphBytes } from './graph-inspect.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';

@@ -4,7 +4,9 @@
 // refuses its adapter ("Vulkan shaderUniform*ArrayDynamicIndexing required"). Skipped when the ICD is missing.
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSamplerScratch, drawStepUniforms, RandomStreams, sampleStepHost, type DeviceSampleStep, type Manifest } from '@migm/core';
+import { createSamplerScratch, RandomStreams } from '@migm/core/sampling';
+import { drawStepUniforms, sampleStepHost, type DeviceSampleStep } from '@migm/core/backend';
+import { type Manifest } from '@migm/core';
 import { testManifest } from '@migm/core/testing';
 import * as ort from 'onnxruntime-node';
 import { DeviceSampler, type SamplerOrt } from '../src/device-sampler.js';

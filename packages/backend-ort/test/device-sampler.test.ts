@@ -2,7 +2,9 @@
 // positions and tokens on CPU onnxruntime in float64, including ties, near-zero probabilities, guidance and
 // k = all masked positions; non-finite logits give core's typed error naming image and position.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSamplerScratch, drawStepUniforms, isMigmError, RandomStreams, sampleStepHost, type DeviceSampleStep, type Manifest } from '@migm/core';
+import { createSamplerScratch, RandomStreams } from '@migm/core/sampling';
+import { drawStepUniforms, sampleStepHost, type DeviceSampleStep } from '@migm/core/backend';
+import { isMigmError, type Manifest } from '@migm/core';
 import { testManifest } from '@migm/core/testing';
 import * as ort from 'onnxruntime-node';
 import { DeviceSampler, type SamplerOrt } from '../src/device-sampler.js';

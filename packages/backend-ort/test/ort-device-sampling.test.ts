@@ -1,7 +1,9 @@
 // OrtBackend's device sampler: logits handles (typed errors, release, dispose), sampleStep's checks and
 // non-finite logits, and generate() with sampler 'device' giving the host sampler's tokens on the tiny bundle.
 import { describe, expect, it } from 'vitest';
-import { createSamplerScratch, drawStepUniforms, generate, RandomStreams, sampleStepHost, type DeviceSampleStep } from '@migm/core';
+import { createSamplerScratch, RandomStreams } from '@migm/core/sampling';
+import { drawStepUniforms, sampleStepHost, type DeviceSampleStep } from '@migm/core/backend';
+import { generate } from '@migm/core';
 import { tinyBackend } from './helpers.js';
 
 function stepOf(B: number, guided: boolean, state: Int32Array, uniforms: Float64Array, count: number): DeviceSampleStep {

@@ -1,4 +1,4 @@
-import { checkOptionKeys, MigmError, toHex, validateManifest, verifyBundleFile, type Manifest } from '@migm/core';
+import { checkOptionKeys, MigmError, toHex, validateManifest, verifyBundleFile, type Manifest } from '@migm/core/backend';
 
 /** Progress of a bundle download, per file and in total (bytes). */
 export interface BundleProgressEvent {

@@ -1,5 +1,5 @@
 import { firstWorkingDevice, OrtBackend, type DeviceFallback, type VerifiedBundle } from '@migm/backend-ort';
-import { checkOptionKeys, isMigmError, MigmError } from '@migm/core';
+import { checkOptionKeys, isMigmError, MigmError } from '@migm/core/backend';
 import type * as OrtWeb from 'onnxruntime-web';
 import { fetchBundle, type FetchBundleOptions } from './fetch-bundle.js';
 import { adaptOrtWeb } from './ort-web-adapter.js';

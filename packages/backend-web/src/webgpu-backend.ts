@@ -21,24 +21,7 @@ import {
   type SamplerTraffic,
   type VerifiedBundle,
 } from '@migm/backend-ort';
-import {
-  checkSampleStep,
-  checkTerms,
-  MigmError,
-  type Backend,
-  type BackendCapabilities,
-  type DeviceLogits,
-  type DeviceSampleStep,
-  type FeatureTensor,
-  type FeatureTerm,
-  type ForwardInput,
-  type GraphRole,
-  type GraphSpec,
-  type ImageBatch,
-  type Manifest,
-  type TensorSpec,
-  type VelocityControl,
-} from '@migm/core';
+import { checkSampleStep, checkTerms, MigmError, type Backend, type BackendCapabilities, type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type GraphRole, type GraphSpec, type ImageBatch, type Manifest, type TensorSpec, type VelocityControl } from '@migm/core/backend';
 import type * as OrtWeb from 'onnxruntime-web';
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 

@@ -3,7 +3,7 @@ import type { Manifest } from '@migm/core';
 import { testManifest } from '@migm/core/testing';
 import { fetchBundle, MAX_MANIFEST_BYTES, type BundleProgressEvent, type CacheLike } from '../src/index.js';
 
-import { toHex } from '@migm/core';
+import { toHex } from '@migm/core/backend';
 
 const sha = async (b: Uint8Array) => toHex(await crypto.subtle.digest('SHA-256', b as Uint8Array<ArrayBuffer>));
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -4,7 +4,7 @@ import { readFashionMnist } from '../src/fashion-mnist.js';
 import { paretoSvg } from '../src/pareto-svg.js';
 import { evaluatorVerdicts, fastestPeerRows, markdownTable, verdicts, winners } from '../src/report.js';
 import { classMatchedIndices, defaultConfigs, filterConfigs, withSpeedups, type BenchRow } from '../src/run-bench.js';
-import { RandomStreams } from '@migm/core';
+import { RandomStreams } from '@migm/core/sampling';
 
 function gaussian(n: number, dim: number, mean: number[], scale: number[], seed: number): FeatureStats {
   const rng = new RandomStreams(seed, 1);

@@ -1,4 +1,4 @@
-import { RandomStreams } from '@migm/core';
+import { RandomStreams } from '@migm/core/sampling';
 import { describe, expect, it } from 'vitest';
 import { coverage, knnRadii, precisionRecall, realManifold, type PointSet } from '../src/precision-recall.js';
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { closestKey, estimateRunBytes, generate, MAX_SCALE, tileImages, type Backend, type ForwardInput } from '../src/index.js';
+import { closestKey, type ForwardInput } from '../src/backend.js';
+import { estimateRunBytes, generate, tileImages, type Backend } from '../src/index.js';
+import { MAX_SCALE } from '../src/sampling.js';
 import { TestBackend } from '../src/testing/index.js';
 
 /** A TestBackend whose base model writes `value` into one logit of image 0 at the first full step. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { adamsBashforthCoefficients, generate, LEGACY_PREDICTOR_NAMES, PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, taylorCoefficients } from '../src/index.js';
+import { adamsBashforthCoefficients, taylorCoefficients } from '../src/sampling.js';
+import { generate, LEGACY_PREDICTOR_NAMES, PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition } from '../src/index.js';
 import { TestBackend } from '../src/testing/index.js';
 
 describe('the predictor registry', () => {

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { checkOptionKeys, GENERATE_OPTION_KEYS, MigmError, resolveOptions, type GenerateOptions, type Manifest } from '@migm/core';
+import { checkOptionKeys } from '@migm/core/backend';
+import { GENERATE_OPTION_KEYS, resolveOptions } from '@migm/core/sampling';
+import { MigmError, type GenerateOptions, type Manifest } from '@migm/core';
 
 /**
  * What a client asks for: the options of core's `generate()` that travel as JSON (no callbacks, signal or

@@ -1,4 +1,5 @@
-import { checkShortcutCompatibility, MigmError, type Manifest, type ShortcutGraphSpec } from '@migm/core';
+import { checkShortcutCompatibility, MigmError, type Manifest } from '@migm/core';
+import { type ShortcutGraphSpec } from '@migm/core/backend';
 
 /** What a bundle says about its learned shortcut. */
 export interface ShortcutInfo {

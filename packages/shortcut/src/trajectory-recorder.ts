@@ -1,4 +1,5 @@
-import { generate, MigmError, resolveOptions, type Backend, type GenerateOptions, type GenerateResult } from '@migm/core';
+import { generate, MigmError, type Backend, type GenerateOptions, type GenerateResult } from '@migm/core';
+import { resolveOptions } from '@migm/core/sampling';
 
 /** The files of a trajectory recording, each appended to as runs are recorded. */
 export type TrajectoryFile = 'features.f32' | 'tokens.i32' | 'reveal_step.i32' | 'classes.i32';

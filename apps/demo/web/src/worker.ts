@@ -1,5 +1,6 @@
 // The generation worker: owns the backend, runs generate() off the page's thread, streams progress.
-import { generate, isMigmError, MigmError, type Backend, type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type GenerateOptions, type Predictor, type StepEvent, type VelocityControl } from '@migm/core';
+import { generate, isMigmError, MigmError, type Backend, type GenerateOptions, type Predictor, type StepEvent } from '@migm/core';
+import { type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type VelocityControl } from '@migm/core/backend';
 import { createWebBackend, type WebBackend } from '@migm/backend-web';
 import { methodName } from './methods.js';
 import type { FromWorker, GenerateRequest, LoadRequest, Pixels, RunResult, ToWorker } from './protocol.js';
