@@ -20,7 +20,7 @@ export interface BackendFlagValues {
 }
 
 /** Loads the given bundle, or the embedded default one. */
-export async function loadBackend(values: BackendFlagValues, extra: { classifier?: boolean } = {}): Promise<OrtBackend> {
+export async function loadBackend(values: BackendFlagValues, extra: { classifier?: boolean; deviceSampling?: boolean } = {}): Promise<OrtBackend> {
   const device = choiceFlag<NodeDevice>('device', values.device, 'cpu', NODE_DEVICES);
   const threads = intFlag('threads', values.threads, undefined, 1, 256);
   return createNodeBackend({

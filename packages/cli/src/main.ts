@@ -18,7 +18,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
               [--sampler auto|host|device] [--guidance-cutoff W]
               [--columns C] [--scale 4|1] [--bundle DIR] [--device cpu|cuda|auto] [--threads T] [--quiet]
   (--budget: full steps of an accelerated method; vanilla runs every step and refuses it;
-   --sampler: where each step samples (device: next to the logits, when the backend can);
+   --sampler: where each step samples (auto: the backend's faster one, on the CPU the host; device: an onnxruntime
+              sampler graph next to the logits, same tokens);
    --guidance-cutoff: steps whose guidance weight is at most W skip the unconditional branch; default 0)`,
   },
   compare: {

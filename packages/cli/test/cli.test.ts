@@ -92,6 +92,22 @@ describe('migm generate', () => {
     }
   });
 
+  it('--sampler device samples next to the logits with the same tokens as the host sampler', async () => {
+    const args = ['generate', '--bundle', TINY, '--class', '2', '--count', '3', '--seed', '9', '--threads', '1'];
+    const host = await run([...args, '--sampler', 'host', '--out', join(dir, 'host.png')]);
+    const device = await run([...args, '--sampler', 'device', '--out', join(dir, 'device.png')]);
+    const auto = await run([...args, '--out', join(dir, 'auto.png')]);
+    expect(host.code, host.err).toBe(0);
+    expect(device.code, device.err).toBe(0);
+    expect(host.out).toMatch(/sampling on the host/);
+    expect(device.out).toMatch(/sampling on the device/);
+    expect(auto.out).toMatch(/sampling on the host/);
+    expect(readFileSync(join(dir, 'device.png')).equals(readFileSync(join(dir, 'host.png')))).toBe(true);
+    const bad = await run([...args, '--sampler', 'gpu']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--sampler must be one of auto, host, device, got 'gpu'/);
+  });
+
   it('same seed, same PNG bytes (through the installed bin)', async () => {
     const exec = promisify(execFile);
     const files = [join(dir, 's1.png'), join(dir, 's2.png')];

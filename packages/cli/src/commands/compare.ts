@@ -5,7 +5,7 @@ import { checkOutPath, loadBackend } from '../common.js';
 import { UsageError } from '../errors.js';
 import { ACCELERATED_METHODS, predictorOf } from '../methods.js';
 import { encodePng, sideBySide } from '../png.js';
-import { describeRun, generateFlags, gridOf, runOnce, runSpec, timingLine } from './generate.js';
+import { describeRun, generateFlags, gridOf, runOnce, runSpec, samplerBackendOptions, samplerFlag, timingLine } from './generate.js';
 
 /** Same seed and class through vanilla and another method; one PNG with both, and the speed-up. */
 export async function compareCommand(argv: string[]): Promise<void> {
@@ -14,7 +14,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const scale = intFlag('scale', values.scale, 4, 1, 32)!;
   const out = values.out ?? 'migm-compare.png';
   checkOutPath('out', out);
-  const backend = await loadBackend(values);
+  const backend = await loadBackend(values, samplerBackendOptions(samplerFlag(values)));
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'taylor');
     if (spec.method === 'vanilla') throw new UsageError(`--method must be one of ${ACCELERATED_METHODS.join(', ')} for compare (it always runs vanilla too)`);

@@ -48,9 +48,22 @@ export function runSpec(backend: OrtBackend, values: Record<string, string | boo
   }
   const budget = intFlag('budget', values['budget'] as string | undefined, Math.min(m.sampling.budget, steps), 1, steps);
   const seed = intFlag('seed', values['seed'] as string | undefined, Math.floor(Math.random() * 2 ** 31), 0, Number.MAX_SAFE_INTEGER)!;
-  const sampler = choiceFlag<SamplerChoice>('sampler', values['sampler'] as string | undefined, 'auto', ['auto', 'host', 'device']);
+  const sampler = samplerFlag(values);
   const guidanceCutoff = numberFlag('guidance-cutoff', values['guidance-cutoff'] as string | undefined, 0, 1000);
   return { condition, count, steps, budget, method, seed, sampler, guidanceCutoff };
+}
+
+/** The --sampler choice (checked before the model loads: 'device' loads the backend with its device sampler). */
+export function samplerFlag(values: Record<string, string | boolean | undefined>): SamplerChoice {
+  return choiceFlag<SamplerChoice>('sampler', values['sampler'] as string | undefined, 'auto', ['auto', 'host', 'device']);
+}
+
+/**
+ * Backend options for a --sampler choice. The node backend offers its device sampler only when asked (on the CPU
+ * it is slower than the host sampler: BENCHMARKS.md, "Device sampling"), so 'auto' and 'host' sample on the host.
+ */
+export function samplerBackendOptions(sampler: SamplerChoice): { deviceSampling?: boolean } {
+  return sampler === 'device' ? { deviceSampling: true } : {};
 }
 
 /** One generate() run for a spec and method, with a progress bar. */
@@ -96,7 +109,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const scaleFlag = intFlag('scale', values.scale, undefined, 1, 32);
   const out = values.out ?? 'migm.png';
   checkOutPath('out', out);
-  const backend = await loadBackend(values);
+  const backend = await loadBackend(values, samplerBackendOptions(samplerFlag(values)));
   // Default: 4x for small images (the 28 px default bundle), 1x from 256 px up (a 512 px image stays 512 px).
   const scale = scaleFlag ?? Math.max(1, Math.min(4, Math.floor(256 / backend.manifest.image.width)));
   try {
