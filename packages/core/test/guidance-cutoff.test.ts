@@ -22,9 +22,24 @@ describe('unconditionalSteps', () => {
     // plan [0, 1, 3]: step 0 alone in its segment
     expect(Array.from(unconditionalSteps(w(0, 1, 2, 3), m(1, 1, 0, 1), 0))).toEqual([0, 1, 1, 1]);
   });
-  it('an extrapolating predictor keeps both branches everywhere once any step needs them', () => {
-    expect(Array.from(unconditionalSteps(w(0, 1, 2, 3), m(1, 1, 0, 1), 0, true))).toEqual([1, 1, 1, 1]);
-    expect(Array.from(unconditionalSteps(w(0, 0, 0, 0), m(1, 1, 0, 1), 0, true))).toEqual([0, 0, 0, 0]);
+  it('an extrapolating predictor: a full step keeps both branches while the segments of its next history - 1 full steps need them, and stays on both', () => {
+    // plan [0, 2, 4, 6], weights rising 0..7, cutoff 2.5: segments 0 (w 0, 1) and 1 (w 2, 3) -> need [0, 1, 1, 1]
+    const weights = w(0, 1, 2, 3, 4, 5, 6, 7);
+    const plan = m(1, 0, 1, 0, 1, 0, 1, 0);
+    expect(Array.from(unconditionalSteps(weights, plan, 2.5, 1))).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
+    // history 2: full step 0 also feeds segment 1's skipped step through the extrapolation
+    expect(Array.from(unconditionalSteps(weights, plan, 2.5, 2))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    // cutoff 4.5: need [0, 0, 1, 1]; history 2 -> full steps 1, 2, 3; history 3 -> all
+    expect(Array.from(unconditionalSteps(weights, plan, 4.5, 2))).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
+    expect(Array.from(unconditionalSteps(weights, plan, 4.5, 3))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(Array.from(unconditionalSteps(w(0, 0, 0, 0), m(1, 1, 0, 1), 0, 2))).toEqual([0, 0, 0, 0]);
+  });
+  it('falling weights: a history-1 predictor goes back to the conditional rows, an extrapolating one stays on both', () => {
+    const weights = w(3, 2, 1, 0, 0, 0);
+    const plan = m(1, 0, 1, 0, 1, 0);
+    expect(Array.from(unconditionalSteps(weights, plan, 0, 1))).toEqual([1, 1, 1, 1, 0, 0]);
+    expect(Array.from(unconditionalSteps(weights, plan, 0, 2))).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(() => unconditionalSteps(weights, plan, 0, 0)).toThrow(/history must be an integer >= 1/);
   });
 });
 
@@ -58,19 +73,22 @@ describe('generate() guidanceCutoff', () => {
   });
 
   it('a larger cutoff runs the early steps conditional only, restarts the predictor at the switch, and leaks nothing', async () => {
-    for (const predictor of ['shortcut', 'reuse', 'taylor'] as const) {
+    const expected = { shortcut: [2, 2, 4, 4], reuse: [2, 2, 4, 4], taylor: [2, 4, 4, 4], 'shortcut-taylor': [2, 4, 4, 4], adams: [4, 4, 4, 4] } as const;
+    for (const predictor of ['shortcut', 'reuse', 'taylor', 'shortcut-taylor', 'adams'] as const) {
       const be = new TestBackend();
       const seen: number[] = [];
+      const fullRows: number[] = [];
       const r = await generate(be, {
         condition: [0, 1], steps: 8, budget: 4, predictor, guidance: { scale: 3, schedule: 'linear' }, guidanceCutoff: 1.5, seed: 3,
         onFeature: (e) => {
           if (e.feature) seen.push(e.feature.dims[0]);
+          if (e.feature && e.kind === 'full') fullRows.push(e.feature.dims[0]);
         },
       });
-      // plan [0, 2, 4, 6]; weights 0, .43, .86, 1.29, 1.71, ...: segments 0 and 2 are conditional only, except
-      // for taylor, which combines full steps' features and so keeps both branches everywhere.
-      if (predictor === 'taylor') expect(new Set(seen)).toEqual(new Set([4]));
-      else expect(seen[0]).toBe(2);
+      // plan [0, 2, 4, 6]; weights 0, .43, .86, 1.29, 1.71, ...: segments 0 and 1 need no unconditional branch;
+      // taylor's (and shortcut-taylor's) step 2 also feeds segment 2 (w 1.71 > 1.5) through the extrapolation, so
+      // only their segment 0 is conditional only; adams combines three full steps, so step 0 feeds segment 2 too.
+      expect(fullRows, predictor).toEqual(expected[predictor]);
       expect(seen[seen.length - 1]).toBe(4);
       expect(r.trace[0]!.guidance).toBe(0);
       expect(be.live.size).toBe(0);

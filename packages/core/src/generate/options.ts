@@ -295,7 +295,7 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   // An adaptive run's segments are not known in advance: it is taken as one segment (both branches throughout
   // when any step needs them).
   const segments = refresh === 'adaptive' ? planMask(Int32Array.of(0), steps) : fullMask;
-  const unconditional = guided ? unconditionalSteps(weights, segments, guidanceCutoff, definition.spansFullSteps) : new Uint8Array(steps);
+  const unconditional = guided ? unconditionalSteps(weights, segments, guidanceCutoff, definition.fullStepHistory(taylorOrder)) : new Uint8Array(steps);
   checkMemory(manifest, batch, guided, options.memoryLimit);
 
   const inverseTemperature = options.inverseTemperature ?? defaults.inverseTemperature;

@@ -30,7 +30,7 @@ export const adams = definePredictor({
   summary: 'two-step Adams-Bashforth forecast from the last three full-step features (training-free)',
   needsVelocity: false,
   accelerated: true,
-  spansFullSteps: true,
+  fullStepHistory: () => 3,
   create(env) {
     const history = new FullStepHistory(env, 3);
     return {

@@ -7,6 +7,6 @@ export const reuse = definePredictor({
   summary: 'the last full step\'s feature unchanged, so its logits are reused',
   needsVelocity: false,
   accelerated: true,
-  spansFullSteps: false,
+  fullStepHistory: () => 1,
   create: predictsNothing,
 });

@@ -14,7 +14,7 @@ export const shortcutTaylor = definePredictor({
   summary: 'the learned shortcut until the second full step, then Taylor',
   needsVelocity: true,
   accelerated: true,
-  spansFullSteps: true,
+  fullStepHistory: (order) => order + 1,
   create(env) {
     const history = new FullStepHistory(env, env.taylorOrder + 1);
     // The shortcut's own chain from the last full-step feature (which the history holds).

@@ -9,7 +9,7 @@ export const shortcut = definePredictor({
   summary: 'the learned shortcut\'s velocity, integrated f_next = f + v (the paper\'s method)',
   needsVelocity: true,
   accelerated: true,
-  spansFullSteps: false,
+  fullStepHistory: () => 1,
   create(env) {
     let current: FeatureTensor | null = null;
     return {

@@ -40,7 +40,7 @@ export const taylor = definePredictor({
   summary: 'polynomial extrapolation from the last full-step features (order 1, or taylorOrder 2)',
   needsVelocity: false,
   accelerated: true,
-  spansFullSteps: true,
+  fullStepHistory: (order) => order + 1,
   create(env) {
     const history = new FullStepHistory(env, env.taylorOrder + 1);
     return {

@@ -59,10 +59,12 @@ export interface PredictorDefinition {
   /** Skips steps (budget and plan apply); false for vanilla, which runs every step. */
   readonly accelerated: boolean;
   /**
-   * Combines features of more than one full step (extrapolation). Such a run needs the same rows at every full
-   * step, so a guided run keeps both branches at every full step (see `guidanceCutoff`).
+   * How many full steps' features a skipped step combines: 1 for a method that predicts from the last full step
+   * only (or from nothing), k + 1 for an order-k extrapolation. The guidance cutoff keeps both branches at a full
+   * step while any step of the segments it feeds (its own and those of the next `fullStepHistory - 1` full steps)
+   * needs them, so features of one row count are combined; the run starts over where the row count changes.
    */
-  readonly spansFullSteps: boolean;
+  fullStepHistory(taylorOrder: number): number;
   create(env: PredictorEnv): PredictorRun;
 }
 

@@ -7,6 +7,6 @@ export const vanilla = definePredictor({
   summary: 'vanilla: every step runs the base model (budget and plan do not apply)',
   needsVelocity: false,
   accelerated: false,
-  spansFullSteps: false,
+  fullStepHistory: () => 1,
   create: predictsNothing,
 });
