@@ -3,6 +3,7 @@
  * onnxruntime module and a verified bundle; the platform packages add loading and device selection.
  */
 export { OrtBackend, type Classification, type OrtBackendOptions, type VerifiedBundle } from './ort-backend.js';
+export { SessionBackend, type FeatureDims, type GraphOutputs, type LogitsTarget, type SessionBackendParts } from './session-backend.js';
 export { checkGraph } from './graph-check.js';
 export { ALLOWED_OP_DOMAINS, checkGraphBytes, inspectGraph, type GraphProblems } from './graph-inspect.js';
 export { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type Sessions } from './sessions.js';
