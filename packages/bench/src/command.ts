@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,8 +9,9 @@ import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { intFlag, listFlag, oneOf, parse, UsageError } from './flags.js';
 import { paretoSvg } from './pareto-svg.js';
 import { bundleEvaluator, onnxEvaluator, SECOND_EVALUATOR, type Evaluator } from './evaluators.js';
-import { evaluatorVerdicts, fastestPeerRows, markdownTable, winners, type BenchMeta, type PeerRow } from './report.js';
-import { defaultConfigs, filterConfigs, PR_K, runBench, type BenchConfig } from './run-bench.js';
+import { evaluatorVerdicts, fastestPeerRows, markdownTable, variantComparisons, winners, type BenchMeta, type PeerRow } from './report.js';
+import { defaultConfigs, filterConfigs, PR_K, runBench, seriesOf, withVariants, type BenchConfig, type BenchRow, type Refresh } from './run-bench.js';
+import type { Manifest } from '@migm/core';
 import { MigmError } from '@migm/core';
 import { METHOD_NAMES } from './methods.js';
 
@@ -38,6 +39,10 @@ export async function benchCommand(argv: string[]): Promise<void> {
     torch: { type: 'string' },
     methods: { type: 'string' },
     steps: { type: 'string' },
+    budgets: { type: 'string' },
+    'vanilla-steps': { type: 'string' },
+    refresh: { type: 'string' },
+    'guidance-cutoff': { type: 'string' },
   });
   const quick = values.quick === true;
   const images = intFlag('images', values.images, quick ? 160 : 2000, 16, 1_000_000)!;
@@ -49,19 +54,10 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const evaluators: Evaluator[] = [bundleEvaluator(backend)];
   try {
     const m = backend.manifest;
-    const methods = listFlag('methods', values.methods, (v) => oneOf('methods', v, METHOD_NAMES));
-    const stepsFilter = listFlag('steps', values.steps, (v) => intFlag('steps', v, undefined, 1, m.tokens.count)!);
-    const all = defaultConfigs(m, quick);
-    const configs: BenchConfig[] = filterConfigs(all, methods, stepsFilter);
-    const available = () => [...new Set(all.map((c) => `${c.method} N=${c.steps}`))].join(', ');
-    if (configs.length === 0) throw new UsageError(`--methods/--steps leave no setting to run (settings: ${available()})`);
-    // Each item must select something: a silently ignored --steps 24 or --methods shortcut (no shortcut in the bundle) misleads.
-    const unusedMethod = methods?.find((m) => !configs.some((c) => c.method === m));
-    const unusedSteps = stepsFilter?.find((n) => !configs.some((c) => c.steps === n));
-    if (unusedMethod !== undefined) throw new UsageError(`--methods ${unusedMethod} selects no setting${stepsFilter ? ` with --steps ${values.steps}` : ''} (settings: ${available()})`);
-    if (unusedSteps !== undefined) throw new UsageError(`--steps ${unusedSteps} selects no setting${methods ? ` with --methods ${values.methods}` : ''} (settings: ${available()})`);
-    if (values.markdown && (methods || stepsFilter)) {
-      throw new UsageError('--markdown replaces the full run\'s section of the file and docs/img/pareto.svg; with --methods/--steps, leave it out and use the files in --out');
+    const selection = selectConfigs(m, quick, values);
+    const configs = selection.configs;
+    if (values.markdown && selection.filtered) {
+      throw new UsageError('--markdown replaces the full run\'s section of the file and docs/img/pareto.svg; with --methods/--steps/--budgets/--vanilla-steps/--refresh/--guidance-cutoff, leave it out and use the files in --out');
     }
     const second = await onnxEvaluator(SECOND_EVALUATOR, intFlag('threads', values.threads, undefined, 1, 256));
     evaluators.push(second);
@@ -76,27 +72,88 @@ export async function benchCommand(argv: string[]): Promise<void> {
         throw new MigmError('UNSUPPORTED', `${second.card.file}: test accuracy ${measured.toFixed(4)} under onnxruntime, its card says ${second.card.testAccuracy}; retrain it (training/migm_train/eval_classifier2.py)`);
       }
     };
-    const { rows, referenceImages, testAccuracy } = await runBench(backend, evaluators, { images, batch, seed, configs, vanillaSteps, checkReference, log: (l) => console.log(l) });
+    // Rows so far after each setting, so that a run stopped early still leaves its finished settings.
+    await mkdir(outDir, { recursive: true });
+    const onRow = (done: readonly BenchRow[]) => writeFileSync(join(outDir, 'bench.partial.json'), JSON.stringify({ settings: configs.length, rows: done }, null, 1));
+    const { rows, referenceImages, testAccuracy } = await runBench(backend, evaluators, { images, batch, seed, configs, vanillaSteps, checkReference, onRow, log: (l) => console.log(l) });
     const peers = await pytorchPeer(values.torch, configs, batch, quick);
     const meta: BenchMeta = {
       bundle: `${m.name}${m.version ? ` ${m.version}` : ''}`, device: backend.device, images, batch, node: process.version,
       date: new Date().toISOString().slice(0, 10), quick, referenceImages, trainedSteps: m.graphs.shortcut?.trainedSteps ?? null,
       ...(values.methods !== undefined ? { methods: values.methods } : {}), ...(values.steps !== undefined ? { steps: values.steps } : {}),
+      ...(values.budgets !== undefined ? { budgets: values.budgets } : {}), ...(values['vanilla-steps'] !== undefined ? { vanillaSteps: values['vanilla-steps'] } : {}),
+      ...(values.refresh !== undefined ? { refresh: values.refresh } : {}), ...(values['guidance-cutoff'] !== undefined ? { guidanceCutoff: values['guidance-cutoff'] } : {}),
       evaluators: evaluators.map((e) => `${e.name}: ${e.description}; measured test accuracy ${(100 * testAccuracy[e.name]!).toFixed(2)}%`),
     };
     await mkdir(outDir, { recursive: true });
     await writeFile(join(outDir, 'bench.json'), JSON.stringify({ meta, rows, peers: peers.rows, peerNote: peers.note }, null, 1));
     const svg = paretoSvg(
-      [...rows.map((r) => ({ series: r.method, label: r.method === 'vanilla' ? `N${r.steps}` : `${r.steps}/${r.budget}`, x: r.msPerImage.median, y: r.fd }))],
+      [...rows.map((r) => ({ series: seriesOf(r), label: r.method === 'vanilla' ? `N${r.steps}` : `${r.steps}/${r.budget}`, x: r.msPerImage.median, y: r.fd }))],
       `FD vs latency (${m.name}, ${backend.device}, ${images} images per point)`, 'ms per image (median, batch 16, log scale)', 'FD (lower is better)',
     );
     await writeFile(join(outDir, 'pareto.svg'), svg);
-    console.log(`\n${markdownTable(rows, peers.rows)}\n\n${evaluatorVerdicts(rows, peers.rows, meta.trainedSteps, peers.note).join('\n')}\n\n${winners(rows).join('\n')}\nwrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min; load average ${loadavg()[0]!.toFixed(2)}`);
+    const compared = variantComparisons(rows);
+    console.log(`\n${markdownTable(rows, peers.rows)}\n\n${evaluatorVerdicts(rows, peers.rows, meta.trainedSteps, peers.note).join('\n')}\n\n${winners(rows).join('\n')}\n${compared.length > 0 ? `\n${compared.join('\n')}\n` : ''}wrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min; load average ${loadavg()[0]!.toFixed(2)}`);
     if (values.markdown) await writeSection(resolve(values.markdown), meta, rows, peers, svg);
   } finally {
     for (const e of evaluators) await e.dispose();
     await backend.dispose();
   }
+}
+
+/** The flags that pick settings, as given. */
+export interface SelectionFlags {
+  readonly methods?: string | undefined;
+  readonly steps?: string | undefined;
+  readonly budgets?: string | undefined;
+  readonly 'vanilla-steps'?: string | undefined;
+  readonly refresh?: string | undefined;
+  readonly 'guidance-cutoff'?: string | undefined;
+}
+
+/** The largest guidance cutoff accepted (core's MAX_SCALE). */
+const MAX_CUTOFF = 1000;
+
+/** One item of --guidance-cutoff: `false` or a number from 0 to MAX_CUTOFF. */
+export function cutoffItem(v: string): number | false {
+  if (v === 'false') return false;
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n > MAX_CUTOFF) throw new UsageError(`--guidance-cutoff must be a comma-separated list of 'false' or numbers from 0 to ${MAX_CUTOFF}, got '${v}'`);
+  return n;
+}
+
+/**
+ * The settings the flags select from the bundle's defaults, crossed with the --refresh and --guidance-cutoff
+ * variants. Every item of every flag must select a setting (a silently ignored item misleads). `filtered`: a
+ * partial run (no --markdown).
+ */
+export function selectConfigs(m: Manifest, quick: boolean, values: SelectionFlags): { configs: BenchConfig[]; filtered: boolean } {
+  const methods = listFlag('methods', values.methods, (v) => oneOf('methods', v, METHOD_NAMES));
+  const stepsFilter = listFlag('steps', values.steps, (v) => intFlag('steps', v, undefined, 1, m.tokens.count)!);
+  const budgets = listFlag('budgets', values.budgets, (v) => intFlag('budgets', v, undefined, 1, m.tokens.count)!);
+  const vanillaSteps = listFlag('vanilla-steps', values['vanilla-steps'], (v) => intFlag('vanilla-steps', v, undefined, 1, m.tokens.count)!);
+  const refresh = listFlag<Refresh>('refresh', values.refresh, (v) => oneOf<Refresh>('refresh', v, ['fixed', 'adaptive']));
+  const cutoffs = listFlag('guidance-cutoff', values['guidance-cutoff'], cutoffItem);
+  const all = defaultConfigs(m, quick);
+  const picked = filterConfigs(all, methods, stepsFilter, { ...(budgets ? { budgets } : {}), ...(vanillaSteps ? { vanillaSteps } : {}) });
+  const available = () => [...new Set(all.map((c) => `${c.method} N=${c.steps}${c.budget === undefined ? '' : ` B=${c.budget}`}`))].join(', ');
+  const given = (['methods', 'steps', 'budgets', 'vanilla-steps'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k} ${values[k]}`).join(' ');
+  if (picked.length === 0) throw new UsageError(`${given} leave no setting to run (settings: ${available()})`);
+  const unused = (flag: string, item: string | number, others: string) => new UsageError(`--${flag} ${item} selects no setting${others ? ` with ${others}` : ''} (settings: ${available()})`);
+  const except = (flag: string) => given.split(/ (?=--)/).filter((g) => !g.startsWith(`--${flag} `)).join(' ');
+  const accel = picked.filter((c) => c.budget !== undefined);
+  const stepsPicked = vanillaSteps ? accel : picked;
+  const unusedMethod = methods?.find((x) => !picked.some((c) => c.method === x));
+  if (unusedMethod !== undefined) throw unused('methods', unusedMethod, except('methods'));
+  const unusedSteps = stepsFilter?.find((n) => !stepsPicked.some((c) => c.steps === n));
+  if (unusedSteps !== undefined) throw unused('steps', unusedSteps, except('steps'));
+  const unusedVanilla = vanillaSteps?.find((n) => !picked.some((c) => c.budget === undefined && c.steps === n));
+  if (unusedVanilla !== undefined) throw unused('vanilla-steps', unusedVanilla, except('vanilla-steps'));
+  const unusedBudget = budgets?.find((b) => !accel.some((c) => c.budget === b));
+  if (unusedBudget !== undefined) throw unused('budgets', unusedBudget, except('budgets'));
+  if (refresh?.includes('adaptive') && accel.length === 0) throw new UsageError(`--refresh adaptive applies to accelerated settings only, and ${given || 'the run'} selects none`);
+  const configs = withVariants(picked, refresh, cutoffs);
+  return { configs, filtered: [methods, stepsFilter, budgets, vanillaSteps, refresh, cutoffs].some((f) => f !== undefined) };
 }
 
 /** The bundle (default: the embedded one) with its evaluation classifier loaded. */

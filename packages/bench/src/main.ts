@@ -4,10 +4,14 @@ import { UsageError } from './flags.js';
 import { METHOD_NAMES } from './methods.js';
 
 export const USAGE = `migm-bench [--quick] [--images 2000] [--batch 16] [--out bench-out] [--markdown BENCHMARKS.md] [--torch DIR|off]
-           [--methods vanilla,shortcut,...] [--steps 4,16,...] [--bundle DIR] [--device cpu|cuda|auto] [--threads T]
+           [--methods vanilla,shortcut,...] [--steps 4,16,...] [--budgets 4,5,...] [--vanilla-steps 16,32,...]
+           [--refresh fixed,adaptive] [--guidance-cutoff false,0,1,2] [--bundle DIR] [--device cpu|cuda|auto] [--threads T]
   (the Pareto benchmark of BENCHMARKS.md: latency, and FD, FD to vanilla, precision, recall and class accuracy
    under two independently trained evaluators, of ${METHOD_NAMES.join(', ')};
-   --methods and --steps run a subset of its settings. In this repository: pnpm bench [flags])`;
+   --methods, --steps and --budgets run a subset of its settings (--vanilla-steps: vanilla's N, --steps then
+   picks the accelerated rows' N); --refresh and --guidance-cutoff run each setting with each of generate()'s
+   refresh policies (fixed: the plan; adaptive: full steps placed at run time, accelerated rows only) and
+   guidance cutoffs (default 0; false: both branches everywhere). In this repository: pnpm bench [flags])`;
 
 /** Runs the bench; returns the exit code (0 ok, 1 runtime error, 2 usage error). Never throws. */
 export async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,4 @@
-import type { BenchRow, EvaluatorScores } from './run-bench.js';
+import { isPlain, labelOf, seriesOf, type BenchRow, type EvaluatorScores } from './run-bench.js';
 import { TRAINING_FREE_METHODS } from './methods.js';
 
 /** What a report needs besides the rows. */
@@ -15,6 +15,11 @@ export interface BenchMeta {
   /** The --methods and --steps filters of a partial run, as given. */
   readonly methods?: string;
   readonly steps?: string;
+  /** The --budgets, --vanilla-steps, --refresh and --guidance-cutoff flags, as given. */
+  readonly budgets?: string;
+  readonly vanillaSteps?: string;
+  readonly refresh?: string;
+  readonly guidanceCutoff?: string;
   /** Each evaluator: name, what it is, its measured test accuracy. */
   readonly evaluators: readonly string[];
 }
@@ -76,8 +81,8 @@ export function markdownTable(rows: readonly BenchRow[], peers: readonly PeerRow
   ];
   const head = `| method | N | B | ms/image (median) | p10-p90 | ${cols.map((c) => c[0]).join(' | ')} | core share | rho | speed-up | ideal | achieved/ideal | PyTorch ms/image (min-max) | ours vs PyTorch |\n|---|---:|---:|---:|---:|${cols.map((c) => c[1]).join('|')}|---:|---:|---:|---:|---:|---:|---:|`;
   const lines = rows.map((r) => {
-    const peer = peers.find((p) => p.method === r.method && p.steps === r.steps && (p.budget ?? undefined) === r.budget);
-    return `| ${r.method} | ${r.steps} | ${r.budget ?? r.steps} | ${f(r.msPerImage.median)} | ${f(r.msPerImage.p10)}-${f(r.msPerImage.p90)} | ${cols.map((c) => c[2](r)).join(' | ')} | ${(100 * r.coreShare).toFixed(1)}% | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup)}x`} | ${r.speedup !== null && r.idealSpeedup !== null ? `${(100 * r.speedup / r.idealSpeedup).toFixed(0)}%` : '-'} | ${peer ? peerCell(peer) : '-'} | ${peer ? `${f(peer.msPerImage / r.msPerImage.median)}x faster` : '-'} |`;
+    const peer = isPlain(r) ? peers.find((p) => p.method === r.method && p.steps === r.steps && (p.budget ?? undefined) === r.budget) : undefined;
+    return `| ${seriesOf(r)} | ${r.steps} | ${r.budget ?? r.steps} | ${f(r.msPerImage.median)} | ${f(r.msPerImage.p10)}-${f(r.msPerImage.p90)} | ${cols.map((c) => c[2](r)).join(' | ')} | ${(100 * r.coreShare).toFixed(1)}% | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup)}x`} | ${r.speedup !== null && r.idealSpeedup !== null ? `${(100 * r.speedup / r.idealSpeedup).toFixed(0)}%` : '-'} | ${peer ? peerCell(peer) : '-'} | ${peer ? `${f(peer.msPerImage / r.msPerImage.median)}x faster` : '-'} |`;
   });
   return [head, ...lines].join('\n');
 }
@@ -126,15 +131,51 @@ export function evaluatorVerdicts(rows: readonly BenchRow[], peers: readonly Pee
 export function winners(rows: readonly BenchRow[]): string[] {
   const names = evaluatorNames(rows);
   const out: string[] = [];
-  const keys = [...new Set(rows.filter((r) => r.budget !== undefined).map((r) => `${r.steps}/${r.budget}`))];
+  // Rows compete at equal N, B and guidance cutoff; refresh 'adaptive' rows are rivals at equal full steps.
+  const cutoffOf = (r: BenchRow) => (r.guidanceCutoff === undefined ? '' : ` cutoff=${String(r.guidanceCutoff)}`);
+  const keys = [...new Set(rows.filter((r) => r.budget !== undefined).map((r) => `${r.steps}/${r.budget}/${cutoffOf(r)}`))];
   for (const key of keys) {
     const [n, b] = key.split('/').map(Number);
-    const here = rows.filter((r) => r.steps === n && r.budget === b);
+    const cutoff = key.split('/')[2]!;
+    const here = rows.filter((r) => r.steps === n && r.budget === b && cutoffOf(r) === cutoff);
     if (here.length < 2) continue;
-    const best = names.map((name) => here.reduce((a, r) => (r.scores[name]!.fd < a.scores[name]!.fd ? r : a)));
-    const same = best.every((r) => r.method === best[0]!.method);
-    const order = names.map((name) => `${name}: ${[...here].sort((x, y) => x.scores[name]!.fd - y.scores[name]!.fd).map((r) => `${r.method} ${f(r.scores[name]!.fd)}`).join(' < ')}`);
-    out.push(`N=${n} B=${b}: ${same ? `${best[0]!.method} has the lowest FD under every evaluator` : `the evaluators disagree (${names.map((name, k) => `${name}: ${best[k]!.method}`).join(', ')})`}. ${order.join('; ')}.`);
+    const name = (r: BenchRow) => seriesOf(r).replace(cutoff, '');
+    const best = names.map((e) => here.reduce((a, r) => (r.scores[e]!.fd < a.scores[e]!.fd ? r : a)));
+    const same = best.every((r) => r === best[0]);
+    const order = names.map((e) => `${e}: ${[...here].sort((x, y) => x.scores[e]!.fd - y.scores[e]!.fd).map((r) => `${name(r)} ${f(r.scores[e]!.fd)}`).join(' < ')}`);
+    out.push(`N=${n} B=${b}${cutoff}: ${same ? `${name(best[0]!)} has the lowest FD under every evaluator` : `the evaluators disagree (${names.map((e, k) => `${e}: ${name(best[k]!)}`).join(', ')})`}. ${order.join('; ')}.`);
+  }
+  return out;
+}
+
+/**
+ * Each variant row against the row without that variant (same method, N and B: equal full steps). For refresh
+ * 'adaptive': lower FD, per evaluator, with BETTER only where every evaluator has a lower FD, SPLIT where they
+ * differ, WORSE where none does. For a guidance cutoff: the per-image latency saving against the row with both
+ * branches everywhere (cutoff false; or, if absent, the row at core's default cutoff 0) and each evaluator's FD,
+ * precision and recall next to it.
+ */
+export function variantComparisons(rows: readonly BenchRow[]): string[] {
+  const names = evaluatorNames(rows);
+  const out: string[] = [];
+  const same = (a: BenchRow, b: BenchRow) => a.method === b.method && a.steps === b.steps && a.budget === b.budget;
+  const scoresOf = (r: BenchRow) => names.map((e) => `${e} FD ${f(r.scores[e]!.fd)} P ${f(r.scores[e]!.precision, 3)} R ${f(r.scores[e]!.recall, 3)}`).join(', ');
+  for (const r of rows.filter((x) => x.refresh === 'adaptive')) {
+    const fixed = rows.find((x) => same(x, r) && x.refresh === undefined && x.guidanceCutoff === r.guidanceCutoff);
+    if (!fixed) continue;
+    const better = names.map((e) => r.scores[e]!.fd < fixed.scores[e]!.fd);
+    const status = better.every(Boolean) ? 'BETTER' : better.some(Boolean) ? 'SPLIT' : 'WORSE';
+    const each = names.map((e, k) => `${e} FD ${f(r.scores[e]!.fd)} vs ${f(fixed.scores[e]!.fd)} (${better[k] ? 'lower' : 'not lower'}), P ${f(r.scores[e]!.precision, 3)} vs ${f(fixed.scores[e]!.precision, 3)}, R ${f(r.scores[e]!.recall, 3)} vs ${f(fixed.scores[e]!.recall, 3)}`);
+    out.push(`${status}: ${labelOf(r)} vs the fixed plan at equal full steps: ${each.join('; ')}; ${f(r.msPerImage.median)} vs ${f(fixed.msPerImage.median)} ms/image.`);
+  }
+  // Cutoffs against both branches everywhere (cutoff false, the old behaviour) where the run has it, else
+  // against core's default.
+  for (const r of rows.filter((x) => x.guidanceCutoff !== false)) {
+    const peers = rows.filter((x) => same(x, r) && x.refresh === r.refresh);
+    const base = peers.find((x) => x.guidanceCutoff === false) ?? (r.guidanceCutoff !== undefined ? peers.find((x) => x.guidanceCutoff === undefined) : undefined);
+    if (!base) continue;
+    const saving = 1 - r.msPerImage.median / base.msPerImage.median;
+    out.push(`${labelOf(r)}${r.guidanceCutoff === undefined ? ' (default cutoff 0)' : ''}: ${f(100 * saving, 1)}% ms/image saved against ${labelOf(base)} (${f(r.msPerImage.median)} vs ${f(base.msPerImage.median)}); ${scoresOf(r)}; against ${scoresOf(base)}.`);
   }
   return out;
 }
@@ -144,8 +185,11 @@ export function verdicts(rows: readonly BenchRow[], peers: readonly PeerRow[], t
   return judge(rows, peers, trainedSteps, peerNote).map((v) => `${v.status}: ${v.text}`);
 }
 
-function judge(rows: readonly BenchRow[], peers: readonly PeerRow[], trainedSteps: number | null, peerNote?: string): Verdict[] {
+function judge(allRows: readonly BenchRow[], peers: readonly PeerRow[], trainedSteps: number | null, peerNote?: string): Verdict[] {
   const out: Verdict[] = [];
+  // The targets judge generate()'s defaults: rows with a variant (refresh 'adaptive', a guidance cutoff other than
+  // the default) are judged against their own plain row instead, at equal full steps (variantComparisons).
+  const rows = allRows.filter(isPlain);
   // The targets are the shortcut's; shortcut-taylor (the learned shortcut where Taylor has nothing to extrapolate
   // from) gets the same two quality checks on its own lines, and is not counted against the shortcut.
   for (const method of ['shortcut', 'shortcut-taylor'] as const) {
@@ -194,7 +238,7 @@ function qualityVerdicts(rows: readonly BenchRow[], method: 'shortcut' | 'shortc
   const beaten: string[] = [];
   for (const s of own) {
     for (const o of rivals.filter((r) => r.msPerImage.median <= s.msPerImage.median * 1.05 && r.fd < s.fd)) {
-      beaten.push(`${o.method} N=${o.steps} B=${o.budget ?? o.steps} (${f(o.msPerImage.median)} ms, FD ${f(o.fd)}) beats ${method} N=${s.steps} B=${s.budget} (${f(s.msPerImage.median)} ms, FD ${f(s.fd)})`);
+      beaten.push(`${labelOf(o)} (${f(o.msPerImage.median)} ms, FD ${f(o.fd)}) beats ${labelOf(s)} (${f(s.msPerImage.median)} ms, FD ${f(s.fd)})`);
     }
   }
   // A run filtered with --methods/--steps may lack a rival family; then "nobody beats it" proves nothing.

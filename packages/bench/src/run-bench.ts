@@ -24,17 +24,69 @@ export interface EvaluatorScores {
   readonly classAccuracy: number;
 }
 
+/** How an accelerated setting places its full steps: the fixed plan (core's 'plan', the default) or at run time. */
+export type Refresh = 'fixed' | 'adaptive';
+
 /** One benchmarked setting. */
 export interface BenchConfig {
   readonly method: Method;
   readonly steps: number;
   /** Full steps; undefined for vanilla (all N). */
   readonly budget: number | undefined;
+  /**
+   * 'adaptive': generate()'s refresh 'adaptive' (still exactly B full steps, placed at run time from the mean
+   * log-prob of committed tokens; accelerated methods only). Absent: the fixed plan.
+   */
+  readonly refresh?: 'adaptive';
+  /** generate()'s guidanceCutoff (false: both guidance branches at every step). Absent: core's default, 0. */
+  readonly guidanceCutoff?: number | false;
+}
+
+/** Whether a setting runs generate()'s defaults (fixed plan, default guidance cutoff): the rows the targets judge. */
+export function isPlain(c: BenchConfig): boolean {
+  return c.refresh === undefined && c.guidanceCutoff === undefined;
+}
+
+/** A setting's series name: the method, then its variants (`shortcut+adaptive`, `vanilla cutoff=1`, `vanilla cutoff=false`). */
+export function seriesOf(c: BenchConfig): string {
+  return `${c.method}${c.refresh === 'adaptive' ? '+adaptive' : ''}${c.guidanceCutoff === undefined ? '' : ` cutoff=${String(c.guidanceCutoff)}`}`;
+}
+
+/** A setting's name in logs and verdicts: series, N and B (`shortcut+adaptive N=16 B=5`). */
+export function labelOf(c: BenchConfig): string {
+  return `${seriesOf(c)} N=${c.steps} B=${c.budget ?? c.steps}`;
+}
+
+/**
+ * Every setting crossed with the refresh policies and guidance cutoffs asked for (each list off when undefined:
+ * the fixed plan, core's default cutoff). Refresh applies to accelerated settings only (vanilla runs every step,
+ * so its rows are kept once); cutoff 0, core's default, gives the plain row. Duplicates are dropped.
+ */
+export function withVariants(configs: readonly BenchConfig[], refresh?: readonly Refresh[], cutoffs?: readonly (number | false)[]): BenchConfig[] {
+  const out: BenchConfig[] = [];
+  const seen = new Set<string>();
+  for (const c of configs) {
+    const policies: Refresh[] = c.budget === undefined ? ['fixed'] : [...new Set<Refresh>(refresh ?? ['fixed'])];
+    for (const cutoff of cutoffs ?? [0]) {
+      for (const r of policies) {
+        const v: BenchConfig = { method: c.method, steps: c.steps, budget: c.budget, ...(r === 'adaptive' ? { refresh: 'adaptive' as const } : {}), ...(cutoff === 0 ? {} : { guidanceCutoff: cutoff }) };
+        const key = labelOf(v);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(v);
+      }
+    }
+  }
+  return out;
 }
 
 /** Measurements of one setting. */
 export interface BenchRow extends BenchConfig {
+  /** seriesOf(): the method and its variants. */
+  readonly label?: string;
   readonly images: number;
+  /** Refresh 'adaptive' only: the full-step plans generate() ran (result.plan), most frequent first, with batch counts. */
+  readonly plans?: readonly { plan: string; batches: number }[];
   /** Per-image latency of each timed batch, ms (the warm-up batch excluded). */
   readonly msPerImage: { median: number; p10: number; p90: number; runs: number };
   /** The first evaluator's (the bundle classifier's) FD to the Fashion-MNIST test set; every evaluator's in `scores`. */
@@ -64,6 +116,8 @@ export interface BenchOptions {
   /** Steps of the vanilla reference that each row's fdToVanilla is measured against (none: fdToVanilla null). */
   readonly vanillaSteps?: number;
   readonly log: (line: string) => void;
+  /** Called with the rows measured so far after each setting (to save partial results). */
+  readonly onRow?: (rows: readonly BenchRow[]) => void;
   /** Called with each evaluator's test-set accuracy before any setting runs (throw to stop the run). */
   readonly checkReference?: (testAccuracy: Record<string, number>) => void;
 }
@@ -89,9 +143,26 @@ export function defaultConfigs(m: Manifest, quick: boolean): BenchConfig[] {
   return [...vanilla, ...accelerated];
 }
 
-/** The settings of `configs` whose method is in `methods` and whose N is in `steps` (each filter off when undefined). */
-export function filterConfigs(configs: readonly BenchConfig[], methods?: readonly string[], steps?: readonly number[]): BenchConfig[] {
-  return configs.filter((c) => (methods === undefined || methods.includes(c.method)) && (steps === undefined || steps.includes(c.steps)));
+/** Filters on the settings besides method and N (each off when undefined). */
+export interface MoreFilters {
+  /** Budgets of accelerated settings (vanilla rows are kept). */
+  readonly budgets?: readonly number[];
+  /** N of the vanilla rows, instead of `steps` (which then selects the accelerated rows' N only). */
+  readonly vanillaSteps?: readonly number[];
+}
+
+/**
+ * The settings of `configs` whose method is in `methods` and whose N is in `steps` (each filter off when
+ * undefined), and whose budget is in `more.budgets`; with `more.vanillaSteps`, vanilla rows are picked by it.
+ */
+export function filterConfigs(configs: readonly BenchConfig[], methods?: readonly string[], steps?: readonly number[], more: MoreFilters = {}): BenchConfig[] {
+  return configs.filter((c) => {
+    if (methods !== undefined && !methods.includes(c.method)) return false;
+    const vanilla = c.budget === undefined;
+    const ns = vanilla && more.vanillaSteps !== undefined ? more.vanillaSteps : steps;
+    if (ns !== undefined && !ns.includes(c.steps)) return false;
+    return vanilla || more.budgets === undefined || more.budgets.includes(c.budget!);
+  });
 }
 
 /** An evaluator with what the bench compares samples to in its feature space. */
@@ -182,6 +253,8 @@ export async function benchOne(
       predictor: predictorOf(config.method),
       seed: o.seed + batchIndex,
       ...(config.budget !== undefined ? { budget: config.budget } : {}),
+      ...(config.refresh === 'adaptive' ? { refresh: 'adaptive' as const } : {}),
+      ...(config.guidanceCutoff !== undefined ? { guidanceCutoff: config.guidanceCutoff } : {}),
     });
   await run(-1 + 1e6, o.batch); // warm-up, with a seed outside the measured ones
   const stats = evaluators.map((e) => new FeatureStats(e.reference.dim));
@@ -194,12 +267,15 @@ export async function benchOne(
   let fullSteps = 0;
   let skippedMs = 0;
   let skippedSteps = 0;
+  const plans = new Map<string, number>();
   for (let i = 0, batchIndex = 0; i < o.images; i += o.batch, batchIndex++) {
     const n = Math.min(o.batch, o.images - i);
     const r = await run(batchIndex, n);
     if (n === o.batch) perImage.push(r.timings.totalMs / n);
     coreMs += r.timings.coreMs;
     totalMs += r.timings.totalMs;
+    const plan = Array.from(r.plan).join(',');
+    plans.set(plan, (plans.get(plan) ?? 0) + 1);
     for (const t of r.trace) {
       if (t.kind === 'full') {
         fullMs += t.backendMs + t.coreMs;
@@ -235,7 +311,9 @@ export async function benchOne(
   const first = scores[evaluators[0]!.evaluator.name]!;
   const row: BenchRow = {
     ...config,
+    label: seriesOf(config),
     images: o.images,
+    ...(config.refresh === 'adaptive' ? { plans: [...plans].sort((a, b) => b[1] - a[1]).map(([plan, batches]) => ({ plan, batches })) } : {}),
     msPerImage: { median: quantile(sorted, 0.5), p10: quantile(sorted, 0.1), p90: quantile(sorted, 0.9), runs: sorted.length },
     fd: first.fd,
     fdToVanilla: first.fdToVanilla,
@@ -252,11 +330,15 @@ export async function benchOne(
 /** Seed offset of the vanilla reference run: far from the measured batches' seeds (seed + batch index). */
 const VANILLA_REFERENCE_SEED_OFFSET = 2_000_000;
 
-/** Fills in achieved speed-ups against vanilla at the same N (when that vanilla row exists). */
+/**
+ * Fills in achieved speed-ups against vanilla at the same N (when that vanilla row exists): the vanilla row with
+ * the same guidance cutoff, else the plain one.
+ */
 export function withSpeedups(rows: readonly BenchRow[]): BenchRow[] {
   return rows.map((r) => {
     if (r.method === 'vanilla') return r;
-    const base = rows.find((v) => v.method === 'vanilla' && v.steps === r.steps);
+    const vanillas = rows.filter((v) => v.method === 'vanilla' && v.steps === r.steps);
+    const base = vanillas.find((v) => v.guidanceCutoff === r.guidanceCutoff) ?? vanillas.find(isPlain);
     return { ...r, speedup: base ? base.msPerImage.median / r.msPerImage.median : null };
   });
 }
@@ -281,8 +363,9 @@ export async function runBench(backend: OrtBackend, evaluators: readonly Evaluat
   for (const config of o.configs) {
     const { row } = await benchOne(backend, scored, config, o);
     rows.push(row);
+    o.onRow?.(withSpeedups(rows));
     const each = Object.entries(row.scores).map(([name, s]) => `${name} FD ${s.fd.toFixed(2)}${s.fdToVanilla === null ? '' : ` (to vanilla ${s.fdToVanilla.toFixed(2)})`} P ${s.precision.toFixed(3)} R ${s.recall.toFixed(3)} acc ${(100 * s.classAccuracy).toFixed(1)}%`);
-    o.log(`${config.method.padEnd(8)} N=${String(config.steps).padStart(2)} B=${String(config.budget ?? config.steps).padStart(2)}: ${row.msPerImage.median.toFixed(2)} ms/image; ${each.join('; ')}`);
+    o.log(`${seriesOf(config).padEnd(8)} N=${String(config.steps).padStart(2)} B=${String(config.budget ?? config.steps).padStart(2)}: ${row.msPerImage.median.toFixed(2)} ms/image; ${each.join('; ')}${row.plans ? `; plans ${row.plans.slice(0, 3).map((p) => `[${p.plan}] x${p.batches}`).join(', ')}` : ''}`);
   }
   return { rows: withSpeedups(rows), referenceImages: scored[0]!.reference.count, testAccuracy };
 }
