@@ -164,16 +164,7 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
     for (const name of session.outputNames) fetches[name] = null;
     for (const [name, buffer, dims] of into) fetches[name] = new this.ort.Tensor('float32', buffer, dims);
     const results = await this.settleRun(role, session.run(feeds, fetches as InferenceSession.NullableOnnxValueMapType));
-    for (const [name, buffer] of into) {
-      const out = results[name] as Tensor | undefined;
-      if (!out) throw new MigmError('BACKEND_FAILURE', `Graph ${role} returned no output '${name}'.`);
-      const data = out.data as Float32Array;
-      if (data !== buffer) {
-        // The runtime did not write into our buffer: copy once, after checking the size.
-        checkLength(role, `output ${name}`, data.length, buffer.length);
-        buffer.set(data);
-      }
-    }
+    for (const [name, buffer] of into) this.copyOutput(role, results, name, buffer);
     return results;
   }
 

@@ -3,7 +3,7 @@ import { affineHeadVerdict, checkDecodeInput, checkForwardInput, checkGuidedHead
 import { DeviceSampler, type DeviceSamplerOptions, type SamplerTraffic } from './device-sampler.js';
 import { InFlight } from './in-flight.js';
 import { checkHostLogits, isLogitsHandle, LogitsHandles, type LogitsHandle } from './logits-handles.js';
-import { errorText, intTensor, releaseSessions, type Sessions } from './sessions.js';
+import { checkLength, errorText, intTensor, releaseSessions, type Sessions } from './sessions.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 /** A feature's dims: [rows, L, D]. */
@@ -294,6 +294,19 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
       this.alive();
     }
     return results;
+  }
+
+  /**
+   * Copies output `name` of a run into `buffer` after checking its size; nothing to do when the runtime wrote
+   * into `buffer` itself (a pre-allocated output).
+   */
+  protected copyOutput(role: GraphRole, results: Readonly<Record<string, unknown>>, name: string, buffer: Float32Array): void {
+    const out = results[name] as Tensor | undefined;
+    if (!out) throw new MigmError('BACKEND_FAILURE', `Graph ${role} returned no output '${name}'.`);
+    const data = out.data as Float32Array;
+    if (data === buffer) return;
+    checkLength(role, `output ${name}`, data.length, buffer.length);
+    buffer.set(data);
   }
 
   /** The session of `role`: DISPOSED after dispose(), UNSUPPORTED when the graph is not loaded. */
