@@ -2,51 +2,7 @@ import { checkLength, createSessions, graphRoles, releaseSessions, SessionBacken
 import { MigmError, type FeatureTensor, type GraphRole } from '@migm/core/backend';
 import type * as OrtWeb from 'onnxruntime-web';
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
-
-// Minimal WebGPU declarations (TypeScript 5.9's DOM lib has none); the values are real GPU objects.
-interface GPUBufferLike {
-  readonly size: number;
-  destroy(): void;
-  mapAsync(mode: number): Promise<void>;
-  getMappedRange(): ArrayBuffer;
-  unmap(): void;
-}
-interface GPUDeviceLike {
-  readonly queue: { writeBuffer(buffer: GPUBufferLike, offset: number, data: ArrayBufferView): void; submit(commands: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
-  createBuffer(d: { size: number; usage: number }): GPUBufferLike;
-  createShaderModule(d: { code: string }): unknown;
-  createComputePipeline(d: { layout: 'auto'; compute: { module: unknown; entryPoint: string } }): { getBindGroupLayout(i: number): unknown };
-  createBindGroup(d: { layout: unknown; entries: { binding: number; resource: { buffer: GPUBufferLike } }[] }): unknown;
-  createCommandEncoder(): {
-    beginComputePass(): { setPipeline(p: unknown): void; setBindGroup(i: number, g: unknown): void; dispatchWorkgroups(x: number, y?: number): void; end(): void };
-    copyBufferToBuffer(src: GPUBufferLike, so: number, dst: GPUBufferLike, doff: number, size: number): void;
-    finish(): unknown;
-  };
-}
-// GPUBufferUsage / GPUMapMode bits (spec constants; not every worker scope exposes the globals to TypeScript).
-const MAP_READ = 0x0001;
-const COPY_SRC = 0x0004;
-const COPY_DST = 0x0008;
-const UNIFORM = 0x0040;
-const STORAGE = 0x0080;
-
-const WORKGROUP = 256;
-/**
- * out = c * a[offset..] (first term) or out = out + c * a[offset..] (later terms): one dispatch per term, like
- * combineHost. The offset lets guidedHead read the unconditional half of a [cond; uncond] feature.
- */
-const COMBINE_WGSL = /* wgsl */ `
-struct Params { c: f32, accumulate: u32, n: u32, width: u32, offset: u32, pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let i = id.y * p.width + id.x;
-  if (i >= p.n) { return; }
-  let v = p.c * a[p.offset + i];
-  if (p.accumulate == 1u) { out[i] = out[i] + v; } else { out[i] = v; }
-}`;
+import { GpuBuffers, type GPUBufferLike, type GPUDeviceLike, type GpuLogits } from './gpu-buffers.js';
 
 /** A feature that lives in a GPU buffer, as an onnxruntime-web tensor. */
 class GpuFeature implements FeatureTensor {
@@ -55,12 +11,6 @@ class GpuFeature implements FeatureTensor {
     readonly dims: FeatureDims,
   ) {}
   released = false;
-}
-
-/** Where a logits handle lives: a GPU buffer [rows, L, K] float32, and the tensor the sampler graph reads it as. */
-interface GpuLogits {
-  readonly buffer: GPUBufferLike;
-  readonly tensor: Tensor;
 }
 
 export interface WebGpuBackendOptions {
@@ -87,11 +37,7 @@ export interface WebGpuBackendOptions {
 export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
   declare readonly name: 'onnxruntime-web';
   declare readonly device: 'webgpu';
-  readonly #ortWeb: typeof OrtWeb;
-  readonly #gpu: GPUDeviceLike;
-  readonly #free = new Map<number, GPUBufferLike[]>();
-  readonly #uniforms: GPUBufferLike[] = [];
-  readonly #pipeline: { getBindGroupLayout(i: number): unknown };
+  readonly #buffers: GpuBuffers;
 
   static async create(options: WebGpuBackendOptions): Promise<WebGpuBackend> {
     const { manifest } = options.bundle;
@@ -128,9 +74,7 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
       ? { ort: ort as unknown as SamplerOrt, manifest, precision: 'float32' as const, sessionOptions: { ...options.sessionOptions, executionProviders: ['webgpu'] }, where: 'onnxruntime-web on webgpu' }
       : null;
     super({ ort: ort as unknown as OrtModule, manifest, sessions, name: 'onnxruntime-web', device: 'webgpu', deviceFeatures: true, sampler, featureType: GpuFeature });
-    this.#ortWeb = ort;
-    this.#gpu = gpu;
-    this.#pipeline = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: COMBINE_WGSL }), entryPoint: 'main' } });
+    this.#buffers = new GpuBuffers(gpu, ort);
   }
 
   async readFeature(feature: FeatureTensor): Promise<Float32Array> {
@@ -141,11 +85,8 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
   // A logits handle is a GPU buffer [rows, L, K]: the model's logits reach it by a GPU copy.
 
   protected override newLogits(rows: number): GpuLogits {
-    const { count: L, codebookSize: K } = this.manifest.tokens;
-    const buffer = this.#gpu.createBuffer({ size: rows * L * K * 4, usage: STORAGE | COPY_SRC | COPY_DST });
     // The buffer is ours (destroyed on release), so the tensor gets no dispose callback of its own.
-    const tensor = this.#ortWeb.Tensor.fromGpuBuffer(buffer as never, { dataType: 'float32', dims: [rows, L, K], download: () => this.#download(buffer, rows * L * K * 4) }) as unknown as Tensor;
-    return { buffer, tensor };
+    return this.#buffers.logits([rows, this.manifest.tokens.count, this.manifest.tokens.codebookSize]);
   }
 
   protected override freeLogits(store: GpuLogits): void {
@@ -158,7 +99,7 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
   }
 
   protected override writeLogitsStore(store: GpuLogits, values: Float32Array): void {
-    this.#gpu.queue.writeBuffer(store.buffer, 0, values);
+    this.#buffers.write(store.buffer, values);
   }
 
   protected override featureTensor(feature: GpuFeature): Tensor {
@@ -167,17 +108,18 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
 
   /** (1 + w) f_cond - w f_uncond on the GPU; only the B guided rows of logits come back. */
   protected override guideFeature(feature: GpuFeature, weight: number, dims: FeatureDims): GpuFeature {
+    // Checked before any GPU work (on host features core's guideFeatureHost checks it).
     if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `guidedHead: weight ${weight} is not allowed; a finite number >= 0 is.`);
     const half = dims[0] * dims[1] * dims[2];
     const source = feature.tensor.gpuBuffer as unknown as GPUBufferLike;
     const parts = [{ buffer: source, coef: 1 + weight, offset: 0 }, ...(weight === 0 ? [] : [{ buffer: source, coef: -weight, offset: half }])];
-    return new GpuFeature(this.#combineInto(parts, half, dims), dims);
+    return new GpuFeature(this.#buffers.combine(parts, dims), dims);
   }
 
   protected override combineFeatures(features: readonly GpuFeature[], coefs: readonly number[], dims: FeatureDims): GpuFeature {
     // A later term with coefficient 0 adds nothing: its dispatch is skipped.
     const parts = features.map((f, j) => ({ buffer: f.tensor.gpuBuffer as unknown as GPUBufferLike, coef: coefs[j]!, offset: 0 })).filter((p, j) => j === 0 || p.coef !== 0);
-    return new GpuFeature(this.#combineInto(parts, dims[0] * dims[1] * dims[2], dims), dims);
+    return new GpuFeature(this.#buffers.combine(parts, dims), dims);
   }
 
   protected override freeFeature(feature: GpuFeature): void {
@@ -186,10 +128,7 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
   }
 
   protected override freeResources(): void {
-    for (const list of this.#free.values()) for (const b of list) b.destroy();
-    this.#free.clear();
-    for (const u of this.#uniforms) u.destroy();
-    this.#uniforms.length = 0;
+    this.#buffers.destroy();
   }
 
   /** Logits go to a handle by a GPU copy or to a host buffer by a download; a feature output stays on the GPU. */
@@ -207,43 +146,6 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
     return undefined;
   }
 
-  /** Runs the combine shader over `parts` into a pooled GPU buffer of n floats and wraps it as a tensor. */
-  #combineInto(parts: readonly { buffer: GPUBufferLike; coef: number; offset: number }[], n: number, dims: FeatureDims): Tensor {
-    const bytes = n * 4;
-    const out = this.#free.get(bytes)?.pop() ?? this.#gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });
-    const groups = Math.ceil(n / WORKGROUP);
-    const gx = Math.min(groups, 65535);
-    const gy = Math.ceil(groups / gx);
-    const encoder = this.#gpu.createCommandEncoder();
-    for (let j = 0; j < parts.length; j++) {
-      const uniform = (this.#uniforms[j] ??= this.#gpu.createBuffer({ size: 32, usage: UNIFORM | COPY_DST }));
-      const params = new ArrayBuffer(32);
-      new Float32Array(params, 0, 1)[0] = parts[j]!.coef;
-      new Uint32Array(params, 4, 4).set([j === 0 ? 0 : 1, n, gx * WORKGROUP, parts[j]!.offset]);
-      this.#gpu.queue.writeBuffer(uniform, 0, new Uint8Array(params));
-      const group = this.#gpu.createBindGroup({
-        layout: this.#pipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: parts[j]!.buffer } },
-          { binding: 1, resource: { buffer: out } },
-          { binding: 2, resource: { buffer: uniform } },
-        ],
-      });
-      const pass = encoder.beginComputePass();
-      pass.setPipeline(this.#pipeline);
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(gx, gy);
-      pass.end();
-    }
-    this.#gpu.queue.submit([encoder.finish()]);
-    return this.#ortWeb.Tensor.fromGpuBuffer(out as never, {
-      dataType: 'float32',
-      dims,
-      download: () => this.#download(out, bytes),
-      dispose: () => this.#recycle(out, bytes),
-    }) as unknown as Tensor;
-  }
-
   /**
    * Moves a graph's logits output (`rows` rows, on the GPU) to where the caller wants them: into a logits
    * handle by a GPU-side copy (nothing crosses to the CPU), or into a host buffer by a download.
@@ -257,11 +159,9 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
       if (target instanceof Float32Array) {
         target.set((t.location === 'gpu-buffer' ? await t.getData() : t.data) as Float32Array);
       } else if (t.location === 'gpu-buffer') {
-        const encoder = this.#gpu.createCommandEncoder();
-        encoder.copyBufferToBuffer(t.gpuBuffer as unknown as GPUBufferLike, 0, target.store.buffer, 0, values * 4);
-        this.#gpu.queue.submit([encoder.finish()]);
+        this.#buffers.copy(t.gpuBuffer as unknown as GPUBufferLike, target.store.buffer, values * 4);
       } else {
-        this.#gpu.queue.writeBuffer(target.store.buffer, 0, t.data as Float32Array);
+        this.#buffers.write(target.store.buffer, t.data as Float32Array);
       }
     } finally {
       t.dispose();
@@ -277,27 +177,6 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
       throw new MigmError('BACKEND_FAILURE', `Output '${name}' did not stay on the GPU (location ${t?.location ?? 'missing'}).`);
     }
     return new GpuFeature(t, dims);
-  }
-
-  async #download(buffer: GPUBufferLike, bytes: number): Promise<Float32Array> {
-    const staging = this.#gpu.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
-    try {
-      const encoder = this.#gpu.createCommandEncoder();
-      encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
-      this.#gpu.queue.submit([encoder.finish()]);
-      await staging.mapAsync(MAP_READ);
-      return new Float32Array(staging.getMappedRange().slice(0));
-    } finally {
-      staging.destroy();
-    }
-  }
-
-  #recycle(buffer: GPUBufferLike, bytes: number): void {
-    if (this.disposed) return buffer.destroy();
-    let list = this.#free.get(bytes);
-    if (!list) this.#free.set(bytes, (list = []));
-    if (list.length < 8) list.push(buffer);
-    else buffer.destroy();
   }
 }
 
