@@ -43,7 +43,37 @@ function rng(seed) {
 }
 const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
 
-const WEIRD = [undefined, null, 0, -1, 1, 2, 3, 0.5, -0.5, 1e-300, 1e38, 1e307, 2 ** 31, 2 ** 53, -(2 ** 53), Number.NaN, Infinity, -Infinity, '', 'x', '7', true, false, [], [1, 2], {}, { scale: 2 }, () => 1, 10n];
+const WEIRD = [
+  undefined,
+  null,
+  0,
+  -1,
+  1,
+  2,
+  3,
+  0.5,
+  -0.5,
+  1e-300,
+  1e38,
+  1e307,
+  2 ** 31,
+  2 ** 53,
+  -(2 ** 53),
+  Number.NaN,
+  Infinity,
+  -Infinity,
+  '',
+  'x',
+  '7',
+  true,
+  false,
+  [],
+  [1, 2],
+  {},
+  { scale: 2 },
+  () => 1,
+  10n,
+];
 
 // ---------------------------------------------------------------------------------------------------- child
 
@@ -103,13 +133,20 @@ async function child(family, from, count, seed) {
       walk(m, []);
       const n = 1 + Math.floor(r() * 3);
       for (let i = 0; i < n; i++) {
-        const path = pick(r, paths.filter((p) => p.length > 0));
+        const path = pick(
+          r,
+          paths.filter((p) => p.length > 0),
+        );
         let parent = m;
         for (const k of path.slice(0, -1)) parent = parent?.[k];
         if (parent === null || typeof parent !== 'object') continue;
         const last = path.at(-1);
         if (r() < 0.2) delete parent[last];
-        else parent[last] = pick(r, WEIRD.filter((w) => typeof w !== 'function' && typeof w !== 'bigint'));
+        else
+          parent[last] = pick(
+            r,
+            WEIRD.filter((w) => typeof w !== 'function' && typeof w !== 'bigint'),
+          );
       }
       const dir = join(work, `m${Math.floor(r() * 1e9)}`);
       mkdirSync(dir);
@@ -144,18 +181,41 @@ async function child(family, from, count, seed) {
     },
     async calls(r) {
       const b = await backend();
-      const arr = () => pick(r, [new Int32Array(L), new Int32Array(L).fill(K), new Int32Array(L).fill(-1), new Int32Array(L + 1), new Float32Array(L), null, [0], 'x', new Int32Array(2 * L).fill(K - 1)]);
+      const arr = () =>
+        pick(r, [
+          new Int32Array(L),
+          new Int32Array(L).fill(K),
+          new Int32Array(L).fill(-1),
+          new Int32Array(L + 1),
+          new Float32Array(L),
+          null,
+          [0],
+          'x',
+          new Int32Array(2 * L).fill(K - 1),
+        ]);
       const method = pick(r, ['decode', 'forward', 'head', 'velocity', 'combine', 'release', 'readFeature', 'guidedHead']);
       if (method === 'decode') {
         const img = await b.decode(arr(), pick(r, [1, 2, 0, -1, 1.5, NaN, null]));
         for (const v of img.data) if (!Number.isFinite(v)) throw new Error('decode returned a non-finite pixel');
       } else if (method === 'forward') {
         const rows = pick(r, [1, 2, 0, -1, 1.5]);
-        const f = await b.forward({ tokens: arr(), classes: pick(r, [new Int32Array(1), new Int32Array([10]), new Int32Array([11]), new Int32Array([-1]), new Int32Array(2)]), rows, logits: pick(r, [new Float32Array(L * K), new Float32Array(2 * L * K), new Float32Array(3)]) });
+        const f = await b.forward({
+          tokens: arr(),
+          classes: pick(r, [new Int32Array(1), new Int32Array([10]), new Int32Array([11]), new Int32Array([-1]), new Int32Array(2)]),
+          rows,
+          logits: pick(r, [new Float32Array(L * K), new Float32Array(2 * L * K), new Float32Array(3)]),
+        });
         b.release(f);
       } else {
         const junk = pick(r, [null, {}, { dims: [1, L, 128] }, 5, 'feature']);
-        const args = { head: [junk, new Float32Array(L * K)], velocity: [junk, { tokens: new Int32Array(1), positions: new Int32Array(1), count: 1, ratio: new Float32Array(1) }], combine: [pick(r, [[], [{ feature: junk, coef: 1 }], null])], release: [junk], readFeature: [junk], guidedHead: [junk, 1, new Float32Array(L * K)] }[method];
+        const args = {
+          head: [junk, new Float32Array(L * K)],
+          velocity: [junk, { tokens: new Int32Array(1), positions: new Int32Array(1), count: 1, ratio: new Float32Array(1) }],
+          combine: [pick(r, [[], [{ feature: junk, coef: 1 }], null])],
+          release: [junk],
+          readFeature: [junk],
+          guidedHead: [junk, 1, new Float32Array(L * K)],
+        }[method];
         await b[method](...args);
       }
     },
@@ -169,7 +229,15 @@ async function child(family, from, count, seed) {
       await cases[family](r);
       outcome = { result: 'accepted' };
     } catch (err) {
-      outcome = core.isMigmError(err) ? { result: 'typed', code: err.code } : { result: 'untyped', error: String(err?.stack ?? err).split('\n').slice(0, 3).join(' | ') };
+      outcome = core.isMigmError(err)
+        ? { result: 'typed', code: err.code }
+        : {
+            result: 'untyped',
+            error: String(err?.stack ?? err)
+              .split('\n')
+              .slice(0, 3)
+              .join(' | '),
+          };
     }
     process.stdout.write(`${JSON.stringify({ done: i, ...outcome })}\n`);
   }
@@ -184,10 +252,14 @@ function runFamily(family, count, seed, timeoutS) {
     const tally = { tried: 0, typed: 0, accepted: 0, untyped: 0, crashes: 0, hangs: 0, codes: {}, untypedSamples: [] };
     const startChild = (from) => {
       if (from >= count) return resolvePromise(tally);
-      const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', family, '--from', String(from), '--cases', String(count), '--seed', String(seed)], {
-        env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const p = spawn(
+        process.execPath,
+        [fileURLToPath(import.meta.url), '--child', family, '--from', String(from), '--cases', String(count), '--seed', String(seed)],
+        {
+          env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let current = from;
       let pending = '';
       let timer;

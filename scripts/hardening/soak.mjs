@@ -19,12 +19,18 @@ import { parseArgs } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUNDLE = join(ROOT, 'packages/bundle-fashion-mnist/bundle');
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '500' }, cycles: { type: 'string', default: '400' }, json: { type: 'string' }, part: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { calls: { type: 'string', default: '500' }, cycles: { type: 'string', default: '400' }, json: { type: 'string' }, part: { type: 'string' } },
+});
 if (values.part === undefined) {
   // Parent: one child per part, then the report.
   const report = { date: new Date().toISOString(), node: process.version };
   for (const part of ['soak', 'lifecycle', 'onnxruntimeAlone']) {
-    const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--part', part, '--calls', values.calls, '--cycles', values.cycles], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', fileURLToPath(import.meta.url), '--part', part, '--calls', values.calls, '--cycles', values.cycles],
+      { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } },
+    );
     const result = JSON.parse(out.trim().split('\n').at(-1));
     report[part] = result;
     console.log(`${part}: ${JSON.stringify(result)}`);
@@ -75,7 +81,14 @@ const parts = {
     }
     const end = rss();
     await b.dispose();
-    return { calls, startMB: start, endMB: end, peakMB: Math.max(...samples.map((x) => x[1])), growthKBPerCall: slope(samples) * 1024, seconds: (performance.now() - t0) / 1000 };
+    return {
+      calls,
+      startMB: start,
+      endMB: end,
+      peakMB: Math.max(...samples.map((x) => x[1])),
+      growthKBPerCall: slope(samples) * 1024,
+      seconds: (performance.now() - t0) / 1000,
+    };
   },
   async lifecycle() {
     const bundle = await node.readBundleDir(BUNDLE);
@@ -90,11 +103,20 @@ const parts = {
     const m = bundle.manifest;
     const L = m.tokens.count;
     const D = m.featureDim;
-    const options = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } };
+    const options = {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    };
     return cycles(async () => {
       const s = {};
       for (const role of ['base', 'head', 'decoder', 'shortcut']) s[role] = await ort.InferenceSession.create(bundle.files.get(m.graphs[role].file), options);
-      await s.base.run({ tokens: new ort.Tensor('int32', new Int32Array(2 * L).fill(m.tokens.maskId), [2, L]), classes: new ort.Tensor('int32', new Int32Array([1, m.condition.nullClassId]), [2]) });
+      await s.base.run({
+        tokens: new ort.Tensor('int32', new Int32Array(2 * L).fill(m.tokens.maskId), [2, L]),
+        classes: new ort.Tensor('int32', new Int32Array([1, m.condition.nullClassId]), [2]),
+      });
       for (let i = 0; i < 3; i++) await s.head.run({ feature: new ort.Tensor('float32', new Float32Array(2 * L * D), [2, L, D]) });
       for (const x of Object.values(s)) await x.release();
     });
@@ -114,7 +136,15 @@ async function cycles(cycle) {
   const end = rss();
   const h = process.memoryUsage();
   // The slope over the second half tells a leak (still growing) from an allocator reaching its high-water mark.
-  return { cycles: n, startMB: start, endMB: end, checkpointsMB, growthKBPerCycle: slope(samples) * 1024, secondHalfKBPerCycle: slope(samples.slice(Math.floor(n / 2))) * 1024, jsHeapUsedMB: h.heapUsed / 1024 ** 2 };
+  return {
+    cycles: n,
+    startMB: start,
+    endMB: end,
+    checkpointsMB,
+    growthKBPerCycle: slope(samples) * 1024,
+    secondHalfKBPerCycle: slope(samples.slice(Math.floor(n / 2))) * 1024,
+    jsHeapUsedMB: h.heapUsed / 1024 ** 2,
+  };
 }
 
 console.log(JSON.stringify(await parts[values.part]()));

@@ -16,7 +16,16 @@ import { TINY_BUNDLE } from '../web/assets.mjs';
 import { startServer } from '../web/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--enable-unsafe-webgpu',
+];
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 /** Share of committed (position, token) pairs that must equal the float64 host reference on WebGPU (float32). */
 const MIN_SHARE = 0.99;
@@ -74,7 +83,10 @@ describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software ad
   }
 
   it('commits the host reference tokens on real logits (share stated), checks non-finite logits and handles', async () => {
-    const manifest = JSON.parse(await (await fetch(server.url + 'tiny/manifest.json')).text()) as { tokens: { count: number; codebookSize: number; maskId: number }; condition: { numClasses: number; nullClassId: number } };
+    const manifest = JSON.parse(await (await fetch(server.url + 'tiny/manifest.json')).text()) as {
+      tokens: { count: number; codebookSize: number; maskId: number };
+      condition: { numClasses: number; nullClassId: number };
+    };
     const { count: L, codebookSize: K, maskId } = manifest.tokens;
     // Trials: random states (the same number masked per image), guided and plain, k from 1 to all masked.
     const trials: Trial[] = [];
@@ -92,7 +104,14 @@ describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software ad
       const uniforms = new Float64Array(2 * batch * L);
       drawStepUniforms(state, maskId, batch, L, new RandomStreams(t + 1, batch), uniforms);
       const classes = Array.from({ length: batch }, (_, b) => (t + b) % manifest.condition.numClasses);
-      trials.push({ guided, batch, count, state: Array.from(state), classes: guided ? [...classes, ...classes.map(() => manifest.condition.nullClassId)] : classes, uniforms: Array.from(uniforms) });
+      trials.push({
+        guided,
+        batch,
+        count,
+        state: Array.from(state),
+        classes: guided ? [...classes, ...classes.map(() => manifest.condition.nullClassId)] : classes,
+        uniforms: Array.from(uniforms),
+      });
     }
     const page = await open();
     const run = (await page.evaluate(
@@ -112,13 +131,21 @@ describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software ad
         const b = await st.backend('webgpu', '/tiny/');
         const results = [];
         const stepOf = (t: (typeof trials)[number]) => ({
-          batch: t.batch, guided: t.guided, weight: 2, invTemp: 1, noiseScale: 3, state: Int32Array.from(t.state), uniforms: Float64Array.from(t.uniforms), count: t.count,
-          revealedPositions: new Int32Array(t.batch * t.count), revealedTokens: new Int32Array(t.batch * t.count),
+          batch: t.batch,
+          guided: t.guided,
+          weight: 2,
+          invTemp: 1,
+          noiseScale: 3,
+          state: Int32Array.from(t.state),
+          uniforms: Float64Array.from(t.uniforms),
+          count: t.count,
+          revealedPositions: new Int32Array(t.batch * t.count),
+          revealedTokens: new Int32Array(t.batch * t.count),
         });
         for (const t of trials) {
           const rows = t.classes.length;
           const tokens = new Int32Array(rows * L);
-          for (let r = 0; r < rows; r++) tokens.set(t.state.slice((r % t.batch) * L, (r % t.batch + 1) * L), r * L);
+          for (let r = 0; r < rows; r++) tokens.set(t.state.slice((r % t.batch) * L, ((r % t.batch) + 1) * L), r * L);
           const host = new Float32Array(rows * L * K);
           const handle = b.createLogits(6);
           try {
@@ -142,7 +169,9 @@ describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software ad
         bad[firstMasked * K + 1] = Number.NaN;
         b.writeLogits(handle, bad);
         let nonFinite = {};
-        await b.sampleStep(handle, stepOf(t0)).catch((e: { code?: string; details?: unknown; message?: string }) => (nonFinite = { code: e.code, details: e.details, message: e.message }));
+        await b
+          .sampleStep(handle, stepOf(t0))
+          .catch((e: { code?: string; details?: unknown; message?: string }) => (nonFinite = { code: e.code, details: e.details, message: e.message }));
         b.release(handle);
         let released = {};
         await b.sampleStep(handle, stepOf(t0)).catch((e: { code?: string }) => (released = { code: e.code }));
@@ -163,18 +192,29 @@ describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software ad
       const t = trials[i]!;
       const r = run.results[i]!;
       const step: DeviceSampleStep = {
-        batch: t.batch, guided: t.guided, weight: 2, invTemp: 1, noiseScale: 3, state: Int32Array.from(t.state), uniforms: Float64Array.from(t.uniforms), count: t.count,
-        revealedPositions: new Int32Array(t.batch * t.count), revealedTokens: new Int32Array(t.batch * t.count),
+        batch: t.batch,
+        guided: t.guided,
+        weight: 2,
+        invTemp: 1,
+        noiseScale: 3,
+        state: Int32Array.from(t.state),
+        uniforms: Float64Array.from(t.uniforms),
+        count: t.count,
+        revealedPositions: new Int32Array(t.batch * t.count),
+        revealedTokens: new Int32Array(t.batch * t.count),
       };
       sampleStepHost(Float32Array.from(r.logits), L, K, maskId, step, createSamplerScratch(t.batch, L, K), new Int32Array(t.batch * L));
       for (let j = 0; j < t.batch * t.count; j++) {
         total++;
         if (step.revealedPositions[j] === r.positions[j] && step.revealedTokens[j] === r.tokens[j]) same++;
       }
-      for (let b = 0; b < t.batch; b++) for (let j = 1; j < t.count; j++) expect(r.positions[b * t.count + j]!).toBeGreaterThan(r.positions[b * t.count + j - 1]!);
+      for (let b = 0; b < t.batch; b++)
+        for (let j = 1; j < t.count; j++) expect(r.positions[b * t.count + j]!).toBeGreaterThan(r.positions[b * t.count + j - 1]!);
       if (Array.from(step.revealedPositions).every((p, j) => p === r.positions[j])) sameSet++;
     }
-    console.log(`device sampler on WebGPU (SwiftShader, float32) vs host reference (float64), tiny bundle: ${same} of ${total} committed tokens identical (${((100 * same) / total).toFixed(2)}%), same positions in ${sameSet} of ${trials.length} steps`);
+    console.log(
+      `device sampler on WebGPU (SwiftShader, float32) vs host reference (float64), tiny bundle: ${same} of ${total} committed tokens identical (${((100 * same) / total).toFixed(2)}%), same positions in ${sameSet} of ${trials.length} steps`,
+    );
     expect(same / total).toBeGreaterThanOrEqual(MIN_SHARE);
     const firstMasked = trials[0]!.state.indexOf(maskId);
     expect(run.nonFinite).toMatchObject({ code: 'BACKEND_FAILURE', details: { image: Math.floor(firstMasked / L), position: firstMasked % L } });

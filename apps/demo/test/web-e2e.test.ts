@@ -20,7 +20,16 @@ import { defaultBundleDir, TINY_BUNDLE } from '../web/assets.mjs';
 import { startServer } from '../web/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--enable-unsafe-webgpu',
+];
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
 /** Max abs difference of first-step logits, browser vs onnxruntime-node. wasm runs the same CPU kernels; WebGPU reorders float sums. */
@@ -173,7 +182,9 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
       await waitState(page, ['idle', 'no-model']);
       await expect.poll(() => page.locator('#error').isVisible()).toBe(true);
       expect(await page.textContent('#error span')).toMatch(message);
-      expect(await page.evaluate(() => (globalThis as unknown as { document: { body: { dataset: { state: string } } } }).document.body.dataset.state)).toBe('idle'); // the previous model stays
+      expect(await page.evaluate(() => (globalThis as unknown as { document: { body: { dataset: { state: string } } } }).document.body.dataset.state)).toBe(
+        'idle',
+      ); // the previous model stays
     };
     await tryBundle('/missing/', /Could not load the model bundle: .*HTTP 404/);
     await tryBundle('/tampered/', /decoder\.onnx.*sha256/);
@@ -220,18 +231,37 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
         const manifest = JSON.parse(readFileSync(join(c.dir, 'manifest.json'), 'utf8')) as Manifest;
         // The host sampler, so the first step's logits come back to a host buffer that the probe can copy (with the
         // device sampler, the default on WebGPU, they stay in a GPU buffer; device-sampling-e2e.test.ts checks that path).
-        const options: GenerateOptions = { condition: [1, 4], seed: 21, steps: Math.min(4, manifest.tokens.count), predictor: 'shortcut', budget: 2, sampler: 'host' };
+        const options: GenerateOptions = {
+          condition: [1, 4],
+          seed: 21,
+          steps: Math.min(4, manifest.tokens.count),
+          predictor: 'shortcut',
+          budget: 2,
+          sampler: 'host',
+        };
         const page = await open('selftest.html');
         await page.waitForFunction('globalThis.selftest !== undefined');
         const web = await page.evaluate(
-          ([device, opts, path]) => (globalThis as unknown as { selftest: { firstStep(d: string, o: unknown, b: string): Promise<{ device: string; deviceFeatures: boolean; logits: number[]; tokens: number[] }> } }).selftest.firstStep(device, opts, path),
+          ([device, opts, path]) =>
+            (
+              globalThis as unknown as {
+                selftest: {
+                  firstStep(d: string, o: unknown, b: string): Promise<{ device: string; deviceFeatures: boolean; logits: number[]; tokens: number[] }>;
+                };
+              }
+            ).selftest.firstStep(device, opts, path),
           [c.device, options, c.path] as const,
         );
         await page.close();
         expect(web.device).toBe(c.device);
         expect(web.deviceFeatures).toBe(c.device === 'webgpu');
         const files = new Map(manifest.files.map((f) => [f.path, new Uint8Array(readFileSync(join(c.dir, f.path)))]));
-        const node = await OrtBackend.create({ ort: ortNode as unknown as OrtModule, bundle: { manifest: validateManifest(manifest), files }, name: 'onnxruntime-node', device: 'cpu' });
+        const node = await OrtBackend.create({
+          ort: ortNode as unknown as OrtModule,
+          bundle: { manifest: validateManifest(manifest), files },
+          name: 'onnxruntime-node',
+          device: 'cpu',
+        });
         let first: Float32Array | undefined;
         const forward = node.forward.bind(node);
         node.forward = async (input) => {
@@ -244,7 +274,9 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
         expect(web.logits.length).toBe(first!.length);
         let worst = 0;
         for (let i = 0; i < first!.length; i++) worst = Math.max(worst, Math.abs(web.logits[i]! - first![i]!));
-        console.log(`first-step logits, ${c.device} vs onnxruntime-node (${c.bundle} bundle): max abs difference ${worst.toExponential(2)}; final tokens ${web.tokens.every((t, i) => t === r.tokens[i]) ? 'identical' : 'differ'}`);
+        console.log(
+          `first-step logits, ${c.device} vs onnxruntime-node (${c.bundle} bundle): max abs difference ${worst.toExponential(2)}; final tokens ${web.tokens.every((t, i) => t === r.tokens[i]) ? 'identical' : 'differ'}`,
+        );
         expect(worst).toBeLessThanOrEqual(TOL[c.device]);
         expect(first!.some((x) => x !== 0)).toBe(true);
       }, 180_000);
@@ -262,7 +294,12 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
         const page = await open('selftest.html');
         await page.waitForFunction('globalThis.selftest !== undefined');
         const results = await page.evaluate(
-          ([d, g]) => (globalThis as unknown as { selftest: { conformance(d: string, b: string, g: boolean): Promise<CaseResult[]> } }).selftest.conformance(d, '/tiny/', g),
+          ([d, g]) =>
+            (globalThis as unknown as { selftest: { conformance(d: string, b: string, g: boolean): Promise<CaseResult[]> } }).selftest.conformance(
+              d,
+              '/tiny/',
+              g,
+            ),
           [device, deviceFeatures] as const,
         );
         await page.close();

@@ -31,7 +31,9 @@ const { steps, budget } = manifest.sampling;
 const condition = Array.from({ length: BATCH }, (_, i) => i % manifest.condition.numClasses);
 const settings = [
   { label: `vanilla, N=${steps}`, options: { condition, steps, seed: 1, predictor: 'vanilla' } },
-  ...(manifest.graphs.shortcut ? [{ label: `shortcut, N=${steps}, B=${budget ?? 2}`, options: { condition, steps, seed: 1, predictor: 'shortcut', budget: budget ?? 2 } }] : []),
+  ...(manifest.graphs.shortcut
+    ? [{ label: `shortcut, N=${steps}, B=${budget ?? 2}`, options: { condition, steps, seed: 1, predictor: 'shortcut', budget: budget ?? 2 } }]
+    : []),
 ];
 const LOAD = loadavg()[0];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -54,16 +56,31 @@ try {
     await page.waitForFunction('globalThis.selftest !== undefined');
     for (const s of settings) {
       const web = await page.evaluate(([o, r, w, t]) => globalThis.selftest.bench('wasm', o, r, w, 'bundle/', t), [s.options, RUNS, WARMUP, threads]);
-      const node = await OrtBackend.create({ ort, bundle: { manifest, files }, name: 'onnxruntime-node', device: 'cpu', sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: web.threads, interOpNumThreads: 1 } });
+      const node = await OrtBackend.create({
+        ort,
+        bundle: { manifest, files },
+        name: 'onnxruntime-node',
+        device: 'cpu',
+        sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: web.threads, interOpNumThreads: 1 },
+      });
       const nodeMs = [];
       for (let i = 0; i < WARMUP + RUNS; i++) {
         const r = await generate(node, s.options);
         if (i >= WARMUP) nodeMs.push(r.timings.totalMs / r.batch);
       }
       await node.dispose();
-      const row = { label: s.label, threads: web.threads, web: median(web.msPerImage), node: median(nodeMs), webMin: Math.min(...web.msPerImage), nodeMin: Math.min(...nodeMs) };
+      const row = {
+        label: s.label,
+        threads: web.threads,
+        web: median(web.msPerImage),
+        node: median(nodeMs),
+        webMin: Math.min(...web.msPerImage),
+        nodeMin: Math.min(...nodeMs),
+      };
       rows.push(row);
-      console.log(`${s.label}, ${row.threads} thread(s): wasm in Chromium ${row.web.toFixed(2)} (best ${row.webMin.toFixed(2)}) ms/img, onnxruntime-node ${row.node.toFixed(2)} (best ${row.nodeMin.toFixed(2)}) ms/img`);
+      console.log(
+        `${s.label}, ${row.threads} thread(s): wasm in Chromium ${row.web.toFixed(2)} (best ${row.webMin.toFixed(2)}) ms/img, onnxruntime-node ${row.node.toFixed(2)} (best ${row.nodeMin.toFixed(2)}) ms/img`,
+      );
     }
     await page.close();
   }
@@ -80,7 +97,10 @@ try {
     '',
     '| setting | threads | wasm in Chromium, ms/image: median (best) | onnxruntime-node CPU, ms/image: median (best) | wasm / node: median (best) |',
     '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.label} | ${r.threads} | ${r.web.toFixed(2)} (${r.webMin.toFixed(2)}) | ${r.node.toFixed(2)} (${r.nodeMin.toFixed(2)}) | ${(r.web / r.node).toFixed(2)}x (${(r.webMin / r.nodeMin).toFixed(2)}x) |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.threads} | ${r.web.toFixed(2)} (${r.webMin.toFixed(2)}) | ${r.node.toFixed(2)} (${r.nodeMin.toFixed(2)}) | ${(r.web / r.node).toFixed(2)}x (${(r.webMin / r.nodeMin).toFixed(2)}x) |`,
+    ),
     '',
     'Target: wasm within 2x of Node. WebGPU is not timed here: headless Chromium only has a software adapter (SwiftShader).',
     END,

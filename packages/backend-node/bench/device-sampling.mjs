@@ -43,7 +43,17 @@ const settings = [
 const backend = await createNodeBackend({ bundle: args.bundle, deviceSampling: true, ...threads });
 const { count: L, codebookSize: K } = backend.manifest.tokens;
 const classes = backend.manifest.condition.numClasses;
-const report = { bundle: backend.manifest.name, L, K, cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, agreement: {}, perStep: {}, generate: {} };
+const report = {
+  bundle: backend.manifest.name,
+  L,
+  K,
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  node: process.version,
+  agreement: {},
+  perStep: {},
+  generate: {},
+};
 
 // 1. Agreement and per-step sampling time over `images` images (after a warm-up that builds the sampler graphs).
 const { backend: probe, stats } = samplerAgreementProbe(backend);
@@ -56,7 +66,11 @@ for (const s of settings) {
   }
   report.agreement[s.label] = { committed: stats.total - before.total, identical: stats.same - before.same };
   if (stats.steps === before.steps) continue;
-  report.perStep[s.label] = { steps: stats.steps - before.steps, hostSamplerMs: (stats.hostMs - before.hostMs) / (stats.steps - before.steps), deviceSamplerMs: (stats.deviceMs - before.deviceMs) / (stats.steps - before.steps) };
+  report.perStep[s.label] = {
+    steps: stats.steps - before.steps,
+    hostSamplerMs: (stats.hostMs - before.hostMs) / (stats.steps - before.steps),
+    deviceSamplerMs: (stats.deviceMs - before.deviceMs) / (stats.steps - before.steps),
+  };
 }
 report.agreement.all = { images, committed: stats.total, identical: stats.same, share: stats.same / stats.total, differing: stats.differing };
 

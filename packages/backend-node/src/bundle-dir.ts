@@ -35,7 +35,10 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
  */
 export async function readBundleDir(dir: string): Promise<BundleFiles> {
   if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
-    throw new MigmError('INVALID_OPTION', `Invalid bundle directory: got ${typeof dir === 'string' ? JSON.stringify(dir.slice(0, 80)) : typeof dir}; a non-empty path is allowed.`);
+    throw new MigmError(
+      'INVALID_OPTION',
+      `Invalid bundle directory: got ${typeof dir === 'string' ? JSON.stringify(dir.slice(0, 80)) : typeof dir}; a non-empty path is allowed.`,
+    );
   }
   const given = resolve(dir);
   const root = await realpath(given).catch(() => null);

@@ -66,14 +66,27 @@ export function disableOrtTelemetry(): void {
  * const images = await backend.decode(result.tokens, result.batch);
  * await backend.dispose();
  */
-const NODE_OPTION_KEYS = ['bundle', 'device', 'threads', 'spinning', 'graphOptimizationLevel', 'shortcut', 'classifier', 'onFallback', 'deviceSampling'] as const satisfies readonly (keyof NodeBackendOptions)[];
+const NODE_OPTION_KEYS = [
+  'bundle',
+  'device',
+  'threads',
+  'spinning',
+  'graphOptimizationLevel',
+  'shortcut',
+  'classifier',
+  'onFallback',
+  'deviceSampling',
+] as const satisfies readonly (keyof NodeBackendOptions)[];
 // Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
 const everyNodeKey: [Exclude<keyof NodeBackendOptions, (typeof NODE_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
 void everyNodeKey;
 
 export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtBackend> {
   if (given === null || typeof given !== 'object') {
-    throw new MigmError('INVALID_OPTION', `Invalid options: got ${given === null ? 'null' : typeof given}; an object { bundle, device?, threads?, ... } is allowed.`);
+    throw new MigmError(
+      'INVALID_OPTION',
+      `Invalid options: got ${given === null ? 'null' : typeof given}; an object { bundle, device?, threads?, ... } is allowed.`,
+    );
   }
   // Unknown keys are refused (a typo must not be ignored); null means the default, as in generate().
   const options = checkOptionKeys(given, NODE_OPTION_KEYS, 'createNodeBackend()');
@@ -81,11 +94,17 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
   const isFiles = typeof b === 'object' && b !== null && 'manifest' in b && 'files' in b;
   if (!(typeof b === 'string' && b.length > 0) && !isFiles) {
     const got = b === undefined ? 'nothing' : b === null ? 'null' : typeof b === 'string' ? '""' : `a ${typeof b}`;
-    throw new MigmError('INVALID_OPTION', `Invalid option 'bundle': got ${got}; a bundle directory path or the result of readBundleDir() is required (the default bundle: bundleDir() from @migm/bundle-fashion-mnist).`);
+    throw new MigmError(
+      'INVALID_OPTION',
+      `Invalid option 'bundle': got ${got}; a bundle directory path or the result of readBundleDir() is required (the default bundle: bundleDir() from @migm/bundle-fashion-mnist).`,
+    );
   }
   const level = options.graphOptimizationLevel;
   if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
-    throw new MigmError('INVALID_OPTION', `Invalid option 'graphOptimizationLevel': got ${typeof level === 'string' ? JSON.stringify(level.slice(0, 40)) : `a ${typeof level}`}; allowed: disabled, basic, extended, all.`);
+    throw new MigmError(
+      'INVALID_OPTION',
+      `Invalid option 'graphOptimizationLevel': got ${typeof level === 'string' ? JSON.stringify(level.slice(0, 40)) : `a ${typeof level}`}; allowed: disabled, basic, extended, all.`,
+    );
   }
   const device = options.device ?? 'cpu';
   if (!NODE_DEVICES.includes(device)) {

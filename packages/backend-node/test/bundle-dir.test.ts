@@ -69,7 +69,10 @@ describe('readBundleDir on a hostile bundle', () => {
     try {
       await rm(join(dir, 'decoder.onnx'));
       await symlink(join(o, 'secret.onnx'), join(dir, 'decoder.onnx'));
-      await expect(readBundleDir(dir)).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringMatching(/decoder\.onnx is a symbolic link.*leading outside the bundle/) });
+      await expect(readBundleDir(dir)).rejects.toMatchObject({
+        code: 'BUNDLE_MISMATCH',
+        message: expect.stringMatching(/decoder\.onnx is a symbolic link.*leading outside the bundle/),
+      });
       await rm(join(dir, 'decoder.onnx'));
       await writeFile(join(dir, 'copy.onnx'), 'decoder!');
       await symlink('copy.onnx', join(dir, 'decoder.onnx'));
@@ -90,7 +93,10 @@ describe('readBundleDir on a hostile bundle', () => {
         m.graphs.decoder.file = 'sub/secret.onnx';
       });
       await symlink(o, join(dir, 'sub'));
-      await expect(readBundleDir(dir)).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('sub/secret.onnx is a symbolic link or lies behind one leading outside') });
+      await expect(readBundleDir(dir)).rejects.toMatchObject({
+        code: 'BUNDLE_MISMATCH',
+        message: expect.stringContaining('sub/secret.onnx is a symbolic link or lies behind one leading outside'),
+      });
       await rm(join(dir, 'manifest.json'));
       await writeFile(join(o, 'passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
       await symlink(join(o, 'passwd'), join(dir, 'manifest.json'));
@@ -122,14 +128,20 @@ describe('readBundleDir on a hostile bundle', () => {
     await writeBundle();
     await truncate(join(dir, 'base.onnx'), 64 * 1024 ** 3); // sparse: 64 GiB announced, nothing allocated
     const rssBefore = process.memoryUsage().rss;
-    await expect(readBundleDir(dir)).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining(`base.onnx has ${64 * 1024 ** 3} bytes; the manifest says 10`) });
+    await expect(readBundleDir(dir)).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringContaining(`base.onnx has ${64 * 1024 ** 3} bytes; the manifest says 10`),
+    });
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 ** 2);
   });
 
   it('bounds the manifest size', async () => {
     await writeFile(join(dir, 'manifest.json'), '');
     await truncate(join(dir, 'manifest.json'), MAX_MANIFEST_BYTES + 1);
-    await expect(readBundleDir(dir)).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining(`at most ${MAX_MANIFEST_BYTES} are allowed`) });
+    await expect(readBundleDir(dir)).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringContaining(`at most ${MAX_MANIFEST_BYTES} are allowed`),
+    });
   });
 
   it('accepts a bundle directory reached through a symlink (package managers link packages)', async () => {

@@ -17,7 +17,10 @@ describe('createNodeBackend deviceSampling', () => {
     const b = await createNodeBackend({ bundle: TINY, threads: 1 });
     expect(b.capabilities.deviceSampling).toBe(false);
     await b.dispose();
-    await expect(createNodeBackend({ bundle: TINY, deviceSampling: 1 as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('deviceSampling') });
+    await expect(createNodeBackend({ bundle: TINY, deviceSampling: 1 as never })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('deviceSampling'),
+    });
   });
 
   it.skipIf(!existsSync(`${DEFAULT_BUNDLE}manifest.json`))(
@@ -29,12 +32,20 @@ describe('createNodeBackend deviceSampling', () => {
       let images = 0;
       for (const [i, options] of [{ predictor: 'vanilla' }, { predictor: 'shortcut', budget: 5 }].entries()) {
         for (const seed of [1, 2]) {
-          const r = await generate(probe, { ...options, steps: 16, condition: Array.from({ length: 5 }, (_, j) => (seed * 5 + j + i) % classes), seed, sampler: 'device' } as never);
+          const r = await generate(probe, {
+            ...options,
+            steps: 16,
+            condition: Array.from({ length: 5 }, (_, j) => (seed * 5 + j + i) % classes),
+            seed,
+            sampler: 'device',
+          } as never);
           expect(r.sampler.device).toBe(true);
           images += r.batch;
         }
       }
-      console.log(`device sampler (float64, CPU provider) vs host reference, default bundle: ${stats.same} of ${stats.total} committed tokens identical over ${images} images (${stats.steps} steps)`);
+      console.log(
+        `device sampler (float64, CPU provider) vs host reference, default bundle: ${stats.same} of ${stats.total} committed tokens identical over ${images} images (${stats.steps} steps)`,
+      );
       expect(stats.total).toBeGreaterThan(0);
       // Identical on the build machine; a CPU whose libm rounds one log differently could flip a near-tie.
       expect(stats.same / stats.total).toBeGreaterThanOrEqual(0.999);

@@ -9,7 +9,10 @@ import { createNodeBackend, readBundleDir } from '../src/index.js';
 const TINY = fileURLToPath(new URL('../../backend-ort/test/fixtures/tiny-bundle/', import.meta.url));
 
 describe('createNodeBackend conformance (cpu)', () => {
-  const { cases, cleanup } = backendConformance({ create: () => createNodeBackend({ bundle: TINY, threads: 1 }), liveFeatures: (b) => (b as OrtBackend).liveFeatures });
+  const { cases, cleanup } = backendConformance({
+    create: () => createNodeBackend({ bundle: TINY, threads: 1 }),
+    liveFeatures: (b) => (b as OrtBackend).liveFeatures,
+  });
   afterAll(cleanup);
   for (const c of cases) it(c.name, c.run);
 });
@@ -21,7 +24,10 @@ describe('createNodeBackend devices', () => {
     await b.dispose();
   });
   it("asking for 'cuda' where it is absent is a clear UNSUPPORTED error that says how to enable it", async () => {
-    await expect(createNodeBackend({ bundle: TINY, device: 'cuda' })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining('ONNXRUNTIME_NODE_INSTALL=cuda12') });
+    await expect(createNodeBackend({ bundle: TINY, device: 'cuda' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringContaining('ONNXRUNTIME_NODE_INSTALL=cuda12'),
+    });
   });
   it("'auto' falls back to the CPU and reports the fall-back", async () => {
     const fallbacks: string[] = [];
@@ -31,13 +37,25 @@ describe('createNodeBackend devices', () => {
     await b.dispose();
   });
   it('rejects unknown devices and bad thread counts', async () => {
-    await expect(createNodeBackend({ bundle: TINY, device: 'tpu' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('cpu, cuda, auto') });
+    await expect(createNodeBackend({ bundle: TINY, device: 'tpu' as never })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('cpu, cuda, auto'),
+    });
     await expect(createNodeBackend({ bundle: TINY, threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(createNodeBackend({} as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("'bundle': got nothing") });
-    await expect(createNodeBackend({ bundle: 42 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('readBundleDir') });
+    await expect(createNodeBackend({ bundle: 42 } as never)).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('readBundleDir'),
+    });
     await expect(createNodeBackend(undefined as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-    await expect(createNodeBackend({ bundle: TINY, graphOptimizationLevel: 'max' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('graphOptimizationLevel') });
-    await expect(createNodeBackend({ bundle: TINY, spinning: 'yes' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('spinning') });
+    await expect(createNodeBackend({ bundle: TINY, graphOptimizationLevel: 'max' as never })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('graphOptimizationLevel'),
+    });
+    await expect(createNodeBackend({ bundle: TINY, spinning: 'yes' as never })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('spinning'),
+    });
   });
   it('runs with onnxruntime thread spinning on and off (same tokens)', async () => {
     const run = async (spinning: boolean) => {
@@ -64,7 +82,10 @@ describe('concurrent generate() on one backend', () => {
 
 describe('createNodeBackend option keys', () => {
   it('refuses an unknown key naming the closest one, and takes null as the default', async () => {
-    await expect(createNodeBackend({ bundle: TINY, thread: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("did you mean 'threads'?") });
+    await expect(createNodeBackend({ bundle: TINY, thread: 1 } as never)).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining("did you mean 'threads'?"),
+    });
     const b = await createNodeBackend({ bundle: TINY, device: null, threads: null } as never);
     expect(b.device).toBe('cpu');
     await b.dispose();

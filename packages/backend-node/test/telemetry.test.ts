@@ -17,7 +17,11 @@ function loadInChild(extraArgs: string[], env: Record<string, string> = {}) {
   const script = `const { createNodeBackend } = await import(${JSON.stringify(DIST)}); const b = await createNodeBackend({ bundle: ${JSON.stringify(TINY)} }); await b.dispose(); console.log('loaded');`;
   // A user's machine: no ORT_DISABLE_TELEMETRY, and no CI variable (onnxruntime's telemetry stays quiet under CI=true).
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'ORT_DISABLE_TELEMETRY' && k !== 'CI')) as Record<string, string>;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, ...extraArgs], { env: { ...base, HOME: home, TMPDIR: tmp, ...env }, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, ...extraArgs], {
+    env: { ...base, HOME: home, TMPDIR: tmp, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, signal: r.signal, stdout: r.stdout, home: readdirSync(home), tmp: readdirSync(tmp) };
 }
 

@@ -98,7 +98,11 @@ export class DeviceSampler {
       // a and b as core's guideRow computes them, in float64.
       feeds[SAMPLER_IO.a] = scalar(step.invTemp * (1 + step.weight));
       feeds[SAMPLER_IO.b] = scalar(step.invTemp * step.weight);
-      feeds[SAMPLER_IO.uncondRows] = new Tensor('int32', condRows.map((r) => r + B * L), [B, m]);
+      feeds[SAMPLER_IO.uncondRows] = new Tensor(
+        'int32',
+        condRows.map((r) => r + B * L),
+        [B, m],
+      );
     } else {
       feeds[SAMPLER_IO.a] = scalar(step.invTemp);
     }
@@ -117,14 +121,16 @@ export class DeviceSampler {
       }
       const pick = (await read(out[SAMPLER_IO.pick]!)) as BigInt64Array;
       const ids = (await read(out[SAMPLER_IO.tokens]!)) as BigInt64Array;
-      if (pick.length !== B * k || ids.length !== B * k) throw new MigmError('BACKEND_FAILURE', `The device sampler returned ${pick.length} picks for ${B} images of ${k} (${this.#o.where}).`);
+      if (pick.length !== B * k || ids.length !== B * k)
+        throw new MigmError('BACKEND_FAILURE', `The device sampler returned ${pick.length} picks for ${B} images of ${k} (${this.#o.where}).`);
       // Ascending positions per image: the picks index the ascending masked positions, so mark and sweep (O(m)).
       const slot = new Int32Array(m);
       for (let b = 0; b < B; b++) {
         slot.fill(-1);
         for (let j = 0; j < k; j++) {
           const at = Number(pick[b * k + j]!);
-          if (!(at >= 0 && at < m) || slot[at] !== -1) throw new MigmError('BACKEND_FAILURE', `The device sampler returned an invalid pick ${at} for image ${b} (${this.#o.where}).`);
+          if (!(at >= 0 && at < m) || slot[at] !== -1)
+            throw new MigmError('BACKEND_FAILURE', `The device sampler returned an invalid pick ${at} for image ${b} (${this.#o.where}).`);
           slot[at] = Number(ids[b * k + j]!);
         }
         for (let at = 0, j = 0; at < m; at++) {

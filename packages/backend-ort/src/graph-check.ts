@@ -6,11 +6,7 @@ import type { InferenceSession } from './ort-types.js';
  * name, with the declared dtype and rank, and fixed dimensions agree. Throws `BUNDLE_MISMATCH` naming the
  * file, the tensor and the difference.
  */
-export function checkGraph(
-  file: string,
-  session: InferenceSession,
-  spec: { inputs: Record<string, TensorSpec>; outputs: Record<string, TensorSpec> },
-): void {
+export function checkGraph(file: string, session: InferenceSession, spec: { inputs: Record<string, TensorSpec>; outputs: Record<string, TensorSpec> }): void {
   const problems: string[] = [];
   const sides = [
     ['input', spec.inputs, session.inputMetadata, session.inputNames],

@@ -72,11 +72,18 @@ export function checkGraphBytes(file: string, bytes: Uint8Array): void {
   const p = inspectGraph(bytes);
   const lines: string[] = [];
   if (p.externalTensors.length > 0) {
-    const names = p.externalTensors.slice(0, 5).map((n) => `'${printable(n)}'`).join(', ');
-    lines.push(`${p.externalTensors.length} tensor(s) keep their data in external files (${names}); the bundle format requires every weight inside the .onnx file`);
+    const names = p.externalTensors
+      .slice(0, 5)
+      .map((n) => `'${printable(n)}'`)
+      .join(', ');
+    lines.push(
+      `${p.externalTensors.length} tensor(s) keep their data in external files (${names}); the bundle format requires every weight inside the .onnx file`,
+    );
   }
   if (p.domains.length > 0) {
-    lines.push(`it uses operator domain(s) ${p.domains.map((d) => `'${printable(d)}'`).join(', ')}; allowed: ${ALLOWED_OP_DOMAINS.map((d) => `'${d}'`).join(', ')}`);
+    lines.push(
+      `it uses operator domain(s) ${p.domains.map((d) => `'${printable(d)}'`).join(', ')}; allowed: ${ALLOWED_OP_DOMAINS.map((d) => `'${d}'`).join(', ')}`,
+    );
   }
   lines.push(...p.malformed);
   if (lines.length > 0) {

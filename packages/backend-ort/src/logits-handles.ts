@@ -27,7 +27,8 @@ export class LogitsHandles<S> {
   }
 
   create(rows: number, tokens: number, vocab: number, make: (rows: number) => S): LogitsHandle<S> {
-    if (!Number.isInteger(rows) || rows < 1 || rows > MAX_LOGITS_ROWS) throw new MigmError('INVALID_OPTION', `createLogits: rows must be an integer from 1 to ${MAX_LOGITS_ROWS}, got ${rows}.`);
+    if (!Number.isInteger(rows) || rows < 1 || rows > MAX_LOGITS_ROWS)
+      throw new MigmError('INVALID_OPTION', `createLogits: rows must be an integer from 1 to ${MAX_LOGITS_ROWS}, got ${rows}.`);
     const h = new LogitsHandle<S>([rows, tokens, vocab], make(rows));
     this.#live.add(h);
     return h;

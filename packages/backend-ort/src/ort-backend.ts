@@ -66,8 +66,22 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
   }
 
   private constructor(options: OrtBackendOptions, sessions: Sessions) {
-    const { ort, bundle: { manifest }, name, device } = options;
-    super({ ort, manifest, sessions, name, device, deviceFeatures: false, sampler: options.deviceSampling === true ? samplerOptions(options) : null, featureType: HostFeature });
+    const {
+      ort,
+      bundle: { manifest },
+      name,
+      device,
+    } = options;
+    super({
+      ort,
+      manifest,
+      sessions,
+      name,
+      device,
+      deviceFeatures: false,
+      sampler: options.deviceSampling === true ? samplerOptions(options) : null,
+      featureType: HostFeature,
+    });
   }
 
   async readFeature(feature: FeatureTensor): Promise<Float32Array> {
@@ -78,14 +92,23 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
   async classify(images: ImageBatch): Promise<Classification> {
     const session = this.sessions.classifier;
     this.alive();
-    if (!session) throw new MigmError('UNSUPPORTED', 'The classifier graph is not loaded: create the backend with classifier: true (and a bundle that has graphs.classifier).');
+    if (!session)
+      throw new MigmError(
+        'UNSUPPORTED',
+        'The classifier graph is not loaded: create the backend with classifier: true (and a bundle that has graphs.classifier).',
+      );
     const g = this.manifest.graphs.classifier!;
     const { batch, channels, height, width } = images;
     checkLength('classify', 'pixels', images.data.length, batch * channels * height * width);
     const numClasses = this.manifest.condition.numClasses;
     const fShape = g.outputs['features']!.shape;
     const featureDim = typeof fShape[1] === 'number' ? fShape[1] : 0;
-    const results = await this.#run('classifier', session, { [g.inputs['pixels']!.name]: new this.ort.Tensor('float32', images.data, [batch, channels, height, width]) }, []);
+    const results = await this.#run(
+      'classifier',
+      session,
+      { [g.inputs['pixels']!.name]: new this.ort.Tensor('float32', images.data, [batch, channels, height, width]) },
+      [],
+    );
     const logits = results[g.outputs['logits']!.name]!.data as Float32Array;
     const features = results[g.outputs['features']!.name]!.data as Float32Array;
     checkLength('classify', 'logits output', logits.length, batch * numClasses);
@@ -116,7 +139,13 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
   }
 
   protected override combineFeatures(features: readonly HostFeature[], coefs: readonly number[], dims: FeatureDims): HostFeature {
-    return this.#pooled(dims, (out) => combineHost(out, features.map((f) => f.data), coefs));
+    return this.#pooled(dims, (out) =>
+      combineHost(
+        out,
+        features.map((f) => f.data),
+        coefs,
+      ),
+    );
   }
 
   protected override freeFeature(feature: HostFeature): void {
@@ -130,7 +159,12 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
   }
 
   /** Outputs go straight into host buffers: the caller's logits (or a handle's rows), a pooled feature, pixels. */
-  protected override async runGraph(role: GraphRole, session: InferenceSession, feeds: Record<string, Tensor>, outputs: GraphOutputs<Float32Array>): Promise<HostFeature | undefined> {
+  protected override async runGraph(
+    role: GraphRole,
+    session: InferenceSession,
+    feeds: Record<string, Tensor>,
+    outputs: GraphOutputs<Float32Array>,
+  ): Promise<HostFeature | undefined> {
     const into: [string, Float32Array, readonly number[]][] = [];
     if (outputs.logits) {
       const { name, target, rows } = outputs.logits;
@@ -189,7 +223,12 @@ function samplerOptions(options: OrtBackendOptions): DeviceSamplerOptions {
     ort: options.ort as unknown as SamplerOrt,
     manifest: options.bundle.manifest,
     precision: 'float64',
-    sessionOptions: { executionProviders: [provider], graphOptimizationLevel: 'all', ...(threads !== undefined ? { intraOpNumThreads: threads } : {}), ...(options.sessionOptions?.extra ? { extra: options.sessionOptions.extra } : {}) },
+    sessionOptions: {
+      executionProviders: [provider],
+      graphOptimizationLevel: 'all',
+      ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
+      ...(options.sessionOptions?.extra ? { extra: options.sessionOptions.extra } : {}),
+    },
     where: `${options.name} on ${provider}`,
   };
 }

@@ -1,4 +1,20 @@
-import { checkSampleStep, checkTerms, MigmError, type Backend, type BackendCapabilities, type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type GraphRole, type ImageBatch, type Manifest, type TensorSpec, type VelocityControl } from '@migm/core/backend';
+import {
+  checkSampleStep,
+  checkTerms,
+  MigmError,
+  type Backend,
+  type BackendCapabilities,
+  type DeviceLogits,
+  type DeviceSampleStep,
+  type FeatureTensor,
+  type FeatureTerm,
+  type ForwardInput,
+  type GraphRole,
+  type ImageBatch,
+  type Manifest,
+  type TensorSpec,
+  type VelocityControl,
+} from '@migm/core/backend';
 import { affineHeadVerdict, checkDecodeInput, checkForwardInput, checkGuidedHead, checkVelocityControl } from './backend-inputs.js';
 import { DeviceSampler, type DeviceSamplerOptions, type SamplerTraffic } from './device-sampler.js';
 import { InFlight } from './in-flight.js';
@@ -68,7 +84,12 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     this.manifest = parts.manifest;
     this.#featureType = parts.featureType;
     const deviceSampling = parts.sampler !== null;
-    this.#capabilities = { velocity: parts.sessions.shortcut !== undefined, deviceFeatures: parts.deviceFeatures, guidedHead: this.manifest.graphs.head.affine === true, deviceSampling };
+    this.#capabilities = {
+      velocity: parts.sessions.shortcut !== undefined,
+      deviceFeatures: parts.deviceFeatures,
+      guidedHead: this.manifest.graphs.head.affine === true,
+      deviceSampling,
+    };
     // An optional Backend method a backend cannot serve is absent (an own undefined property over the
     // prototype's method), so core's capability check sees the method and the flag agree.
     if (!parts.sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
@@ -179,7 +200,12 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     const guided = this.guideFeature(f, weight, [batch, L, D]);
     try {
       const g = this.manifest.graphs.head;
-      await this.runGraph('head', session, { [g.inputs['feature']!.name]: this.featureTensor(guided) }, { logits: { name: g.outputs['logits']!.name, target, rows: batch } });
+      await this.runGraph(
+        'head',
+        session,
+        { [g.inputs['feature']!.name]: this.featureTensor(guided) },
+        { logits: { name: g.outputs['logits']!.name, target, rows: batch } },
+      );
     } finally {
       this.freeFeature(guided);
     }
@@ -206,7 +232,13 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     this.alive();
     const dims = checkTerms(terms);
     const features = terms.map((t) => this.own(t.feature));
-    return this.#keep(this.combineFeatures(features, terms.map((t) => t.coef), dims));
+    return this.#keep(
+      this.combineFeatures(
+        features,
+        terms.map((t) => t.coef),
+        dims,
+      ),
+    );
   }
 
   abstract readFeature(feature: FeatureTensor): Promise<Float32Array>;
@@ -229,9 +261,14 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     checkDecodeInput(this.manifest, tokens, batch);
     const g = this.manifest.graphs.decoder;
     const data = new Float32Array(batch * channels * height * width);
-    await this.runGraph('decoder', session, { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [batch, L]) }, {
-      host: { name: g.outputs['pixels']!.name, buffer: data, dims: [batch, channels, height, width] },
-    });
+    await this.runGraph(
+      'decoder',
+      session,
+      { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [batch, L]) },
+      {
+        host: { name: g.outputs['pixels']!.name, buffer: data, dims: [batch, channels, height, width] },
+      },
+    );
     return { data, batch, channels, height, width };
   }
 
@@ -287,7 +324,9 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     } catch (err) {
       this.alive(); // a run cut short by dispose() is DISPOSED, not a runtime failure
       const on = how.on === undefined ? '' : ` on ${how.on}`;
-      throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file})${on}: ${errorText(err)}`, { cause: err });
+      throw new MigmError('BACKEND_FAILURE', `onnxruntime failed running graph ${role} (${this.manifest.graphs[role]!.file})${on}: ${errorText(err)}`, {
+        cause: err,
+      });
     }
     if (this.#disposed) {
       how.discard?.(results);
@@ -332,7 +371,8 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     this.alive();
     const type = this.#featureType;
     if (!(feature instanceof type) || !this.#live.has(feature)) {
-      if (feature instanceof type && (feature as { released?: unknown }).released === true) throw new MigmError('DISPOSED', 'This feature tensor was released and cannot be used.');
+      if (feature instanceof type && (feature as { released?: unknown }).released === true)
+        throw new MigmError('DISPOSED', 'This feature tensor was released and cannot be used.');
       throw new MigmError('INVALID_OPTION', 'This feature tensor was not made by this backend.');
     }
     return feature;

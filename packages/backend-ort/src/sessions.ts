@@ -38,7 +38,10 @@ export async function createSessions(
       try {
         session = await ort.InferenceSession.create(bytes, optionsFor(role));
       } catch (err) {
-        throw new MigmError('BACKEND_FAILURE', `onnxruntime could not load ${spec.file} (graph ${role}) on ${device}: ${errorText(err)}`, { cause: err, details: { file: spec.file, device } });
+        throw new MigmError('BACKEND_FAILURE', `onnxruntime could not load ${spec.file} (graph ${role}) on ${device}: ${errorText(err)}`, {
+          cause: err,
+          details: { file: spec.file, device },
+        });
       }
       sessions[role] = session;
       checkGraph(spec.file, session, spec);
@@ -56,7 +59,12 @@ export async function releaseSessions(sessions: Sessions): Promise<void> {
 
 /** An integer input tensor in the dtype the manifest declares (int64 graphs get a converted copy). */
 export function intTensor(ort: Pick<OrtModule, 'Tensor'>, spec: TensorSpec, data: Int32Array, dims: readonly number[]): Tensor {
-  if (spec.dtype === 'int64') return new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), dims);
+  if (spec.dtype === 'int64')
+    return new ort.Tensor(
+      'int64',
+      BigInt64Array.from(data, (v) => BigInt(v)),
+      dims,
+    );
   return new ort.Tensor('int32', data, dims);
 }
 

@@ -19,7 +19,13 @@ const manifest = { ...testManifest(), tokens: { ...testManifest().tokens, count:
 describe.skipIf(!existsSync(ICD))('DeviceSampler on onnxruntime-node WebGPU (software Vulkan), float32', () => {
   // Dawn's Vulkan loader reads this when the first WebGPU session starts, which is in this test process.
   process.env['VK_ICD_FILENAMES'] ??= ICD;
-  const sampler = new DeviceSampler({ ort: ort as unknown as SamplerOrt, manifest, precision: 'float32', sessionOptions: { executionProviders: ['webgpu'], logSeverityLevel: 3 }, where: 'onnxruntime-node on webgpu' });
+  const sampler = new DeviceSampler({
+    ort: ort as unknown as SamplerOrt,
+    manifest,
+    precision: 'float32',
+    sessionOptions: { executionProviders: ['webgpu'], logSeverityLevel: 3 },
+    where: 'onnxruntime-node on webgpu',
+  });
   afterAll(() => sampler.release());
 
   it('commits the host reference tokens (share stated) and reports non-finite logits like the host', async () => {
@@ -39,7 +45,18 @@ describe.skipIf(!existsSync(ICD))('DeviceSampler on onnxruntime-node WebGPU (sof
       const uniforms = new Float64Array(2 * B * L);
       drawStepUniforms(state, K, B, L, new RandomStreams(trial, B), uniforms);
       const count = [1, Math.max(1, masked >> 1), masked][trial % 3]!;
-      const make = (): DeviceSampleStep => ({ batch: B, guided, weight: 1.5, invTemp: 1, noiseScale: 2, state, uniforms, count, revealedPositions: new Int32Array(B * count), revealedTokens: new Int32Array(B * count) });
+      const make = (): DeviceSampleStep => ({
+        batch: B,
+        guided,
+        weight: 1.5,
+        invTemp: 1,
+        noiseScale: 2,
+        state,
+        uniforms,
+        count,
+        revealedPositions: new Int32Array(B * count),
+        revealedTokens: new Int32Array(B * count),
+      });
       const want = make();
       const got = make();
       sampleStepHost(logits, L, K, K, want, createSamplerScratch(B, L, K), new Int32Array(B * L));
@@ -51,10 +68,15 @@ describe.skipIf(!existsSync(ICD))('DeviceSampler on onnxruntime-node WebGPU (sof
       if (trial === 0) {
         const first = state.indexOf(K);
         logits[first * K + 2] = Number.NaN;
-        await expect(sampler.run(new ort.Tensor('float32', logits, [logits.length / (L * K), L, K]) as never, make(), masked)).rejects.toMatchObject({ code: 'BACKEND_FAILURE', details: { image: Math.floor(first / L), position: first % L } });
+        await expect(sampler.run(new ort.Tensor('float32', logits, [logits.length / (L * K), L, K]) as never, make(), masked)).rejects.toMatchObject({
+          code: 'BACKEND_FAILURE',
+          details: { image: Math.floor(first / L), position: first % L },
+        });
       }
     }
-    console.log(`device sampler on onnxruntime-node WebGPU (SwiftShader Vulkan, float32): ${same} of ${total} committed tokens equal the float64 host reference`);
+    console.log(
+      `device sampler on onnxruntime-node WebGPU (SwiftShader Vulkan, float32): ${same} of ${total} committed tokens equal the float64 host reference`,
+    );
     expect(same / total).toBeGreaterThanOrEqual(0.99);
   }, 120_000);
 });

@@ -12,7 +12,13 @@ import { DeviceSampler, type SamplerOrt } from '../src/device-sampler.js';
 const L = 24;
 const K = 40;
 const manifest = { ...testManifest(), tokens: { ...testManifest().tokens, count: L, codebookSize: K, maskId: K } } as Manifest;
-const sampler = new DeviceSampler({ ort: ort as unknown as SamplerOrt, manifest, precision: 'float64', sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: 1 }, where: 'test' });
+const sampler = new DeviceSampler({
+  ort: ort as unknown as SamplerOrt,
+  manifest,
+  precision: 'float64',
+  sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: 1 },
+  where: 'test',
+});
 afterAll(() => sampler.release());
 
 /** A state [B, L] with the same `masked` positions masked per image (different positions per image). */
@@ -27,7 +33,19 @@ function stateOf(B: number, masked: number, seed: number): Int32Array {
 }
 
 function stepOf(B: number, guided: boolean, state: Int32Array, uniforms: Float64Array, count: number, extra: Partial<DeviceSampleStep> = {}): DeviceSampleStep {
-  return { batch: B, guided, weight: 2.5, invTemp: 1.3, noiseScale: 4, state, uniforms, count, revealedPositions: new Int32Array(B * count), revealedTokens: new Int32Array(B * count), ...extra };
+  return {
+    batch: B,
+    guided,
+    weight: 2.5,
+    invTemp: 1.3,
+    noiseScale: 4,
+    state,
+    uniforms,
+    count,
+    revealedPositions: new Int32Array(B * count),
+    revealedTokens: new Int32Array(B * count),
+    ...extra,
+  };
 }
 
 async function compare(logits: Float32Array, step: DeviceSampleStep): Promise<{ same: number; total: number }> {
@@ -93,7 +111,11 @@ describe('DeviceSampler (onnxruntime-node, float64) against sampleStepHost', () 
       if (r < B * L) logits[r * K + ((r + 3) % K)] = -Infinity;
       logits[r * K + ((r + 5) % K)] = 700 - 30; // ~1e-13 of the mass
     }
-    for (const [u0, u1] of [[1e-16, 1e-12], [1 - 2 ** -53, 1 - 1e-12], [0.5, 0.5]] as const) {
+    for (const [u0, u1] of [
+      [1e-16, 1e-12],
+      [1 - 2 ** -53, 1 - 1e-12],
+      [0.5, 0.5],
+    ] as const) {
       const uniforms = new Float64Array(2 * B * L);
       for (let i = 0; i < B * L; i++) if (state[i] === K) uniforms.set([u0, u1], 2 * i);
       await compare(logits, stepOf(B, false, state, uniforms, 6, { invTemp: 1 }));
@@ -120,10 +142,15 @@ describe('DeviceSampler (onnxruntime-node, float64) against sampleStepHost', () 
       spoil(logits);
       logits[unmasked * K] = Number.NaN; // an unmasked position's logits are never read, as on the host
       const step = stepOf(B, true, state, uniforms, 2);
-      const err = await sampler.run(new ort.Tensor('float32', logits, [2 * B, L, K]) as never, step, 10).then(() => null, (e: unknown) => e);
+      const err = await sampler.run(new ort.Tensor('float32', logits, [2 * B, L, K]) as never, step, 10).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(isMigmError(err), what).toBe(true);
       expect(err).toMatchObject({ code: 'BACKEND_FAILURE', details: { image, position } });
-      expect(() => sampleStepHost(logits, L, K, K, stepOf(B, true, state, uniforms, 2), createSamplerScratch(B, L, K), new Int32Array(B * L))).toThrow(new RegExp(`image ${image}, position ${position}\\b`));
+      expect(() => sampleStepHost(logits, L, K, K, stepOf(B, true, state, uniforms, 2), createSamplerScratch(B, L, K), new Int32Array(B * L))).toThrow(
+        new RegExp(`image ${image}, position ${position}\\b`),
+      );
     }
   });
 

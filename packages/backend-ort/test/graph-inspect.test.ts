@@ -39,7 +39,8 @@ describe('graph inspection before a session is made', () => {
     expect(inspectGraph(hostile.subarray(0, hostile.length - 3)).malformed[0]).toMatch(/truncated/);
     expect(inspectGraph(new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\n')).malformed.length).toBe(1);
     const tiny = readTiny();
-    for (const [path, bytes] of tiny.files) if (path.endsWith('.onnx')) expect(inspectGraph(bytes), path).toEqual({ externalTensors: [], domains: [], malformed: [] });
+    for (const [path, bytes] of tiny.files)
+      if (path.endsWith('.onnx')) expect(inspectGraph(bytes), path).toEqual({ externalTensors: [], domains: [], malformed: [] });
   });
 
   it('refuses the hostile decoder with BUNDLE_MISMATCH before onnxruntime sees it, without echoing its location', async () => {
@@ -50,7 +51,10 @@ describe('graph inspection before a session is made', () => {
     entry.sha256 = createHash('sha256').update(hostile).digest('hex'); // a hostile bundle ships its own hashes
     const bundle = { manifest, files: new Map(tiny.files).set(manifest.graphs.decoder.file, hostile) };
     const created: number[] = [];
-    const spy = { ...nodeOrt, InferenceSession: { create: (bytes: Uint8Array, o?: object) => (created.push(bytes.length), ort.InferenceSession.create(bytes, o)) } } as unknown as OrtModule;
+    const spy = {
+      ...nodeOrt,
+      InferenceSession: { create: (bytes: Uint8Array, o?: object) => (created.push(bytes.length), ort.InferenceSession.create(bytes, o)) },
+    } as unknown as OrtModule;
     process.chdir(dir);
     let error: unknown;
     try {
@@ -67,6 +71,8 @@ describe('graph inspection before a session is made', () => {
   });
 
   it('refuses a custom-op domain and names the allowed ones', () => {
-    expect(() => checkGraphBytes('x.onnx', identityModel({ inline: new Uint8Array([1]), domain: 'my.ops' }))).toThrow(/operator domain\(s\) 'my.ops'; allowed: '', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft'/);
+    expect(() => checkGraphBytes('x.onnx', identityModel({ inline: new Uint8Array([1]), domain: 'my.ops' }))).toThrow(
+      /operator domain\(s\) 'my.ops'; allowed: '', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft'/,
+    );
   });
 });

@@ -23,5 +23,12 @@ export function readTiny(mutate?: (m: Manifest) => void): VerifiedBundle {
 export const nodeOrt = ort as unknown as OrtModule;
 
 export function tinyBackend(extra: { classifier?: boolean; shortcut?: boolean; deviceSampling?: boolean } = {}): Promise<OrtBackend> {
-  return OrtBackend.create({ ort: nodeOrt, bundle: readTiny(), name: 'onnxruntime-node', device: 'cpu', sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: 1 }, ...extra });
+  return OrtBackend.create({
+    ort: nodeOrt,
+    bundle: readTiny(),
+    name: 'onnxruntime-node',
+    device: 'cpu',
+    sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: 1 },
+    ...extra,
+  });
 }

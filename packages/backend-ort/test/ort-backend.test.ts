@@ -47,7 +47,9 @@ describe('OrtBackend', () => {
     expect(c.features.length).toBe(2 * c.featureDim);
     await b.dispose();
     const without = await tinyBackend();
-    await expect(without.classify({ data: new Float32Array(784), batch: 1, channels: 1, height: 28, width: 28 })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(without.classify({ data: new Float32Array(784), batch: 1, channels: 1, height: 28, width: 28 })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+    });
     await without.dispose();
   });
 
@@ -62,16 +64,24 @@ describe('OrtBackend', () => {
     const dtype = (m: Manifest) => {
       m.graphs.decoder.inputs['tokens']!.dtype = 'int64';
     };
-    await expect(OrtBackend.create({ ort: nodeOrt, bundle: readTiny(dtype), name: 'x', device: 'cpu' })).rejects.toThrow(/decoder\.onnx.*dtype int32, the manifest says int64/);
+    await expect(OrtBackend.create({ ort: nodeOrt, bundle: readTiny(dtype), name: 'x', device: 'cpu' })).rejects.toThrow(
+      /decoder\.onnx.*dtype int32, the manifest says int64/,
+    );
   });
 
   it('reports a runtime that cannot load a graph as BACKEND_FAILURE, and bytes that are no model as BUNDLE_MISMATCH', async () => {
     const bundle = readTiny();
     const files = new Map(bundle.files);
     files.set('head.onnx', identityModel({ inline: new Uint8Array([1]), op: 'NoSuchOperator' }));
-    await expect(OrtBackend.create({ ort: nodeOrt, bundle: { ...bundle, files }, name: 'x', device: 'cpu' })).rejects.toMatchObject({ code: 'BACKEND_FAILURE', message: expect.stringContaining('head.onnx') });
+    await expect(OrtBackend.create({ ort: nodeOrt, bundle: { ...bundle, files }, name: 'x', device: 'cpu' })).rejects.toMatchObject({
+      code: 'BACKEND_FAILURE',
+      message: expect.stringContaining('head.onnx'),
+    });
     files.set('head.onnx', new Uint8Array([1, 2, 3]));
-    await expect(OrtBackend.create({ ort: nodeOrt, bundle: { ...bundle, files }, name: 'x', device: 'cpu' })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('head.onnx') });
+    await expect(OrtBackend.create({ ort: nodeOrt, bundle: { ...bundle, files }, name: 'x', device: 'cpu' })).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringContaining('head.onnx'),
+    });
   });
 });
 
@@ -131,12 +141,20 @@ describe('OrtBackend guidedHead', () => {
 describe('firstWorkingDevice', () => {
   it('falls back along the chain, reporting each fallback, and stops on non-device errors', async () => {
     const seen: string[] = [];
-    const got = await firstWorkingDevice(['cuda', 'cpu'], async (d) => {
-      if (d === 'cuda') await OrtBackend.create({ ort: nodeOrt, bundle: readTiny(), name: 'x', device: d, sessionOptions: { executionProviders: ['cuda'] } });
-      return d;
-    }, (f) => seen.push(`${f.device}: ${f.error.code}`));
+    const got = await firstWorkingDevice(
+      ['cuda', 'cpu'],
+      async (d) => {
+        if (d === 'cuda') await OrtBackend.create({ ort: nodeOrt, bundle: readTiny(), name: 'x', device: d, sessionOptions: { executionProviders: ['cuda'] } });
+        return d;
+      },
+      (f) => seen.push(`${f.device}: ${f.error.code}`),
+    );
     expect(got).toBe('cpu');
     expect(seen).toEqual(['cuda: BACKEND_FAILURE']);
-    await expect(firstWorkingDevice(['a', 'b'], async () => { throw new TypeError('bug'); })).rejects.toThrow('bug');
+    await expect(
+      firstWorkingDevice(['a', 'b'], async () => {
+        throw new TypeError('bug');
+      }),
+    ).rejects.toThrow('bug');
   });
 });

@@ -7,7 +7,18 @@ import { generate } from '@migm/core';
 import { tinyBackend } from './helpers.js';
 
 function stepOf(B: number, guided: boolean, state: Int32Array, uniforms: Float64Array, count: number): DeviceSampleStep {
-  return { batch: B, guided, weight: 3, invTemp: 1, noiseScale: 2, state, uniforms, count, revealedPositions: new Int32Array(B * count), revealedTokens: new Int32Array(B * count) };
+  return {
+    batch: B,
+    guided,
+    weight: 3,
+    invTemp: 1,
+    noiseScale: 2,
+    state,
+    uniforms,
+    count,
+    revealedPositions: new Int32Array(B * count),
+    revealedTokens: new Int32Array(B * count),
+  };
 }
 
 describe('OrtBackend device sampling', () => {
@@ -17,7 +28,9 @@ describe('OrtBackend device sampling', () => {
     expect(b.createLogits).toBeUndefined();
     expect(b.sampleStep).toBeUndefined();
     const { count: L, maskId } = b.manifest.tokens;
-    await expect(b.forward({ tokens: new Int32Array(L).fill(maskId), classes: Int32Array.of(0), rows: 1, logits: { kind: 'logits', dims: [1, L, 16] } })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(
+      b.forward({ tokens: new Int32Array(L).fill(maskId), classes: Int32Array.of(0), rows: 1, logits: { kind: 'logits', dims: [1, L, 16] } }),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await b.dispose();
   });
 
@@ -29,9 +42,14 @@ describe('OrtBackend device sampling', () => {
     const h = b.createLogits!(2);
     expect(h.dims).toEqual([2, L, K]);
     const tokens = new Int32Array(4 * L).fill(maskId);
-    await expect(b.forward({ tokens, classes: Int32Array.of(0, 1, 10, 10), rows: 4, logits: h })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/2 rows, 4 are written/) });
+    await expect(b.forward({ tokens, classes: Int32Array.of(0, 1, 10, 10), rows: 4, logits: h })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/2 rows, 4 are written/),
+    });
     const foreign = other.createLogits!(2);
-    await expect(b.forward({ tokens: tokens.subarray(0, 2 * L), classes: Int32Array.of(0, 10), rows: 2, logits: foreign })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(b.forward({ tokens: tokens.subarray(0, 2 * L), classes: Int32Array.of(0, 10), rows: 2, logits: foreign })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    });
     const f = await b.forward({ tokens: tokens.subarray(0, 2 * L), classes: Int32Array.of(0, 10), rows: 2, logits: h });
     await b.head(f, h);
     await b.guidedHead!(f, 1.5, h);
@@ -40,14 +58,22 @@ describe('OrtBackend device sampling', () => {
     const uniforms = new Float64Array(2 * L);
     drawStepUniforms(state, maskId, 1, L, new RandomStreams(1, 1), uniforms);
     await expect(b.sampleStep!(h, { ...stepOf(1, true, state, uniforms, 2), uniforms: new Float64Array(3) })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-    await expect(b.sampleStep!(h, stepOf(2, true, new Int32Array(2 * L).fill(maskId), new Float64Array(4 * L).fill(0.5), 1))).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/reads 4 rows/) });
+    await expect(b.sampleStep!(h, stepOf(2, true, new Int32Array(2 * L).fill(maskId), new Float64Array(4 * L).fill(0.5), 1))).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/reads 4 rows/),
+    });
     await expect(b.sampleStep!(foreign, stepOf(1, true, state, uniforms, 2))).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await b.sampleStep!(h, stepOf(1, true, state, uniforms, 2));
     expect(b.liveLogits).toBe(1);
     b.release(h);
     expect(b.liveLogits).toBe(0);
     expect(() => b.release(h)).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
-    await expect(b.head(await b.forward({ tokens: tokens.subarray(0, L), classes: Int32Array.of(0), rows: 1, logits: new Float32Array(L * K) }).then((g) => (b.release(g), g)), h)).rejects.toMatchObject({ code: 'DISPOSED' });
+    await expect(
+      b.head(
+        await b.forward({ tokens: tokens.subarray(0, L), classes: Int32Array.of(0), rows: 1, logits: new Float32Array(L * K) }).then((g) => (b.release(g), g)),
+        h,
+      ),
+    ).rejects.toMatchObject({ code: 'DISPOSED' });
     const kept = b.createLogits!(1);
     await b.dispose();
     expect(b.liveLogits).toBe(0);
@@ -67,7 +93,9 @@ describe('OrtBackend device sampling', () => {
     const uniforms = new Float64Array(4 * L);
     drawStepUniforms(state, maskId, 2, L, new RandomStreams(4, 2), uniforms);
     await expect(b.sampleStep!(h, stepOf(2, true, state, uniforms, 3))).rejects.toMatchObject({ code: 'BACKEND_FAILURE', details: { image: 1, position: 5 } });
-    expect(() => sampleStepHost(logits, L, K, maskId, stepOf(2, true, state, uniforms, 3), createSamplerScratch(2, L, K), new Int32Array(2 * L))).toThrow(/image 1, position 5\b/);
+    expect(() => sampleStepHost(logits, L, K, maskId, stepOf(2, true, state, uniforms, 3), createSamplerScratch(2, L, K), new Int32Array(2 * L))).toThrow(
+      /image 1, position 5\b/,
+    );
     await b.dispose();
   });
 

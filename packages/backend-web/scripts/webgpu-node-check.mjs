@@ -80,13 +80,19 @@ const create = (mode) => {
   return createWebBackend({ bundle, device, ort, wasmPaths: `${ortDist}/`, numThreads: 1, ...(deviceFeatures === undefined ? {} : { deviceFeatures }) });
 };
 
-
 const { steps: N, budget: B } = manifest.sampling;
 const settings = [
   { name: `vanilla N${N}`, predictor: 'none', steps: N },
   ...(manifest.graphs.shortcut ? [{ name: `shortcut N${N} B${B}`, predictor: 'learned', steps: N, budget: B }] : []),
 ];
-const optionsFor = (s, extra) => ({ steps: s.steps, predictor: s.predictor, ...(s.budget ? { budget: s.budget } : {}), condition: manifest.condition.numClasses - 1, seed: 1, ...extra });
+const optionsFor = (s, extra) => ({
+  steps: s.steps,
+  predictor: s.predictor,
+  ...(s.budget ? { budget: s.budget } : {}),
+  condition: manifest.condition.numClasses - 1,
+  seed: 1,
+  ...extra,
+});
 const TOKEN_BATCH = 4; // the token comparison runs at a small batch: wasm on one thread is slow
 
 const report = { bundle: `${manifest.name} ${manifest.version}`, node: process.version, runs, modes: {} };

@@ -65,8 +65,10 @@ async function defaultCache(): Promise<CacheLike | undefined> {
 const FETCH_OPTION_KEYS = ['fetch', 'cache', 'onProgress', 'signal'] as const satisfies readonly (keyof FetchBundleOptions)[];
 
 export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {}): Promise<FetchedBundle> {
-  if (typeof baseUrl !== 'string' || baseUrl.length === 0) throw new MigmError('INVALID_OPTION', `fetchBundle: the base URL must be a non-empty string, got ${typeof baseUrl === 'string' ? '""' : typeof baseUrl}.`);
-  if (given === null || typeof given !== 'object') throw new MigmError('INVALID_OPTION', `fetchBundle: options must be an object, got ${given === null ? 'null' : typeof given}.`);
+  if (typeof baseUrl !== 'string' || baseUrl.length === 0)
+    throw new MigmError('INVALID_OPTION', `fetchBundle: the base URL must be a non-empty string, got ${typeof baseUrl === 'string' ? '""' : typeof baseUrl}.`);
+  if (given === null || typeof given !== 'object')
+    throw new MigmError('INVALID_OPTION', `fetchBundle: options must be an object, got ${given === null ? 'null' : typeof given}.`);
   const options = checkOptionKeys(given, FETCH_OPTION_KEYS, 'fetchBundle()');
   const doFetch = options.fetch ?? globalThis.fetch;
   if (typeof doFetch !== 'function') throw new MigmError('UNSUPPORTED', 'fetchBundle needs a fetch implementation; none is available here.');
@@ -134,7 +136,8 @@ async function get(doFetch: typeof fetch, url: string, signal: AbortSignal | und
     if (signal?.aborted) throw new MigmError('ABORTED', `Download of ${url} was aborted.`, { cause: err });
     throw new MigmError('BUNDLE_MISMATCH', `Could not fetch ${url}: ${(err as Error).message ?? String(err)}`, { cause: err, details: { url } });
   }
-  if (!res.ok) throw new MigmError('BUNDLE_MISMATCH', `Could not fetch ${url}: HTTP ${res.status} ${res.statusText}.`, { details: { url, status: res.status } });
+  if (!res.ok)
+    throw new MigmError('BUNDLE_MISMATCH', `Could not fetch ${url}: HTTP ${res.status} ${res.statusText}.`, { details: { url, status: res.status } });
   return res;
 }
 
@@ -145,7 +148,9 @@ async function get(doFetch: typeof fetch, url: string, signal: AbortSignal | und
 async function readWithProgress(res: Response, limit: number, onChunk: (loaded: number) => void, file: string): Promise<Uint8Array> {
   const tooLarge = async (size: string): Promise<never> => {
     await res.body?.cancel().catch(() => {});
-    throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${file} is larger than the ${limit} bytes allowed (${size}); download stopped.`, { details: { path: file, limit } });
+    throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${file} is larger than the ${limit} bytes allowed (${size}); download stopped.`, {
+      details: { path: file, limit },
+    });
   };
   const announced = Number(res.headers.get('content-length') ?? Number.NaN);
   // With a content-encoding the header counts compressed bytes, so only the decoded stream can tell.
@@ -166,7 +171,9 @@ async function readWithProgress(res: Response, limit: number, onChunk: (loaded: 
     loaded += value.byteLength;
     if (loaded > limit) {
       await reader.cancel().catch(() => {});
-      throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${file} is larger than the ${limit} bytes allowed (${loaded} received so far); download stopped.`, { details: { path: file, limit } });
+      throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${file} is larger than the ${limit} bytes allowed (${loaded} received so far); download stopped.`, {
+        details: { path: file, limit },
+      });
     }
     onChunk(loaded);
   }

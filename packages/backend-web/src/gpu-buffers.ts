@@ -10,13 +10,22 @@ export interface GPUBufferLike {
   unmap(): void;
 }
 export interface GPUDeviceLike {
-  readonly queue: { writeBuffer(buffer: GPUBufferLike, offset: number, data: ArrayBufferView): void; submit(commands: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
+  readonly queue: {
+    writeBuffer(buffer: GPUBufferLike, offset: number, data: ArrayBufferView): void;
+    submit(commands: unknown[]): void;
+    onSubmittedWorkDone(): Promise<void>;
+  };
   createBuffer(d: { size: number; usage: number }): GPUBufferLike;
   createShaderModule(d: { code: string }): unknown;
   createComputePipeline(d: { layout: 'auto'; compute: { module: unknown; entryPoint: string } }): { getBindGroupLayout(i: number): unknown };
   createBindGroup(d: { layout: unknown; entries: { binding: number; resource: { buffer: GPUBufferLike } }[] }): unknown;
   createCommandEncoder(): {
-    beginComputePass(): { setPipeline(p: unknown): void; setBindGroup(i: number, g: unknown): void; dispatchWorkgroups(x: number, y?: number): void; end(): void };
+    beginComputePass(): {
+      setPipeline(p: unknown): void;
+      setBindGroup(i: number, g: unknown): void;
+      dispatchWorkgroups(x: number, y?: number): void;
+      end(): void;
+    };
     copyBufferToBuffer(src: GPUBufferLike, so: number, dst: GPUBufferLike, doff: number, size: number): void;
     finish(): unknown;
   };
@@ -82,7 +91,11 @@ export class GpuBuffers {
   logits(dims: readonly [number, number, number]): GpuLogits {
     const bytes = dims[0] * dims[1] * dims[2] * 4;
     const buffer = this.#gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });
-    const tensor = this.#ort.Tensor.fromGpuBuffer(buffer as never, { dataType: 'float32', dims, download: () => this.#download(buffer, bytes) }) as unknown as Tensor;
+    const tensor = this.#ort.Tensor.fromGpuBuffer(buffer as never, {
+      dataType: 'float32',
+      dims,
+      download: () => this.#download(buffer, bytes),
+    }) as unknown as Tensor;
     return { buffer, tensor };
   }
 

@@ -104,7 +104,21 @@ const SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as cons
  * const backend = await createWebBackend({ bundle: '/bundle/', wasmPaths: '/ort/', device: 'auto' });
  * console.log(backend.device, backend.selection.fallbacks);
  */
-const WEB_OPTION_KEYS = ['bundle', 'device', 'wasmPaths', 'numThreads', 'ort', 'fetch', 'shortcut', 'deviceFeatures', 'classifier', 'logLevel', 'onFallback', 'onDeviceLost', 'deviceSampling'] as const satisfies readonly (keyof WebBackendOptions)[];
+const WEB_OPTION_KEYS = [
+  'bundle',
+  'device',
+  'wasmPaths',
+  'numThreads',
+  'ort',
+  'fetch',
+  'shortcut',
+  'deviceFeatures',
+  'classifier',
+  'logLevel',
+  'onFallback',
+  'onDeviceLost',
+  'deviceSampling',
+] as const satisfies readonly (keyof WebBackendOptions)[];
 // Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
 const everyWebKey: [Exclude<keyof WebBackendOptions, (typeof WEB_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
 void everyWebKey;
@@ -114,14 +128,19 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
     throw new MigmError('INVALID_OPTION', `Invalid options: got ${given === null ? 'null' : typeof given}; an object { bundle, device?, ... } is allowed.`);
   }
   const options = checkOptionKeys(given, WEB_OPTION_KEYS, 'createWebBackend()');
-  if (options.bundle === undefined) throw new MigmError('INVALID_OPTION', "Invalid option 'bundle': got nothing; a bundle URL or the result of fetchBundle() is required.");
+  if (options.bundle === undefined)
+    throw new MigmError('INVALID_OPTION', "Invalid option 'bundle': got nothing; a bundle URL or the result of fetchBundle() is required.");
   const requested = options.device ?? 'auto';
   if (!WEB_DEVICES.includes(requested)) {
-    throw new MigmError('INVALID_OPTION', `Invalid option 'device': got ${JSON.stringify(requested)}; allowed: ${WEB_DEVICES.join(', ')}.`, { details: { option: 'device', value: requested } });
+    throw new MigmError('INVALID_OPTION', `Invalid option 'device': got ${JSON.stringify(requested)}; allowed: ${WEB_DEVICES.join(', ')}.`, {
+      details: { option: 'device', value: requested },
+    });
   }
 
   if (options.deviceSampling !== undefined && typeof options.deviceSampling !== 'boolean') {
-    throw new MigmError('INVALID_OPTION', `Invalid option 'deviceSampling': got ${JSON.stringify(options.deviceSampling)}; true or false is allowed.`, { details: { option: 'deviceSampling', value: options.deviceSampling } });
+    throw new MigmError('INVALID_OPTION', `Invalid option 'deviceSampling': got ${JSON.stringify(options.deviceSampling)}; true or false is allowed.`, {
+      details: { option: 'deviceSampling', value: options.deviceSampling },
+    });
   }
   const bundle: VerifiedBundle =
     typeof options.bundle === 'string' || options.bundle instanceof URL ? await fetchBundle(String(options.bundle), options.fetch) : options.bundle;
@@ -170,7 +189,9 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
     });
   } catch (err) {
     if (requested === 'webgpu' && isMigmError(err) && (err.code === 'BACKEND_FAILURE' || err.code === 'UNSUPPORTED')) {
-      throw new MigmError(err.code, `WebGPU was asked for but cannot be used here: ${err.message} Choose device 'auto' or 'wasm' to run on the CPU.`, { cause: err });
+      throw new MigmError(err.code, `WebGPU was asked for but cannot be used here: ${err.message} Choose device 'auto' or 'wasm' to run on the CPU.`, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -190,7 +211,9 @@ async function loadOrtWeb(device: WebDevice): Promise<OrtWebModule> {
   try {
     return (device === 'wasm' ? await import('onnxruntime-web/wasm') : await import('onnxruntime-web')) as OrtWebModule;
   } catch (err) {
-    throw new MigmError('UNSUPPORTED', `onnxruntime-web could not be loaded (install it next to @migm/backend-web): ${(err as Error).message ?? String(err)}`, { cause: err });
+    throw new MigmError('UNSUPPORTED', `onnxruntime-web could not be loaded (install it next to @migm/backend-web): ${(err as Error).message ?? String(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -205,7 +228,9 @@ function configureEnv(ort: OrtWebModule, options: WebBackendOptions): number {
     const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
     const threads = options.numThreads ?? (isolated ? Math.max(1, Math.min(4, Math.floor(cores / 2))) : 1);
     if (!Number.isInteger(threads) || threads < 1) {
-      throw new MigmError('INVALID_OPTION', `Invalid option 'numThreads': got ${threads}; an integer >= 1 is allowed.`, { details: { option: 'numThreads', value: threads } });
+      throw new MigmError('INVALID_OPTION', `Invalid option 'numThreads': got ${threads}; an integer >= 1 is allowed.`, {
+        details: { option: 'numThreads', value: threads },
+      });
     }
     // Threads need SharedArrayBuffer, which only cross-origin isolated pages have.
     wasm.numThreads = isolated ? threads : 1;
@@ -235,7 +260,10 @@ async function probeWebGpu(auto: boolean): Promise<void> {
   }
   if (!adapterFound) throw new MigmError('UNSUPPORTED', 'WebGPU gives no GPU adapter here (blocked or no supported GPU).');
   if (auto && (adapterFound.info?.isFallbackAdapter ?? adapterFound.isFallbackAdapter) === true) {
-    throw new MigmError('UNSUPPORTED', 'WebGPU offers only a software fallback adapter here, which is slower than wasm (ask for webgpu explicitly to use it anyway).');
+    throw new MigmError(
+      'UNSUPPORTED',
+      'WebGPU offers only a software fallback adapter here, which is slower than wasm (ask for webgpu explicitly to use it anyway).',
+    );
   }
   try {
     const device = await adapterFound.requestDevice();

@@ -1,4 +1,18 @@
-import { checkLength, createSessions, graphRoles, releaseSessions, SessionBackend, type FeatureDims, type GraphOutputs, type LogitsHandle, type LogitsTarget, type OrtModule, type SamplerOrt, type Sessions, type VerifiedBundle } from '@migm/backend-ort';
+import {
+  checkLength,
+  createSessions,
+  graphRoles,
+  releaseSessions,
+  SessionBackend,
+  type FeatureDims,
+  type GraphOutputs,
+  type LogitsHandle,
+  type LogitsTarget,
+  type OrtModule,
+  type SamplerOrt,
+  type Sessions,
+  type VerifiedBundle,
+} from '@migm/backend-ort';
 import { MigmError, type FeatureTensor, type GraphRole } from '@migm/core/backend';
 import type * as OrtWeb from 'onnxruntime-web';
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
@@ -52,12 +66,16 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
     };
     const sessions = await createSessions(options.ort as unknown as OrtModule, options.bundle, roles, 'webgpu', (role) => {
       const outs = gpuOutputs[role] ?? [];
-      return { ...options.sessionOptions, ...(outs.length ? { preferredOutputLocation: Object.fromEntries(outs.map((o) => [o, 'gpu-buffer' as const])) } : {}) };
+      return {
+        ...options.sessionOptions,
+        ...(outs.length ? { preferredOutputLocation: Object.fromEntries(outs.map((o) => [o, 'gpu-buffer' as const])) } : {}),
+      };
     });
     let backend: WebGpuBackend;
     try {
       const gpu = (await options.ort.env.webgpu.device) as unknown as GPUDeviceLike | undefined;
-      if (!gpu) throw new MigmError('BACKEND_FAILURE', 'onnxruntime-web did not expose its GPU device; GPU-resident features need it (use deviceFeatures: false).');
+      if (!gpu)
+        throw new MigmError('BACKEND_FAILURE', 'onnxruntime-web did not expose its GPU device; GPU-resident features need it (use deviceFeatures: false).');
       backend = new WebGpuBackend(options, sessions, gpu);
     } catch (err) {
       await releaseSessions(sessions);
@@ -68,12 +86,31 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
   }
 
   private constructor(options: WebGpuBackendOptions, sessions: Sessions, gpu: GPUDeviceLike) {
-    const { ort, bundle: { manifest } } = options;
+    const {
+      ort,
+      bundle: { manifest },
+    } = options;
     // WebGPU has no float64: the sampler runs in float32 there (near, not bit-for-bit, parity; see the README).
-    const sampler = options.deviceSampling !== false
-      ? { ort: ort as unknown as SamplerOrt, manifest, precision: 'float32' as const, sessionOptions: { ...options.sessionOptions, executionProviders: ['webgpu'] }, where: 'onnxruntime-web on webgpu' }
-      : null;
-    super({ ort: ort as unknown as OrtModule, manifest, sessions, name: 'onnxruntime-web', device: 'webgpu', deviceFeatures: true, sampler, featureType: GpuFeature });
+    const sampler =
+      options.deviceSampling !== false
+        ? {
+            ort: ort as unknown as SamplerOrt,
+            manifest,
+            precision: 'float32' as const,
+            sessionOptions: { ...options.sessionOptions, executionProviders: ['webgpu'] },
+            where: 'onnxruntime-web on webgpu',
+          }
+        : null;
+    super({
+      ort: ort as unknown as OrtModule,
+      manifest,
+      sessions,
+      name: 'onnxruntime-web',
+      device: 'webgpu',
+      deviceFeatures: true,
+      sampler,
+      featureType: GpuFeature,
+    });
     this.#buffers = new GpuBuffers(gpu, ort);
   }
 
@@ -118,7 +155,9 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
 
   protected override combineFeatures(features: readonly GpuFeature[], coefs: readonly number[], dims: FeatureDims): GpuFeature {
     // A later term with coefficient 0 adds nothing: its dispatch is skipped.
-    const parts = features.map((f, j) => ({ buffer: f.tensor.gpuBuffer as unknown as GPUBufferLike, coef: coefs[j]!, offset: 0 })).filter((p, j) => j === 0 || p.coef !== 0);
+    const parts = features
+      .map((f, j) => ({ buffer: f.tensor.gpuBuffer as unknown as GPUBufferLike, coef: coefs[j]!, offset: 0 }))
+      .filter((p, j) => j === 0 || p.coef !== 0);
     return new GpuFeature(this.#buffers.combine(parts, dims), dims);
   }
 
@@ -132,7 +171,12 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
   }
 
   /** Logits go to a handle by a GPU copy or to a host buffer by a download; a feature output stays on the GPU. */
-  protected override async runGraph(role: GraphRole, session: InferenceSession, feeds: Record<string, Tensor>, outputs: GraphOutputs<GpuLogits>): Promise<GpuFeature | undefined> {
+  protected override async runGraph(
+    role: GraphRole,
+    session: InferenceSession,
+    feeds: Record<string, Tensor>,
+    outputs: GraphOutputs<GpuLogits>,
+  ): Promise<GpuFeature | undefined> {
     const results = (await this.settleRun(role, session.run(feeds), { on: this.device, discard: disposeAll })) as Results;
     try {
       if (outputs.logits) await this.#copyLogits(results, outputs.logits.name, outputs.logits.target, outputs.logits.rows);
@@ -155,7 +199,12 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
     if (!t) throw new MigmError('BACKEND_FAILURE', `A graph returned no output '${name}'.`);
     try {
       const values = rows * this.manifest.tokens.count * this.manifest.tokens.codebookSize;
-      checkLength('logits', `output ${name}`, t.dims.reduce((a, d) => a * d, 1), values);
+      checkLength(
+        'logits',
+        `output ${name}`,
+        t.dims.reduce((a, d) => a * d, 1),
+        values,
+      );
       if (target instanceof Float32Array) {
         target.set((t.location === 'gpu-buffer' ? await t.getData() : t.data) as Float32Array);
       } else if (t.location === 'gpu-buffer') {

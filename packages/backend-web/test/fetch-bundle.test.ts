@@ -9,9 +9,16 @@ const sha = async (b: Uint8Array) => toHex(await crypto.subtle.digest('SHA-256',
 const enc = (s: string) => new TextEncoder().encode(s);
 
 async function server(overrides: Record<string, Uint8Array | string | number> = {}) {
-  const files: Record<string, Uint8Array> = { 'base.onnx': enc('base-bytes'), 'head.onnx': enc('head'), 'decoder.onnx': enc('decoder!'), 'shortcut.onnx': enc('sc') };
+  const files: Record<string, Uint8Array> = {
+    'base.onnx': enc('base-bytes'),
+    'head.onnx': enc('head'),
+    'decoder.onnx': enc('decoder!'),
+    'shortcut.onnx': enc('sc'),
+  };
   const m = JSON.parse(JSON.stringify(testManifest())) as Manifest;
-  m.files = (await Promise.all(m.files.map(async (f) => ({ path: f.path, bytes: files[f.path]!.length, sha256: await sha(files[f.path]!) })))) as Manifest['files'];
+  m.files = (await Promise.all(
+    m.files.map(async (f) => ({ path: f.path, bytes: files[f.path]!.length, sha256: await sha(files[f.path]!) })),
+  )) as Manifest['files'];
   m.graphs.shortcut!.compatibility.baseSha256 = m.files[0]!.sha256;
   const routes: Record<string, Uint8Array | string | number> = { 'manifest.json': JSON.stringify(m), ...files, ...overrides };
   const requests: string[] = [];
@@ -75,15 +82,21 @@ describe('fetchBundle', () => {
   });
 
   it('refuses a tampered file, a missing file, an unreachable server and a wrong schema version', async () => {
-    await expect(fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'decoder.onnx': enc('decoder?') })).fetchImpl, cache: false })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('decoder.onnx has sha256') });
-    await expect(fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'head.onnx': 404 as never })).fetchImpl, cache: false })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH' });
+    await expect(
+      fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'decoder.onnx': enc('decoder?') })).fetchImpl, cache: false }),
+    ).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('decoder.onnx has sha256') });
+    await expect(fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'head.onnx': 404 as never })).fetchImpl, cache: false })).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+    });
     const missing = await server();
     await expect(fetchBundle('https://cdn.test/other/', { fetch: missing.fetchImpl, cache: false })).rejects.toThrow(/HTTP 404/);
     const down = await server({ 'manifest.json': 0 });
     await expect(fetchBundle('https://cdn.test/m/', { fetch: down.fetchImpl, cache: false })).rejects.toThrow(/network down/);
     const m = (await server()).manifest as unknown as { schemaVersion: number };
     m.schemaVersion = 3;
-    await expect(fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'manifest.json': JSON.stringify(m) })).fetchImpl, cache: false })).rejects.toMatchObject({ code: 'INVALID_MANIFEST' });
+    await expect(
+      fetchBundle('https://cdn.test/m/', { fetch: (await server({ 'manifest.json': JSON.stringify(m) })).fetchImpl, cache: false }),
+    ).rejects.toMatchObject({ code: 'INVALID_MANIFEST' });
   });
   it('stops a download larger than the manifest says, and a huge or non-JSON manifest, without quoting it', async () => {
     const big = new Uint8Array(64 * 1024).fill(1);
@@ -93,7 +106,10 @@ describe('fetchBundle', () => {
       message: expect.stringContaining(`decoder.onnx is larger than the ${manifest.files.find((f) => f.path === 'decoder.onnx')!.bytes} bytes allowed`),
     });
     const huge = await server({ 'manifest.json': new Uint8Array(MAX_MANIFEST_BYTES + 10) });
-    await expect(fetchBundle('https://cdn.test/m', { fetch: huge.fetchImpl, cache: false })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('manifest.json is larger') });
+    await expect(fetchBundle('https://cdn.test/m', { fetch: huge.fetchImpl, cache: false })).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringContaining('manifest.json is larger'),
+    });
     const text = await server({ 'manifest.json': 'root:x:0:0:root:/root:/bin/bash' });
     const err = await fetchBundle('https://cdn.test/m', { fetch: text.fetchImpl, cache: false }).catch((e: Error) => e);
     expect(err).toMatchObject({ code: 'INVALID_MANIFEST' });

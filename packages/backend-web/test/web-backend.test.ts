@@ -52,7 +52,10 @@ describe('createWebBackend', () => {
     expect(b.capabilities.deviceSampling).toBe(false);
     expect(b.sampleStep).toBeUndefined();
     await b.dispose();
-    await expect(createWebBackend({ bundle: tiny, device: 'wasm', deviceSampling: 'yes' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('deviceSampling') });
+    await expect(createWebBackend({ bundle: tiny, device: 'wasm', deviceSampling: 'yes' as never })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('deviceSampling'),
+    });
   });
 
   it("generate() on wasm with sampler 'device' gives the host sampler's tokens", async () => {
@@ -79,7 +82,10 @@ describe('createWebBackend', () => {
   });
 
   it('refuses webgpu with a clear error when there is none, and an unknown device', async () => {
-    await expect(createWebBackend({ bundle: tiny, device: 'webgpu' })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/WebGPU was asked for.*'wasm'/) });
+    await expect(createWebBackend({ bundle: tiny, device: 'webgpu' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/WebGPU was asked for.*'wasm'/),
+    });
     await expect(createWebBackend({ bundle: tiny, device: 'gpu' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   });
 
@@ -129,7 +135,10 @@ describe('createWebBackend on a hostile bundle', () => {
     entry.bytes = hostile.length;
     entry.sha256 = createHash('sha256').update(hostile).digest('hex');
     const bundle = { manifest, files: new Map(tiny.files).set(entry.path, hostile) };
-    await expect(createWebBackend({ bundle, device: 'wasm', numThreads: 1 })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining("keep their data in external files ('W')") });
+    await expect(createWebBackend({ bundle, device: 'wasm', numThreads: 1 })).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringContaining("keep their data in external files ('W')"),
+    });
     const bad = structuredClone(tiny.manifest) as Manifest;
     bad.tokens.maskId += 1;
     expect(() => validateManifest(bad)).toThrow(/maskId .* must equal tokens.codebookSize/);
@@ -140,6 +149,9 @@ describe('createWebBackend options', () => {
   it('refuses null options, a missing bundle and unknown keys (naming the closest) before fetching anything', async () => {
     await expect(createWebBackend(null as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(createWebBackend({} as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("'bundle'") });
-    await expect(createWebBackend({ bundle: 'https://never.fetched/', devise: 'wasm' } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("did you mean 'device'?") });
+    await expect(createWebBackend({ bundle: 'https://never.fetched/', devise: 'wasm' } as never)).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining("did you mean 'device'?"),
+    });
   });
 });

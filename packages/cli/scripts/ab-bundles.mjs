@@ -7,7 +7,10 @@ import { createNodeBackend } from '@migm/backend-node';
 import { generate } from '@migm/core';
 import { equalShare } from '@migm/core/testing';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: 'string', default: '5' }, threads: { type: 'string', default: '2' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { runs: { type: 'string', default: '5' }, threads: { type: 'string', default: '2' } },
+});
 if (positionals.length !== 2) {
   console.error('usage: node ab-bundles.mjs BUNDLE_A BUNDLE_B [--runs 5] [--threads 2]');
   process.exit(2);
@@ -33,7 +36,9 @@ for (const cfg of [{ predictor: 'vanilla' }, { predictor: 'shortcut' }]) {
   const tokensEqual = tokens[0].reduce((sum, t, r) => sum + equalShare(t, tokens[1][r]), 0) / runs;
   const row = { predictor: cfg.predictor, msPerImage: ms.map(median), ratioBtoA: median(ms[1]) / median(ms[0]), tokensEqual };
   report.push(row);
-  console.log(`${cfg.predictor}: A ${row.msPerImage[0].toFixed(1)} ms/image, B ${row.msPerImage[1].toFixed(1)} (B/A ${row.ratioBtoA.toFixed(3)}), tokens equal ${(100 * row.tokensEqual).toFixed(2)}%`);
+  console.log(
+    `${cfg.predictor}: A ${row.msPerImage[0].toFixed(1)} ms/image, B ${row.msPerImage[1].toFixed(1)} (B/A ${row.ratioBtoA.toFixed(3)}), tokens equal ${(100 * row.tokensEqual).toFixed(2)}%`,
+  );
 }
 console.log(JSON.stringify({ bundles: positionals, runs, threads: Number(values.threads), rows: report }));
 for (const b of backends) await b.dispose();

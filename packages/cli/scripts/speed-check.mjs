@@ -83,10 +83,15 @@ const rows = settings.map((s, j) => {
   const rho = skippedStepMs !== null ? skippedStepMs / fullStepMs : null;
   const ideal = rho !== null ? steps / (s.budget + (steps - s.budget) * rho) : null;
   return {
-    setting: label(s), ...s, steps,
+    setting: label(s),
+    ...s,
+    steps,
     msPerImage: { median, p10: quantile(a.ms, 0.1), p90: quantile(a.ms, 0.9), runs: a.ms.length },
-    fullStepMsPerImage: fullStepMs, skippedStepMsPerImage: skippedStepMs, rho,
-    speedup: s.method === 'vanilla' ? null : vanillaMs / median, idealSpeedup: ideal,
+    fullStepMsPerImage: fullStepMs,
+    skippedStepMsPerImage: skippedStepMs,
+    rho,
+    speedup: s.method === 'vanilla' ? null : vanillaMs / median,
+    idealSpeedup: ideal,
   };
 });
 
@@ -95,8 +100,10 @@ console.log(`| setting | ms/image (p10-p90) | full step | skipped step | rho | s
 console.log(`|---|---|---|---|---|---|---|---|`);
 for (const r of rows) {
   const m = r.msPerImage;
-  const ratio = r.speedup !== null && r.idealSpeedup !== null ? `${(100 * r.speedup / r.idealSpeedup).toFixed(0)}%` : '-';
-  console.log(`| ${r.setting} | ${f(m.median)} (${f(m.p10)}-${f(m.p90)}) | ${f(r.fullStepMsPerImage, 2)} | ${f(r.skippedStepMsPerImage, 2)} | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup, 2)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup, 2)}x`} | ${ratio} |`);
+  const ratio = r.speedup !== null && r.idealSpeedup !== null ? `${((100 * r.speedup) / r.idealSpeedup).toFixed(0)}%` : '-';
+  console.log(
+    `| ${r.setting} | ${f(m.median)} (${f(m.p10)}-${f(m.p90)}) | ${f(r.fullStepMsPerImage, 2)} | ${f(r.skippedStepMsPerImage, 2)} | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup, 2)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup, 2)}x`} | ${ratio} |`,
+  );
 }
 const result = { date: new Date().toISOString(), node: process.version, threads, batch, rounds, steps, rows };
 if (values.out) writeFileSync(values.out, `${JSON.stringify(result, null, 1)}\n`);

@@ -8,7 +8,10 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * negative number (`--count -1`) takes it as its value, so the range check can say what is allowed, instead of
  * parseArgs reading it as an option and calling it ambiguous.
  */
-export function parse<O extends Options>(argv: string[], options: O): ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>>['values'] {
+export function parse<O extends Options>(
+  argv: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>>['values'] {
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;

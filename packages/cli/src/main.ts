@@ -54,7 +54,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
 const HELP = `migm: masked image generation with the learned MIGM-Shortcut
 
 usage:
-${Object.values(COMMANDS).map((c) => `  ${c.usage.replace(/\n/g, '\n  ')}`).join('\n')}
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage.replace(/\n/g, '\n  ')}`)
+  .join('\n')}
   migm <command> --help | migm --help | migm --version
 
 Without --bundle the embedded default bundle is used (Fashion-MNIST, 10 classes).`;
@@ -101,7 +103,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`migm ${command}: ${err.message}`);
       return err.code === 'INVALID_OPTION' ? 2 : 1;
     }
-    console.error(`migm ${command}: unexpected error: ${err instanceof Error ? err.message : String(err)}${process.env['MIGM_DEBUG'] ? `\n${(err as Error).stack}` : ' (set MIGM_DEBUG=1 for a stack trace)'}`);
+    console.error(
+      `migm ${command}: unexpected error: ${err instanceof Error ? err.message : String(err)}${process.env['MIGM_DEBUG'] ? `\n${(err as Error).stack}` : ' (set MIGM_DEBUG=1 for a stack trace)'}`,
+    );
     return 1;
   }
 }

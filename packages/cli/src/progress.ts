@@ -9,7 +9,9 @@ export function progressBar(stream: NodeJS.WriteStream, label: string): { onStep
       if (!active) return;
       const width = 24;
       const filled = Math.round(((e.step + 1) / e.steps) * width);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${e.step + 1}/${e.steps} ${e.kind === 'full' ? 'base   ' : 'skipped'} ${(e.elapsedMs / 1000).toFixed(1)}s`);
+      stream.write(
+        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${e.step + 1}/${e.steps} ${e.kind === 'full' ? 'base   ' : 'skipped'} ${(e.elapsedMs / 1000).toFixed(1)}s`,
+      );
       drawn = true;
     },
     done: () => {

@@ -38,16 +38,36 @@ describe('migm argument errors: one line, non-zero exit, no stack trace', () => 
     [['generate', '--bundle', TINY, '--class', '3', '--steps', 'many'], 2, /--steps must be an integer/],
     [['generate', '--bundle', TINY, '--class', '3', '--count', '0'], 2, /--count must be an integer from 1/],
     [['generate', '--bundle', TINY, '--class', '3', '--budget', '9'], 2, /--budget must be an integer from 1 to 4/],
-    [['generate', '--bundle', TINY, '--class', '3', '--method', 'magic'], 2, /--method must be one of vanilla, shortcut, reuse, taylor, shortcut-taylor, adams, got 'magic'/],
+    [
+      ['generate', '--bundle', TINY, '--class', '3', '--method', 'magic'],
+      2,
+      /--method must be one of vanilla, shortcut, reuse, taylor, shortcut-taylor, adams, got 'magic'/,
+    ],
     [['generate', '--bundle', TINY, '--class', '3', '--device', 'tpu'], 2, /--device must be one of cpu, cuda, auto/],
     [['generate', '--bundle', join(dir, 'missing'), '--class', '3'], 1, /does not exist/],
-    [['compare', '--bundle', TINY, '--class', '3', '--method', 'vanilla'], 2, /--method must be one of shortcut, reuse, taylor, shortcut-taylor, adams for compare/],
+    [
+      ['compare', '--bundle', TINY, '--class', '3', '--method', 'vanilla'],
+      2,
+      /--method must be one of shortcut, reuse, taylor, shortcut-taylor, adams for compare/,
+    ],
     [['generate', '--bundle', TINY, '--class', '3', '--count', '-1'], 2, /--count must be an integer from 1 to 1024, got '-1'/],
     [['generate', '--bundle', TINY, '--class', '3', '--seed', '-5'], 2, /--seed must be an integer from 0/],
-    [['generate', '--bundle', TINY, '--class', '3', '--method', 'vanilla', '--budget', '3'], 2, /--budget applies to accelerated methods.*vanilla runs every step/],
+    [
+      ['generate', '--bundle', TINY, '--class', '3', '--method', 'vanilla', '--budget', '3'],
+      2,
+      /--budget applies to accelerated methods.*vanilla runs every step/,
+    ],
     // The output path is checked before the bundle is even read: a missing bundle would be exit 1 'does not exist'.
-    [['generate', '--bundle', join(dir, 'missing'), '--class', '3', '--out', join(dir, 'no-such-folder', 'x.png')], 2, /--out .*folder .*no-such-folder does not exist/],
-    [['generate', '--bundle', join(dir, 'missing'), '--class', '3', '--out', join(dir, `${'x'.repeat(300)}.png`)], 2, /--out .* is too long for the file system/],
+    [
+      ['generate', '--bundle', join(dir, 'missing'), '--class', '3', '--out', join(dir, 'no-such-folder', 'x.png')],
+      2,
+      /--out .*folder .*no-such-folder does not exist/,
+    ],
+    [
+      ['generate', '--bundle', join(dir, 'missing'), '--class', '3', '--out', join(dir, `${'x'.repeat(300)}.png`)],
+      2,
+      /--out .* is too long for the file system/,
+    ],
     [['compare', '--bundle', join(dir, 'missing'), '--class', '3', '--out', dir], 2, /--out .* is a folder/],
     [['record', '--bundle', join(dir, 'missing'), '--out', join(dir, 'a', 'b', 'c')], 2, /--out .*folder .* does not exist/],
   ];
@@ -63,7 +83,13 @@ describe('migm argument errors: one line, non-zero exit, no stack trace', () => 
 });
 
 describe('migm <command> --help', () => {
-  for (const [command, flag] of [['generate', '--help'], ['generate', '-h'], ['info', '--help'], ['compare', '--help'], ['record', '-h']] as const) {
+  for (const [command, flag] of [
+    ['generate', '--help'],
+    ['generate', '-h'],
+    ['info', '--help'],
+    ['compare', '--help'],
+    ['record', '-h'],
+  ] as const) {
     it(`${command} ${flag} prints that command's usage and exits 0`, async () => {
       const r = await run([command, flag]);
       expect(r.code).toBe(0);
@@ -76,7 +102,25 @@ describe('migm <command> --help', () => {
 describe('migm generate', () => {
   it('writes a decodable PNG grid of the right size and prints timings', async () => {
     const out = join(dir, 'g.png');
-    const r = await run(['generate', '--bundle', TINY, '--class', 'Ankle boot', '--count', '6', '--columns', '3', '--scale', '2', '--seed', '4', '--out', out, '--threads', '1']);
+    const r = await run([
+      'generate',
+      '--bundle',
+      TINY,
+      '--class',
+      'Ankle boot',
+      '--count',
+      '6',
+      '--columns',
+      '3',
+      '--scale',
+      '2',
+      '--seed',
+      '4',
+      '--out',
+      out,
+      '--threads',
+      '1',
+    ]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/wrote .*g\.png: 6 images, shortcut N=4 B=2, Ankle boot \(9\), seed 4 on cpu/);
     expect(r.out).toMatch(/ms\/image\): .* onnxruntime, .* core; 2 base \+ 2 head \+ 2 shortcut calls/);
@@ -86,7 +130,21 @@ describe('migm generate', () => {
 
   it('runs every method', async () => {
     for (const method of ['vanilla', 'shortcut', 'reuse', 'taylor']) {
-      const r = await run(['generate', '--bundle', TINY, '--class', '1', '--count', '2', '--method', method, '--seed', '1', '--out', join(dir, `${method}.png`)]);
+      const r = await run([
+        'generate',
+        '--bundle',
+        TINY,
+        '--class',
+        '1',
+        '--count',
+        '2',
+        '--method',
+        method,
+        '--seed',
+        '1',
+        '--out',
+        join(dir, `${method}.png`),
+      ]);
       expect(r.code, r.err).toBe(0);
       expect(r.out).toContain(`${method} N=4`);
     }
@@ -111,16 +169,46 @@ describe('migm generate', () => {
   it('same seed, same PNG bytes (through the installed bin)', async () => {
     const exec = promisify(execFile);
     const files = [join(dir, 's1.png'), join(dir, 's2.png')];
-    for (const f of files) await exec(process.execPath, [BIN, 'generate', '--bundle', TINY, '--class', 'bag', '--count', '4', '--seed', '11', '--out', f, '--quiet'], { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+    for (const f of files)
+      await exec(process.execPath, [BIN, 'generate', '--bundle', TINY, '--class', 'bag', '--count', '4', '--seed', '11', '--out', f, '--quiet'], {
+        env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
+      });
     expect(readFileSync(files[0]!).equals(readFileSync(files[1]!))).toBe(true);
-    await exec(process.execPath, [BIN, 'generate', '--bundle', TINY, '--class', 'bag', '--count', '4', '--seed', '12', '--out', join(dir, 's3.png'), '--quiet']);
+    await exec(process.execPath, [
+      BIN,
+      'generate',
+      '--bundle',
+      TINY,
+      '--class',
+      'bag',
+      '--count',
+      '4',
+      '--seed',
+      '12',
+      '--out',
+      join(dir, 's3.png'),
+      '--quiet',
+    ]);
     expect(readFileSync(files[0]!).equals(readFileSync(join(dir, 's3.png')))).toBe(false);
   });
 });
 
 describe('migm --device cuda without the CUDA provider', () => {
   it("prints one clear line, not onnxruntime's raw log (through the installed bin)", async () => {
-    const r = await promisify(execFile)(process.execPath, [BIN, 'generate', '--bundle', TINY, '--class', 'bag', '--count', '1', '--device', 'cuda', '--out', join(dir, 'c.png')]).catch((e: { code: number; stderr: string }) => e);
+    const r = await promisify(execFile)(process.execPath, [
+      BIN,
+      'generate',
+      '--bundle',
+      TINY,
+      '--class',
+      'bag',
+      '--count',
+      '1',
+      '--device',
+      'cuda',
+      '--out',
+      join(dir, 'c.png'),
+    ]).catch((e: { code: number; stderr: string }) => e);
     expect((r as { code: number }).code).toBe(1);
     const lines = (r as { stderr: string }).stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

@@ -13,7 +13,10 @@ import { main } from '../src/main.js';
 const dir = mkdtempSync(join(tmpdir(), 'migm-default-'));
 
 describe('default bundle: backend conformance', () => {
-  const { cases, cleanup } = backendConformance({ create: () => createNodeBackend({ bundle: bundleDir() }), liveFeatures: (b) => (b as OrtBackend).liveFeatures });
+  const { cases, cleanup } = backendConformance({
+    create: () => createNodeBackend({ bundle: bundleDir() }),
+    liveFeatures: (b) => (b as OrtBackend).liveFeatures,
+  });
   afterAll(cleanup);
   for (const c of cases) it(c.name, c.run);
 });

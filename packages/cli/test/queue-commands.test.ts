@@ -53,7 +53,10 @@ describe('migm worker / submit / serve', () => {
 
   it('a worker process, submit and serve give the PNG generate gives; SIGTERM stops worker and server cleanly', async () => {
     await redis.start();
-    const worker = spawn(process.execPath, [BIN, 'worker', '--redis', redis.url, '--batch', '4', '--threads', '1', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+    const worker = spawn(process.execPath, [BIN, 'worker', '--redis', redis.url, '--batch', '4', '--threads', '1', '--quiet'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
+    });
     children.push(worker);
     await new Promise<void>((resolve, reject) => {
       worker.stdout!.on('data', (d: Buffer) => d.toString().includes('migm worker') && resolve());

@@ -6,9 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import {
-  RandomStreams, combineHost, commitTopConfidence, createSamplerScratch, sampleMaskedPositions, tokenCounts,
-} from '../dist/index.js';
+import { RandomStreams, combineHost, commitTopConfidence, createSamplerScratch, sampleMaskedPositions, tokenCounts } from '../dist/index.js';
 
 const quick = process.argv.includes('--quick');
 const withTorch = !process.argv.includes('--no-torch');
@@ -17,7 +15,10 @@ const D = 768; // MaskGIT's feature width
 const N = 16;
 const W = 2.8;
 const configs = [
-  { L: 256, B: 1 }, { L: 256, B: 8 }, { L: 1024, B: 1 }, { L: 1024, B: 8 },
+  { L: 256, B: 1 },
+  { L: 256, B: 8 },
+  { L: 1024, B: 1 },
+  { L: 1024, B: 8 },
 ];
 const repeats = quick ? 2 : 5;
 
@@ -25,10 +26,25 @@ function runSchedule(ctx) {
   const { L, B, logits, state, scratch, rng, counts, f, v, fOut, pos, tok } = ctx;
   state.fill(K);
   for (let i = 0; i < N; i++) {
-    sampleMaskedPositions({
-      logits, guided: true, batch: B, tokens: L, vocab: K, state, maskId: K, weight: (W * i) / (N - 1),
-      invTemp: 1, noiseScale: 4.5 * (1 - i / (N - 1)), draw: 'inverse-cdf', topK: 0, topP: 1, rng,
-    }, scratch);
+    sampleMaskedPositions(
+      {
+        logits,
+        guided: true,
+        batch: B,
+        tokens: L,
+        vocab: K,
+        state,
+        maskId: K,
+        weight: (W * i) / (N - 1),
+        invTemp: 1,
+        noiseScale: 4.5 * (1 - i / (N - 1)),
+        draw: 'inverse-cdf',
+        topK: 0,
+        topP: 1,
+        rng,
+      },
+      scratch,
+    );
     commitTopConfidence(state, K, B, L, counts[i], scratch, pos, tok);
     combineHost(fOut, [f, v], [1, 1]);
   }
@@ -45,9 +61,18 @@ for (const { L, B } of configs) {
   const counts = tokenCounts('arccos', N, L);
   const maxCount = Math.max(...counts);
   const ctx = {
-    L, B, logits, f, v, counts, fOut: new Float32Array(f.length), state: new Int32Array(B * L),
-    scratch: createSamplerScratch(B, L, K), rng: new RandomStreams(7, B),
-    pos: new Int32Array(B * maxCount), tok: new Int32Array(B * maxCount),
+    L,
+    B,
+    logits,
+    f,
+    v,
+    counts,
+    fOut: new Float32Array(f.length),
+    state: new Int32Array(B * L),
+    scratch: createSamplerScratch(B, L, K),
+    rng: new RandomStreams(7, B),
+    pos: new Int32Array(B * maxCount),
+    tok: new Int32Array(B * maxCount),
   };
   runSchedule(ctx); // warm-up (JIT)
   globalThis.gc?.();
@@ -67,9 +92,15 @@ for (const { L, B } of configs) {
 let torch = null;
 if (withTorch && existsSync('/usr/bin/python3')) {
   try {
-    const out = execFileSync('/usr/bin/python3', [fileURLToPath(new URL('bench_torch.py', import.meta.url)), JSON.stringify({ K, D, N, W, configs, repeats })], {
-      encoding: 'utf8', env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368' }, stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const out = execFileSync(
+      '/usr/bin/python3',
+      [fileURLToPath(new URL('bench_torch.py', import.meta.url)), JSON.stringify({ K, D, N, W, configs, repeats })],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     torch = JSON.parse(out.trim().split('\n').at(-1));
   } catch (err) {
     console.error(`PyTorch comparison skipped: ${err.message.split('\n')[0]}`);
@@ -97,5 +128,7 @@ const start = '<!-- core-bench:start -->';
 const end = '<!-- core-bench:end -->';
 let doc = existsSync(benchPath) ? readFileSync(benchPath, 'utf8') : '# Benchmarks\n';
 const block = `${start}\n${table}\n${end}`;
-doc = doc.includes(start) ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block) : `${doc.trimEnd()}\n\n## Core micro-benchmark\n\nRun: \`pnpm bench:core\` (writes this section).\n\n${block}\n`;
+doc = doc.includes(start)
+  ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block)
+  : `${doc.trimEnd()}\n\n## Core micro-benchmark\n\nRun: \`pnpm bench:core\` (writes this section).\n\n${block}\n`;
 if (!quick) writeFileSync(benchPath, doc);

@@ -11,14 +11,7 @@ import type { AbortSignalLike } from './clock.js';
  * - `UNSUPPORTED`: a capability is not available here (a device, a graph the bundle lacks).
  * - `DISPOSED`: a backend or tensor was used after `dispose()`/`release()`.
  */
-export type MigmErrorCode =
-  | 'INVALID_OPTION'
-  | 'INVALID_MANIFEST'
-  | 'BUNDLE_MISMATCH'
-  | 'ABORTED'
-  | 'BACKEND_FAILURE'
-  | 'UNSUPPORTED'
-  | 'DISPOSED';
+export type MigmErrorCode = 'INVALID_OPTION' | 'INVALID_MANIFEST' | 'BUNDLE_MISMATCH' | 'ABORTED' | 'BACKEND_FAILURE' | 'UNSUPPORTED' | 'DISPOSED';
 
 /** The one error class of migm. Check `error.code`, not the message. */
 export class MigmError extends Error {
@@ -27,11 +20,7 @@ export class MigmError extends Error {
   /** Extra machine-readable context (the offending option, file, expected/actual values). */
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(
-    code: MigmErrorCode,
-    message: string,
-    options?: { cause?: unknown; details?: Record<string, unknown> },
-  ) {
+  constructor(code: MigmErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options?.details;

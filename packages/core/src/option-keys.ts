@@ -35,9 +35,13 @@ export function checkOptionKeys<T extends object>(options: T, known: readonly st
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       const near = closestKey(key, known);
-      throw new MigmError('INVALID_OPTION', `Unknown ${what} option ${describe(key)}${near ? `; did you mean '${near}'?` : '.'} Allowed: ${known.join(', ')}.`, {
-        details: { option: key, ...(near ? { suggestion: near } : {}) },
-      });
+      throw new MigmError(
+        'INVALID_OPTION',
+        `Unknown ${what} option ${describe(key)}${near ? `; did you mean '${near}'?` : '.'} Allowed: ${known.join(', ')}.`,
+        {
+          details: { option: key, ...(near ? { suggestion: near } : {}) },
+        },
+      );
     }
     const value = (options as Record<string, unknown>)[key];
     if (value !== null || keepNull.includes(key)) out[key] = value;

@@ -31,7 +31,15 @@ export { applyGuidance, guidanceWeights, type Guidance } from './guidance/guidan
 export { unconditionalSteps } from './guidance/guidance-interval.js';
 export { taylorCoefficients, taylorTerms } from './features/taylor.js';
 
-export { definePredictor, type CallKind, type Prediction, type PredictorDefinition, type PredictorEnv, type PredictorRun, type SkippedStep } from './predictors/types.js';
+export {
+  definePredictor,
+  type CallKind,
+  type Prediction,
+  type PredictorDefinition,
+  type PredictorEnv,
+  type PredictorRun,
+  type SkippedStep,
+} from './predictors/types.js';
 export { FeatureArena } from './predictors/arena.js';
 export { adamsBashforthCoefficients } from './predictors/adams.js';
 export { GENERATE_OPTION_KEYS, MAX_SCALE, resolveOptions, type ResolvedOptions } from './generate/options.js';

@@ -20,7 +20,14 @@ function walk(N: number, B: number, tol: number, signal: (i: number) => number):
 describe('AdaptiveRefresh', () => {
   it('always spends exactly the budget, starting at step 0, whatever the signal', () => {
     const rng = new RandomStreams(1, 1);
-    for (const [N, B] of [[16, 5], [32, 12], [8, 8], [8, 1], [16, 2], [64, 7]] as const) {
+    for (const [N, B] of [
+      [16, 5],
+      [32, 12],
+      [8, 8],
+      [8, 1],
+      [16, 2],
+      [64, 7],
+    ] as const) {
       for (const tol of [0, 0.1, 0.5, 1e9]) {
         const full = walk(N, B, tol, () => -2 * rng.uniform(0));
         expect(full.length, `N=${N} B=${B} tol=${tol}`).toBe(B);

@@ -10,7 +10,10 @@ describe('backend conformance: TestBackend', () => {
 });
 
 describe('backend conformance: TestBackend with a device sampler', () => {
-  const { cases, cleanup } = backendConformance({ create: async () => new TestBackend({ deviceSampling: true }), liveFeatures: (b) => (b as TestBackend).live.size });
+  const { cases, cleanup } = backendConformance({
+    create: async () => new TestBackend({ deviceSampling: true }),
+    liveFeatures: (b) => (b as TestBackend).live.size,
+  });
   afterAll(cleanup);
   for (const c of cases) it(c.name, c.run);
 });

@@ -20,7 +20,10 @@ async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: st
 
 describe('device sampling: uniforms drawn in the host order give the host tokens', () => {
   it('sampleStepHost on drawStepUniforms equals sampleMaskedPositions + commitTopConfidence on the same streams', () => {
-    const B = 3, L = 25, K = 11, maskId = K;
+    const B = 3,
+      L = 25,
+      K = 11,
+      maskId = K;
     const gen = new RandomStreams(9, 1);
     for (const guided of [false, true]) {
       const rows = guided ? 2 * B : B;
@@ -30,15 +33,43 @@ describe('device sampling: uniforms drawn in the host order give the host tokens
       const a = new RandomStreams(4, B);
       const hostState = state.slice();
       const scratch = createSamplerScratch(B, L, K);
-      sampleMaskedPositions({ logits, guided, batch: B, tokens: L, vocab: K, state: hostState, maskId, weight: 2.5, invTemp: 1.3, noiseScale: 3, draw: 'inverse-cdf', topK: 0, topP: 1, rng: a }, scratch);
-      const hp = new Int32Array(B * 5), ht = new Int32Array(B * 5);
+      sampleMaskedPositions(
+        {
+          logits,
+          guided,
+          batch: B,
+          tokens: L,
+          vocab: K,
+          state: hostState,
+          maskId,
+          weight: 2.5,
+          invTemp: 1.3,
+          noiseScale: 3,
+          draw: 'inverse-cdf',
+          topK: 0,
+          topP: 1,
+          rng: a,
+        },
+        scratch,
+      );
+      const hp = new Int32Array(B * 5),
+        ht = new Int32Array(B * 5);
       const k = commitTopConfidence(hostState, maskId, B, L, 5, scratch, hp, ht);
 
       const b2 = new RandomStreams(4, B);
       const uniforms = new Float64Array(2 * B * L);
       drawStepUniforms(state, maskId, B, L, b2, uniforms);
-      const dp = new Int32Array(B * 5), dt = new Int32Array(B * 5);
-      const k2 = sampleStepHost(logits, L, K, maskId, { batch: B, guided, weight: 2.5, invTemp: 1.3, noiseScale: 3, state, uniforms, count: 5, revealedPositions: dp, revealedTokens: dt }, createSamplerScratch(B, L, K), new Int32Array(B * L));
+      const dp = new Int32Array(B * 5),
+        dt = new Int32Array(B * 5);
+      const k2 = sampleStepHost(
+        logits,
+        L,
+        K,
+        maskId,
+        { batch: B, guided, weight: 2.5, invTemp: 1.3, noiseScale: 3, state, uniforms, count: 5, revealedPositions: dp, revealedTokens: dt },
+        createSamplerScratch(B, L, K),
+        new Int32Array(B * L),
+      );
       expect(k2).toBe(k);
       expect(Array.from(dp)).toEqual(Array.from(hp));
       expect(Array.from(dt)).toEqual(Array.from(ht));
@@ -51,9 +82,21 @@ describe('device sampling: uniforms drawn in the host order give the host tokens
 
   it('checkSampleStep refuses bad steps with what is allowed', () => {
     const be = new TestBackend({ deviceSampling: true });
-    const L = 16, maskId = 8;
+    const L = 16,
+      maskId = 8;
     const h = be.createLogits(2);
-    const ok = { batch: 1, guided: true, weight: 1, invTemp: 1, noiseScale: 1, state: new Int32Array(L).fill(maskId), uniforms: new Float64Array(2 * L), count: 3, revealedPositions: new Int32Array(3), revealedTokens: new Int32Array(3) };
+    const ok = {
+      batch: 1,
+      guided: true,
+      weight: 1,
+      invTemp: 1,
+      noiseScale: 1,
+      state: new Int32Array(L).fill(maskId),
+      uniforms: new Float64Array(2 * L),
+      count: 3,
+      revealedPositions: new Int32Array(3),
+      revealedTokens: new Int32Array(3),
+    };
     expect(checkSampleStep(be.manifest, h, ok)).toBe(L);
     const bad = (patch: object, text: RegExp) => expect(() => checkSampleStep(be.manifest, h, { ...ok, ...patch })).toThrow(text);
     bad({ batch: 2 }, /state\.length|rows/);
@@ -64,7 +107,16 @@ describe('device sampling: uniforms drawn in the host order give the host tokens
     bad({ state: new Int32Array(L).fill(maskId + 1) }, /state\[0\] is 9/);
     const uneven = new Int32Array(2 * L).fill(maskId);
     uneven[L] = 0;
-    expect(() => checkSampleStep(be.manifest, be.createLogits(4), { ...ok, batch: 2, state: uneven, uniforms: new Float64Array(4 * L), revealedPositions: new Int32Array(6), revealedTokens: new Int32Array(6) })).toThrow(/same number of masked positions/);
+    expect(() =>
+      checkSampleStep(be.manifest, be.createLogits(4), {
+        ...ok,
+        batch: 2,
+        state: uneven,
+        uniforms: new Float64Array(4 * L),
+        revealedPositions: new Int32Array(6),
+        revealedTokens: new Int32Array(6),
+      }),
+    ).toThrow(/same number of masked positions/);
   });
 });
 

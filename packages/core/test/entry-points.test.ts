@@ -15,14 +15,23 @@ describe('entry points by audience', () => {
 
   it("the app entry holds the app's API and none of a backend's or a sampler's internals", async () => {
     const app = (await import(new URL('index.js', dist).href)) as Record<string, unknown>;
-    for (const name of ['generate', 'PREDICTOR_REGISTRY', 'predictorDefinition', 'MigmError', 'isMigmError', 'validateManifest', 'tileImages']) expect(app[name], name).toBeDefined();
-    for (const name of ['checkFloats', 'checkSampleStep', 'combineHost', 'sampleStepHost', 'RandomStreams', 'guideRow', 'definePredictor', 'resolveOptions']) expect(app[name], name).toBeUndefined();
+    for (const name of ['generate', 'PREDICTOR_REGISTRY', 'predictorDefinition', 'MigmError', 'isMigmError', 'validateManifest', 'tileImages'])
+      expect(app[name], name).toBeDefined();
+    for (const name of ['checkFloats', 'checkSampleStep', 'combineHost', 'sampleStepHost', 'RandomStreams', 'guideRow', 'definePredictor', 'resolveOptions'])
+      expect(app[name], name).toBeUndefined();
     expect(Object.keys(app).length).toBeLessThan(25);
   });
 
   it('the entries share one MigmError (ESM and CJS), so isMigmError recognises errors from every entry', async () => {
     const esm = await Promise.all(entries.map(async (e) => (await import(new URL(`${e}.js`, dist).href)) as { MigmError?: unknown }));
-    const cjs = entries.map((e) => require(new URL(`${e}.cjs`, dist).pathname) as { MigmError?: unknown; checkFloats?: (...a: unknown[]) => unknown; isMigmError?: (v: unknown) => boolean });
+    const cjs = entries.map(
+      (e) =>
+        require(new URL(`${e}.cjs`, dist).pathname) as {
+          MigmError?: unknown;
+          checkFloats?: (...a: unknown[]) => unknown;
+          isMigmError?: (v: unknown) => boolean;
+        },
+    );
     expect(esm[1]!.MigmError).toBe(esm[0]!.MigmError);
     expect(cjs[1]!.MigmError).toBe(cjs[0]!.MigmError);
     let thrown: unknown;

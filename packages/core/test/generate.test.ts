@@ -68,7 +68,14 @@ describe('generate() call counts', () => {
     const features = async (predictor: 'shortcut' | 'taylor' | 'shortcut-taylor'): Promise<(Float32Array | null)[]> => {
       const tb = new TestBackend();
       const seen: (Float32Array | null)[] = [];
-      await generate(tb, { condition: [0, 1], steps: N, budget: B, predictor, seed: 1, onFeature: async (e) => void seen.push(e.feature ? await tb.readFeature(e.feature) : null) });
+      await generate(tb, {
+        condition: [0, 1],
+        steps: N,
+        budget: B,
+        predictor,
+        seed: 1,
+        onFeature: async (e) => void seen.push(e.feature ? await tb.readFeature(e.feature) : null),
+      });
       return seen;
     };
     const [hybrid, learned, taylor] = [await features('shortcut-taylor'), await features('shortcut'), await features('taylor')];
@@ -114,7 +121,14 @@ describe('generate() results', () => {
   it('commits every token exactly by the schedule and reports progress', async () => {
     const be = new TestBackend();
     const events: StepEvent[] = [];
-    const r = await generate(be, { condition: [0, 2], steps: 6, predictor: 'shortcut', budget: 2, seed: 3, onStep: (e) => events.push({ ...e, tokens: e.tokens.slice() }) });
+    const r = await generate(be, {
+      condition: [0, 2],
+      steps: 6,
+      predictor: 'shortcut',
+      budget: 2,
+      seed: 3,
+      onStep: (e) => events.push({ ...e, tokens: e.tokens.slice() }),
+    });
     const L = be.manifest.tokens.count;
     expect(r.tokens.length).toBe(2 * L);
     expect(r.tokens.every((t) => t >= 0 && t < be.manifest.tokens.codebookSize)).toBe(true);
@@ -169,7 +183,13 @@ describe('generate() results', () => {
 
   it('supports the dimoo schedule, gumbel-max draws, top-k and top-p', async () => {
     const be = new TestBackend();
-    for (const extra of [{ schedule: 'dimoo' as const }, { draw: 'gumbel-max' as const }, { topK: 3 }, { topP: 0.9 }, { schedule: { counts: [4, 4, 8] }, steps: 3 }]) {
+    for (const extra of [
+      { schedule: 'dimoo' as const },
+      { draw: 'gumbel-max' as const },
+      { topK: 3 },
+      { topP: 0.9 },
+      { schedule: { counts: [4, 4, 8] }, steps: 3 },
+    ]) {
       const r = await generate(be, { condition: 0, steps: 8, predictor: 'vanilla', seed: 1, ...extra });
       expect(r.tokens.every((t) => t >= 0 && t < be.manifest.tokens.codebookSize)).toBe(true);
     }
@@ -241,7 +261,13 @@ describe('skippedRandomizeTemperature', () => {
     const steps: Int32Array[][] = [];
     for (const s of [undefined, 40]) {
       const seen: Int32Array[] = [];
-      await generate(be, { ...base, predictor: 'reuse', budget: 3, ...(s === undefined ? {} : { skippedRandomizeTemperature: s }), onStep: (e) => seen.push(e.tokens.slice()) });
+      await generate(be, {
+        ...base,
+        predictor: 'reuse',
+        budget: 3,
+        ...(s === undefined ? {} : { skippedRandomizeTemperature: s }),
+        onStep: (e) => seen.push(e.tokens.slice()),
+      });
       steps.push(seen);
     }
     expect(steps[1]![0]).toEqual(steps[0]![0]);
@@ -263,7 +289,12 @@ describe('generate() abort', () => {
     const controller = new AbortController();
     const seen: number[] = [];
     const p = generate(be, {
-      condition: 0, steps: 8, predictor: 'shortcut', budget: 3, seed: 1, signal: controller.signal,
+      condition: 0,
+      steps: 8,
+      predictor: 'shortcut',
+      budget: 3,
+      seed: 1,
+      signal: controller.signal,
       onStep: (e) => {
         seen.push(e.step);
         if (e.step === 2) controller.abort();
@@ -337,7 +368,10 @@ describe('generate() errors', () => {
   it('a batch whose logits would not fit in memory is INVALID_OPTION naming the largest batch', async () => {
     const big = new TestBackend({ side: 32, codebookSize: 4096 });
     // Guided: two rows per image, and the [rows, L, K] float32 buffer must stay under 2 GiB.
-    await expect(generate(big, { batch: 100, condition: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/'batch'.*at most 64 images/) });
+    await expect(generate(big, { batch: 100, condition: 0 })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/'batch'.*at most 64 images/),
+    });
   });
   it("'shortcut' without a shortcut model is UNSUPPORTED", async () => {
     expect(await codeOf(generate(new TestBackend({ shortcut: false }), { predictor: 'shortcut' }))).toBe('UNSUPPORTED');
@@ -364,7 +398,11 @@ describe('generate() hooks for recording', () => {
       const be = new TestBackend();
       const seen: string[] = [];
       await generate(be, {
-        condition: [0, 1], steps: 6, predictor, seed: 1, ...(predictor === 'vanilla' ? {} : { budget: 2 }),
+        condition: [0, 1],
+        steps: 6,
+        predictor,
+        seed: 1,
+        ...(predictor === 'vanilla' ? {} : { budget: 2 }),
         onFeature: async (e) => {
           if (e.feature) {
             // Vanilla's step 0 (weight 0) runs the conditional rows only: nobody reads its unconditional logits.
@@ -376,7 +414,13 @@ describe('generate() hooks for recording', () => {
           seen.push(`${e.kind[0]}${e.feature ? '+' : '-'}`);
         },
       });
-      const expected = { vanilla: 'f+ f+ f+ f+ f+ f+', shortcut: 'f+ s+ s+ f+ s+ s+', taylor: 'f+ s- s- f+ s+ s+', reuse: 'f+ s- s- f+ s- s-', 'shortcut-taylor': 'f+ s+ s+ f+ s+ s+' }[predictor];
+      const expected = {
+        vanilla: 'f+ f+ f+ f+ f+ f+',
+        shortcut: 'f+ s+ s+ f+ s+ s+',
+        taylor: 'f+ s- s- f+ s+ s+',
+        reuse: 'f+ s- s- f+ s- s-',
+        'shortcut-taylor': 'f+ s+ s+ f+ s+ s+',
+      }[predictor];
       expect(seen.join(' ')).toBe(expected);
       expect(be.live.size).toBe(0);
     }
@@ -387,7 +431,10 @@ describe('generate() hooks for recording', () => {
     const L = be.manifest.tokens.count;
     const revealStep = new Int32Array(2 * L).fill(-1);
     const r = await generate(be, {
-      condition: [2, 0], steps: 5, predictor: 'vanilla', seed: 9,
+      condition: [2, 0],
+      steps: 5,
+      predictor: 'vanilla',
+      seed: 9,
       onStep: (e) => {
         for (let b = 0; b < e.batch; b++) {
           for (let j = 0; j < e.revealed; j++) {

@@ -79,7 +79,13 @@ describe('generate() guidanceCutoff', () => {
       const seen: number[] = [];
       const fullRows: number[] = [];
       const r = await generate(be, {
-        condition: [0, 1], steps: 8, budget: 4, predictor, guidance: { scale: 3, schedule: 'linear' }, guidanceCutoff: 1.5, seed: 3,
+        condition: [0, 1],
+        steps: 8,
+        budget: 4,
+        predictor,
+        guidance: { scale: 3, schedule: 'linear' },
+        guidanceCutoff: 1.5,
+        seed: 3,
         onFeature: (e) => {
           if (e.feature) seen.push(e.feature.dims[0]);
           if (e.feature && e.kind === 'full') fullRows.push(e.feature.dims[0]);

@@ -57,7 +57,11 @@ describe('velocity integration', () => {
       a[i] = Math.sin(i) * 3.7;
       b[i] = Math.cos(i * 1.3) * 0.01;
     }
-    for (const coefs of [[1, 1], [0.7, -1.9], [1, 0]]) {
+    for (const coefs of [
+      [1, 1],
+      [0.7, -1.9],
+      [1, 0],
+    ]) {
       // Reference: the general path's float32 store after each term.
       const ref = new Float32Array(n);
       for (let i = 0; i < n; i++) ref[i] = coefs[0]! * a[i]!;
@@ -125,17 +129,19 @@ describe('checkAffineHead', () => {
   const D = m.featureDim;
   const K = m.tokens.codebookSize;
   /** A head f W^T + b (optionally followed by a non-linearity) over rows of a host feature. */
-  const headOf = (post: (x: number) => number) => async (f: Float32Array, rows: number): Promise<Float32Array> => {
-    const out = new Float32Array(rows * L * K);
-    for (let rp = 0; rp < rows * L; rp++) {
-      for (let k = 0; k < K; k++) {
-        let s = 0.1 * k;
-        for (let d = 0; d < D; d++) s += f[rp * D + d]! * Math.sin(k * 7 + d);
-        out[rp * K + k] = post(s);
+  const headOf =
+    (post: (x: number) => number) =>
+    async (f: Float32Array, rows: number): Promise<Float32Array> => {
+      const out = new Float32Array(rows * L * K);
+      for (let rp = 0; rp < rows * L; rp++) {
+        for (let k = 0; k < K; k++) {
+          let s = 0.1 * k;
+          for (let d = 0; d < D; d++) s += f[rp * D + d]! * Math.sin(k * 7 + d);
+          out[rp * K + k] = post(s);
+        }
       }
-    }
-    return out;
-  };
+      return out;
+    };
   const codeAsync = async (p: Promise<unknown>): Promise<string | undefined> => {
     try {
       await p;
@@ -145,21 +151,65 @@ describe('checkAffineHead', () => {
     return undefined;
   };
   it('accepts an affine head', async () => {
-    await expect(checkAffineHead(m, headOf((x) => x))).resolves.toBeUndefined();
+    await expect(
+      checkAffineHead(
+        m,
+        headOf((x) => x),
+      ),
+    ).resolves.toBeUndefined();
   });
   it('refuses a head with a non-linearity, a NaN or a wrong output size, naming the file', async () => {
-    expect(await codeAsync(checkAffineHead(m, headOf((x) => x + 0.01 * Math.tanh(x))))).toBe('BUNDLE_MISMATCH');
-    await expect(checkAffineHead(m, headOf((x) => Math.max(x, 0)))).rejects.toThrow(/head\.onnx.*graphs\.head\.affine/);
-    expect(await codeAsync(checkAffineHead(m, headOf((x) => (x > 1.5 ? Number.NaN : x))))).toBe('BUNDLE_MISMATCH');
+    expect(
+      await codeAsync(
+        checkAffineHead(
+          m,
+          headOf((x) => x + 0.01 * Math.tanh(x)),
+        ),
+      ),
+    ).toBe('BUNDLE_MISMATCH');
+    await expect(
+      checkAffineHead(
+        m,
+        headOf((x) => Math.max(x, 0)),
+      ),
+    ).rejects.toThrow(/head\.onnx.*graphs\.head\.affine/);
+    expect(
+      await codeAsync(
+        checkAffineHead(
+          m,
+          headOf((x) => (x > 1.5 ? Number.NaN : x)),
+        ),
+      ),
+    ).toBe('BUNDLE_MISMATCH');
     expect(await codeAsync(checkAffineHead(m, async () => new Float32Array(5)))).toBe('BUNDLE_MISMATCH');
   });
   it('affineHeadUsable: true for an affine head; false with one warning for a failing one; other errors thrown', async () => {
     const warnings: string[] = [];
-    expect(await affineHeadUsable(m, headOf((x) => x), (w) => warnings.push(w))).toBe(true);
+    expect(
+      await affineHeadUsable(
+        m,
+        headOf((x) => x),
+        (w) => warnings.push(w),
+      ),
+    ).toBe(true);
     expect(warnings).toEqual([]);
-    expect(await affineHeadUsable(m, headOf((x) => Math.max(x, 0)), (w) => warnings.push(w))).toBe(false);
+    expect(
+      await affineHeadUsable(
+        m,
+        headOf((x) => Math.max(x, 0)),
+        (w) => warnings.push(w),
+      ),
+    ).toBe(false);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/head\.onnx.*both guidance branches/);
-    await expect(affineHeadUsable(m, async () => { throw new Error('session gone'); }, () => {})).rejects.toThrow('session gone');
+    await expect(
+      affineHeadUsable(
+        m,
+        async () => {
+          throw new Error('session gone');
+        },
+        () => {},
+      ),
+    ).rejects.toThrow('session gone');
   });
 });

@@ -19,15 +19,35 @@ class PoisonedBackend extends TestBackend {
 describe('generate() options: unknown keys, null and bounds', () => {
   it('refuses an unknown key, naming the closest valid one, before any model call', async () => {
     const b = new TestBackend();
-    await expect(generate(b, { budjet: 3 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("did you mean 'budget'?") });
-    await expect(generate(b, { Steps: 3 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("did you mean 'steps'?") });
-    await expect(generate(b, { zzzzzzzzzz: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.not.stringContaining('did you mean') });
+    await expect(generate(b, { budjet: 3 } as never)).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining("did you mean 'budget'?"),
+    });
+    await expect(generate(b, { Steps: 3 } as never)).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining("did you mean 'steps'?"),
+    });
+    await expect(generate(b, { zzzzzzzzzz: 1 } as never)).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.not.stringContaining('did you mean'),
+    });
     expect(b.counts.forward).toBe(0);
     expect(closestKey('inverseTemprature', ['inverseTemperature', 'topP'])).toBe('inverseTemperature');
   });
 
   it('null means the default for every option but condition (where it means unconditional)', async () => {
-    const nulls = { steps: null, budget: null, topK: null, topP: null, seed: 7, guidance: null, draw: null, predictor: null, signal: null, onStep: null } as never;
+    const nulls = {
+      steps: null,
+      budget: null,
+      topK: null,
+      topP: null,
+      seed: 7,
+      guidance: null,
+      draw: null,
+      predictor: null,
+      signal: null,
+      onStep: null,
+    } as never;
     const a = await generate(new TestBackend(), nulls);
     const b = await generate(new TestBackend(), { seed: 7 });
     expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
@@ -37,10 +57,21 @@ describe('generate() options: unknown keys, null and bounds', () => {
 
   it('refuses finite but extreme scales that would overflow to NaN logits', async () => {
     const b = new TestBackend();
-    for (const [key, value] of [['inverseTemperature', 1e307], ['guidance', 1e38], ['randomizeTemperature', 1e300], ['skippedRandomizeTemperature', MAX_SCALE * 2]] as const) {
-      await expect(generate(b, { condition: 0, [key]: value }), key).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining(String(MAX_SCALE)) });
+    for (const [key, value] of [
+      ['inverseTemperature', 1e307],
+      ['guidance', 1e38],
+      ['randomizeTemperature', 1e300],
+      ['skippedRandomizeTemperature', MAX_SCALE * 2],
+    ] as const) {
+      await expect(generate(b, { condition: 0, [key]: value }), key).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        message: expect.stringContaining(String(MAX_SCALE)),
+      });
     }
-    await expect(generate(b, { condition: 0, guidance: { scale: 5000, schedule: 'linear' } })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('guidance') });
+    await expect(generate(b, { condition: 0, guidance: { scale: 5000, schedule: 'linear' } })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('guidance'),
+    });
     expect(b.counts.forward).toBe(0);
     await expect(generate(b, { condition: 0, inverseTemperature: MAX_SCALE, guidance: MAX_SCALE, seed: 1 })).resolves.toBeDefined();
   });
@@ -57,8 +88,23 @@ describe('generate() options: unknown keys, null and bounds', () => {
 describe('capabilities stated once', () => {
   it('a backend (or wrapper) whose flags and methods disagree is refused, not silently degraded', async () => {
     const inner = new TestBackend();
-    const wrapper = { name: 'wrapper', device: 'cpu', manifest: inner.manifest, capabilities: inner.capabilities, forward: inner.forward.bind(inner), head: inner.head.bind(inner), combine: inner.combine.bind(inner), readFeature: inner.readFeature.bind(inner), release: inner.release.bind(inner), decode: inner.decode.bind(inner), dispose: inner.dispose.bind(inner) } as unknown as Backend;
-    await expect(generate(wrapper, { steps: 2 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('claims capabilities.velocity but has no velocity() method') });
+    const wrapper = {
+      name: 'wrapper',
+      device: 'cpu',
+      manifest: inner.manifest,
+      capabilities: inner.capabilities,
+      forward: inner.forward.bind(inner),
+      head: inner.head.bind(inner),
+      combine: inner.combine.bind(inner),
+      readFeature: inner.readFeature.bind(inner),
+      release: inner.release.bind(inner),
+      decode: inner.decode.bind(inner),
+      dispose: inner.dispose.bind(inner),
+    } as unknown as Backend;
+    await expect(generate(wrapper, { steps: 2 })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('claims capabilities.velocity but has no velocity() method'),
+    });
     (wrapper as { velocity?: unknown }).velocity = inner.velocity!.bind(inner);
     await expect(generate(wrapper, { steps: 2 })).rejects.toThrow(/claims capabilities.guidedHead but has no guidedHead\(\) method/);
     (wrapper as { guidedHead?: unknown }).guidedHead = inner.guidedHead!.bind(inner);

@@ -70,10 +70,12 @@ describe('manifest validation', () => {
     expect(message((m) => (m.image.range = [1, 0]))).toContain('image.range');
     // 16 tokens as [2, 8] multiply to the count but do not tile an 8x8 image with 2-pixel patches.
     expect(message((m) => (m.tokens.grid = [2, 8]))).toMatch(/tokens.grid \[2,8\] with patchSize 2 covers 16x4 pixels, the image is 8x8/);
-    expect(message((m) => {
-      m.tokens.grid = [2, 8];
-      delete (m.tokens as { patchSize?: number }).patchSize;
-    })).toContain('does not tile');
+    expect(
+      message((m) => {
+        m.tokens.grid = [2, 8];
+        delete (m.tokens as { patchSize?: number }).patchSize;
+      }),
+    ).toContain('does not tile');
     expect(message((m) => (m.files[0]!.bytes = 2 ** 33))).toContain('/files/0/bytes');
   });
   it('refuses a shortcut trained for another base model, codebook or width (BUNDLE_MISMATCH)', () => {
@@ -100,7 +102,10 @@ describe('bundle file verification', () => {
     await expect(verifyBundleFile(m, 'base.onnx', bytes, sha)).resolves.toBeUndefined();
   });
   it('names the file and the mismatch: unlisted, size, hash', async () => {
-    await expect(verifyBundleFile(m, 'extra.onnx', bytes, sha)).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH', message: expect.stringContaining('extra.onnx is not listed') });
+    await expect(verifyBundleFile(m, 'extra.onnx', bytes, sha)).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH',
+      message: expect.stringContaining('extra.onnx is not listed'),
+    });
     await expect(verifyBundleFile(m, 'base.onnx', bytes.subarray(1), sha)).rejects.toThrow(/base\.onnx has 9 bytes; the manifest says 10/);
     const tampered = bytes.slice();
     tampered[0] = 72;

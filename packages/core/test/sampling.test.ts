@@ -26,7 +26,22 @@ function histogram(logits: number[], n: number, draw: DrawMethod, opts: { invTem
   for (let i = 0; i < n / L; i++) {
     state.fill(K);
     sampleMaskedPositions(
-      { logits: row, guided: false, batch, tokens: L, vocab: K, state, maskId: K, weight: 0, invTemp: opts.invTemp ?? 1, noiseScale: 1, draw, topK: opts.topK ?? 0, topP: opts.topP ?? 1, rng },
+      {
+        logits: row,
+        guided: false,
+        batch,
+        tokens: L,
+        vocab: K,
+        state,
+        maskId: K,
+        weight: 0,
+        invTemp: opts.invTemp ?? 1,
+        noiseScale: 1,
+        draw,
+        topK: opts.topK ?? 0,
+        topP: opts.topP ?? 1,
+        rng,
+      },
       scratch,
     );
     for (let p = 0; p < L; p++) counts[scratch.candidates[p]!]!++;
@@ -59,7 +74,13 @@ describe('categorical draws', () => {
     const keep = [0, 1, 6];
     for (let k = 0; k < LOGITS.length; k++) if (!keep.includes(k)) expect(counts[k]).toBe(0);
     const p = softmax(keep.map((k) => LOGITS[k]!));
-    expect(chiSquare(keep.map((k) => counts[k]!), p, n)).toBeLessThan(chiSquareCritical(2));
+    expect(
+      chiSquare(
+        keep.map((k) => counts[k]!),
+        p,
+        n,
+      ),
+    ).toBeLessThan(chiSquareCritical(2));
   });
 
   it('top-p keeps the smallest set reaching mass p', () => {
@@ -170,7 +191,22 @@ describe('MaskGIT confidence and commit', () => {
     const logits = Float32Array.from([0, 1, 2]);
     const scratch = createSamplerScratch(1, 1, K);
     sampleMaskedPositions(
-      { logits, guided: false, batch: 1, tokens: 1, vocab: K, state: Int32Array.from([K]), maskId: K, weight: 0, invTemp: 1, noiseScale: 0, draw: 'inverse-cdf', topK: 0, topP: 1, rng: new RandomStreams(1, 1) },
+      {
+        logits,
+        guided: false,
+        batch: 1,
+        tokens: 1,
+        vocab: K,
+        state: Int32Array.from([K]),
+        maskId: K,
+        weight: 0,
+        invTemp: 1,
+        noiseScale: 0,
+        draw: 'inverse-cdf',
+        topK: 0,
+        topP: 1,
+        rng: new RandomStreams(1, 1),
+      },
       scratch,
     );
     const c = scratch.candidates[0]!;
@@ -186,7 +222,22 @@ describe('MaskGIT confidence and commit', () => {
     const rng = new RandomStreams(3, 1);
     for (let i = 0; i < 200; i++) {
       sampleMaskedPositions(
-        { logits, guided: true, batch: 1, tokens: 1, vocab: K, state: Int32Array.from([K]), maskId: K, weight: 1, invTemp: 1, noiseScale: 0, draw: 'inverse-cdf', topK: 0, topP: 1, rng },
+        {
+          logits,
+          guided: true,
+          batch: 1,
+          tokens: 1,
+          vocab: K,
+          state: Int32Array.from([K]),
+          maskId: K,
+          weight: 1,
+          invTemp: 1,
+          noiseScale: 0,
+          draw: 'inverse-cdf',
+          topK: 0,
+          topP: 1,
+          rng,
+        },
         scratch,
       );
       ones += scratch.candidates[0]!;

@@ -29,7 +29,14 @@ describe('float32 helpers', () => {
 describe('MaskGIT token counts', () => {
   for (const shape of MASKGIT_SCHEDULES) {
     it(`${shape}: every step reveals >= 1 and the counts sum to L`, () => {
-      for (const [steps, tokens] of [[1, 16], [2, 16], [7, 196], [16, 196], [64, 256], [16, 16]] as const) {
+      for (const [steps, tokens] of [
+        [1, 16],
+        [2, 16],
+        [7, 196],
+        [16, 196],
+        [64, 256],
+        [16, 16],
+      ] as const) {
         const k = tokenCounts(shape, steps, tokens);
         expect(k.length).toBe(steps);
         expect(k.reduce((a, b) => a + b, 0)).toBe(tokens);

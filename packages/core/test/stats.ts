@@ -3,7 +3,7 @@ export function chiSquare(observed: ArrayLike<number>, probs: ArrayLike<number>,
   let chi = 0;
   for (let k = 0; k < observed.length; k++) {
     const e = probs[k]! * n;
-    chi += ((observed[k]! - e) ** 2) / e;
+    chi += (observed[k]! - e) ** 2 / e;
   }
   return chi;
 }

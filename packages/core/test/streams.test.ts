@@ -11,7 +11,13 @@ describe('generate() streams: images of several seeds in one call', () => {
     const both = await generate(backend, {
       ...common,
       condition: [1, 2, 0, null, 2],
-      streams: [[3, 0], [3, 1], [9, 0], [9, 1], [9, 2]],
+      streams: [
+        [3, 0],
+        [3, 1],
+        [9, 0],
+        [9, 1],
+        [9, 2],
+      ],
     });
     const L = a.tokensPerImage;
     expect(Array.from(both.tokens.subarray(0, 2 * L))).toEqual(Array.from(a.tokens));
@@ -24,7 +30,18 @@ describe('generate() streams: images of several seeds in one call', () => {
 
   it('refuses streams of the wrong length or with bad pairs', async () => {
     const backend = new TestBackend();
-    for (const streams of [[[1, 0]], [[1, 0], [1, -1]], [[1, 0], [0.5, 1]], [[1, 0], 7]] as never[]) {
+    for (const streams of [
+      [[1, 0]],
+      [
+        [1, 0],
+        [1, -1],
+      ],
+      [
+        [1, 0],
+        [0.5, 1],
+      ],
+      [[1, 0], 7],
+    ] as never[]) {
       const err = await generate(backend, { condition: [1, 2], steps: 2, streams }).catch((e: unknown) => e);
       expect(isMigmError(err, 'INVALID_OPTION')).toBe(true);
       expect((err as Error).message).toMatch(/streams/);

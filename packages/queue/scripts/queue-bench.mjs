@@ -20,7 +20,9 @@ import { createQueueClient } from '../dist/index.js';
 
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
 const LOAD_START = loadavg()[0];
-const { values } = parseArgs({ options: { images: { type: 'string', default: '64' }, out: { type: 'string', default: 'queue-bench.json' }, latency: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: { images: { type: 'string', default: '64' }, out: { type: 'string', default: 'queue-bench.json' }, latency: { type: 'string', default: '10' } },
+});
 const IMAGES = Number(values.images);
 const LATENCY_RUNS = Number(values.latency);
 const COMMON = { steps: 16, budget: 5, predictor: 'shortcut' };
@@ -39,14 +41,19 @@ async function freePort() {
 
 const port = await freePort();
 const url = `redis://127.0.0.1:${port}`;
-const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()], { stdio: 'ignore' });
+const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()], {
+  stdio: 'ignore',
+});
 const children = new Set([redis]);
 const cleanup = () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
 process.on('exit', cleanup);
 for (;;) {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => {});
-  const ok = await probe.connect().then(() => probe.ping(), () => null);
+  const ok = await probe.connect().then(
+    () => probe.ping(),
+    () => null,
+  );
   probe.disconnect();
   if (ok === 'PONG') break;
   await new Promise((r) => setTimeout(r, 100));
@@ -56,7 +63,10 @@ async function startWorkers(queue, count, batch) {
   const threads = String(Math.max(1, Math.floor(2 / count)));
   return Promise.all(
     Array.from({ length: count }, (_, i) => {
-      const p = spawn(process.execPath, [WORKER, url, queue, String(batch), `w${i}`], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MIGM_THREADS: threads } });
+      const p = spawn(process.execPath, [WORKER, url, queue, String(batch), `w${i}`], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, MIGM_THREADS: threads },
+      });
       children.add(p);
       return new Promise((resolve) => p.stdout.on('data', (d) => d.toString().includes('ready') && resolve(p)));
     }),
@@ -89,7 +99,12 @@ for (let i = 0; i < LATENCY_RUNS; i++) {
 await backend.dispose();
 
 const client = await createQueueClient({ redis: url, queue: 'bench', bundle: bundleDir(), dedupe: false });
-for (const [processes, batch] of [[1, 1], [1, 16], [2, 1], [2, 16]]) {
+for (const [processes, batch] of [
+  [1, 1],
+  [1, 16],
+  [2, 1],
+  [2, 16],
+]) {
   const queue = `bench-${processes}-${batch}`;
   const c = await createQueueClient({ redis: url, queue, bundle: bundleDir(), dedupe: false });
   const workers = await startWorkers(queue, processes, batch);
@@ -99,7 +114,15 @@ for (const [processes, batch] of [[1, 1], [1, 16], [2, 1], [2, 16]]) {
   const results = await Promise.all(ids.map((s) => c.result(s.id)));
   const s = (performance.now() - t0) / 1000;
   const perCall = results.reduce((a, r) => a + r.call.images, 0) / results.length;
-  rows.push({ setting: `queue, ${processes} worker process${processes > 1 ? 'es' : ''}, batch ${batch}`, processes, batch, images: IMAGES, seconds: s, imagesPerSecond: IMAGES / s, meanImagesPerCall: perCall });
+  rows.push({
+    setting: `queue, ${processes} worker process${processes > 1 ? 'es' : ''}, batch ${batch}`,
+    processes,
+    batch,
+    images: IMAGES,
+    seconds: s,
+    imagesPerSecond: IMAGES / s,
+    meanImagesPerCall: perCall,
+  });
   await stopWorkers(workers);
   await c.close();
 }
@@ -130,8 +153,11 @@ const out = {
 writeFileSync(values.out, `${JSON.stringify(out, null, 2)}\n`);
 const base = rows[0].imagesPerSecond;
 console.log(`| setting | images/s | vs generate(), 1 per call | images per call |\n|---|---|---|---|`);
-for (const r of rows) console.log(`| ${r.setting} | ${r.imagesPerSecond.toFixed(1)} | ${(r.imagesPerSecond / base).toFixed(2)}x | ${r.meanImagesPerCall?.toFixed(1) ?? r.batch} |`);
-console.log(`\nOne image on an idle queue (median of ${LATENCY_RUNS}): generate() ${out.latency.generateMedianMs.toFixed(0)} ms, through the queue ${out.latency.queueMedianMs.toFixed(0)} ms: +${out.latency.addedMs.toFixed(0)} ms.`);
+for (const r of rows)
+  console.log(`| ${r.setting} | ${r.imagesPerSecond.toFixed(1)} | ${(r.imagesPerSecond / base).toFixed(2)}x | ${r.meanImagesPerCall?.toFixed(1) ?? r.batch} |`);
+console.log(
+  `\nOne image on an idle queue (median of ${LATENCY_RUNS}): generate() ${out.latency.generateMedianMs.toFixed(0)} ms, through the queue ${out.latency.queueMedianMs.toFixed(0)} ms: +${out.latency.addedMs.toFixed(0)} ms.`,
+);
 console.log(`1-minute load average: ${out.load.start.toFixed(1)} at the start, ${out.load.end.toFixed(1)} at the end (${cpus().length} cores).`);
 console.log(`wrote ${values.out}`);
 cleanup();

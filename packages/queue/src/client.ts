@@ -59,7 +59,15 @@ export class QueueClient {
   readonly #listeners = new Map<string, Set<(p: JobProgress) => void>>();
 
   /** Use `createQueueClient`. */
-  constructor(parts: { manifest: Manifest; queue: Queue<JobData, StoredResult>; events: QueueEvents; conn: Redis; eventsConn: Redis; url: string; options: QueueClientOptions }) {
+  constructor(parts: {
+    manifest: Manifest;
+    queue: Queue<JobData, StoredResult>;
+    events: QueueEvents;
+    conn: Redis;
+    eventsConn: Redis;
+    url: string;
+    options: QueueClientOptions;
+  }) {
     this.manifest = parts.manifest;
     this.bundleId = bundleId(parts.manifest);
     this.queueName = parts.queue.name;
@@ -82,7 +90,8 @@ export class QueueClient {
     });
     // A dropped connection ends every wait with CONNECTION_LOST: a result is only ever reported from Redis.
     const lost = () => {
-      for (const id of [...this.#waiters.keys()]) this.#settle(id, this.#lost(`the connection dropped while waiting for job ${id}; its state is unknown until Redis is back (call result() again)`));
+      for (const id of [...this.#waiters.keys()])
+        this.#settle(id, this.#lost(`the connection dropped while waiting for job ${id}; its state is unknown until Redis is back (call result() again)`));
     };
     this.#conn.on('close', lost);
     this.#eventsConn.on('close', lost);
@@ -124,16 +133,24 @@ export class QueueClient {
       const counts = await this.#queue.getJobCounts(...WAITING_STATES);
       const waiting = WAITING_STATES.reduce((a, s) => a + (counts[s] ?? 0), 0);
       if (waiting >= this.#maxQueued) {
-        throw new QueueError('QUEUE_FULL', `Queue '${this.queueName}' is full: ${waiting} jobs wait and the limit is ${this.#maxQueued} (maxQueued); nothing was queued. Retry later or add workers.`, {
-          details: { waiting, maxQueued: this.#maxQueued },
-        });
+        throw new QueueError(
+          'QUEUE_FULL',
+          `Queue '${this.queueName}' is full: ${waiting} jobs wait and the limit is ${this.#maxQueued} (maxQueued); nothing was queued. Retry later or add workers.`,
+          {
+            details: { waiting, maxQueued: this.#maxQueued },
+          },
+        );
       }
-      const job = await this.#queue.add('generate', { request: queued, bundle: this.bundleId }, {
-        ...(jobId !== undefined ? { jobId } : {}),
-        attempts: 1,
-        removeOnComplete: { age: this.#ttl },
-        removeOnFail: { age: this.#ttl },
-      });
+      const job = await this.#queue.add(
+        'generate',
+        { request: queued, bundle: this.bundleId },
+        {
+          ...(jobId !== undefined ? { jobId } : {}),
+          attempts: 1,
+          removeOnComplete: { age: this.#ttl },
+          removeOnFail: { age: this.#ttl },
+        },
+      );
       return { id: job.id!, seed: queued.seed, deduplicated: false };
     });
   }
@@ -145,7 +162,9 @@ export class QueueClient {
       const cancelled = (await this.#conn.exists(cancelKey(this.queueName, id))) === 1;
       if (!job) {
         if (cancelled) return { id, state: 'failed', progress: null, cancelled, failedReason: '[CANCELLED] removed before it started' };
-        throw new QueueError('NOT_FOUND', `No job ${id} in queue '${this.queueName}' (never submitted, or removed after its result's time to live).`, { details: { id } });
+        throw new QueueError('NOT_FOUND', `No job ${id} in queue '${this.queueName}' (never submitted, or removed after its result's time to live).`, {
+          details: { id },
+        });
       }
       const progress = typeof job.progress === 'object' ? (job.progress as unknown as JobProgress) : null;
       return { id, state: (await job.getState()) as JobState, progress, cancelled, failedReason: job.failedReason ?? null };
@@ -171,7 +190,11 @@ export class QueueClient {
         timer = setTimeout(() => {
           set.delete(waiter);
           if (set.size === 0) this.#waiters.delete(id);
-          reject(new QueueError('TIMEOUT', `Job ${id} did not finish within ${options.timeoutMs} ms; it may still finish (call result() again).`, { details: { id } }));
+          reject(
+            new QueueError('TIMEOUT', `Job ${id} did not finish within ${options.timeoutMs} ms; it may still finish (call result() again).`, {
+              details: { id },
+            }),
+          );
         }, options.timeoutMs);
       }
       // Registered first, checked second: a job finishing in between is seen by one or the other.
@@ -188,7 +211,9 @@ export class QueueClient {
       const job = (await this.#queue.getJob(id)) as Job<JobData, StoredResult> | undefined;
       if (!job) {
         if ((await this.#conn.exists(cancelKey(this.queueName, id))) === 1) return decodeFailure(id, '[CANCELLED] removed before it started');
-        return new QueueError('NOT_FOUND', `No job ${id} in queue '${this.queueName}' (never submitted, or removed after its result's time to live).`, { details: { id } });
+        return new QueueError('NOT_FOUND', `No job ${id} in queue '${this.queueName}' (never submitted, or removed after its result's time to live).`, {
+          details: { id },
+        });
       }
       return state === 'completed' ? toResult(id, job.returnvalue) : decodeFailure(id, job.failedReason);
     });
@@ -229,7 +254,10 @@ export class QueueClient {
       // The mark comes first: a worker that takes the job from now on refuses it.
       await this.#conn.set(cancelKey(this.queueName, id), '1', 'EX', this.#ttl);
       if (state !== 'active') {
-        const removed = await job.remove().then(() => true, () => false); // false: a worker locked it meanwhile
+        const removed = await job.remove().then(
+          () => true,
+          () => false,
+        ); // false: a worker locked it meanwhile
         if (removed) {
           this.#settle(id, decodeFailure(id, '[CANCELLED] removed before it started'));
           return 'removed';

@@ -49,7 +49,8 @@ export function createQueueServer(client: QueueClient, options: QueueServerOptio
   return createServer((req, res) => {
     void handle(client, req, res, maxBody).catch((err: unknown) => {
       if (res.headersSent) res.end();
-      else if (typeof (err as { status?: unknown }).status === 'number') send(res, (err as { status: number }).status, { error: 'BAD_REQUEST', message: (err as Error).message });
+      else if (typeof (err as { status?: unknown }).status === 'number')
+        send(res, (err as { status: number }).status, { error: 'BAD_REQUEST', message: (err as Error).message });
       else sendError(res, err);
     });
   });

@@ -7,5 +7,14 @@ export { createQueueClient, QueueClient, type JobState, type QueueClientOptions,
 export { createQueueWorker, type JobData, type QueueWorker, type QueueWorkerOptions } from './worker.js';
 export { createQueueServer, type QueueServerOptions } from './http.js';
 export { isQueueError, QueueError, type QueueErrorCode } from './errors.js';
-export { bundleId, canonicalJson, compatibilityKey, requestJobId, validateRequest, REQUEST_KEYS, type GenerationRequest, type QueuedRequest } from './request.js';
+export {
+  bundleId,
+  canonicalJson,
+  compatibilityKey,
+  requestJobId,
+  validateRequest,
+  REQUEST_KEYS,
+  type GenerationRequest,
+  type QueuedRequest,
+} from './request.js';
 export type { JobProgress, JobResult, StoredResult } from './result.js';

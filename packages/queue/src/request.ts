@@ -58,7 +58,9 @@ export function imageConditions(request: GenerationRequest): (number | null)[] {
 
 function checkInt(name: string, value: unknown, min: number, max: number): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)) {
-    throw new MigmError('INVALID_OPTION', `Invalid option '${name}': got ${JSON.stringify(value)}; an integer from ${min} to ${max} is allowed.`, { details: { option: name, value } });
+    throw new MigmError('INVALID_OPTION', `Invalid option '${name}': got ${JSON.stringify(value)}; an integer from ${min} to ${max} is allowed.`, {
+      details: { option: name, value },
+    });
   }
 }
 

@@ -76,7 +76,8 @@ export interface QueueWorker {
 
 function intOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max) throw new TypeError(`createQueueWorker: '${name}' must be an integer from ${min} to ${max}, got ${String(value)}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new TypeError(`createQueueWorker: '${name}' must be an integer from ${min} to ${max}, got ${String(value)}`);
   return v;
 }
 
@@ -97,7 +98,8 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
   const id = options.id ?? `${hostname()}:${process.pid}`;
   const onError = options.onError ?? (() => {});
   if ((options.backend === undefined) === (options.bundle === undefined)) throw new TypeError('createQueueWorker: give exactly one of backend and bundle');
-  const backend = options.backend ?? (await createNodeBackend({ bundle: options.bundle!, ...(options.threads !== undefined ? { threads: options.threads } : {}) }));
+  const backend =
+    options.backend ?? (await createNodeBackend({ bundle: options.bundle!, ...(options.threads !== undefined ? { threads: options.threads } : {}) }));
   const ownsBackend = options.backend === undefined;
   const manifest = backend.manifest;
   const bundle = bundleId(manifest);
@@ -138,12 +140,14 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
     else p.reject(outcome.error);
   };
   const cancelled = (p: Pending, step: number, steps: number): UnrecoverableError =>
-    new UnrecoverableError(encodeFailure('CANCELLED', `cancel received after step ${p.cancelledAt ?? 0}, stopped after step ${step}${steps ? ` of ${steps}` : ''}`));
+    new UnrecoverableError(
+      encodeFailure('CANCELLED', `cancel received after step ${p.cancelledAt ?? 0}, stopped after step ${step}${steps ? ` of ${steps}` : ''}`),
+    );
 
   // Starts calls while a slot is free and a group is full, has waited long enough, or the worker is closing.
   const pump = (): void => {
     // Several chunks of one group can start in one pump when concurrency allows.
-    for (let started = true; started; ) {
+    for (let started = true; started;) {
       started = false;
       for (const [key, g] of groups) {
         if (running >= concurrency) return;
@@ -235,7 +239,12 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
   const processJob = async (job: Job<JobData>): Promise<StoredResult> => {
     const data = job.data;
     if (data?.bundle !== bundle) {
-      throw new UnrecoverableError(encodeFailure('BUNDLE_MISMATCH', `job is for bundle ${String(data?.bundle).slice(0, 12)}…, this worker runs ${manifest.name} (${bundle.slice(0, 12)}…)`));
+      throw new UnrecoverableError(
+        encodeFailure(
+          'BUNDLE_MISMATCH',
+          `job is for bundle ${String(data?.bundle).slice(0, 12)}…, this worker runs ${manifest.name} (${bundle.slice(0, 12)}…)`,
+        ),
+      );
     }
     if ((await connection.exists(cancelKey(queue, job.id!))) === 1) throw new UnrecoverableError(encodeFailure('CANCELLED', 'cancelled before it started'));
     return new Promise<StoredResult>((resolve, reject) => {

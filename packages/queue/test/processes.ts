@@ -9,7 +9,10 @@ export class WorkerProcesses {
 
   /** Starts one and waits until it takes jobs. */
   async start(url: string, queue: string, batch: number, id: string): Promise<ChildProcess> {
-    const proc = spawn(process.execPath, [CHILD, url, queue, String(batch), id], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+    const proc = spawn(process.execPath, [CHILD, url, queue, String(batch), id], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
+    });
     this.procs.push(proc);
     const orphan = () => proc.kill('SIGKILL'); // no worker outlives the test process, afterAll or not
     process.once('exit', orphan);

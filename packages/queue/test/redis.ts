@@ -30,7 +30,22 @@ export class RedisServer {
   /** Starts it (again, on the same port and folder after `kill`); `persist` keeps every write on disk (AOF, fsync always). */
   async start(persist = false): Promise<void> {
     if (this.port === 0) this.port = await freePort();
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--loglevel',
+      'warning',
+    ];
     args.push(...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
     this.#proc = proc;
@@ -43,7 +58,10 @@ export class RedisServer {
       if (proc.exitCode !== null) throw new Error(`redis-server exited with code ${proc.exitCode}`);
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on('error', () => {});
-      const ok = await probe.connect().then(() => probe.ping(), () => null);
+      const ok = await probe.connect().then(
+        () => probe.ping(),
+        () => null,
+      );
       probe.disconnect();
       if (ok === 'PONG') return;
       if (Date.now() > deadline) throw new Error('redis-server did not answer within 20 s');

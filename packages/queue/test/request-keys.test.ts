@@ -8,7 +8,7 @@ describe('compatibilityKey', () => {
     expect(compatibilityKey({ ...a, guidanceCutoff: 1 })).not.toBe(compatibilityKey(a));
     expect(compatibilityKey({ ...a, sampler: 'host' })).not.toBe(compatibilityKey(a));
   });
-  it("an adaptive-refresh job runs alone: its full steps depend on the whole batch", () => {
+  it('an adaptive-refresh job runs alone: its full steps depend on the whole batch', () => {
     const x: QueuedRequest = { ...a, predictor: 'shortcut', refresh: 'adaptive' };
     expect(compatibilityKey({ ...x, seed: 2 })).not.toBe(compatibilityKey(x));
     expect(compatibilityKey({ ...x, condition: 4 })).not.toBe(compatibilityKey(x));

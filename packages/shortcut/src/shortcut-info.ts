@@ -34,7 +34,8 @@ export function getShortcut(manifest: Manifest, shortcut: ShortcutGraphSpec | un
  */
 export function idealSpeedup(steps: number, budget: number, rho: number): number {
   if (!Number.isInteger(steps) || steps < 1) throw new MigmError('INVALID_OPTION', `Invalid option 'steps': got ${steps}; an integer >= 1 is allowed.`);
-  if (!Number.isInteger(budget) || budget < 1 || budget > steps) throw new MigmError('INVALID_OPTION', `Invalid option 'budget': got ${budget}; an integer from 1 to steps (${steps}) is allowed.`);
+  if (!Number.isInteger(budget) || budget < 1 || budget > steps)
+    throw new MigmError('INVALID_OPTION', `Invalid option 'budget': got ${budget}; an integer from 1 to steps (${steps}) is allowed.`);
   if (!Number.isFinite(rho) || rho < 0) throw new MigmError('INVALID_OPTION', `Invalid option 'rho': got ${rho}; a finite number >= 0 is allowed.`);
   return steps / (budget + (steps - budget) * rho);
 }

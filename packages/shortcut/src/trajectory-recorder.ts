@@ -82,7 +82,10 @@ export class TrajectoryRecorder {
     const branches = plan.guided ? 2 : 1;
     const index = this.#index;
     if (index && (index.steps !== plan.steps || index.branches !== branches || index.counts.join() !== counts.join())) {
-      throw new MigmError('INVALID_OPTION', `Every run of a recording must use the same steps, schedule and guidance (first run: N=${index.steps}, ${index.branches} branch(es)); start a new recording for other settings.`);
+      throw new MigmError(
+        'INVALID_OPTION',
+        `Every run of a recording must use the same steps, schedule and guidance (first run: N=${index.steps}, ${index.branches} branch(es)); start a new recording for other settings.`,
+      );
     }
     this.#busy = true;
     // A failed run may leave features behind; runs are located by their offset, so that tail is never read.
@@ -113,9 +116,20 @@ export class TrajectoryRecorder {
       const runs = index ? index.runs : [];
       runs.push({ images: result.batch, seed: result.seed, firstImage: index?.images ?? 0, featureOffset });
       this.#index = {
-        format: 'migm-trajectories', version: 1, bundle: m.name, baseSha256: base?.sha256 ?? null,
-        tokens: L, grid: m.tokens.grid, featureDim: m.featureDim, codebookSize: m.tokens.codebookSize, maskId: m.tokens.maskId,
-        steps: plan.steps, counts, branches, images: (index?.images ?? 0) + result.batch, runs,
+        format: 'migm-trajectories',
+        version: 1,
+        bundle: m.name,
+        baseSha256: base?.sha256 ?? null,
+        tokens: L,
+        grid: m.tokens.grid,
+        featureDim: m.featureDim,
+        codebookSize: m.tokens.codebookSize,
+        maskId: m.tokens.maskId,
+        steps: plan.steps,
+        counts,
+        branches,
+        images: (index?.images ?? 0) + result.batch,
+        runs,
       };
       await this.#sink.writeIndex(JSON.stringify(this.#index, null, 1));
       return result;

@@ -42,7 +42,10 @@ describe('TrajectoryRecorder', () => {
     const D = be.manifest.featureDim;
     expect(index).toMatchObject({ format: 'migm-trajectories', version: 1, steps: 5, branches: 2, images: 5, tokens: L, featureDim: D });
     expect(index.counts.reduce((a, b) => a + b, 0)).toBe(L);
-    expect(index.runs.map((r) => [r.images, r.firstImage, r.featureOffset])).toEqual([[2, 0, 0], [3, 2, 5 * 2 * 2 * L * D * 4]]);
+    expect(index.runs.map((r) => [r.images, r.firstImage, r.featureOffset])).toEqual([
+      [2, 0, 0],
+      [3, 2, 5 * 2 * 2 * L * D * 4],
+    ]);
     expect(JSON.parse(sink.index)).toEqual(index);
 
     const features = new Float32Array(concat(sink.files.get('features.f32')!).buffer);
@@ -89,7 +92,9 @@ describe('TrajectoryRecorder', () => {
     const rec = new TrajectoryRecorder(be, sink);
     await rec.record({ condition: 0, steps: 5, seed: 1 });
     const controller = new AbortController();
-    await expect(rec.record({ condition: 1, steps: 5, seed: 2, signal: controller.signal, onStep: (e) => e.step === 2 && controller.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(
+      rec.record({ condition: 1, steps: 5, seed: 2, signal: controller.signal, onStep: (e) => e.step === 2 && controller.abort() }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
     const r3 = await rec.record({ condition: 2, steps: 5, seed: 3 });
     const index = rec.index!;
     expect(index.images).toBe(2);

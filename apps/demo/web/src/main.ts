@@ -113,7 +113,8 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
     (selection.device === 'wasm'
       ? ` (${selection.numThreads} thread${selection.numThreads > 1 ? 's' : ''})`
       : ` (${selection.adapter ?? 'GPU'}${selection.deviceFeatures ? '; features stay on the GPU' : ''})`) +
-    `, loaded in ${Math.round(loadMs)} ms.` + (fallbacks ? ` ${fallbacks}` : '');
+    `, loaded in ${Math.round(loadMs)} ms.` +
+    (fallbacks ? ` ${fallbacks}` : '');
   el.status.textContent = `Ready on ${selection.device}. Pick a class and press Generate.`;
   el.progress.value = 0;
   setState('idle');
@@ -136,7 +137,10 @@ function validate(): RunSettings | undefined {
     return v;
   };
   const steps = int(el.steps, 'Steps N', 1, L);
-  const budget = predictor === 'vanilla' ? Math.min(Number(el.budget.value) || 1, Math.max(1, steps)) : int(el.budget, 'Full steps B', 1, Number.isInteger(steps) && steps >= 1 && steps <= L ? steps : L);
+  const budget =
+    predictor === 'vanilla'
+      ? Math.min(Number(el.budget.value) || 1, Math.max(1, steps))
+      : int(el.budget, 'Full steps B', 1, Number.isInteger(steps) && steps >= 1 && steps <= L ? steps : L);
   if (predictor === 'vanilla') el.budget.setAttribute('aria-invalid', 'false');
   const seed = int(el.seed, 'Seed', 0, Number.MAX_SAFE_INTEGER);
   const batch = int(el.batch, 'Images', 1, MAX_BATCH);
@@ -145,7 +149,17 @@ function validate(): RunSettings | undefined {
   el.formError.textContent = problems.join(' ');
   if (demo.state === 'idle') el.generate.disabled = problems.length > 0;
   if (problems.length > 0) return undefined;
-  return { classId: Number(el.cls.value), steps, budget, predictor, seed, batch, compare: el.compare.checked, preview: el.preview.checked, slowMs: el.slow.checked ? 250 : 0 };
+  return {
+    classId: Number(el.cls.value),
+    steps,
+    budget,
+    predictor,
+    seed,
+    batch,
+    compare: el.compare.checked,
+    preview: el.preview.checked,
+    slowMs: el.slow.checked ? 250 : 0,
+  };
 }
 el.form.addEventListener('input', () => void validate());
 el.form.addEventListener('change', (e) => {
@@ -208,7 +222,11 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       el.progress.value = (m.step + 1) / m.steps;
       if (m.preview) {
         el.previewLabel.textContent = `${m.run}, step ${m.step + 1}/${m.steps}`;
-        drawImages(el.previewCanvas, m.preview.images, { range: demo.manifest.image.range ?? [0, 1], grid: demo.manifest.tokens.grid, masked: m.preview.masked });
+        drawImages(el.previewCanvas, m.preview.images, {
+          range: demo.manifest.image.range ?? [0, 1],
+          grid: demo.manifest.tokens.grid,
+          masked: m.preview.masked,
+        });
       }
       break;
     }

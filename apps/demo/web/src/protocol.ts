@@ -70,7 +70,14 @@ export interface RunResult {
 }
 
 export type FromWorker =
-  | { readonly type: 'download'; readonly file: string; readonly loaded: number; readonly totalLoaded: number; readonly totalBytes: number; readonly cached: boolean }
+  | {
+      readonly type: 'download';
+      readonly file: string;
+      readonly loaded: number;
+      readonly totalLoaded: number;
+      readonly totalBytes: number;
+      readonly cached: boolean;
+    }
   | { readonly type: 'loaded'; readonly manifest: Manifest; readonly selection: SelectionInfo; readonly loadMs: number }
   | { readonly type: 'fallback'; readonly device: string; readonly message: string }
   | { readonly type: 'device-lost'; readonly message: string }
@@ -89,4 +96,11 @@ export type FromWorker =
   | { readonly type: 'run-done'; readonly id: number; readonly result: RunResult }
   | { readonly type: 'done'; readonly id: number; readonly results: readonly RunResult[] }
   | { readonly type: 'cancelled'; readonly id: number }
-  | { readonly type: 'error'; readonly id?: number; readonly stage: 'load' | 'generate'; readonly kept?: boolean; readonly code: string; readonly message: string };
+  | {
+      readonly type: 'error';
+      readonly id?: number;
+      readonly stage: 'load' | 'generate';
+      readonly kept?: boolean;
+      readonly code: string;
+      readonly message: string;
+    };

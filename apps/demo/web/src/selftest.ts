@@ -19,7 +19,8 @@ async function conformance(device: WebDevice, bundleUrl = defaultBundle, deviceF
   const { cases, cleanup } = backendConformance({
     create: async () => {
       const b = await createWebBackend({ bundle, device, wasmPaths, deviceFeatures });
-      if (b.device !== device || b.capabilities.deviceFeatures !== (device === 'webgpu' && deviceFeatures)) throw new Error(`got ${b.device} with deviceFeatures ${b.capabilities.deviceFeatures}`);
+      if (b.device !== device || b.capabilities.deviceFeatures !== (device === 'webgpu' && deviceFeatures))
+        throw new Error(`got ${b.device} with deviceFeatures ${b.capabilities.deviceFeatures}`);
       return b;
     },
     liveFeatures: (b) => (b as WebBackend).liveFeatures,
@@ -42,7 +43,11 @@ async function conformance(device: WebDevice, bundleUrl = defaultBundle, deviceF
 }
 
 /** Runs generate() and returns the logits of its first model call (step 0) and the final tokens. */
-async function firstStep(device: WebDevice, options: GenerateOptions, bundleUrl = defaultBundle): Promise<{ device: string; deviceFeatures: boolean; logits: number[]; tokens: number[] }> {
+async function firstStep(
+  device: WebDevice,
+  options: GenerateOptions,
+  bundleUrl = defaultBundle,
+): Promise<{ device: string; deviceFeatures: boolean; logits: number[]; tokens: number[] }> {
   const backend = await createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false } });
   try {
     let first: Float32Array | undefined;
@@ -62,7 +67,14 @@ async function firstStep(device: WebDevice, options: GenerateOptions, bundleUrl 
 }
 
 /** Per-image latency of generate() (ms), for the benchmark: `warmup` runs, then `runs` timed ones. */
-async function bench(device: WebDevice, options: GenerateOptions, runs: number, warmup: number, bundleUrl = defaultBundle, numThreads?: number): Promise<{ device: string; threads: number; msPerImage: number[] }> {
+async function bench(
+  device: WebDevice,
+  options: GenerateOptions,
+  runs: number,
+  warmup: number,
+  bundleUrl = defaultBundle,
+  numThreads?: number,
+): Promise<{ device: string; threads: number; msPerImage: number[] }> {
   const backend = await createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false }, ...(numThreads ? { numThreads } : {}) });
   try {
     const ms: number[] = [];

@@ -32,13 +32,20 @@ async function load(req: LoadRequest): Promise<void> {
       bundle: req.bundleUrl,
       wasmPaths: req.wasmPaths,
       device: req.device,
-      fetch: { onProgress: (e) => post({ type: 'download', file: e.file, loaded: e.loaded, totalLoaded: e.totalLoaded, totalBytes: e.totalBytes, cached: e.cached }) },
+      fetch: {
+        onProgress: (e) => post({ type: 'download', file: e.file, loaded: e.loaded, totalLoaded: e.totalLoaded, totalBytes: e.totalBytes, cached: e.cached }),
+      },
       onFallback: (f) => post({ type: 'fallback', device: f.device, message: f.error.message }),
       onDeviceLost: (message) => onDeviceLost(message),
     });
     // A first run pays one-off costs (wasm page-in, GPU shader compiles): pay them now so timings are fair.
     try {
-      const warm = await generate(b, { condition: 0, steps: Math.min(2, b.manifest.tokens.count), seed: 0, ...(b.capabilities.velocity ? { predictor: 'shortcut', budget: 1 } : { predictor: 'vanilla' }) });
+      const warm = await generate(b, {
+        condition: 0,
+        steps: Math.min(2, b.manifest.tokens.count),
+        seed: 0,
+        ...(b.capabilities.velocity ? { predictor: 'shortcut', budget: 1 } : { predictor: 'vanilla' }),
+      });
       await b.decode(warm.tokens, warm.batch);
     } catch (err) {
       await b.dispose();
@@ -52,7 +59,14 @@ async function load(req: LoadRequest): Promise<void> {
     post({
       type: 'loaded',
       manifest: b.manifest,
-      selection: { requested: s.requested, device: s.device, numThreads: s.numThreads, deviceFeatures: s.deviceFeatures, fallbacks: s.fallbacks.map((f) => ({ device: f.device, message: f.error.message })), ...(s.adapter ? { adapter: s.adapter } : {}) },
+      selection: {
+        requested: s.requested,
+        device: s.device,
+        numThreads: s.numThreads,
+        deviceFeatures: s.deviceFeatures,
+        fallbacks: s.fallbacks.map((f) => ({ device: f.device, message: f.error.message })),
+        ...(s.adapter ? { adapter: s.adapter } : {}),
+      },
       loadMs: performance.now() - t0,
     });
   } catch (err) {
@@ -95,11 +109,23 @@ async function run(req: GenerateRequest): Promise<void> {
 async function runOne(b: Backend, req: GenerateRequest, predictor: Predictor, signal: AbortSignal): Promise<RunResult> {
   const s = req.settings;
   const label = methodName(predictor);
-  const pv = new PreviewingBackend(b, (ev, preview) =>
-    post(
-      { type: 'step', id: req.id, run: label, step: ev.step, steps: ev.steps, kind: ev.kind, masked: ev.masked, elapsedMs: ev.elapsedMs - pv.previewMs, ...(preview ? { preview } : {}) },
-      preview ? [preview.images.data.buffer as ArrayBuffer, preview.masked.buffer as ArrayBuffer] : [],
-    ),
+  const pv = new PreviewingBackend(
+    b,
+    (ev, preview) =>
+      post(
+        {
+          type: 'step',
+          id: req.id,
+          run: label,
+          step: ev.step,
+          steps: ev.steps,
+          kind: ev.kind,
+          masked: ev.masked,
+          elapsedMs: ev.elapsedMs - pv.previewMs,
+          ...(preview ? { preview } : {}),
+        },
+        preview ? [preview.images.data.buffer as ArrayBuffer, preview.masked.buffer as ArrayBuffer] : [],
+      ),
     s.preview,
     s.slowMs,
   );
@@ -116,7 +142,17 @@ async function runOne(b: Backend, req: GenerateRequest, predictor: Predictor, si
   await pv.flush();
   const img = await b.decode(result.tokens, result.batch);
   const images: Pixels = { data: img.data, batch: img.batch, channels: img.channels, height: img.height, width: img.width };
-  return { label, predictor, steps: result.steps, fullSteps: result.plan.length, images, tokens: result.tokens, ms: result.timings.totalMs - previewMs, previewMs, calls: { ...result.calls } };
+  return {
+    label,
+    predictor,
+    steps: result.steps,
+    fullSteps: result.plan.length,
+    images,
+    tokens: result.tokens,
+    ms: result.timings.totalMs - previewMs,
+    previewMs,
+    calls: { ...result.calls },
+  };
 }
 
 /**

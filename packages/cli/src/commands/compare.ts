@@ -20,7 +20,14 @@ export async function compareCommand(argv: string[]): Promise<void> {
     if (spec.method === 'vanilla') throw new UsageError(`--method must be one of ${ACCELERATED_METHODS.join(', ')} for compare (it always runs vanilla too)`);
     // Warm-up of both methods at the real batch shape: onnxruntime's first run per shape pays one-time costs.
     for (const predictor of ['vanilla', predictorOf(spec.method)] as const) {
-      await generate(backend, { condition: spec.condition, batch: spec.count, steps: 2, predictor, seed: 0, ...(predictor === 'vanilla' ? {} : { budget: 1 }) });
+      await generate(backend, {
+        condition: spec.condition,
+        batch: spec.count,
+        steps: 2,
+        predictor,
+        seed: 0,
+        ...(predictor === 'vanilla' ? {} : { budget: 1 }),
+      });
     }
     const vanilla = await runOnce(backend, spec, 'vanilla', values.quiet === true);
     const fast = await runOnce(backend, spec, spec.method, values.quiet === true);

@@ -8,11 +8,17 @@ export async function infoCommand(argv: string[]): Promise<void> {
   const { dir, manifest: m } = await readBundleDir(values.bundle ?? bundleDir());
   const s = m.sampling;
   console.log(`${m.name}${m.version ? ` ${m.version}` : ''} (${m.family}) at ${dir}`);
-  console.log(`image ${m.image.width}x${m.image.height}x${m.image.channels}; ${m.tokens.count} tokens (${m.tokens.grid.join('x')}), codebook ${m.tokens.codebookSize}, feature width ${m.featureDim}`);
+  console.log(
+    `image ${m.image.width}x${m.image.height}x${m.image.channels}; ${m.tokens.count} tokens (${m.tokens.grid.join('x')}), codebook ${m.tokens.codebookSize}, feature width ${m.featureDim}`,
+  );
   console.log(`classes: ${m.condition.classNames.map((n, i) => `${i} ${n}`).join(', ')}`);
-  console.log(`defaults: N=${s.steps} ${s.schedule}, budget ${s.budget}, guidance ${s.guidance.scale} (${s.guidance.schedule}), inverse temperature ${s.inverseTemperature}, r_temp ${s.randomizeTemperature}${s.skippedRandomizeTemperature !== undefined ? ` (${s.skippedRandomizeTemperature} at skipped steps)` : ''}`);
+  console.log(
+    `defaults: N=${s.steps} ${s.schedule}, budget ${s.budget}, guidance ${s.guidance.scale} (${s.guidance.schedule}), inverse temperature ${s.inverseTemperature}, r_temp ${s.randomizeTemperature}${s.skippedRandomizeTemperature !== undefined ? ` (${s.skippedRandomizeTemperature} at skipped steps)` : ''}`,
+  );
   for (const [role, g] of Object.entries(m.graphs)) {
     const file = m.files.find((f) => f.path === g.file);
-    console.log(`graph ${role.padEnd(10)} ${g.file} ${file ? `${(file.bytes / 1e6).toFixed(2)} MB` : ''}${g.parameters ? `, ${(g.parameters / 1e6).toFixed(2)} M parameters` : ''}${'trainedSteps' in g ? `, trained at N=${g.trainedSteps}` : ''}`);
+    console.log(
+      `graph ${role.padEnd(10)} ${g.file} ${file ? `${(file.bytes / 1e6).toFixed(2)} MB` : ''}${g.parameters ? `, ${(g.parameters / 1e6).toFixed(2)} M parameters` : ''}${'trainedSteps' in g ? `, trained at N=${g.trainedSteps}` : ''}`,
+    );
   }
 }

@@ -25,7 +25,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
   try {
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
     const address = server.address() as { port: number };
-    console.log(`migm serve: http://${host.includes(':') ? `[${host}]` : host}:${address.port}/jobs (queue '${queue}'; POST a request, GET /jobs/ID/png, /jobs/ID/events)`);
+    console.log(
+      `migm serve: http://${host.includes(':') ? `[${host}]` : host}:${address.port}/jobs (queue '${queue}'; POST a request, GET /jobs/ID/png, /jobs/ID/events)`,
+    );
     await stopSignal();
   } finally {
     server.closeAllConnections();

@@ -48,11 +48,15 @@ export async function submitCommand(argv: string[]): Promise<void> {
     const s = await client.submit(request);
     console.log(`queued ${s.id} (seed ${s.seed})${s.deduplicated ? ': an identical request was already queued or done, this is that job' : ''}`);
     if (out === undefined) return;
-    const stop = values.quiet ? () => {} : client.progress(s.id, (p) => process.stderr.isTTY && process.stderr.write(`\rstep ${p.step}/${p.steps} on ${p.worker}   `));
+    const stop = values.quiet
+      ? () => {}
+      : client.progress(s.id, (p) => process.stderr.isTTY && process.stderr.write(`\rstep ${p.step}/${p.steps} on ${p.worker}   `));
     try {
       const r = await client.result(s.id, { timeoutMs: timeoutS * 1000 });
       await writeFile(out, r.png);
-      console.log(`wrote ${out}: ${r.images} images, seed ${r.seed}, by worker ${r.worker} in ${fmtMs(r.latencyMs)} (its call: ${r.call.jobs} jobs, ${r.call.images} images, ${fmtMs(r.call.totalMs)})`);
+      console.log(
+        `wrote ${out}: ${r.images} images, seed ${r.seed}, by worker ${r.worker} in ${fmtMs(r.latencyMs)} (its call: ${r.call.jobs} jobs, ${r.call.images} images, ${fmtMs(r.call.totalMs)})`,
+      );
     } finally {
       stop();
       if (!values.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[2K');

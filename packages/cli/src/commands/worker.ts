@@ -24,11 +24,18 @@ export async function workerCommand(argv: string[]): Promise<void> {
   const backend = await loadBackend(values);
   try {
     const worker = await createQueueWorker({
-      redis, queue, backend, batch, concurrency, batchWaitMs,
+      redis,
+      queue,
+      backend,
+      batch,
+      concurrency,
+      batchWaitMs,
       onError: (e) => console.error(`migm worker: ${e.message}`),
       ...(values.quiet ? {} : { onCall: (c: { jobs: number; images: number; ms: number }) => console.log(`${c.jobs} jobs, ${c.images} images in ${c.ms} ms`) }),
     });
-    console.log(`migm worker ${worker.id}: ${backend.manifest.name} on ${backend.device}, queue '${queue}', batch ${batch}, concurrency ${concurrency}; SIGTERM or Ctrl-C finishes the jobs it holds and exits`);
+    console.log(
+      `migm worker ${worker.id}: ${backend.manifest.name} on ${backend.device}, queue '${queue}', batch ${batch}, concurrency ${concurrency}; SIGTERM or Ctrl-C finishes the jobs it holds and exits`,
+    );
     const signal = await stopSignal();
     console.log(`migm worker: ${signal}, finishing held jobs`);
     await worker.close();

@@ -18,14 +18,19 @@ export function checkSampleStep(manifest: Manifest, logits: DeviceLogits, step: 
   if (!Number.isInteger(B) || B < 1) throw bad('batch', 'an integer >= 1 is required', B);
   if (typeof step.guided !== 'boolean') throw bad('guided', 'true or false is required', step.guided);
   const rows = step.guided ? 2 * B : B;
-  if (logits.dims[0] < rows) throw bad('the logits handle rows', `a ${step.guided ? 'guided' : 'plain'} step of ${B} images reads ${rows} rows`, logits.dims[0]);
+  if (logits.dims[0] < rows)
+    throw bad('the logits handle rows', `a ${step.guided ? 'guided' : 'plain'} step of ${B} images reads ${rows} rows`, logits.dims[0]);
   for (const key of ['weight', 'invTemp', 'noiseScale'] as const) {
     if (typeof step[key] !== 'number' || !Number.isFinite(step[key])) throw bad(key, 'a finite number is required', step[key]);
   }
   checkIds('sampleStep', 'state', step.state, maskId);
   if (step.state.length !== B * L) throw bad('state.length', `batch * L = ${B * L} is required`, step.state.length);
   if (!(step.uniforms instanceof Float64Array) || step.uniforms.length !== 2 * B * L) {
-    throw bad('uniforms', `a Float64Array of 2 * batch * L = ${2 * B * L} values is required`, step.uniforms instanceof Float64Array ? `of length ${step.uniforms.length}` : typeof step.uniforms);
+    throw bad(
+      'uniforms',
+      `a Float64Array of 2 * batch * L = ${2 * B * L} values is required`,
+      step.uniforms instanceof Float64Array ? `of length ${step.uniforms.length}` : typeof step.uniforms,
+    );
   }
   let masked = -1;
   for (let b = 0; b < B; b++) {
@@ -38,7 +43,8 @@ export function checkSampleStep(manifest: Manifest, logits: DeviceLogits, step: 
   if (!Number.isInteger(k) || k < 1 || k > masked) throw bad('count', `an integer from 1 to the masked positions per image (${masked}) is required`, k);
   for (const key of ['revealedPositions', 'revealedTokens'] as const) {
     const a = step[key];
-    if (!(a instanceof Int32Array) || a.length < B * k) throw bad(key, `an Int32Array of at least batch * count = ${B * k} values is required`, a instanceof Int32Array ? `of length ${a.length}` : typeof a);
+    if (!(a instanceof Int32Array) || a.length < B * k)
+      throw bad(key, `an Int32Array of at least batch * count = ${B * k} values is required`, a instanceof Int32Array ? `of length ${a.length}` : typeof a);
   }
   return masked;
 }

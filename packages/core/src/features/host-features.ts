@@ -87,9 +87,13 @@ export function combineHost(out: Float32Array, arrays: readonly Float32Array[], 
 export function guideFeatureHost(out: Float32Array, feature: Float32Array, weight: number): Float32Array {
   const half = feature.length >>> 1;
   if (feature.length % 2 !== 0 || out.length !== half) {
-    throw new MigmError('INVALID_OPTION', `Feature guidance: the feature has ${feature.length} values and out ${out.length}; out must hold half of an even-sized feature.`);
+    throw new MigmError(
+      'INVALID_OPTION',
+      `Feature guidance: the feature has ${feature.length} values and out ${out.length}; out must hold half of an even-sized feature.`,
+    );
   }
-  if (!Number.isFinite(weight) || weight < 0) throw new MigmError('INVALID_OPTION', `Feature guidance: weight ${weight} is not allowed; a finite number >= 0 is.`);
+  if (!Number.isFinite(weight) || weight < 0)
+    throw new MigmError('INVALID_OPTION', `Feature guidance: weight ${weight} is not allowed; a finite number >= 0 is.`);
   const a = 1 + weight;
   const b = -weight;
   for (let i = 0; i < half; i++) out[i] = Math.fround(a * feature[i]!) + b * feature[half + i]!;
@@ -103,11 +107,19 @@ export function integrateHost(out: Float32Array, feature: Float32Array, velocity
 
 /** Checks that all terms have the same dims; returns those dims. */
 export function checkTerms(terms: readonly FeatureTerm[]): readonly [number, number, number] {
-  if (!Array.isArray(terms)) throw new MigmError('INVALID_OPTION', `Feature combine needs an array of { feature, coef } terms, got ${terms === null ? 'null' : typeof terms}.`);
+  if (!Array.isArray(terms))
+    throw new MigmError('INVALID_OPTION', `Feature combine needs an array of { feature, coef } terms, got ${terms === null ? 'null' : typeof terms}.`);
   const first = terms[0];
   if (first === undefined) throw new MigmError('INVALID_OPTION', 'Feature combine needs at least one term.');
   for (const t of terms) {
-    if (t === null || typeof t !== 'object' || t.feature === null || typeof t.feature !== 'object' || !Array.isArray(t.feature.dims) || t.feature.dims.length !== 3) {
+    if (
+      t === null ||
+      typeof t !== 'object' ||
+      t.feature === null ||
+      typeof t.feature !== 'object' ||
+      !Array.isArray(t.feature.dims) ||
+      t.feature.dims.length !== 3
+    ) {
       throw new MigmError('INVALID_OPTION', 'Feature combine: every term must be { feature, coef } with a feature tensor made by this backend.');
     }
   }

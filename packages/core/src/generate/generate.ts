@@ -55,8 +55,6 @@ export interface GenerateResult {
   };
 }
 
-
-
 /**
  * Generates a batch of token grids with a masked image generation model.
  *
@@ -79,7 +77,10 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   const { signal, onStep, onFeature } = options;
   throwIfAborted(signal);
   const hostReason = hostSamplerReason(o, backend, caps.deviceSampling === true);
-  if (o.sampler === 'device' && hostReason !== null) throw new MigmError('UNSUPPORTED', `sampler 'device' cannot run this call: ${hostReason}. Use sampler 'auto' (falls back to the host) or 'host'.`, { details: { option: 'sampler' } });
+  if (o.sampler === 'device' && hostReason !== null)
+    throw new MigmError('UNSUPPORTED', `sampler 'device' cannot run this call: ${hostReason}. Use sampler 'auto' (falls back to the host) or 'host'.`, {
+      details: { option: 'sampler' },
+    });
   const onDevice = hostReason === null;
 
   const B = o.batch;
@@ -141,7 +142,9 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       value = await p();
     } catch (err) {
       if (err instanceof MigmError) throw err;
-      throw new MigmError('BACKEND_FAILURE', `Backend ${backend.name} failed in ${kind}(): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new MigmError('BACKEND_FAILURE', `Backend ${backend.name} failed in ${kind}(): ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     } finally {
       const dt = now() - t0;
       backendMs += dt;
@@ -211,7 +214,13 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       // A feature nobody keeps goes as soon as nothing needs it: now, or after onFeature has seen it.
       if (!kept && !onFeature) arena.drop(stepFeature);
       if (onFeature) {
-        await onFeature({ step: i, kind: full ? 'full' : 'skipped', feature: stepFeature, guided: stepFeature !== null && stepFeature.dims[0] === 2 * B, batch: B });
+        await onFeature({
+          step: i,
+          kind: full ? 'full' : 'skipped',
+          feature: stepFeature,
+          guided: stepFeature !== null && stepFeature.dims[0] === 2 * B,
+          batch: B,
+        });
         throwIfAborted(signal);
         if (!kept) arena.drop(stepFeature);
       }
@@ -226,8 +235,16 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         const k = Math.min(count, masked);
         if (k > 0) {
           const step = {
-            batch: B, guided, weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale, state, uniforms, count: k,
-            revealedPositions: revealedPositions.subarray(0, B * k), revealedTokens: revealedTokens.subarray(0, B * k),
+            batch: B,
+            guided,
+            weight: o.weights[i]!,
+            invTemp: o.inverseTemperature,
+            noiseScale,
+            state,
+            uniforms,
+            count: k,
+            revealedPositions: revealedPositions.subarray(0, B * k),
+            revealedTokens: revealedTokens.subarray(0, B * k),
           };
           await call('sample', () => backend.sampleStep!(deviceLogits!, step));
           for (let b = 0; b < B; b++) for (let j = 0; j < k; j++) state[b * L + revealedPositions[b * k + j]!] = revealedTokens[b * k + j]!;
@@ -236,8 +253,20 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       } else {
         sampleMaskedPositions(
           {
-            logits, guided, batch: B, tokens: L, vocab: K, state, maskId,
-            weight: o.weights[i]!, invTemp: o.inverseTemperature, noiseScale, draw: o.draw, topK: o.topK, topP: o.topP, rng,
+            logits,
+            guided,
+            batch: B,
+            tokens: L,
+            vocab: K,
+            state,
+            maskId,
+            weight: o.weights[i]!,
+            invTemp: o.inverseTemperature,
+            noiseScale,
+            draw: o.draw,
+            topK: o.topK,
+            topP: o.topP,
+            rng,
           },
           scratch,
         );
@@ -248,12 +277,26 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
 
       const stepMs = now() - stepStart;
       trace.push({
-        step: i, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked,
-        guidance: guided || logitsWeight !== null ? o.weights[i]! : 0, backendCalls: stepCalls, backendMs: stepBackendMs, coreMs: stepMs - stepBackendMs,
+        step: i,
+        kind: full ? 'full' : 'skipped',
+        revealed: lastRevealed,
+        masked,
+        guidance: guided || logitsWeight !== null ? o.weights[i]! : 0,
+        backendCalls: stepCalls,
+        backendMs: stepBackendMs,
+        coreMs: stepMs - stepBackendMs,
       });
       onStep?.({
-        type: 'step', step: i, steps: N, kind: full ? 'full' : 'skipped', revealed: lastRevealed, masked, tokens: state, batch: B,
-        revealedPositions: revealedPositions.subarray(0, B * lastRevealed), revealedTokens: revealedTokens.subarray(0, B * lastRevealed),
+        type: 'step',
+        step: i,
+        steps: N,
+        kind: full ? 'full' : 'skipped',
+        revealed: lastRevealed,
+        masked,
+        tokens: state,
+        batch: B,
+        revealedPositions: revealedPositions.subarray(0, B * lastRevealed),
+        revealedTokens: revealedTokens.subarray(0, B * lastRevealed),
         elapsedMs: now() - start,
       });
     }
@@ -273,8 +316,17 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
 
   const totalMs = now() - start;
   return {
-    tokens: state, batch: B, tokensPerImage: L, seed: o.seed, predictor: o.predictor, steps: N, plan: Int32Array.from(fullSteps),
-    trace, calls, sampler: { device: onDevice, reason: hostReason }, timings: { totalMs, backendMs, coreMs: totalMs - backendMs },
+    tokens: state,
+    batch: B,
+    tokensPerImage: L,
+    seed: o.seed,
+    predictor: o.predictor,
+    steps: N,
+    plan: Int32Array.from(fullSteps),
+    trace,
+    calls,
+    sampler: { device: onDevice, reason: hostReason },
+    timings: { totalMs, backendMs, coreMs: totalMs - backendMs },
   };
 
   /** Mean log p (without noise) of the k tokens each image committed at this step; NaN when k is 0. */

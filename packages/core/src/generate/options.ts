@@ -162,9 +162,33 @@ export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
 
 /** Every key `generate()` reads; anything else is refused (a typo such as `budjet` must not be ignored). */
 export const GENERATE_OPTION_KEYS = [
-  'condition', 'batch', 'steps', 'schedule', 'predictor', 'budget', 'plan', 'refresh', 'refreshTolerance', 'taylorOrder', 'guidance', 'guidanceCutoff', 'inverseTemperature',
-  'randomizeTemperature', 'skippedRandomizeTemperature', 'guidedHead', 'confidenceNoise', 'draw', 'topK', 'topP', 'memoryLimit',
-  'sampler', 'seed', 'streams', 'signal', 'onStep', 'onFeature',
+  'condition',
+  'batch',
+  'steps',
+  'schedule',
+  'predictor',
+  'budget',
+  'plan',
+  'refresh',
+  'refreshTolerance',
+  'taylorOrder',
+  'guidance',
+  'guidanceCutoff',
+  'inverseTemperature',
+  'randomizeTemperature',
+  'skippedRandomizeTemperature',
+  'guidedHead',
+  'confidenceNoise',
+  'draw',
+  'topK',
+  'topP',
+  'memoryLimit',
+  'sampler',
+  'seed',
+  'streams',
+  'signal',
+  'onStep',
+  'onFeature',
 ] as const satisfies readonly (keyof GenerateOptions)[];
 // Compile-time check that the list names every option: a new option without a key here fails to type-check.
 type MissingKey = Exclude<keyof GenerateOptions, (typeof GENERATE_OPTION_KEYS)[number]>;
@@ -229,7 +253,11 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
     if (c === null || c === undefined) classes[b] = nullClassId;
     else if (typeof c === 'number' && Number.isInteger(c) && c >= 0 && c < numClasses) classes[b] = c;
     else {
-      throw invalidOption(conditionList ? `condition[${b}]` : 'condition', c, `a class id from 0 to ${numClasses - 1} (${manifest.condition.classNames.join(', ')}) or null is allowed`);
+      throw invalidOption(
+        conditionList ? `condition[${b}]` : 'condition',
+        c,
+        `a class id from 0 to ${numClasses - 1} (${manifest.condition.classNames.join(', ')}) or null is allowed`,
+      );
     }
   }
 
@@ -243,13 +271,20 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   if (definition === undefined) throw invalidOption('predictor', predictor, `allowed: ${PREDICTORS.join(', ')}`);
   if (definition.needsVelocity && !hasVelocity) {
     const others = PREDICTOR_REGISTRY.filter((p) => !p.needsVelocity).map((p) => `'${p.name}'`);
-    throw new MigmError('UNSUPPORTED', `Predictor '${predictor}' needs a shortcut model, and this backend's bundle has none (manifest graphs.shortcut). Use ${others.join(', ')}.`);
+    throw new MigmError(
+      'UNSUPPORTED',
+      `Predictor '${predictor}' needs a shortcut model, and this backend's bundle has none (manifest graphs.shortcut). Use ${others.join(', ')}.`,
+    );
   }
   let plan: Int32Array;
   if (!definition.accelerated) {
     if (options.budget !== undefined || options.plan !== undefined) {
       const accelerated = PREDICTOR_REGISTRY.filter((p) => p.accelerated).map((p) => `'${p.name}'`);
-      throw invalidOption(options.plan !== undefined ? 'plan' : 'budget', options.plan ?? options.budget, `budget and plan apply only to predictors ${accelerated.join(', ')}; vanilla runs every step (use fewer steps instead)`);
+      throw invalidOption(
+        options.plan !== undefined ? 'plan' : 'budget',
+        options.plan ?? options.budget,
+        `budget and plan apply only to predictors ${accelerated.join(', ')}; vanilla runs every step (use fewer steps instead)`,
+      );
     }
     plan = Int32Array.from({ length: steps }, (_, i) => i);
   } else if (options.plan !== undefined) {
@@ -266,7 +301,8 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   const refresh = options.refresh ?? 'plan';
   if (refresh !== 'plan' && refresh !== 'adaptive') throw invalidOption('refresh', refresh, 'allowed: "plan", "adaptive"');
   if (refresh === 'adaptive') {
-    if (!definition.accelerated) throw invalidOption('refresh', refresh, `'adaptive' places the full steps of an accelerated predictor; vanilla runs every step`);
+    if (!definition.accelerated)
+      throw invalidOption('refresh', refresh, `'adaptive' places the full steps of an accelerated predictor; vanilla runs every step`);
     if (options.plan !== undefined) throw invalidOption('plan', options.plan, "refresh 'adaptive' chooses the full steps itself: give a budget, not a plan");
   }
   const refreshTolerance = options.refreshTolerance ?? 0.25;
@@ -310,7 +346,12 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   // A 'dimoo' run defaults to DiMOO's r_temp of 1 everywhere, so a MaskGIT manifest's skipped-step value does not apply.
   const skippedRandomizeTemperature =
     options.skippedRandomizeTemperature ?? (schedule === 'dimoo' ? randomizeTemperature : (defaults.skippedRandomizeTemperature ?? randomizeTemperature));
-  if (typeof skippedRandomizeTemperature !== 'number' || !Number.isFinite(skippedRandomizeTemperature) || skippedRandomizeTemperature < 0 || skippedRandomizeTemperature > MAX_SCALE) {
+  if (
+    typeof skippedRandomizeTemperature !== 'number' ||
+    !Number.isFinite(skippedRandomizeTemperature) ||
+    skippedRandomizeTemperature < 0 ||
+    skippedRandomizeTemperature > MAX_SCALE
+  ) {
     throw invalidOption('skippedRandomizeTemperature', skippedRandomizeTemperature, `a number from 0 to ${MAX_SCALE} is allowed`);
   }
   const confidenceNoise = options.confidenceNoise ?? (schedule === 'dimoo' ? 'constant' : 'annealed');
@@ -336,7 +377,8 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
 
   const streams = options.streams ?? null;
   if (streams !== null) {
-    if (!Array.isArray(streams) || streams.length !== batch) throw invalidOption('streams', streams, `an array of one [seed, index] per image is allowed (batch is ${batch})`);
+    if (!Array.isArray(streams) || streams.length !== batch)
+      throw invalidOption('streams', streams, `an array of one [seed, index] per image is allowed (batch is ${batch})`);
     streams.forEach((p: unknown, b) => {
       if (!Array.isArray(p) || p.length !== 2 || !isValidSeed(p[0]) || !Number.isInteger(p[1]) || p[1] < 0 || p[1] >= 2 ** 31) {
         throw invalidOption(`streams[${b}]`, p, 'a [seed, index] pair (seed an integer from 0 to 2^53 - 1, index from 0 to 2^31 - 1) is allowed');

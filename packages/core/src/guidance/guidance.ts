@@ -7,10 +7,7 @@ import { invalidOption } from '../errors.js';
  * - `{ weights }`: one weight per step.
  * Guided logits are (1 + w_i) * l_cond - w_i * l_uncond over the batch layout [cond rows; uncond rows].
  */
-export type Guidance =
-  | number
-  | { readonly scale: number; readonly schedule: 'constant' | 'linear' }
-  | { readonly weights: ArrayLike<number> };
+export type Guidance = number | { readonly scale: number; readonly schedule: 'constant' | 'linear' } | { readonly weights: ArrayLike<number> };
 
 /** Resolves a guidance option into one weight per step (Float64Array of length N, all finite and >= 0). */
 export function guidanceWeights(guidance: Guidance, steps: number): Float64Array {

@@ -81,12 +81,14 @@ function crossFieldProblems(m: Manifest): string[] {
   if (m.tokens.maskId !== K) out.push(`tokens.maskId ${m.tokens.maskId} must equal tokens.codebookSize ${K} (the first id after the codebook)`);
   const c = m.condition;
   if (c.classNames.length !== c.numClasses) out.push(`condition.classNames has ${c.classNames.length} names for ${c.numClasses} classes`);
-  if (c.nullClassId !== c.numClasses) out.push(`condition.nullClassId ${c.nullClassId} must equal condition.numClasses ${c.numClasses} (the first id after the classes)`);
+  if (c.nullClassId !== c.numClasses)
+    out.push(`condition.nullClassId ${c.nullClassId} must equal condition.numClasses ${c.numClasses} (the first id after the classes)`);
   const [rows, cols] = m.tokens.grid;
   const { width: W, height: H } = m.image;
   const patch = m.tokens.patchSize;
   if (patch !== undefined) {
-    if (rows * patch !== H || cols * patch !== W) out.push(`tokens.grid ${JSON.stringify(m.tokens.grid)} with patchSize ${patch} covers ${cols * patch}x${rows * patch} pixels, the image is ${W}x${H}`);
+    if (rows * patch !== H || cols * patch !== W)
+      out.push(`tokens.grid ${JSON.stringify(m.tokens.grid)} with patchSize ${patch} covers ${cols * patch}x${rows * patch} pixels, the image is ${W}x${H}`);
   } else if (H % rows !== 0 || W % cols !== 0 || H / rows !== W / cols) {
     out.push(`tokens.grid ${JSON.stringify(m.tokens.grid)} does not tile the ${W}x${H} image into square patches`);
   }

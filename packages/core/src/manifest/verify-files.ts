@@ -20,9 +20,13 @@ export async function verifyBundleFile(manifest: Manifest, path: string, bytes: 
   }
   const digest = (await sha256(bytes)).toLowerCase();
   if (digest !== entry.sha256) {
-    throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${path} has sha256 ${digest}; the manifest says ${entry.sha256} (the file is corrupt or from another bundle).`, {
-      details: { path, expected: entry.sha256, actual: digest },
-    });
+    throw new MigmError(
+      'BUNDLE_MISMATCH',
+      `Bundle file ${path} has sha256 ${digest}; the manifest says ${entry.sha256} (the file is corrupt or from another bundle).`,
+      {
+        details: { path, expected: entry.sha256, actual: digest },
+      },
+    );
   }
 }
 

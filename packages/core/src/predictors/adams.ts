@@ -44,7 +44,10 @@ export const adams = definePredictor({
         let terms: FeatureTerm[];
         if (h.length === 2) {
           const slope = (step.step - h[1]!.step) / (h[1]!.step - h[0]!.step);
-          terms = [{ feature: h[0]!.feature, coef: -slope }, { feature: h[1]!.feature, coef: 1 + slope }];
+          terms = [
+            { feature: h[0]!.feature, coef: -slope },
+            { feature: h[1]!.feature, coef: 1 + slope },
+          ];
         } else {
           const c = adamsBashforthCoefficients(h[0]!.step, h[1]!.step, h[2]!.step, step.step);
           terms = h.map((x, j) => ({ feature: x.feature, coef: c[j]! }));

@@ -22,7 +22,10 @@ export const PREDICTORS: readonly Predictor[] = PREDICTOR_REGISTRY.map((p) => p.
  * Names the first releases used, before one name per method: still accepted by generate() and
  * `predictorDefinition`, which answer with the method's one name.
  */
-export const LEGACY_PREDICTOR_NAMES = { none: 'vanilla', learned: 'shortcut', 'learned-taylor': 'shortcut-taylor' } as const satisfies Record<string, Predictor>;
+export const LEGACY_PREDICTOR_NAMES = { none: 'vanilla', learned: 'shortcut', 'learned-taylor': 'shortcut-taylor' } as const satisfies Record<
+  string,
+  Predictor
+>;
 
 /** A legacy name (see `LEGACY_PREDICTOR_NAMES`). */
 export type LegacyPredictorName = keyof typeof LEGACY_PREDICTOR_NAMES;

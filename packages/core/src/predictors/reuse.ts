@@ -4,7 +4,7 @@ import { definePredictor, predictsNothing } from './types.js';
 export const reuse = definePredictor({
   name: 'reuse',
   label: 'Reuse last feature',
-  summary: 'the last full step\'s feature unchanged, so its logits are reused',
+  summary: "the last full step's feature unchanged, so its logits are reused",
   needsVelocity: false,
   accelerated: true,
   fullStepHistory: () => 1,

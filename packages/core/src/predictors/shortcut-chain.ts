@@ -9,7 +9,14 @@ export async function shortcutStep(env: PredictorEnv, from: FeatureTensor, ownsF
   const { arena, backend } = env;
   const control = step.control();
   const v = arena.hold(await env.call('velocity', () => backend.velocity!(from, control)));
-  const next = arena.hold(await env.call('combine', () => backend.combine([{ feature: from, coef: 1 }, { feature: v, coef: 1 }])));
+  const next = arena.hold(
+    await env.call('combine', () =>
+      backend.combine([
+        { feature: from, coef: 1 },
+        { feature: v, coef: 1 },
+      ]),
+    ),
+  );
   arena.drop(v);
   if (ownsFrom) arena.drop(from);
   return { feature: next, kept: true };

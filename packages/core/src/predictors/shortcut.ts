@@ -6,7 +6,7 @@ import { definePredictor } from './types.js';
 export const shortcut = definePredictor({
   name: 'shortcut',
   label: 'Shortcut (learned)',
-  summary: 'the learned shortcut\'s velocity, integrated f_next = f + v (the paper\'s method)',
+  summary: "the learned shortcut's velocity, integrated f_next = f + v (the paper's method)",
   needsVelocity: true,
   accelerated: true,
   fullStepHistory: () => 1,

@@ -31,7 +31,15 @@ export function drawStepUniforms(state: Int32Array, maskId: number, batch: numbe
  * the same step (and what the in-memory test backend runs). `step.state` is read only: the commit happens on
  * `stateCopy` [B, L]; the revealed arrays are written. Returns k. Non-finite logits throw `BACKEND_FAILURE`.
  */
-export function sampleStepHost(logits: Float32Array, tokens: number, vocab: number, maskId: number, step: DeviceSampleStep, scratch: SamplerScratch, stateCopy: Int32Array): number {
+export function sampleStepHost(
+  logits: Float32Array,
+  tokens: number,
+  vocab: number,
+  maskId: number,
+  step: DeviceSampleStep,
+  scratch: SamplerScratch,
+  stateCopy: Int32Array,
+): number {
   const { batch, state, uniforms } = step;
   const { row, candidates, confidence } = scratch;
   const rowStride = tokens * vocab;

@@ -115,8 +115,15 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         try {
           const hx = await b.readFeature(fx.feature);
           const hy = await b.readFeature(fy.feature);
-          for (const coefs of [[1, 0.5], [2.5, -1.5], [1, 0]]) {
-            const c = await b.combine([{ feature: fx.feature, coef: coefs[0]! }, { feature: fy.feature, coef: coefs[1]! }]);
+          for (const coefs of [
+            [1, 0.5],
+            [2.5, -1.5],
+            [1, 0],
+          ]) {
+            const c = await b.combine([
+              { feature: fx.feature, coef: coefs[0]! },
+              { feature: fy.feature, coef: coefs[1]! },
+            ]);
             made.push(c);
             assertDims(c.dims, fx.feature.dims, 'combine result');
             const expected = combineHost(new Float32Array(hx.length), [hx, hy], coefs);
@@ -134,7 +141,10 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       run: async () => {
         const b = await get();
         assert(b.capabilities.guidedHead !== true || typeof b.guidedHead === 'function', 'capabilities.guidedHead needs a guidedHead() method');
-        assert(b.capabilities.guidedHead !== true || b.manifest.graphs.head.affine === true, 'capabilities.guidedHead needs graphs.head.affine in the manifest');
+        assert(
+          b.capabilities.guidedHead !== true || b.manifest.graphs.head.affine === true,
+          'capabilities.guidedHead needs graphs.head.affine in the manifest',
+        );
         if (b.capabilities.guidedHead !== true || !b.guidedHead) return;
         const { count: L, codebookSize: K } = b.manifest.tokens;
         const rows = 4;
@@ -197,7 +207,10 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         const { tokens } = randomInput(b, 2, 31, false);
         const img = await b.decode(tokens, 2);
         const { width, height, channels, range } = b.manifest.image;
-        assert(img.batch === 2 && img.width === width && img.height === height && img.channels === channels, `decode dims ${img.batch}x${img.channels}x${img.height}x${img.width}, expected 2x${channels}x${height}x${width}`);
+        assert(
+          img.batch === 2 && img.width === width && img.height === height && img.channels === channels,
+          `decode dims ${img.batch}x${img.channels}x${img.height}x${img.width}, expected 2x${channels}x${height}x${width}`,
+        );
         assert(img.data.length === 2 * channels * height * width, 'decode data length');
         assertFinite(img.data, 'decoded pixels');
         if (range) {
@@ -211,8 +224,16 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       run: async () => {
         const b = await get();
         const { count: L, codebookSize: K } = b.manifest.tokens;
-        await expectCode(() => b.forward({ tokens: new Int32Array(L + 1), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K) }), 'INVALID_OPTION', 'forward with a wrong token count');
-        await expectCode(() => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K - 1) }), 'INVALID_OPTION', 'forward with a short logits buffer');
+        await expectCode(
+          () => b.forward({ tokens: new Int32Array(L + 1), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K) }),
+          'INVALID_OPTION',
+          'forward with a wrong token count',
+        );
+        await expectCode(
+          () => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K - 1) }),
+          'INVALID_OPTION',
+          'forward with a short logits buffer',
+        );
         await expectCode(() => b.decode(new Int32Array(L - 1), 1), 'INVALID_OPTION', 'decode with a wrong token count');
       },
     },
@@ -234,13 +255,30 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         await expectCode(() => b.decode(new Int32Array(L).fill(-1), 1), 'INVALID_OPTION', 'decode with a negative token id');
         await expectCode(() => b.decode(null as unknown as Int32Array, 1), 'INVALID_OPTION', 'decode(null)');
         await expectCode(() => b.decode(Array.from({ length: L }, () => 0) as unknown as Int32Array, 1), 'INVALID_OPTION', 'decode with a plain array');
-        await expectCode(() => b.forward({ tokens: new Int32Array(L).fill(maskId + 1), classes: new Int32Array(1), rows: 1, logits }), 'INVALID_OPTION', 'forward with a token id above the mask id');
-        await expectCode(() => b.forward({ tokens: new Int32Array(L), classes: new Int32Array([nullClassId + 1]), rows: 1, logits }), 'INVALID_OPTION', 'forward with a class id above the null class');
-        await expectCode(() => b.forward({ tokens: new Int32Array(L).fill(2 ** 31 - 1), classes: new Int32Array(1), rows: 1, logits }), 'INVALID_OPTION', 'forward with a huge token id');
+        await expectCode(
+          () => b.forward({ tokens: new Int32Array(L).fill(maskId + 1), classes: new Int32Array(1), rows: 1, logits }),
+          'INVALID_OPTION',
+          'forward with a token id above the mask id',
+        );
+        await expectCode(
+          () => b.forward({ tokens: new Int32Array(L), classes: new Int32Array([nullClassId + 1]), rows: 1, logits }),
+          'INVALID_OPTION',
+          'forward with a class id above the null class',
+        );
+        await expectCode(
+          () => b.forward({ tokens: new Int32Array(L).fill(2 ** 31 - 1), classes: new Int32Array(1), rows: 1, logits }),
+          'INVALID_OPTION',
+          'forward with a huge token id',
+        );
         if (b.velocity) {
           const { tokens, classes } = randomInput(b, 1, 41);
           const a = await forward(b, tokens, classes, 1);
-          const control = (tok: number, pos: number) => ({ tokens: new Int32Array([tok]), positions: new Int32Array([pos]), count: 1, ratio: new Float32Array([0.5]) });
+          const control = (tok: number, pos: number) => ({
+            tokens: new Int32Array([tok]),
+            positions: new Int32Array([pos]),
+            count: 1,
+            ratio: new Float32Array([0.5]),
+          });
           await expectCode(() => b.velocity!(a.feature, control(K, 0)), 'INVALID_OPTION', 'velocity with a new token id = K');
           await expectCode(() => b.velocity!(a.feature, control(0, L)), 'INVALID_OPTION', 'velocity with a position = L');
           b.release(a.feature);
@@ -254,7 +292,11 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         const { tokens, classes } = randomInput(b, 2, 43);
         const { count: L, codebookSize: K } = b.manifest.tokens;
         // Handlers are attached at once: the calls may reject while dispose() waits for them to finish.
-        const outcome = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err);
+        const outcome = (p: Promise<unknown>) =>
+          p.then(
+            () => undefined,
+            (err: unknown) => err,
+          );
         const pending = outcome(b.forward({ tokens, classes, rows: 2, logits: new Float32Array(2 * L * K) }));
         const run = outcome(generate(b, { condition: 0, steps: Math.min(4, L), seed: 3 }));
         await b.dispose();
@@ -290,8 +332,14 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
           const opts = { condition: [0, null] as (number | null)[], steps, seed: 5, predictor, ...(accelerated ? { budget: 3 } : {}) };
           const r1 = await generate(b, opts);
           const r2 = await generate(b, opts);
-          assert(r1.tokens.every((t) => t >= 0 && t < b.manifest.tokens.codebookSize), `${predictor}: every token committed`);
-          assert(r1.tokens.every((t, i) => t === r2.tokens[i]), `${predictor}: same seed must give the same tokens`);
+          assert(
+            r1.tokens.every((t) => t >= 0 && t < b.manifest.tokens.codebookSize),
+            `${predictor}: every token committed`,
+          );
+          assert(
+            r1.tokens.every((t, i) => t === r2.tokens[i]),
+            `${predictor}: same seed must give the same tokens`,
+          );
         }
         if (before !== undefined) assert(options.liveFeatures!(b) === before, `generate() leaked ${options.liveFeatures!(b) - before} feature tensors`);
       },
@@ -308,7 +356,11 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         const B = 2;
         let same = 0;
         let total = 0;
-        for (const [guided, viaHead] of [[true, false], [false, false], [false, true]] as const) {
+        for (const [guided, viaHead] of [
+          [true, false],
+          [false, false],
+          [false, true],
+        ] as const) {
           if (viaHead && !b.capabilities.guidedHead) continue;
           for (const seed of [3, 4, 5]) {
             const rows = guided || viaHead ? 2 * B : B;
@@ -341,7 +393,8 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
                   if (got.revealedPositions[i] === want.revealedPositions[i] && got.revealedTokens[i] === want.revealedTokens[i]) same++;
                 }
                 for (let img = 0; img < B; img++) {
-                  for (let j = 1; j < count; j++) assert(got.revealedPositions[img * count + j]! > got.revealedPositions[img * count + j - 1]!, 'revealed positions must be ascending');
+                  for (let j = 1; j < count; j++)
+                    assert(got.revealedPositions[img * count + j]! > got.revealedPositions[img * count + j - 1]!, 'revealed positions must be ascending');
                 }
               }
             } finally {
@@ -351,7 +404,10 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         }
         const share = same / total;
         const need = options.samplerAgreement ?? 1;
-        assert(share >= need, `device sampler agreed with the host reference on ${same} of ${total} committed tokens (${(100 * share).toFixed(3)}%), below ${(100 * need).toFixed(3)}%`);
+        assert(
+          share >= need,
+          `device sampler agreed with the host reference on ${same} of ${total} committed tokens (${(100 * share).toFixed(3)}%), below ${(100 * need).toFixed(3)}%`,
+        );
       },
     },
     {
@@ -415,7 +471,11 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
           // Wilson-Hilferty approximation of the chi-square 0.999 quantile.
           const crit = dof * (1 - 2 / (9 * dof) + 3.09 * Math.sqrt(2 / (9 * dof))) ** 3;
           assert(chi <= crit, `device draws at position ${pos} do not follow the softmax: chi-square ${chi.toFixed(1)} > ${crit.toFixed(1)} (${dof} dof)`);
-          await expectCode(() => b.sampleStep!(handle, { ...stepOf(1, true, state, uniforms, L + 1) }), 'INVALID_OPTION', 'sampleStep with a count above the masked positions');
+          await expectCode(
+            () => b.sampleStep!(handle, { ...stepOf(1, true, state, uniforms, L + 1) }),
+            'INVALID_OPTION',
+            'sampleStep with a count above the masked positions',
+          );
         } finally {
           b.release(handle);
         }
@@ -430,7 +490,11 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         await b.dispose();
         await b.dispose();
         const { count: L, codebookSize: K } = b.manifest.tokens;
-        await expectCode(() => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K) }), 'DISPOSED', 'forward after dispose');
+        await expectCode(
+          () => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K) }),
+          'DISPOSED',
+          'forward after dispose',
+        );
         await expectCode(() => b.decode(new Int32Array(L), 1), 'DISPOSED', 'decode after dispose');
       },
     },
@@ -461,8 +525,16 @@ function maskedState(L: number, K: number, maskId: number, B: number, seed: numb
 
 function stepOf(batch: number, guided: boolean, state: Int32Array, uniforms: Float64Array, count: number, weight = 2): DeviceSampleStep {
   return {
-    batch, guided, weight, invTemp: 1.1, noiseScale: 2.5, state, uniforms, count,
-    revealedPositions: new Int32Array(batch * Math.max(count, 0)), revealedTokens: new Int32Array(batch * Math.max(count, 0)),
+    batch,
+    guided,
+    weight,
+    invTemp: 1.1,
+    noiseScale: 2.5,
+    state,
+    uniforms,
+    count,
+    revealedPositions: new Int32Array(batch * Math.max(count, 0)),
+    revealedTokens: new Int32Array(batch * Math.max(count, 0)),
   };
 }
 

@@ -1,4 +1,14 @@
-import type { Backend, BackendCapabilities, DeviceLogits, DeviceSampleStep, FeatureTensor, FeatureTerm, ForwardInput, ImageBatch, VelocityControl } from '../backend/types.js';
+import type {
+  Backend,
+  BackendCapabilities,
+  DeviceLogits,
+  DeviceSampleStep,
+  FeatureTensor,
+  FeatureTerm,
+  ForwardInput,
+  ImageBatch,
+  VelocityControl,
+} from '../backend/types.js';
 import { checkSampleStep } from '../backend/check-sample-step.js';
 import { createSamplerScratch } from '../sampling/step-sampler.js';
 import { sampleStepHost } from '../sampling/step-uniforms.js';
@@ -46,19 +56,49 @@ export function testManifest(size: TestModelSize = {}): Manifest {
     family: 'maskgit' as const,
     image: { width: side * 2, height: side * 2, channels: 1 as const, range: [0, 1] as [number, number] },
     tokens: { grid: [side, side] as [number, number], count: L, codebookSize: K, maskId: K, patchSize: 2 },
-    condition: { type: 'class' as const, numClasses: C, nullClassId: C, classNames: Array.from({ length: C }, (_, i) => `class-${i}`) as [string, ...string[]] },
+    condition: {
+      type: 'class' as const,
+      numClasses: C,
+      nullClassId: C,
+      classNames: Array.from({ length: C }, (_, i) => `class-${i}`) as [string, ...string[]],
+    },
     featureDim: D,
-    sampling: { steps, schedule: 'arccos' as const, guidance: { scale: 2, schedule: 'linear' as const }, inverseTemperature: 1, randomizeTemperature: 4.5, budget: Math.max(1, Math.round(steps / 3)) },
+    sampling: {
+      steps,
+      schedule: 'arccos' as const,
+      guidance: { scale: 2, schedule: 'linear' as const },
+      inverseTemperature: 1,
+      randomizeTemperature: 4.5,
+      budget: Math.max(1, Math.round(steps / 3)),
+    },
     graphs: {
-      base: { file: 'base.onnx', inputs: { tokens: t('tokens', 'int32', ['batch', L]), classes: t('classes', 'int32', ['batch']) }, outputs: { logits: t('logits', 'float32', ['batch', L, K]), feature: t('feature', 'float32', ['batch', L, D]) } },
-      head: { file: 'head.onnx', inputs: { feature: t('feature', 'float32', ['batch', L, D]) }, outputs: { logits: t('logits', 'float32', ['batch', L, K]) }, ...(size.affineHead === false ? {} : { affine: true }) },
-      decoder: { file: 'decoder.onnx', inputs: { tokens: t('tokens', 'int32', ['batch', L]) }, outputs: { pixels: t('pixels', 'float32', ['batch', 1, side * 2, side * 2]) } },
+      base: {
+        file: 'base.onnx',
+        inputs: { tokens: t('tokens', 'int32', ['batch', L]), classes: t('classes', 'int32', ['batch']) },
+        outputs: { logits: t('logits', 'float32', ['batch', L, K]), feature: t('feature', 'float32', ['batch', L, D]) },
+      },
+      head: {
+        file: 'head.onnx',
+        inputs: { feature: t('feature', 'float32', ['batch', L, D]) },
+        outputs: { logits: t('logits', 'float32', ['batch', L, K]) },
+        ...(size.affineHead === false ? {} : { affine: true }),
+      },
+      decoder: {
+        file: 'decoder.onnx',
+        inputs: { tokens: t('tokens', 'int32', ['batch', L]) },
+        outputs: { pixels: t('pixels', 'float32', ['batch', 1, side * 2, side * 2]) },
+      },
       ...(size.shortcut === false
         ? {}
         : {
             shortcut: {
               file: 'shortcut.onnx',
-              inputs: { feature: t('feature', 'float32', ['batch', L, D]), newTokens: t('new_tokens', 'int32', ['batch', 'n']), newPositions: t('new_positions', 'int32', ['batch', 'n']), ratio: t('ratio', 'float32', ['batch']) },
+              inputs: {
+                feature: t('feature', 'float32', ['batch', L, D]),
+                newTokens: t('new_tokens', 'int32', ['batch', 'n']),
+                newPositions: t('new_positions', 'int32', ['batch', 'n']),
+                ratio: t('ratio', 'float32', ['batch']),
+              },
               outputs: { velocity: t('velocity', 'float32', ['batch', L, D]) },
               trainedSteps: steps,
               compatibility: { baseSha256: FAKE_SHA('a'), codebookSize: K, featureDim: D },
@@ -201,7 +241,8 @@ export class TestBackend implements Backend {
   createLogits(rows: number): DeviceLogits {
     this.#alive();
     const { count: L, codebookSize: K } = this.manifest.tokens;
-    if (!Number.isInteger(rows) || rows < 1 || rows > 8192) throw new MigmError('INVALID_OPTION', `createLogits: rows must be an integer from 1 to 8192, got ${rows}.`);
+    if (!Number.isInteger(rows) || rows < 1 || rows > 8192)
+      throw new MigmError('INVALID_OPTION', `createLogits: rows must be an integer from 1 to 8192, got ${rows}.`);
     const h = new HostLogits(new Float32Array(rows * L * K), [rows, L, K]);
     this.liveLogits.add(h);
     return h;
@@ -246,7 +287,11 @@ export class TestBackend implements Backend {
     await this.#enter('combine');
     const dims = checkTerms(terms);
     const arrays = terms.map((t) => this.#own(t.feature).data);
-    const out = combineHost(new Float32Array(dims[0] * dims[1] * dims[2]), arrays, terms.map((t) => t.coef));
+    const out = combineHost(
+      new Float32Array(dims[0] * dims[1] * dims[2]),
+      arrays,
+      terms.map((t) => t.coef),
+    );
     return this.#track(new HostFeature(out, dims));
   }
 
@@ -331,7 +376,8 @@ export class TestBackend implements Backend {
   #logitsOut(method: string, logits: Float32Array | DeviceLogits, rows: number): Float32Array {
     const { count: L, codebookSize: K } = this.manifest.tokens;
     if (logits instanceof Float32Array) {
-      if (logits.length !== rows * L * K) throw new MigmError('INVALID_OPTION', `${method}: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
+      if (logits.length !== rows * L * K)
+        throw new MigmError('INVALID_OPTION', `${method}: logits buffer has ${logits.length} values, expected ${rows * L * K}.`);
       return logits;
     }
     const h = this.#ownLogits(method, logits);
@@ -341,7 +387,8 @@ export class TestBackend implements Backend {
 
   #ownLogits(method: string, logits: unknown): HostLogits {
     this.#alive();
-    if (!(logits instanceof HostLogits)) throw new MigmError('INVALID_OPTION', `${method}: logits must be a Float32Array or a handle from this backend's createLogits().`);
+    if (!(logits instanceof HostLogits))
+      throw new MigmError('INVALID_OPTION', `${method}: logits must be a Float32Array or a handle from this backend's createLogits().`);
     return logits;
   }
 
