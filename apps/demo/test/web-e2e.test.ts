@@ -31,6 +31,8 @@ const ARGS = [
   '--enable-unsafe-webgpu',
 ];
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+const TRAINING = fileURLToPath(new URL('../../../training/', import.meta.url));
+const PYTHON = process.env.MIGM_PYTHON ?? '/usr/bin/python3';
 const SHOTS = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
 /** Max abs difference of first-step logits, browser vs onnxruntime-node. wasm runs the same CPU kernels; WebGPU reorders float sums. */
 const TOL = { wasm: 1e-4, webgpu: 1e-3 } as const;
@@ -41,6 +43,7 @@ interface DemoView {
   finished: number;
   manifest: Manifest;
   selection: { device: string; requested: string; deviceFeatures: boolean; fallbacks: { device: string; message: string }[] };
+  download: { events: number; totalLoaded: number; totalBytes: number };
   last: { label: string; predictor: string; ms: number; images: { data: Float32Array; batch: number; channels: number; height: number; width: number } }[];
 }
 interface CaseResult {
@@ -72,7 +75,15 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     const m = JSON.parse(readFileSync(join(tmp, 'schema', 'manifest.json'), 'utf8')) as { schemaVersion: number };
     m.schemaVersion = 99;
     writeFileSync(join(tmp, 'schema', 'manifest.json'), JSON.stringify(m));
-    server = await startServer({ mounts: { '/tiny/': TINY_BUNDLE, '/tampered/': join(tmp, 'tampered'), '/schema/': join(tmp, 'schema') } });
+    // An imported MaskGIT-family bundle (RGB images, class-token layout, packed class feature): the small config
+    // of `import-maskgit --random-init`, the same structure as the paper's model at a size a test can load.
+    await promisify(execFile)(PYTHON, ['-m', 'migm_train', 'import-maskgit', '--random-init', '--config', 'small', '--out', join(tmp, 'maskgit')], {
+      cwd: TRAINING,
+      timeout: 120_000,
+    });
+    server = await startServer({
+      mounts: { '/tiny/': TINY_BUNDLE, '/tampered/': join(tmp, 'tampered'), '/schema/': join(tmp, 'schema'), '/maskgit/': join(tmp, 'maskgit') },
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     mkdirSync(SHOTS, { recursive: true });
   }, 180_000);
@@ -204,6 +215,29 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     await page.fill('#batch', '2');
     const v = await generateOn(page);
     expectRealImages(v, 2, defaultManifest);
+    await page.close();
+  }, 180_000);
+
+  it('loads an imported MaskGIT bundle from its URL with byte progress, and generates RGB images with the shortcut (wasm)', async () => {
+    const m = JSON.parse(readFileSync(join(tmp, 'maskgit', 'manifest.json'), 'utf8')) as Manifest;
+    const page = await open('?device=wasm&bundle=/maskgit/');
+    await waitState(page, ['idle', 'no-model']);
+    expect(await page.isHidden('#error')).toBe(true);
+    let v = await view(page);
+    expect(v.manifest.name).toBe(m.name);
+    expect(m.image.channels).toBe(3);
+    // Every listed byte was counted by the page's progress, which reached the manifest's total.
+    const total = m.files.reduce((a, f) => a + f.bytes, 0);
+    expect(v.download.totalBytes).toBe(total);
+    expect(v.download.totalLoaded).toBe(total);
+    expect(v.download.events).toBeGreaterThanOrEqual(m.files.length);
+    expect(await page.locator('#class option').count()).toBe(m.condition.numClasses);
+    await page.uncheck('#preview');
+    await page.selectOption('#method', 'shortcut');
+    await page.fill('#batch', '2');
+    v = await generateOn(page);
+    expect(v.last.map((r) => r.predictor)).toEqual(['shortcut']);
+    expectRealImages(v, 2, m);
     await page.close();
   }, 180_000);
 

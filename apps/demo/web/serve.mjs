@@ -1,5 +1,6 @@
 // A small static server for the built demo: 127.0.0.1 only, with the cross-origin isolation headers that
-// multi-threaded wasm needs. `node web/serve.mjs [--port 5180]` serves web/dist; tests import startServer.
+// multi-threaded wasm needs. `node web/serve.mjs [--port 5180] [--bundle DIR]` serves web/dist (and a bundle
+// folder, e.g. an imported MaskGIT, at /local-bundle/); tests import startServer.
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
@@ -69,8 +70,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error('The demo is not built: run `pnpm --filter @migm/demo run web:build` first.');
     process.exit(1);
   }
-  const at = process.argv.indexOf('--port');
-  const port = at > 0 ? Number(process.argv[at + 1]) : Number(process.env.PORT ?? 5180);
-  const { url } = await startServer({ port });
-  console.log(`migm demo: ${url}  (Ctrl+C to stop)`);
+  const flag = (name) => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const port = Number(flag('--port') ?? process.env.PORT ?? 5180);
+  const bundle = flag('--bundle');
+  if (bundle !== undefined && !existsSync(join(bundle, 'manifest.json'))) {
+    console.error(`--bundle ${bundle}: no manifest.json there (give a bundle folder, e.g. one import-maskgit wrote)`);
+    process.exit(2);
+  }
+  const { url } = await startServer({ port, mounts: bundle === undefined ? {} : { '/local-bundle/': bundle } });
+  console.log(`migm demo: ${url}${bundle === undefined ? '' : `?bundle=/local-bundle/  (serving ${bundle})`}  (Ctrl+C to stop)`);
 }

@@ -49,6 +49,8 @@ const demo = {
   steps: 0,
   /** Runs finished (done, cancelled or failed). */
   finished: 0,
+  /** Byte progress of the last bundle load: events seen, bytes loaded and bytes the manifest lists. */
+  download: { events: 0, totalLoaded: 0, totalBytes: 0 },
 };
 (window as unknown as { migmDemo: typeof demo }).migmDemo = demo;
 
@@ -83,6 +85,7 @@ function load(): void {
   setState('loading');
   el.status.textContent = 'Loading the model…';
   el.progress.value = 0;
+  demo.download = { events: 0, totalLoaded: 0, totalBytes: 0 };
   const bundleUrl = new URL(el.bundleUrl.value.trim() || 'bundle/', document.baseURI).href;
   send({ type: 'load', bundleUrl, wasmPaths: new URL('ort/', document.baseURI).href, device: el.device.value as 'auto' | 'webgpu' | 'wasm' });
 }
@@ -201,6 +204,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
   switch (m.type) {
     case 'download':
+      demo.download = { events: demo.download.events + 1, totalLoaded: m.totalLoaded, totalBytes: m.totalBytes };
       el.status.textContent = `Loading ${m.file}${m.cached ? ' (from cache)' : ''}: ${kb(m.totalLoaded)} of ${kb(m.totalBytes)}`;
       el.progress.value = m.totalBytes ? m.totalLoaded / m.totalBytes : 0;
       break;
