@@ -36,10 +36,20 @@ def token_counts(steps: int, tokens: int, mode: str = "arccos") -> list[int]:
 
     r = torch.linspace(1, 0, steps, dtype=torch.float32).numpy()
     v = mask_fraction(r, mode)
-    sched = np.round(v / v.sum(dtype=np.float32) * np.float32(tokens)).astype(np.float32)  # half-to-even
+    total = v.sum(dtype=np.float32)
+    # N = 1 gives v = [0] (NaN in the reference); as in @migm/core, count 0 there and the fix-ups make it [L].
+    sched = np.zeros_like(v) if total == 0 else np.round(v / total * np.float32(tokens)).astype(np.float32)  # half-to-even
     sched[sched == 0] = 1
     sched[-1] += np.float32(tokens) - sched.sum(dtype=np.float32)
-    return [int(x) for x in sched]
+    counts = [int(x) for x in sched]
+    # With N close to L the "zeros become 1" fix-up overshoots and leaves a last count < 1 (the reference then
+    # reveals nothing, or a negative count, at its last step). As @migm/core does: move the excess off the
+    # latest of the largest counts, so every step reveals at least one token.
+    while counts[-1] < 1:
+        j = max(range(len(counts) - 1), key=lambda i: (counts[i], i))
+        counts[j] -= 1
+        counts[-1] += 1
+    return counts
 
 
 def full_step_plan(steps: int, budget: int) -> list[int]:

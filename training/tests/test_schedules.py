@@ -29,3 +29,11 @@ def test_plan_edge_cases():
     assert full_step_plan(16, 1) == [0]
     assert full_step_plan(4, 10) == [0, 1, 2, 3]
     assert progress(0, 1) == 1.0 and progress(3, 4) == 1.0 and progress(0, 4) == 0.0
+
+
+@pytest.mark.parametrize("steps,tokens,expected", [(15, 16, [1] * 12 + [2, 1, 1]), (16, 16, [1] * 16), (1, 7, [7])])
+def test_token_counts_n_close_to_l_match_core(steps, tokens, expected):
+    # @migm/core's tokenCounts('arccos', N, L) for these; the reference formula alone ends [..., 2, 2, 0].
+    got = token_counts(steps, tokens)
+    assert got == expected
+    assert sum(got) == tokens and min(got) >= 1
