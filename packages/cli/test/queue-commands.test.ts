@@ -91,5 +91,6 @@ describe('migm worker / submit / serve', () => {
       p.kill('SIGTERM');
       expect(await exited).toBe(0);
     }
-  });
+    // Three node processes and a redis-server start here: on a loaded 2-core machine that alone can take 30 s.
+  }, 120_000);
 });
