@@ -1,22 +1,5 @@
-import { predictorDefinition, type Predictor } from '@migm/core';
-import { METHODS } from '@migm/cli';
-
 /**
  * The bench's method names are the CLI's (`migm generate --method`), which come from core's registry
  * (PREDICTOR_REGISTRY): a method added there gets bench rows without an edit here.
  */
-export type Method = string;
-export const METHOD_NAMES: readonly Method[] = Object.keys(METHODS);
-
-/** The core predictor of a method name (names come from METHOD_NAMES, so an unknown one is a bug). */
-export function predictorOf(method: Method): Predictor {
-  const p = METHODS[method];
-  if (p === undefined) throw new Error(`unknown method '${method}' (methods: ${METHOD_NAMES.join(', ')})`);
-  return p;
-}
-
-/** Methods that skip steps (budget applies), in registry order. */
-export const ACCELERATED_METHODS: readonly Method[] = METHOD_NAMES.filter((m) => predictorDefinition(predictorOf(m))!.accelerated);
-
-/** Training-free methods (no learned shortcut): the rivals a shortcut method is judged against at equal latency. */
-export const TRAINING_FREE_METHODS: readonly Method[] = METHOD_NAMES.filter((m) => !predictorDefinition(predictorOf(m))!.needsVelocity);
+export { ACCELERATED_METHODS, METHOD_NAMES, predictorOf, TRAINING_FREE_METHODS, type Method } from '@migm/cli';
