@@ -55,7 +55,12 @@ for (const s of settings) {
     for (let i = 0; i < res.tokens.length; i++) if (res.tokens[i] === reference.tokens[i]) same++;
     const forwardRows = res.trace.filter((x) => x.kind === 'full').length; // calls; rows below from the run itself
     rows.push({
-      setting: s.label, cutoff: c, forwardCalls: forwardRows, forwardRowsPerImage: rowsOf.get(c), msPerImage: t[Math.floor(t.length / 2)], sameTokens: same / res.tokens.length,
+      setting: s.label,
+      cutoff: c,
+      forwardCalls: forwardRows,
+      forwardRowsPerImage: rowsOf.get(c),
+      msPerImage: t[Math.floor(t.length / 2)],
+      sameTokens: same / res.tokens.length,
       unguidedSteps: res.trace.filter((x) => x.guidance === 0).length,
     });
   }
@@ -67,6 +72,8 @@ console.log('| setting | cutoff | unguided steps | base rows / image | ms / imag
 console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const saving = 1 - r.msPerImage / offOf(r.setting);
-  console.log(`| ${r.setting} | ${r.cutoff === false ? 'off' : r.cutoff} | ${r.unguidedSteps} | ${r.forwardRowsPerImage} | ${r.msPerImage.toFixed(2)} | ${(100 * saving).toFixed(1)}% | ${(100 * r.sameTokens).toFixed(1)}% |`);
+  console.log(
+    `| ${r.setting} | ${r.cutoff === false ? 'off' : r.cutoff} | ${r.unguidedSteps} | ${r.forwardRowsPerImage} | ${r.msPerImage.toFixed(2)} | ${(100 * saving).toFixed(1)}% | ${(100 * r.sameTokens).toFixed(1)}% |`,
+  );
 }
 if (values.out) writeFileSync(values.out, JSON.stringify({ batch, runs, rows }, null, 1));

@@ -57,11 +57,15 @@ export async function benchCommand(argv: string[]): Promise<void> {
     const selection = selectConfigs(m, quick, values);
     const configs = selection.configs;
     if (values.markdown && selection.filtered) {
-      throw new UsageError('--markdown replaces the full run\'s section of the file and docs/img/pareto.svg; with --methods/--steps/--budgets/--vanilla-steps/--refresh/--guidance-cutoff, leave it out and use the files in --out');
+      throw new UsageError(
+        "--markdown replaces the full run's section of the file and docs/img/pareto.svg; with --methods/--steps/--budgets/--vanilla-steps/--refresh/--guidance-cutoff, leave it out and use the files in --out",
+      );
     }
     const second = await onnxEvaluator(SECOND_EVALUATOR, intFlag('threads', values.threads, undefined, 1, 256));
     evaluators.push(second);
-    console.log(`benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}; load average ${loadavg()[0]!.toFixed(2)}`);
+    console.log(
+      `benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}; load average ${loadavg()[0]!.toFixed(2)}`,
+    );
     const t0 = performance.now();
     const vanillaSteps = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
     console.log(`evaluators: ${evaluators.map((e) => e.description).join('; ')}`);
@@ -69,31 +73,65 @@ export async function benchCommand(argv: string[]): Promise<void> {
     const checkReference = (testAccuracy: Record<string, number>) => {
       const measured = testAccuracy[second.name]!;
       if (Math.abs(measured - second.card.testAccuracy) > 0.002) {
-        throw new MigmError('UNSUPPORTED', `${second.card.file}: test accuracy ${measured.toFixed(4)} under onnxruntime, its card says ${second.card.testAccuracy}; retrain it (training/migm_train/eval_classifier2.py)`);
+        throw new MigmError(
+          'UNSUPPORTED',
+          `${second.card.file}: test accuracy ${measured.toFixed(4)} under onnxruntime, its card says ${second.card.testAccuracy}; retrain it (training/migm_train/eval_classifier2.py)`,
+        );
       }
     };
     // Rows so far after each setting, so that a run stopped early still leaves its finished settings.
     await mkdir(outDir, { recursive: true });
-    const onRow = (done: readonly BenchRow[]) => writeFileSync(join(outDir, 'bench.partial.json'), JSON.stringify({ settings: configs.length, rows: done }, null, 1));
-    const { rows, referenceImages, testAccuracy } = await runBench(backend, evaluators, { images, batch, seed, configs, vanillaSteps, checkReference, onRow, log: (l) => console.log(l) });
+    const onRow = (done: readonly BenchRow[]) =>
+      writeFileSync(join(outDir, 'bench.partial.json'), JSON.stringify({ settings: configs.length, rows: done }, null, 1));
+    const { rows, referenceImages, testAccuracy } = await runBench(backend, evaluators, {
+      images,
+      batch,
+      seed,
+      configs,
+      vanillaSteps,
+      checkReference,
+      onRow,
+      log: (l) => console.log(l),
+    });
     const peers = await pytorchPeer(values.torch, configs, batch, quick);
     const meta: BenchMeta = {
-      bundle: `${m.name}${m.version ? ` ${m.version}` : ''}`, device: backend.device, images, batch, node: process.version,
-      date: new Date().toISOString().slice(0, 10), quick, referenceImages, trainedSteps: m.graphs.shortcut?.trainedSteps ?? null,
-      ...(values.methods !== undefined ? { methods: values.methods } : {}), ...(values.steps !== undefined ? { steps: values.steps } : {}),
-      ...(values.budgets !== undefined ? { budgets: values.budgets } : {}), ...(values['vanilla-steps'] !== undefined ? { vanillaSteps: values['vanilla-steps'] } : {}),
-      ...(values.refresh !== undefined ? { refresh: values.refresh } : {}), ...(values['guidance-cutoff'] !== undefined ? { guidanceCutoff: values['guidance-cutoff'] } : {}),
+      bundle: `${m.name}${m.version ? ` ${m.version}` : ''}`,
+      device: backend.device,
+      images,
+      batch,
+      node: process.version,
+      date: new Date().toISOString().slice(0, 10),
+      quick,
+      referenceImages,
+      trainedSteps: m.graphs.shortcut?.trainedSteps ?? null,
+      ...(values.methods !== undefined ? { methods: values.methods } : {}),
+      ...(values.steps !== undefined ? { steps: values.steps } : {}),
+      ...(values.budgets !== undefined ? { budgets: values.budgets } : {}),
+      ...(values['vanilla-steps'] !== undefined ? { vanillaSteps: values['vanilla-steps'] } : {}),
+      ...(values.refresh !== undefined ? { refresh: values.refresh } : {}),
+      ...(values['guidance-cutoff'] !== undefined ? { guidanceCutoff: values['guidance-cutoff'] } : {}),
       evaluators: evaluators.map((e) => `${e.name}: ${e.description}; measured test accuracy ${(100 * testAccuracy[e.name]!).toFixed(2)}%`),
     };
     await mkdir(outDir, { recursive: true });
     await writeFile(join(outDir, 'bench.json'), JSON.stringify({ meta, rows, peers: peers.rows, peerNote: peers.note }, null, 1));
     const svg = paretoSvg(
-      [...rows.map((r) => ({ series: seriesOf(r), label: r.method === 'vanilla' ? `N${r.steps}` : `${r.steps}/${r.budget}`, x: r.msPerImage.median, y: r.fd }))],
-      `FD vs latency (${m.name}, ${backend.device}, ${images} images per point)`, 'ms per image (median, batch 16, log scale)', 'FD (lower is better)',
+      [
+        ...rows.map((r) => ({
+          series: seriesOf(r),
+          label: r.method === 'vanilla' ? `N${r.steps}` : `${r.steps}/${r.budget}`,
+          x: r.msPerImage.median,
+          y: r.fd,
+        })),
+      ],
+      `FD vs latency (${m.name}, ${backend.device}, ${images} images per point)`,
+      'ms per image (median, batch 16, log scale)',
+      'FD (lower is better)',
     );
     await writeFile(join(outDir, 'pareto.svg'), svg);
     const compared = variantComparisons(rows);
-    console.log(`\n${markdownTable(rows, peers.rows)}\n\n${evaluatorVerdicts(rows, peers.rows, meta.trainedSteps, peers.note).join('\n')}\n\n${winners(rows).join('\n')}\n${compared.length > 0 ? `\n${compared.join('\n')}\n` : ''}wrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min; load average ${loadavg()[0]!.toFixed(2)}`);
+    console.log(
+      `\n${markdownTable(rows, peers.rows)}\n\n${evaluatorVerdicts(rows, peers.rows, meta.trainedSteps, peers.note).join('\n')}\n\n${winners(rows).join('\n')}\n${compared.length > 0 ? `\n${compared.join('\n')}\n` : ''}wrote ${outDir}/bench.json and pareto.svg in ${((performance.now() - t0) / 60000).toFixed(1)} min; load average ${loadavg()[0]!.toFixed(2)}`,
+    );
     if (values.markdown) await writeSection(resolve(values.markdown), meta, rows, peers, svg);
   } finally {
     for (const e of evaluators) await e.dispose();
@@ -118,7 +156,8 @@ const MAX_CUTOFF = 1000;
 export function cutoffItem(v: string): number | false {
   if (v === 'false') return false;
   const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n > MAX_CUTOFF) throw new UsageError(`--guidance-cutoff must be a comma-separated list of 'false' or numbers from 0 to ${MAX_CUTOFF}, got '${v}'`);
+  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n > MAX_CUTOFF)
+    throw new UsageError(`--guidance-cutoff must be a comma-separated list of 'false' or numbers from 0 to ${MAX_CUTOFF}, got '${v}'`);
   return n;
 }
 
@@ -137,10 +176,18 @@ export function selectConfigs(m: Manifest, quick: boolean, values: SelectionFlag
   const all = defaultConfigs(m, quick);
   const picked = filterConfigs(all, methods, stepsFilter, { ...(budgets ? { budgets } : {}), ...(vanillaSteps ? { vanillaSteps } : {}) });
   const available = () => [...new Set(all.map((c) => `${c.method} N=${c.steps}${c.budget === undefined ? '' : ` B=${c.budget}`}`))].join(', ');
-  const given = (['methods', 'steps', 'budgets', 'vanilla-steps'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k} ${values[k]}`).join(' ');
+  const given = (['methods', 'steps', 'budgets', 'vanilla-steps'] as const)
+    .filter((k) => values[k] !== undefined)
+    .map((k) => `--${k} ${values[k]}`)
+    .join(' ');
   if (picked.length === 0) throw new UsageError(`${given} leave no setting to run (settings: ${available()})`);
-  const unused = (flag: string, item: string | number, others: string) => new UsageError(`--${flag} ${item} selects no setting${others ? ` with ${others}` : ''} (settings: ${available()})`);
-  const except = (flag: string) => given.split(/ (?=--)/).filter((g) => !g.startsWith(`--${flag} `)).join(' ');
+  const unused = (flag: string, item: string | number, others: string) =>
+    new UsageError(`--${flag} ${item} selects no setting${others ? ` with ${others}` : ''} (settings: ${available()})`);
+  const except = (flag: string) =>
+    given
+      .split(/ (?=--)/)
+      .filter((g) => !g.startsWith(`--${flag} `))
+      .join(' ');
   const accel = picked.filter((c) => c.budget !== undefined);
   const stepsPicked = vanillaSteps ? accel : picked;
   const unusedMethod = methods?.find((x) => !picked.some((c) => c.method === x));
@@ -151,7 +198,8 @@ export function selectConfigs(m: Manifest, quick: boolean, values: SelectionFlag
   if (unusedVanilla !== undefined) throw unused('vanilla-steps', unusedVanilla, except('vanilla-steps'));
   const unusedBudget = budgets?.find((b) => !accel.some((c) => c.budget === b));
   if (unusedBudget !== undefined) throw unused('budgets', unusedBudget, except('budgets'));
-  if (refresh?.includes('adaptive') && accel.length === 0) throw new UsageError(`--refresh adaptive applies to accelerated settings only, and ${given || 'the run'} selects none`);
+  if (refresh?.includes('adaptive') && accel.length === 0)
+    throw new UsageError(`--refresh adaptive applies to accelerated settings only, and ${given || 'the run'} selects none`);
   const configs = withVariants(picked, refresh, cutoffs);
   return { configs, filtered: [methods, stepsFilter, budgets, vanillaSteps, refresh, cutoffs].some((f) => f !== undefined) };
 }
@@ -169,7 +217,13 @@ async function loadBackend(values: { bundle?: string | undefined; device?: strin
   });
 }
 
-async function writeSection(path: string, meta: BenchMeta, rows: Parameters<typeof markdownTable>[0], peers: { rows: PeerRow[]; note: string }, svg: string): Promise<void> {
+async function writeSection(
+  path: string,
+  meta: BenchMeta,
+  rows: Parameters<typeof markdownTable>[0],
+  peers: { rows: PeerRow[]; note: string },
+  svg: string,
+): Promise<void> {
   const imgPath = join(dirname(path), 'docs', 'img', 'pareto.svg');
   await mkdir(dirname(imgPath), { recursive: true });
   await writeFile(imgPath, svg);
@@ -191,7 +245,9 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
     END,
   ].join('\n');
   let doc = existsSync(path) ? await readFile(path, 'utf8') : '# Benchmarks\n';
-  doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*?${END}`), block) : `${doc.trimEnd()}\n\n## Node benchmark: speed and quality (Pareto)\n\n${block}\n`;
+  doc = doc.includes(START)
+    ? doc.replace(new RegExp(`${START}[\\s\\S]*?${END}`), block)
+    : `${doc.trimEnd()}\n\n## Node benchmark: speed and quality (Pareto)\n\n${block}\n`;
   await writeFile(path, doc);
   console.log(`updated ${path}`);
 }
@@ -200,7 +256,12 @@ async function writeSection(path: string, meta: BenchMeta, rows: Parameters<type
  * Times the PyTorch reference sampler (training/) at the same settings, when its checkpoints exist. Returns
  * the rows and a sentence saying what was done or why not.
  */
-async function pytorchPeer(flag: string | undefined, configs: readonly BenchConfig[], batch: number, quick: boolean): Promise<{ rows: PeerRow[]; note: string }> {
+async function pytorchPeer(
+  flag: string | undefined,
+  configs: readonly BenchConfig[],
+  batch: number,
+  quick: boolean,
+): Promise<{ rows: PeerRow[]; note: string }> {
   if (flag === 'off') return { rows: [], note: 'skipped (--torch off).' };
   const work = resolve(flag ?? 'training/work');
   const trainingDir = resolve(work, '..');
@@ -208,7 +269,8 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
     return { rows: [], note: `not run: no PyTorch checkpoints at ${work} (they are made by the training build, not shipped; run it or pass --torch DIR).` };
   }
   const spec = configs.filter((c) => PEER_METHODS.includes(c.method)).map((c) => ({ method: c.method, steps: c.steps, budget: c.budget ?? null }));
-  if (spec.length === 0) return { rows: [], note: `not run: the PyTorch reference sampler has only ${PEER_METHODS.join(', ')}, and the run has no such settings.` };
+  if (spec.length === 0)
+    return { rows: [], note: `not run: the PyTorch reference sampler has only ${PEER_METHODS.join(', ')}, and the run has no such settings.` };
   // Both ways of giving PyTorch the 2 cores, and per setting the faster: which wins changed between runs here
   // (vanilla N = 16 on 2026-11-26: 1 torch + 2 OpenBLAS threads 360-375 ms/image against 319-333 for 2 + 1, and
   // an hour later 240 for 1 + 2; 2 + 2 oversubscribes, 520 ms).
@@ -224,15 +286,24 @@ async function pytorchPeer(flag: string | undefined, configs: readonly BenchConf
     const timed: PeerRow[][] = [];
     let note = '';
     for (const s of settings) {
-      const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', String(runs), '--configs', JSON.stringify(spec)], {
-        cwd: trainingDir, maxBuffer: 1 << 24, env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368', MIGM_TORCH_THREADS: s.torch, OPENBLAS_NUM_THREADS: s.blas },
-      });
+      const { stdout } = await promisify(execFile)(
+        '/usr/bin/python3',
+        ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', String(runs), '--configs', JSON.stringify(spec)],
+        {
+          cwd: trainingDir,
+          maxBuffer: 1 << 24,
+          env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368', MIGM_TORCH_THREADS: s.torch, OPENBLAS_NUM_THREADS: s.blas },
+        },
+      );
       const parsed = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rows: PeerRow[]; note: string };
       timed.push(parsed.rows);
       note = parsed.note;
     }
     return {
-      rows: fastestPeerRows(timed, settings.map((s) => s.label)),
+      rows: fastestPeerRows(
+        timed,
+        settings.map((s) => s.label),
+      ),
       note: quick
         ? `${note} Quick run: one thread setting and ${runs} runs; the full run times each setting with both ${both.map((s) => s.label).join(' and ')} and reports the faster.`
         : `${note.replace(/, \d+ torch thread\(s\) \+ \S+ OpenBLAS thread\(s\)\)/, ')')} Each setting was timed with ${settings.map((s) => s.label).join(' and with ')}; the faster median is reported (bench.json: \`threads\` per row).`,

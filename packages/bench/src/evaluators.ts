@@ -68,7 +68,11 @@ export async function onnxEvaluator(cardPath: string, threads?: number): Promise
   const graphPath = fileURLToPath(new URL(card.file, `file://${cardPath}`));
   const bytes = await readFile(graphPath);
   const sha = createHash('sha256').update(bytes).digest('hex');
-  if (sha !== card.sha256) throw new MigmError('UNSUPPORTED', `${graphPath}: sha256 ${sha} does not match its card ${cardPath} (${card.sha256}); retrain it with the card's trainedBy command`);
+  if (sha !== card.sha256)
+    throw new MigmError(
+      'UNSUPPORTED',
+      `${graphPath}: sha256 ${sha} does not match its card ${cardPath} (${card.sha256}); retrain it with the card's trainedBy command`,
+    );
   process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
   const ort = await import('onnxruntime-node');
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads ?? 2, interOpNumThreads: 1 });

@@ -8,7 +8,10 @@ export class UsageError extends Error {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** node:util parseArgs (strict, no positionals) with its errors as one-line usage errors. */
-export function parse<O extends Options>(argv: string[], options: O): ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>>['values'] {
+export function parse<O extends Options>(
+  argv: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>>['values'] {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
@@ -20,7 +23,8 @@ export function parse<O extends Options>(argv: string[], options: O): ReturnType
 export function intFlag(name: string, value: string | undefined, fallback: number | undefined, min: number, max: number): number | undefined {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
   return n;
 }
 

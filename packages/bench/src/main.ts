@@ -31,7 +31,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`migm-bench: ${err.message}`);
       return err.code === 'INVALID_OPTION' ? 2 : 1;
     }
-    console.error(`migm-bench: unexpected error: ${err instanceof Error ? err.message : String(err)}${process.env['MIGM_DEBUG'] ? `\n${(err as Error).stack}` : ' (set MIGM_DEBUG=1 for a stack trace)'}`);
+    console.error(
+      `migm-bench: unexpected error: ${err instanceof Error ? err.message : String(err)}${process.env['MIGM_DEBUG'] ? `\n${(err as Error).stack}` : ' (set MIGM_DEBUG=1 for a stack trace)'}`,
+    );
     return 1;
   }
 }

@@ -27,11 +27,15 @@ export function paretoSvg(points: readonly PlotPoint[], title: string, xLabel: s
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>`,
   ];
   for (const t of logTicks(x0, x1)) {
-    out.push(`<line x1="${px(t)}" y1="${H - m.b}" x2="${px(t)}" y2="${H - m.b + 5}" stroke="black"/><text x="${px(t)}" y="${H - m.b + 18}" text-anchor="middle">${fmt(t)}</text>`);
+    out.push(
+      `<line x1="${px(t)}" y1="${H - m.b}" x2="${px(t)}" y2="${H - m.b + 5}" stroke="black"/><text x="${px(t)}" y="${H - m.b + 18}" text-anchor="middle">${fmt(t)}</text>`,
+    );
     out.push(`<line x1="${px(t)}" y1="${m.t}" x2="${px(t)}" y2="${H - m.b}" stroke="#eeeeee"/>`);
   }
   for (const t of linTicks(y0, y1)) {
-    out.push(`<line x1="${m.l - 5}" y1="${py(t)}" x2="${m.l}" y2="${py(t)}" stroke="black"/><text x="${m.l - 8}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`);
+    out.push(
+      `<line x1="${m.l - 5}" y1="${py(t)}" x2="${m.l}" y2="${py(t)}" stroke="black"/><text x="${m.l - 8}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+    );
     out.push(`<line x1="${m.l}" y1="${py(t)}" x2="${W - m.r}" y2="${py(t)}" stroke="#eeeeee"/>`);
   }
   out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 15}" text-anchor="middle">${esc(xLabel)}</text>`);
@@ -40,12 +44,17 @@ export function paretoSvg(points: readonly PlotPoint[], title: string, xLabel: s
   series.forEach((s, i) => {
     const color = COLORS[s] ?? '#ff7f0e';
     const pts = points.filter((p) => p.series === s).sort((a, b) => a.x - b.x);
-    if (pts.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${pts.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`);
+    if (pts.length > 1)
+      out.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${pts.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`,
+      );
     for (const p of pts) {
       out.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="4" fill="${color}"/>`);
       out.push(`<text x="${(px(p.x) + 6).toFixed(1)}" y="${(py(p.y) - 6).toFixed(1)}" font-size="10" fill="${color}">${esc(p.label)}</text>`);
     }
-    out.push(`<circle cx="${W - m.r + 20}" cy="${m.t + 10 + i * 20}" r="5" fill="${color}"/><text x="${W - m.r + 32}" y="${m.t + 14 + i * 20}">${esc(s)}</text>`);
+    out.push(
+      `<circle cx="${W - m.r + 20}" cy="${m.t + 10 + i * 20}" r="5" fill="${color}"/><text x="${W - m.r + 32}" y="${m.t + 14 + i * 20}">${esc(s)}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n');

@@ -82,7 +82,7 @@ export function markdownTable(rows: readonly BenchRow[], peers: readonly PeerRow
   const head = `| method | N | B | ms/image (median) | p10-p90 | ${cols.map((c) => c[0]).join(' | ')} | core share | rho | speed-up | ideal | achieved/ideal | PyTorch ms/image (min-max) | ours vs PyTorch |\n|---|---:|---:|---:|---:|${cols.map((c) => c[1]).join('|')}|---:|---:|---:|---:|---:|---:|---:|`;
   const lines = rows.map((r) => {
     const peer = isPlain(r) ? peers.find((p) => p.method === r.method && p.steps === r.steps && (p.budget ?? undefined) === r.budget) : undefined;
-    return `| ${seriesOf(r)} | ${r.steps} | ${r.budget ?? r.steps} | ${f(r.msPerImage.median)} | ${f(r.msPerImage.p10)}-${f(r.msPerImage.p90)} | ${cols.map((c) => c[2](r)).join(' | ')} | ${(100 * r.coreShare).toFixed(1)}% | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup)}x`} | ${r.speedup !== null && r.idealSpeedup !== null ? `${(100 * r.speedup / r.idealSpeedup).toFixed(0)}%` : '-'} | ${peer ? peerCell(peer) : '-'} | ${peer ? `${f(peer.msPerImage / r.msPerImage.median)}x faster` : '-'} |`;
+    return `| ${seriesOf(r)} | ${r.steps} | ${r.budget ?? r.steps} | ${f(r.msPerImage.median)} | ${f(r.msPerImage.p10)}-${f(r.msPerImage.p90)} | ${cols.map((c) => c[2](r)).join(' | ')} | ${(100 * r.coreShare).toFixed(1)}% | ${f(r.rho, 3)} | ${r.speedup === null ? '-' : `${f(r.speedup)}x`} | ${r.idealSpeedup === null ? '-' : `${f(r.idealSpeedup)}x`} | ${r.speedup !== null && r.idealSpeedup !== null ? `${((100 * r.speedup) / r.idealSpeedup).toFixed(0)}%` : '-'} | ${peer ? peerCell(peer) : '-'} | ${peer ? `${f(peer.msPerImage / r.msPerImage.median)}x faster` : '-'} |`;
   });
   return [head, ...lines].join('\n');
 }
@@ -142,8 +142,16 @@ export function winners(rows: readonly BenchRow[]): string[] {
     const name = (r: BenchRow) => seriesOf(r).replace(cutoff, '');
     const best = names.map((e) => here.reduce((a, r) => (r.scores[e]!.fd < a.scores[e]!.fd ? r : a)));
     const same = best.every((r) => r === best[0]);
-    const order = names.map((e) => `${e}: ${[...here].sort((x, y) => x.scores[e]!.fd - y.scores[e]!.fd).map((r) => `${name(r)} ${f(r.scores[e]!.fd)}`).join(' < ')}`);
-    out.push(`N=${n} B=${b}${cutoff}: ${same ? `${name(best[0]!)} has the lowest FD under every evaluator` : `the evaluators disagree (${names.map((e, k) => `${e}: ${name(best[k]!)}`).join(', ')})`}. ${order.join('; ')}.`);
+    const order = names.map(
+      (e) =>
+        `${e}: ${[...here]
+          .sort((x, y) => x.scores[e]!.fd - y.scores[e]!.fd)
+          .map((r) => `${name(r)} ${f(r.scores[e]!.fd)}`)
+          .join(' < ')}`,
+    );
+    out.push(
+      `N=${n} B=${b}${cutoff}: ${same ? `${name(best[0]!)} has the lowest FD under every evaluator` : `the evaluators disagree (${names.map((e, k) => `${e}: ${name(best[k]!)}`).join(', ')})`}. ${order.join('; ')}.`,
+    );
   }
   return out;
 }
@@ -159,23 +167,32 @@ export function variantComparisons(rows: readonly BenchRow[]): string[] {
   const names = evaluatorNames(rows);
   const out: string[] = [];
   const same = (a: BenchRow, b: BenchRow) => a.method === b.method && a.steps === b.steps && a.budget === b.budget;
-  const scoresOf = (r: BenchRow) => names.map((e) => `${e} FD ${f(r.scores[e]!.fd)} P ${f(r.scores[e]!.precision, 3)} R ${f(r.scores[e]!.recall, 3)}`).join(', ');
+  const scoresOf = (r: BenchRow) =>
+    names.map((e) => `${e} FD ${f(r.scores[e]!.fd)} P ${f(r.scores[e]!.precision, 3)} R ${f(r.scores[e]!.recall, 3)}`).join(', ');
   for (const r of rows.filter((x) => x.refresh === 'adaptive')) {
     const fixed = rows.find((x) => same(x, r) && x.refresh === undefined && x.guidanceCutoff === r.guidanceCutoff);
     if (!fixed) continue;
     const better = names.map((e) => r.scores[e]!.fd < fixed.scores[e]!.fd);
     const status = better.every(Boolean) ? 'BETTER' : better.some(Boolean) ? 'SPLIT' : 'WORSE';
-    const each = names.map((e, k) => `${e} FD ${f(r.scores[e]!.fd)} vs ${f(fixed.scores[e]!.fd)} (${better[k] ? 'lower' : 'not lower'}), P ${f(r.scores[e]!.precision, 3)} vs ${f(fixed.scores[e]!.precision, 3)}, R ${f(r.scores[e]!.recall, 3)} vs ${f(fixed.scores[e]!.recall, 3)}`);
-    out.push(`${status}: ${labelOf(r)} vs the fixed plan at equal full steps: ${each.join('; ')}; ${f(r.msPerImage.median)} vs ${f(fixed.msPerImage.median)} ms/image.`);
+    const each = names.map(
+      (e, k) =>
+        `${e} FD ${f(r.scores[e]!.fd)} vs ${f(fixed.scores[e]!.fd)} (${better[k] ? 'lower' : 'not lower'}), P ${f(r.scores[e]!.precision, 3)} vs ${f(fixed.scores[e]!.precision, 3)}, R ${f(r.scores[e]!.recall, 3)} vs ${f(fixed.scores[e]!.recall, 3)}`,
+    );
+    out.push(
+      `${status}: ${labelOf(r)} vs the fixed plan at equal full steps: ${each.join('; ')}; ${f(r.msPerImage.median)} vs ${f(fixed.msPerImage.median)} ms/image.`,
+    );
   }
   // Cutoffs against both branches everywhere (cutoff false, the old behaviour) where the run has it, else
   // against core's default.
   for (const r of rows.filter((x) => x.guidanceCutoff !== false)) {
     const peers = rows.filter((x) => same(x, r) && x.refresh === r.refresh);
-    const base = peers.find((x) => x.guidanceCutoff === false) ?? (r.guidanceCutoff !== undefined ? peers.find((x) => x.guidanceCutoff === undefined) : undefined);
+    const base =
+      peers.find((x) => x.guidanceCutoff === false) ?? (r.guidanceCutoff !== undefined ? peers.find((x) => x.guidanceCutoff === undefined) : undefined);
     if (!base) continue;
     const saving = 1 - r.msPerImage.median / base.msPerImage.median;
-    out.push(`${labelOf(r)}${r.guidanceCutoff === undefined ? ' (default cutoff 0)' : ''}: ${f(100 * saving, 1)}% ms/image saved against ${labelOf(base)} (${f(r.msPerImage.median)} vs ${f(base.msPerImage.median)}); ${scoresOf(r)}; against ${scoresOf(base)}.`);
+    out.push(
+      `${labelOf(r)}${r.guidanceCutoff === undefined ? ' (default cutoff 0)' : ''}: ${f(100 * saving, 1)}% ms/image saved against ${labelOf(base)} (${f(r.msPerImage.median)} vs ${f(base.msPerImage.median)}); ${scoresOf(r)}; against ${scoresOf(base)}.`,
+    );
   }
   return out;
 }
@@ -200,17 +217,35 @@ function judge(allRows: readonly BenchRow[], peers: readonly PeerRow[], trainedS
   const shortcutRatios = rows.filter((r) => r.method === 'shortcut' && r.speedup !== null && r.idealSpeedup !== null).map((r) => r.speedup! / r.idealSpeedup!);
   if (shortcutRatios.length > 0) {
     const worst = Math.min(...shortcutRatios);
-    out.push({ title: 'shortcut achieved / ideal speed-up', status: worst >= 0.9 ? 'MET' : 'NOT MET', text: `shortcut achieved / ideal speed-up is ${(100 * worst).toFixed(0)}%-${(100 * Math.max(...shortcutRatios)).toFixed(0)}% (target >= 90%; all accelerated rows: ${(100 * Math.min(...ratios)).toFixed(0)}%-${(100 * Math.max(...ratios)).toFixed(0)}%).` });
+    out.push({
+      title: 'shortcut achieved / ideal speed-up',
+      status: worst >= 0.9 ? 'MET' : 'NOT MET',
+      text: `shortcut achieved / ideal speed-up is ${(100 * worst).toFixed(0)}%-${(100 * Math.max(...shortcutRatios)).toFixed(0)}% (target >= 90%; all accelerated rows: ${(100 * Math.min(...ratios)).toFixed(0)}%-${(100 * Math.max(...ratios)).toFixed(0)}%).`,
+    });
   } else {
-    out.push({ title: 'shortcut achieved / ideal speed-up', status: 'NOT MEASURED', text: 'shortcut achieved / ideal speed-up (needs shortcut rows and vanilla at the same N).' });
+    out.push({
+      title: 'shortcut achieved / ideal speed-up',
+      status: 'NOT MEASURED',
+      text: 'shortcut achieved / ideal speed-up (needs shortcut rows and vanilla at the same N).',
+    });
   }
-  const pairs = peers.map((p) => ({ p, r: rows.find((r) => r.method === p.method && r.steps === p.steps && (p.budget ?? undefined) === r.budget) })).filter((x) => x.r);
+  const pairs = peers
+    .map((p) => ({ p, r: rows.find((r) => r.method === p.method && r.steps === p.steps && (p.budget ?? undefined) === r.budget) }))
+    .filter((x) => x.r);
   if (pairs.length > 0) {
     const worst = Math.min(...pairs.map(({ p, r }) => p.msPerImage / r!.msPerImage.median));
-    out.push({ title: 'Node vs PyTorch', status: worst >= 1.5 ? 'MET' : 'NOT MET', text: `our Node runtime is ${f(worst)}x-${f(Math.max(...pairs.map(({ p, r }) => p.msPerImage / r!.msPerImage.median)))}x faster per image than the PyTorch reference sampler at the same settings (target >= 1.5x).` });
+    out.push({
+      title: 'Node vs PyTorch',
+      status: worst >= 1.5 ? 'MET' : 'NOT MET',
+      text: `our Node runtime is ${f(worst)}x-${f(Math.max(...pairs.map(({ p, r }) => p.msPerImage / r!.msPerImage.median)))}x faster per image than the PyTorch reference sampler at the same settings (target >= 1.5x).`,
+    });
   } else {
     // Say why: the peer can be skipped on purpose (--torch off) as well as missing its checkpoints.
-    out.push({ title: 'Node vs PyTorch', status: 'NOT MEASURED', text: `the PyTorch reference sampler comparison (${(peerNote ?? 'needs the training checkpoints in training/work').replace(/\.$/, '')}; see the note above the table).` });
+    out.push({
+      title: 'Node vs PyTorch',
+      status: 'NOT MEASURED',
+      text: `the PyTorch reference sampler comparison (${(peerNote ?? 'needs the training checkpoints in training/work').replace(/\.$/, '')}; see the note above the table).`,
+    });
   }
   return out;
 }
@@ -226,9 +261,17 @@ function qualityVerdicts(rows: readonly BenchRow[], method: 'shortcut' | 'shortc
     const fast = (third.speedup ?? 0) >= 2.5;
     const fd = third.fd <= vanillaT.fd * 1.1;
     const acc = third.classAccuracy >= vanillaT.classAccuracy - 0.02;
-    out.push({ title: `${method} N=${T} B=${third.budget} vs vanilla N=${T} (>= 2.5x faster, FD <= +10%, class accuracy within 2 points)`, status: fast && fd && acc ? 'MET' : 'NOT MET', text: `${method} N=${T} B=${third.budget} vs vanilla N=${T}: ${f(third.speedup)}x faster (target >= 2.5x), FD ${f(third.fd)} vs ${f(vanillaT.fd)} (${f(100 * (third.fd / vanillaT.fd - 1), 1)}%, target <= +10%), class accuracy ${(100 * third.classAccuracy).toFixed(1)}% vs ${(100 * vanillaT.classAccuracy).toFixed(1)}% (target within 2 points).` });
+    out.push({
+      title: `${method} N=${T} B=${third.budget} vs vanilla N=${T} (>= 2.5x faster, FD <= +10%, class accuracy within 2 points)`,
+      status: fast && fd && acc ? 'MET' : 'NOT MET',
+      text: `${method} N=${T} B=${third.budget} vs vanilla N=${T}: ${f(third.speedup)}x faster (target >= 2.5x), FD ${f(third.fd)} vs ${f(vanillaT.fd)} (${f(100 * (third.fd / vanillaT.fd - 1), 1)}%, target <= +10%), class accuracy ${(100 * third.classAccuracy).toFixed(1)}% vs ${(100 * vanillaT.classAccuracy).toFixed(1)}% (target within 2 points).`,
+    });
   } else {
-    out.push({ title: `${method} at the trained N, B ~ N/3, vs vanilla`, status: 'NOT MEASURED', text: `${method} at the trained N with B ~ N/3 next to vanilla at the trained N.` });
+    out.push({
+      title: `${method} at the trained N, B ~ N/3, vs vanilla`,
+      status: 'NOT MEASURED',
+      text: `${method} at the trained N with B ~ N/3 next to vanilla at the trained N.`,
+    });
   }
   // At equal latency: for each point of the method, any fewer-step vanilla or training-free accelerated setting
   // (reuse, taylor, adams, ...: every method of the registry that needs no shortcut) at <= its latency must
@@ -246,7 +289,17 @@ function qualityVerdicts(rows: readonly BenchRow[], method: 'shortcut' | 'shortc
   const title = `${method} at equal latency (no fewer-step vanilla or training-free setting at <= 1.05x its latency has a lower FD)`;
   if (own.length === 0) out.push({ title, status: 'NOT MEASURED', text: `no ${method} rows.` });
   else if (beaten.length > 0) out.push({ title, status: 'NOT MET', text: `${beaten.join('; ')}.` });
-  else if (missing.length > 0) out.push({ title, status: 'NOT MEASURED', text: `no measured setting beats ${method} at equal or lower latency, but the run has no ${missing.map((m) => (m === 'vanilla' ? 'fewer-step vanilla' : m)).join(', ')} rows.` });
-  else out.push({ title, status: 'MET', text: `at equal or lower latency, no fewer-step vanilla or ${TRAINING_FREE_METHODS.filter((m) => m !== 'vanilla').join(', ')} setting has a lower FD than ${method}.` });
+  else if (missing.length > 0)
+    out.push({
+      title,
+      status: 'NOT MEASURED',
+      text: `no measured setting beats ${method} at equal or lower latency, but the run has no ${missing.map((m) => (m === 'vanilla' ? 'fewer-step vanilla' : m)).join(', ')} rows.`,
+    });
+  else
+    out.push({
+      title,
+      status: 'MET',
+      text: `at equal or lower latency, no fewer-step vanilla or ${TRAINING_FREE_METHODS.filter((m) => m !== 'vanilla').join(', ')} setting has a lower FD than ${method}.`,
+    });
   return out;
 }

@@ -69,7 +69,13 @@ export function withVariants(configs: readonly BenchConfig[], refresh?: readonly
     const policies: Refresh[] = c.budget === undefined ? ['fixed'] : [...new Set<Refresh>(refresh ?? ['fixed'])];
     for (const cutoff of cutoffs ?? [0]) {
       for (const r of policies) {
-        const v: BenchConfig = { method: c.method, steps: c.steps, budget: c.budget, ...(r === 'adaptive' ? { refresh: 'adaptive' as const } : {}), ...(cutoff === 0 ? {} : { guidanceCutoff: cutoff }) };
+        const v: BenchConfig = {
+          method: c.method,
+          steps: c.steps,
+          budget: c.budget,
+          ...(r === 'adaptive' ? { refresh: 'adaptive' as const } : {}),
+          ...(cutoff === 0 ? {} : { guidanceCutoff: cutoff }),
+        };
         const key = labelOf(v);
         if (seen.has(key)) continue;
         seen.add(key);
@@ -131,7 +137,12 @@ export function defaultConfigs(m: Manifest, quick: boolean): BenchConfig[] {
   const T = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
   const vanilla = [4, 6, 8, 12, 16, 32].filter((n) => n <= L).map((steps) => ({ method: 'vanilla' as const, steps, budget: undefined }));
   const budgets = (n: number) => [...new Set([Math.round(n / 4), Math.round(n / 3), Math.round(n / 2)])].filter((b) => b >= 1 && b < n);
-  const grid = quick ? [[T, budgets(T)]] as const : ([[T, budgets(T)], [2 * T, budgets(2 * T)]] as const);
+  const grid = quick
+    ? ([[T, budgets(T)]] as const)
+    : ([
+        [T, budgets(T)],
+        [2 * T, budgets(2 * T)],
+      ] as const);
   const accelerated: BenchConfig[] = [];
   for (const [n, bs] of grid) {
     if (n > L) continue;
@@ -243,7 +254,10 @@ function quantile(sorted: readonly number[], q: number): number {
  * feature statistics.
  */
 export async function benchOne(
-  backend: OrtBackend, evaluators: readonly ScoredEvaluator[], config: BenchConfig, o: BenchOptions,
+  backend: OrtBackend,
+  evaluators: readonly ScoredEvaluator[],
+  config: BenchConfig,
+  o: BenchOptions,
 ): Promise<{ row: BenchRow; stats: FeatureStats[] }> {
   const numClasses = backend.manifest.condition.numClasses;
   const run = (batchIndex: number, n: number) =>
@@ -348,7 +362,11 @@ export function withSpeedups(rows: readonly BenchRow[]): BenchRow[] {
  * with seeds no setting uses, so each row's fdToVanilla compares independent draws. The first evaluator's FD is
  * the row's `fd`; every evaluator's scores are in `scores`.
  */
-export async function runBench(backend: OrtBackend, evaluators: readonly Evaluator[], o: BenchOptions): Promise<{ rows: BenchRow[]; referenceImages: number; testAccuracy: Record<string, number> }> {
+export async function runBench(
+  backend: OrtBackend,
+  evaluators: readonly Evaluator[],
+  o: BenchOptions,
+): Promise<{ rows: BenchRow[]; referenceImages: number; testAccuracy: Record<string, number> }> {
   const scored = await referenceStats(evaluators, o.images, backend.manifest.condition.numClasses);
   const testAccuracy = Object.fromEntries(scored.map((e) => [e.evaluator.name, e.testAccuracy]));
   o.log(`test-set accuracy: ${scored.map((e) => `${e.evaluator.name} ${(100 * e.testAccuracy).toFixed(2)}%`).join(', ')}`);
@@ -364,8 +382,20 @@ export async function runBench(backend: OrtBackend, evaluators: readonly Evaluat
     const { row } = await benchOne(backend, scored, config, o);
     rows.push(row);
     o.onRow?.(withSpeedups(rows));
-    const each = Object.entries(row.scores).map(([name, s]) => `${name} FD ${s.fd.toFixed(2)}${s.fdToVanilla === null ? '' : ` (to vanilla ${s.fdToVanilla.toFixed(2)})`} P ${s.precision.toFixed(3)} R ${s.recall.toFixed(3)} acc ${(100 * s.classAccuracy).toFixed(1)}%`);
-    o.log(`${seriesOf(config).padEnd(8)} N=${String(config.steps).padStart(2)} B=${String(config.budget ?? config.steps).padStart(2)}: ${row.msPerImage.median.toFixed(2)} ms/image; ${each.join('; ')}${row.plans ? `; plans ${row.plans.slice(0, 3).map((p) => `[${p.plan}] x${p.batches}`).join(', ')}` : ''}`);
+    const each = Object.entries(row.scores).map(
+      ([name, s]) =>
+        `${name} FD ${s.fd.toFixed(2)}${s.fdToVanilla === null ? '' : ` (to vanilla ${s.fdToVanilla.toFixed(2)})`} P ${s.precision.toFixed(3)} R ${s.recall.toFixed(3)} acc ${(100 * s.classAccuracy).toFixed(1)}%`,
+    );
+    o.log(
+      `${seriesOf(config).padEnd(8)} N=${String(config.steps).padStart(2)} B=${String(config.budget ?? config.steps).padStart(2)}: ${row.msPerImage.median.toFixed(2)} ms/image; ${each.join('; ')}${
+        row.plans
+          ? `; plans ${row.plans
+              .slice(0, 3)
+              .map((p) => `[${p.plan}] x${p.batches}`)
+              .join(', ')}`
+          : ''
+      }`,
+    );
   }
   return { rows: withSpeedups(rows), referenceImages: scored[0]!.reference.count, testAccuracy };
 }

@@ -51,8 +51,15 @@ describe('Fashion-MNIST reader', () => {
 
 describe('PyTorch peer at its best thread setting', () => {
   it('keeps, per method, N and budget, the faster median and says which setting it came from', () => {
-    const a = [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 360 }, { method: 'shortcut', steps: 16, budget: 5, msPerImage: 140 }];
-    const b = [{ method: 'vanilla', steps: 16, budget: null, msPerImage: 320 }, { method: 'shortcut', steps: 16, budget: 5, msPerImage: 150 }, { method: 'shortcut', steps: 16, budget: 4, msPerImage: 120 }];
+    const a = [
+      { method: 'vanilla', steps: 16, budget: null, msPerImage: 360 },
+      { method: 'shortcut', steps: 16, budget: 5, msPerImage: 140 },
+    ];
+    const b = [
+      { method: 'vanilla', steps: 16, budget: null, msPerImage: 320 },
+      { method: 'shortcut', steps: 16, budget: 5, msPerImage: 150 },
+      { method: 'shortcut', steps: 16, budget: 4, msPerImage: 120 },
+    ];
     const rows = fastestPeerRows([a, b], ['1+2', '2+1']);
     expect(rows).toEqual([
       { method: 'vanilla', steps: 16, budget: null, msPerImage: 320, threads: '2+1' },
@@ -64,12 +71,29 @@ describe('PyTorch peer at its best thread setting', () => {
 
 describe('bench report', () => {
   const row = (method: BenchRow['method'], steps: number, budget: number | undefined, ms: number, fd: number, rho: number | null = null): BenchRow => ({
-    method, steps, budget, images: 100, msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 }, fd, fdToVanilla: null, classAccuracy: 0.9, coreShare: 0.05, rho,
+    method,
+    steps,
+    budget,
+    images: 100,
+    msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 },
+    fd,
+    fdToVanilla: null,
+    classAccuracy: 0.9,
+    coreShare: 0.05,
+    rho,
     scores: { CNN: { fd, fdToVanilla: null, precision: 0.7, recall: 0.6, classAccuracy: 0.9 } },
-    speedup: null, idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
+    speedup: null,
+    idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
   });
   it('computes speed-ups against vanilla at the same N and judges the targets', () => {
-    const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.5, 0.08), row('reuse', 16, 5, 33, 20, 0.01), row('taylor', 16, 5, 34, 12, 0.05), row('adams', 16, 5, 34, 11.5, 0.05)]);
+    const rows = withSpeedups([
+      row('vanilla', 16, undefined, 100, 10),
+      row('vanilla', 4, undefined, 25, 30),
+      row('shortcut', 16, 5, 36, 10.5, 0.08),
+      row('reuse', 16, 5, 33, 20, 0.01),
+      row('taylor', 16, 5, 34, 12, 0.05),
+      row('adams', 16, 5, 34, 11.5, 0.05),
+    ]);
     expect(rows[2]!.speedup).toBeCloseTo(100 / 36, 6);
     const v = verdicts(rows, [], 16);
     expect(v[0]).toMatch(/^MET: shortcut N=16 B=5/);
@@ -87,8 +111,13 @@ describe('bench report', () => {
     // The shortcut is faster than shortcut-taylor's 1.05x latency window and has the lower FD: counted as a
     // rival, it would beat shortcut-taylor (and shortcut-taylor, at 10.4, does not beat the shortcut either).
     const rows = withSpeedups([
-      row('vanilla', 16, undefined, 100, 10), row('vanilla', 4, undefined, 25, 30), row('shortcut', 16, 5, 36, 10.2, 0.08),
-      row('taylor', 16, 5, 34, 11, 0.05), row('reuse', 16, 5, 33, 12, 0.01), row('adams', 16, 5, 34, 10.9, 0.05), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06),
+      row('vanilla', 16, undefined, 100, 10),
+      row('vanilla', 4, undefined, 25, 30),
+      row('shortcut', 16, 5, 36, 10.2, 0.08),
+      row('taylor', 16, 5, 34, 11, 0.05),
+      row('reuse', 16, 5, 33, 12, 0.01),
+      row('adams', 16, 5, 34, 10.9, 0.05),
+      row('shortcut-taylor', 16, 5, 35, 10.4, 0.06),
     ]);
     const v = verdicts(rows, [], 16);
     expect(v[0]).toMatch(/^MET: shortcut N=16 B=5 .*FD 10.20 vs 10.00/);
@@ -96,7 +125,13 @@ describe('bench report', () => {
     expect(v[2]).toMatch(/^MET: shortcut-taylor N=16 B=5 vs vanilla N=16: 2.86x faster.*FD 10.40 vs 10.00 \(4.0%/);
     expect(v[3]).toBe('MET: at equal or lower latency, no fewer-step vanilla or reuse, taylor, adams setting has a lower FD than shortcut-taylor.');
     expect(v[4]).toMatch(/^MET: shortcut achieved \/ ideal/);
-    expect(verdicts(rows.filter((r) => r.method !== 'shortcut-taylor'), [], 16).some((l) => l.includes('shortcut-taylor'))).toBe(false);
+    expect(
+      verdicts(
+        rows.filter((r) => r.method !== 'shortcut-taylor'),
+        [],
+        16,
+      ).some((l) => l.includes('shortcut-taylor')),
+    ).toBe(false);
   });
   it('says NOT MEASURED, not MET, when a filtered run lacks the rivals or the shortcut', () => {
     const rows = withSpeedups([row('vanilla', 16, undefined, 100, 10), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06)]);
@@ -104,18 +139,32 @@ describe('bench report', () => {
     expect(v[0]).toMatch(/^NOT MEASURED: shortcut at the trained N/);
     expect(v[1]).toBe('NOT MEASURED: no shortcut rows.');
     expect(v[2]).toMatch(/^MET: shortcut-taylor N=16 B=5/);
-    expect(v[3]).toBe('NOT MEASURED: no measured setting beats shortcut-taylor at equal or lower latency, but the run has no fewer-step vanilla, reuse, taylor, adams rows.');
+    expect(v[3]).toBe(
+      'NOT MEASURED: no measured setting beats shortcut-taylor at equal or lower latency, but the run has no fewer-step vanilla, reuse, taylor, adams rows.',
+    );
     expect(v[4]).toMatch(/^NOT MEASURED: shortcut achieved \/ ideal/);
     // A rival that does beat it is evidence enough, whatever else is missing.
-    const beaten = verdicts(withSpeedups([row('vanilla', 16, undefined, 100, 10), row('taylor', 16, 5, 30, 9, 0.05), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06)]), [], 16);
+    const beaten = verdicts(
+      withSpeedups([row('vanilla', 16, undefined, 100, 10), row('taylor', 16, 5, 30, 9, 0.05), row('shortcut-taylor', 16, 5, 35, 10.4, 0.06)]),
+      [],
+      16,
+    );
     expect(beaten[3]).toMatch(/^NOT MET: taylor N=16 B=5 .* beats shortcut-taylor/);
   });
   it('runs every method at N and 2N by default; --methods and --steps keep a subset', () => {
-    const m = { tokens: { count: 196 }, sampling: { steps: 16 }, graphs: { shortcut: { trainedSteps: 16 } } } as unknown as Parameters<typeof defaultConfigs>[0];
+    const m = { tokens: { count: 196 }, sampling: { steps: 16 }, graphs: { shortcut: { trainedSteps: 16 } } } as unknown as Parameters<
+      typeof defaultConfigs
+    >[0];
     const all = defaultConfigs(m, false);
     expect(all.filter((c) => c.method === 'shortcut-taylor').map((c) => `${c.steps}/${c.budget}`)).toEqual(['16/4', '16/5', '16/8', '32/8', '32/11', '32/16']);
     const some = filterConfigs(all, ['vanilla', 'shortcut-taylor'], [4, 16]);
-    expect(some.map((c) => `${c.method} ${c.steps}/${c.budget ?? '-'}`)).toEqual(['vanilla 4/-', 'vanilla 16/-', 'shortcut-taylor 16/4', 'shortcut-taylor 16/5', 'shortcut-taylor 16/8']);
+    expect(some.map((c) => `${c.method} ${c.steps}/${c.budget ?? '-'}`)).toEqual([
+      'vanilla 4/-',
+      'vanilla 16/-',
+      'shortcut-taylor 16/4',
+      'shortcut-taylor 16/5',
+      'shortcut-taylor 16/8',
+    ]);
     expect(filterConfigs(all)).toEqual(all);
     const plain = defaultConfigs({ ...m, graphs: {} } as typeof m, true);
     expect(plain.some((c) => c.method === 'shortcut' || c.method === 'shortcut-taylor')).toBe(false);
@@ -130,14 +179,26 @@ describe('bench report', () => {
   });
   it('shows FD to the vanilla reference next to FD, n/a when it was not sampled', () => {
     const v16 = row('vanilla', 16, undefined, 100, 10);
-    const rows = withSpeedups([{ ...v16, fdToVanilla: 1.69, scores: { CNN: { ...v16.scores['CNN']!, fdToVanilla: 1.69 } } }, row('vanilla', 4, undefined, 25, 30)]);
+    const rows = withSpeedups([
+      { ...v16, fdToVanilla: 1.69, scores: { CNN: { ...v16.scores['CNN']!, fdToVanilla: 1.69 } } },
+      row('vanilla', 4, undefined, 25, 30),
+    ]);
     const table = markdownTable(rows, []).split('\n');
     expect(table[0]).toContain('| FD CNN | FD to vanilla CNN | precision CNN | recall CNN | class acc. CNN |');
     expect(table[2]).toContain('| 10.00 | 1.69 | 0.700 | 0.600 | 90.0% |');
     expect(table[3]).toContain('| 30.00 | n/a |');
   });
   it('draws an SVG with a point per row and a legend per method', () => {
-    const svg = paretoSvg([{ series: 'vanilla', label: 'N4', x: 10, y: 30 }, { series: 'vanilla', label: 'N16', x: 40, y: 10 }, { series: 'shortcut', label: '16/5', x: 15, y: 11 }], 'FD <vs> latency', 'ms', 'FD');
+    const svg = paretoSvg(
+      [
+        { series: 'vanilla', label: 'N4', x: 10, y: 30 },
+        { series: 'vanilla', label: 'N16', x: 40, y: 10 },
+        { series: 'shortcut', label: '16/5', x: 15, y: 11 },
+      ],
+      'FD <vs> latency',
+      'ms',
+      'FD',
+    );
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<circle /g)).toHaveLength(3 + 2);
     expect(svg).toContain('FD &lt;vs&gt; latency');
@@ -147,19 +208,38 @@ describe('bench report', () => {
 describe('two evaluators', () => {
   // Each row gets its own FD under a second evaluator, MLP.
   const row = (method: string, steps: number, budget: number | undefined, ms: number, cnn: number, mlp: number, rho: number | null = null): BenchRow => ({
-    method, steps, budget, images: 100, msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 }, fd: cnn, fdToVanilla: null, classAccuracy: 0.9, coreShare: 0.05, rho,
-    speedup: null, idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
-    scores: { CNN: { fd: cnn, fdToVanilla: 1, precision: 0.7, recall: 0.6, classAccuracy: 0.9 }, MLP: { fd: mlp, fdToVanilla: 2, precision: 0.8, recall: 0.5, classAccuracy: 0.92 } },
+    method,
+    steps,
+    budget,
+    images: 100,
+    msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 },
+    fd: cnn,
+    fdToVanilla: null,
+    classAccuracy: 0.9,
+    coreShare: 0.05,
+    rho,
+    speedup: null,
+    idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
+    scores: {
+      CNN: { fd: cnn, fdToVanilla: 1, precision: 0.7, recall: 0.6, classAccuracy: 0.9 },
+      MLP: { fd: mlp, fdToVanilla: 2, precision: 0.8, recall: 0.5, classAccuracy: 0.92 },
+    },
   });
   const rows = withSpeedups([
-    row('vanilla', 16, undefined, 100, 10, 20), row('vanilla', 4, undefined, 25, 30, 60),
+    row('vanilla', 16, undefined, 100, 10, 20),
+    row('vanilla', 4, undefined, 25, 30, 60),
     // The CNN ranks taylor ahead of the shortcut at B = 5, the MLP the other way round (as issue 19 reported).
-    row('shortcut', 16, 5, 36, 12, 21, 0.08), row('taylor', 16, 5, 34, 11, 25, 0.05), row('reuse', 16, 5, 33, 14, 30, 0.01), row('adams', 16, 5, 34, 11.5, 26, 0.05),
+    row('shortcut', 16, 5, 36, 12, 21, 0.08),
+    row('taylor', 16, 5, 34, 11, 25, 0.05),
+    row('reuse', 16, 5, 33, 14, 30, 0.01),
+    row('adams', 16, 5, 34, 11.5, 26, 0.05),
   ]);
   it('says MET only where both agree, SPLIT with each verdict where they do not, and speed targets once', () => {
     const v = evaluatorVerdicts(rows, [], 16);
     // target 1: FD +20% (CNN) and +5% (MLP): NOT MET / MET
-    expect(v[0]!.split('\n')[0]).toBe('SPLIT: shortcut N=16 B=5 vs vanilla N=16 (>= 2.5x faster, FD <= +10%, class accuracy within 2 points) (CNN NOT MET, MLP MET)');
+    expect(v[0]!.split('\n')[0]).toBe(
+      'SPLIT: shortcut N=16 B=5 vs vanilla N=16 (>= 2.5x faster, FD <= +10%, class accuracy within 2 points) (CNN NOT MET, MLP MET)',
+    );
     expect(v[0]).toContain('\n  - CNN: NOT MET: shortcut N=16 B=5 vs vanilla N=16: 2.78x faster (target >= 2.5x), FD 12.00 vs 10.00 (20.0%');
     expect(v[0]).toContain('\n  - MLP: MET: shortcut N=16 B=5 vs vanilla N=16: 2.78x faster (target >= 2.5x), FD 21.00 vs 20.00 (5.0%');
     // equal latency: taylor beats the shortcut under the CNN only
@@ -173,10 +253,15 @@ describe('two evaluators', () => {
     const worse = evaluatorVerdicts(withSpeedups([row('vanilla', 16, undefined, 100, 10, 20), row('shortcut', 16, 5, 36, 15, 30, 0.08)]), [], 16);
     expect(worse[0]!.split('\n')[0]).toMatch(/^NOT MET: .* \(all 2 evaluators\)$/);
   });
-  it('shows every evaluator\'s FD, precision, recall and class accuracy', () => {
+  it("shows every evaluator's FD, precision, recall and class accuracy", () => {
     const table = markdownTable(rows, []).split('\n');
     expect(table[0]).toContain('| FD CNN | FD MLP | FD to vanilla CNN | FD to vanilla MLP | precision CNN / MLP | recall CNN / MLP | class acc. CNN / MLP |');
-    expect(table[4]).toContain('| shortcut | 16 | 5 | 36.00 | 36.00-36.00 | 12.00 | 21.00 | 1.00 | 2.00 | 0.700 / 0.800 | 0.500 / 0.500 | 90.0% / 92.0% |'.replace('0.500 / 0.500', '0.600 / 0.500'));
+    expect(table[4]).toContain(
+      '| shortcut | 16 | 5 | 36.00 | 36.00-36.00 | 12.00 | 21.00 | 1.00 | 2.00 | 0.700 / 0.800 | 0.500 / 0.500 | 90.0% / 92.0% |'.replace(
+        '0.500 / 0.500',
+        '0.600 / 0.500',
+      ),
+    );
     expect(table[1]!.split('|')).toHaveLength(table[0]!.split('|').length);
   });
   it('names the lowest-FD method per budget under each evaluator', () => {

@@ -18,13 +18,22 @@ describe('setting variants: refresh policy and guidance cutoff', () => {
     expect(isPlain({ method: 'taylor', steps: 16, budget: 4, refresh: 'adaptive' })).toBe(false);
   });
   it('crosses settings with the policies and cutoffs; vanilla gets no adaptive row; cutoff 0 is the plain row', () => {
-    const base: BenchConfig[] = [{ method: 'vanilla', steps: 16, budget: undefined }, { method: 'shortcut', steps: 16, budget: 5 }];
+    const base: BenchConfig[] = [
+      { method: 'vanilla', steps: 16, budget: undefined },
+      { method: 'shortcut', steps: 16, budget: 5 },
+    ];
     expect(withVariants(base)).toEqual(base);
     expect(names(withVariants(base, ['fixed', 'adaptive']))).toEqual(['vanilla N=16 B=16', 'shortcut N=16 B=5', 'shortcut+adaptive N=16 B=5']);
     expect(names(withVariants(base, ['adaptive']))).toEqual(['vanilla N=16 B=16', 'shortcut+adaptive N=16 B=5']);
     expect(names(withVariants(base, undefined, [false, 0, 1, 2]))).toEqual([
-      'vanilla cutoff=false N=16 B=16', 'vanilla N=16 B=16', 'vanilla cutoff=1 N=16 B=16', 'vanilla cutoff=2 N=16 B=16',
-      'shortcut cutoff=false N=16 B=5', 'shortcut N=16 B=5', 'shortcut cutoff=1 N=16 B=5', 'shortcut cutoff=2 N=16 B=5',
+      'vanilla cutoff=false N=16 B=16',
+      'vanilla N=16 B=16',
+      'vanilla cutoff=1 N=16 B=16',
+      'vanilla cutoff=2 N=16 B=16',
+      'shortcut cutoff=false N=16 B=5',
+      'shortcut N=16 B=5',
+      'shortcut cutoff=1 N=16 B=5',
+      'shortcut cutoff=2 N=16 B=5',
     ]);
     // the default cutoff adds no key to the row (the plain row, as a run without the flag has it); duplicates go
     expect(withVariants(base, ['fixed', 'fixed'], [0, 0])).toEqual(base);
@@ -73,17 +82,33 @@ describe('setting variants: refresh policy and guidance cutoff', () => {
 
 describe('variant rows in the report', () => {
   const row = (c: BenchConfig, ms: number, cnn: number, mlp: number, rho: number | null = null): BenchRow => ({
-    ...c, label: seriesOf(c), images: 100, msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 }, fd: cnn, fdToVanilla: null, classAccuracy: 0.9, coreShare: 0.05, rho,
-    speedup: null, idealSpeedup: rho === null || c.budget === undefined ? null : c.steps / (c.budget + (c.steps - c.budget) * rho),
-    scores: { CNN: { fd: cnn, fdToVanilla: 1, precision: 0.7, recall: 0.6, classAccuracy: 0.9 }, MLP: { fd: mlp, fdToVanilla: 2, precision: 0.8, recall: 0.5, classAccuracy: 0.92 } },
+    ...c,
+    label: seriesOf(c),
+    images: 100,
+    msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 },
+    fd: cnn,
+    fdToVanilla: null,
+    classAccuracy: 0.9,
+    coreShare: 0.05,
+    rho,
+    speedup: null,
+    idealSpeedup: rho === null || c.budget === undefined ? null : c.steps / (c.budget + (c.steps - c.budget) * rho),
+    scores: {
+      CNN: { fd: cnn, fdToVanilla: 1, precision: 0.7, recall: 0.6, classAccuracy: 0.9 },
+      MLP: { fd: mlp, fdToVanilla: 2, precision: 0.8, recall: 0.5, classAccuracy: 0.92 },
+    },
   });
   const v16 = { method: 'vanilla', steps: 16, budget: undefined };
   const sc5 = { method: 'shortcut', steps: 16, budget: 5 };
   const ta5 = { method: 'taylor', steps: 16, budget: 5 };
   const rows = withSpeedups([
-    row(v16, 100, 10, 20), row({ ...v16, guidanceCutoff: false }, 110, 10.1, 20.1), row({ ...v16, guidanceCutoff: 1 }, 88, 11, 19),
-    row(sc5, 36, 12, 21, 0.08), row({ ...sc5, refresh: 'adaptive' }, 37, 11.5, 22, 0.08),
-    row(ta5, 40, 13, 25, 0.05), row({ ...ta5, refresh: 'adaptive' }, 30, 11, 18, 0.05),
+    row(v16, 100, 10, 20),
+    row({ ...v16, guidanceCutoff: false }, 110, 10.1, 20.1),
+    row({ ...v16, guidanceCutoff: 1 }, 88, 11, 19),
+    row(sc5, 36, 12, 21, 0.08),
+    row({ ...sc5, refresh: 'adaptive' }, 37, 11.5, 22, 0.08),
+    row(ta5, 40, 13, 25, 0.05),
+    row({ ...ta5, refresh: 'adaptive' }, 30, 11, 18, 0.05),
   ]);
   it('judges the targets on plain rows only: a faster, better adaptive rival does not count at equal latency', () => {
     const v = evaluatorVerdicts(rows, [], 16);
@@ -103,18 +128,33 @@ describe('variant rows in the report', () => {
   it('gives each cutoff row its saving per image against both branches everywhere (cutoff false)', () => {
     const c = variantComparisons(rows).filter((l) => !l.includes('+adaptive'));
     expect(c).toHaveLength(2);
-    expect(c[0]).toMatch(/^vanilla N=16 B=16 \(default cutoff 0\): 9.1% ms\/image saved against vanilla cutoff=false N=16 B=16 \(100.00 vs 110.00\); CNN FD 10.00 P 0.700 R 0.600, MLP FD 20.00/);
+    expect(c[0]).toMatch(
+      /^vanilla N=16 B=16 \(default cutoff 0\): 9.1% ms\/image saved against vanilla cutoff=false N=16 B=16 \(100.00 vs 110.00\); CNN FD 10.00 P 0.700 R 0.600, MLP FD 20.00/,
+    );
     expect(c[1]).toMatch(/^vanilla cutoff=1 N=16 B=16: 20.0% ms\/image saved against vanilla cutoff=false/);
   });
   it('labels rows in the table and ranks adaptive rows with the fixed ones at equal N and B', () => {
     const table = markdownTable(rows, []).split('\n');
-    expect(table.slice(2).map((l) => l.split(' | ')[0])).toEqual(['| vanilla', '| vanilla cutoff=false', '| vanilla cutoff=1', '| shortcut', '| shortcut+adaptive', '| taylor', '| taylor+adaptive']);
+    expect(table.slice(2).map((l) => l.split(' | ')[0])).toEqual([
+      '| vanilla',
+      '| vanilla cutoff=false',
+      '| vanilla cutoff=1',
+      '| shortcut',
+      '| shortcut+adaptive',
+      '| taylor',
+      '| taylor+adaptive',
+    ]);
     expect(winners(rows)).toEqual([
       'N=16 B=5: taylor+adaptive has the lowest FD under every evaluator. CNN: taylor+adaptive 11.00 < shortcut+adaptive 11.50 < shortcut 12.00 < taylor 13.00; MLP: taylor+adaptive 18.00 < shortcut 21.00 < shortcut+adaptive 22.00 < taylor 25.00.',
     ]);
   });
   it('takes speed-ups against vanilla with the same cutoff, else plain vanilla', () => {
-    const sp = withSpeedups([row(v16, 100, 10, 20), row({ ...v16, guidanceCutoff: 1 }, 80, 10, 20), row({ ...sc5, guidanceCutoff: 1 }, 40, 12, 21, 0.08), row({ ...sc5, guidanceCutoff: 2 }, 40, 12, 21, 0.08)]);
+    const sp = withSpeedups([
+      row(v16, 100, 10, 20),
+      row({ ...v16, guidanceCutoff: 1 }, 80, 10, 20),
+      row({ ...sc5, guidanceCutoff: 1 }, 40, 12, 21, 0.08),
+      row({ ...sc5, guidanceCutoff: 2 }, 40, 12, 21, 0.08),
+    ]);
     expect(sp[2]!.speedup).toBeCloseTo(2, 6);
     expect(sp[3]!.speedup).toBeCloseTo(2.5, 6);
   });
