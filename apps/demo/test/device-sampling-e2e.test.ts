@@ -4,7 +4,6 @@
 // the handle on the GPU with uniforms drawn here, and compares with core's reference (sampleStepHost, float64)
 // on the same logits and uniforms. Parity is stated as a share: float32 on the GPU against float64 on the host
 // can differ at float near-ties (a cumulative sum landing within 1e-7 of u0, two confidences within 1e-6).
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,18 +13,8 @@ import { createSamplerScratch, RandomStreams } from '@migm/core/sampling';
 import { drawStepUniforms, sampleStepHost, type DeviceSampleStep } from '@migm/core/backend';
 import { TINY_BUNDLE } from '../web/assets.mjs';
 import { startServer } from '../web/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--enable-unsafe-webgpu',
-];
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 /** Share of committed (position, token) pairs that must equal the float64 host reference on WebGPU (float32). */
 const MIN_SHARE = 0.99;
@@ -53,8 +42,6 @@ interface PageRun {
   readonly liveLogits: number;
 }
 
-const hasChromium = existsSync(CHROMIUM);
-
 describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software adapter)', () => {
   let browser: Browser;
   let server: { url: string; close: () => Promise<void> };
@@ -63,7 +50,7 @@ describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software ad
   beforeAll(async () => {
     await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error' });
     server = await startServer({ mounts: { '/tiny/': TINY_BUNDLE } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   }, 180_000);
 
   afterAll(async () => {

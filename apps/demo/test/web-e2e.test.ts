@@ -4,7 +4,7 @@
 // onnxruntime-node, cancels, feeds bad inputs, runs core's conformance suite in the browser, and saves
 // screenshots to docs/img/. Nothing here gates on speed.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,18 +18,8 @@ import { generate, validateManifest, type GenerateOptions, type Manifest } from 
 import { OrtBackend, type OrtModule } from '@migm/backend-ort';
 import { defaultBundleDir, TINY_BUNDLE } from '../web/assets.mjs';
 import { startServer } from '../web/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--enable-unsafe-webgpu',
-];
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 const TRAINING = fileURLToPath(new URL('../../../training/', import.meta.url));
 const PYTHON = process.env.MIGM_PYTHON ?? '/usr/bin/python3';
@@ -53,7 +43,6 @@ interface CaseResult {
   error?: string;
 }
 
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`web e2e skipped: no Chromium at ${CHROMIUM} (scripts/setup.sh installs Debian's chromium).`);
 
 describe.skipIf(!hasChromium)('web demo in Chromium', () => {
@@ -84,7 +73,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     server = await startServer({
       mounts: { '/tiny/': TINY_BUNDLE, '/tampered/': join(tmp, 'tampered'), '/schema/': join(tmp, 'schema'), '/maskgit/': join(tmp, 'maskgit') },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     mkdirSync(SHOTS, { recursive: true });
   }, 180_000);
 
