@@ -3,6 +3,7 @@ import { FeatureStats, frechetDistance } from '../src/frechet.js';
 import { readFashionMnist } from '../src/fashion-mnist.js';
 import { paretoSvg } from '../src/pareto-svg.js';
 import { evaluatorVerdicts, fastestPeerRows, markdownTable, verdicts, winners } from '../src/report.js';
+import { fakeRow } from './fake-row.js';
 import { classMatchedIndices, defaultConfigs, filterConfigs, withSpeedups, type BenchRow } from '../src/run-bench.js';
 import { RandomStreams } from '@migm/core/sampling';
 
@@ -207,24 +208,8 @@ describe('bench report', () => {
 
 describe('two evaluators', () => {
   // Each row gets its own FD under a second evaluator, MLP.
-  const row = (method: string, steps: number, budget: number | undefined, ms: number, cnn: number, mlp: number, rho: number | null = null): BenchRow => ({
-    method,
-    steps,
-    budget,
-    images: 100,
-    msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 },
-    fd: cnn,
-    fdToVanilla: null,
-    classAccuracy: 0.9,
-    coreShare: 0.05,
-    rho,
-    speedup: null,
-    idealSpeedup: rho === null || budget === undefined ? null : steps / (budget + (steps - budget) * rho),
-    scores: {
-      CNN: { fd: cnn, fdToVanilla: 1, precision: 0.7, recall: 0.6, classAccuracy: 0.9 },
-      MLP: { fd: mlp, fdToVanilla: 2, precision: 0.8, recall: 0.5, classAccuracy: 0.92 },
-    },
-  });
+  const row = (method: string, steps: number, budget: number | undefined, ms: number, cnn: number, mlp: number, rho: number | null = null): BenchRow =>
+    fakeRow({ method, steps, budget }, ms, cnn, mlp, rho);
   const rows = withSpeedups([
     row('vanilla', 16, undefined, 100, 10, 20),
     row('vanilla', 4, undefined, 25, 30, 60),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cutoffItem, selectConfigs } from '../src/command.js';
 import { UsageError } from '../src/flags.js';
+import { fakeRow } from './fake-row.js';
 import { evaluatorVerdicts, markdownTable, variantComparisons, winners } from '../src/report.js';
 import { defaultConfigs, filterConfigs, isPlain, labelOf, seriesOf, withSpeedups, withVariants, type BenchConfig, type BenchRow } from '../src/run-bench.js';
 
@@ -81,23 +82,7 @@ describe('setting variants: refresh policy and guidance cutoff', () => {
 });
 
 describe('variant rows in the report', () => {
-  const row = (c: BenchConfig, ms: number, cnn: number, mlp: number, rho: number | null = null): BenchRow => ({
-    ...c,
-    label: seriesOf(c),
-    images: 100,
-    msPerImage: { median: ms, p10: ms, p90: ms, runs: 5 },
-    fd: cnn,
-    fdToVanilla: null,
-    classAccuracy: 0.9,
-    coreShare: 0.05,
-    rho,
-    speedup: null,
-    idealSpeedup: rho === null || c.budget === undefined ? null : c.steps / (c.budget + (c.steps - c.budget) * rho),
-    scores: {
-      CNN: { fd: cnn, fdToVanilla: 1, precision: 0.7, recall: 0.6, classAccuracy: 0.9 },
-      MLP: { fd: mlp, fdToVanilla: 2, precision: 0.8, recall: 0.5, classAccuracy: 0.92 },
-    },
-  });
+  const row = fakeRow;
   const v16 = { method: 'vanilla', steps: 16, budget: undefined };
   const sc5 = { method: 'shortcut', steps: 16, budget: 5 };
   const ta5 = { method: 'taylor', steps: 16, budget: 5 };
