@@ -135,6 +135,13 @@ export interface GraphSpec {
   opset?: number;
   parameters?: number;
   /**
+   * Files holding this graph's ONNX external data (weights over protobuf's 2 GiB limit), by plain name in the bundle's top folder, each listed in files with its sha256. Every external-data location the graph names must be one of these; they are handed to onnxruntime from memory, never read from disk by it.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  externalData?: [string, ...string[]];
+  /**
    * Role -> tensor.
    */
   inputs: {
@@ -176,6 +183,13 @@ export interface HeadGraphSpec {
   opset?: number;
   parameters?: number;
   /**
+   * Files holding this graph's ONNX external data (weights over protobuf's 2 GiB limit), by plain name in the bundle's top folder, each listed in files with its sha256. Every external-data location the graph names must be one of these; they are handed to onnxruntime from memory, never read from disk by it.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  externalData?: [string, ...string[]];
+  /**
    * Role -> tensor.
    */
   inputs: {
@@ -202,6 +216,13 @@ export interface ShortcutGraphSpec {
   file: string;
   opset?: number;
   parameters?: number;
+  /**
+   * Files holding this graph's ONNX external data (weights over protobuf's 2 GiB limit), by plain name in the bundle's top folder, each listed in files with its sha256. Every external-data location the graph names must be one of these; they are handed to onnxruntime from memory, never read from disk by it.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  externalData?: [string, ...string[]];
   inputs: {
     [k: string]: TensorSpec;
   };
