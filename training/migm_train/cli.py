@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from .argtypes import non_negative_int, positive_int
 from .env import SetupError, malloc_hint, require_torch
 
 
@@ -30,13 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--out", required=True, help="bundle folder to create (must not exist or be empty)")
     m.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32",
                    help="fp16: weights stored as float16 (compute, inputs and outputs stay float32)")
-    m.add_argument("--heads", type=int, default=16, help="transformer attention heads (not in the weights)")
-    m.add_argument("--shortcut-heads", type=int, default=16, help="shortcut attention heads")
+    m.add_argument("--heads", type=positive_int, default=16, help="transformer attention heads (not in the weights)")
+    m.add_argument("--shortcut-heads", type=positive_int, default=16, help="shortcut attention heads")
     m.add_argument("--class-names", help="text file, one class name per line (default: the shipped ImageNet list)")
     m.add_argument("--random-init", action="store_true", help="random weights instead of --vit/--vqgan")
     m.add_argument("--config", choices=["paper", "small"], default="paper", help="architecture for --random-init")
     m.add_argument("--no-shortcut", action="store_true", help="with --random-init: leave the shortcut out")
-    m.add_argument("--seed", type=int, default=0, help="with --random-init")
+    m.add_argument("--seed", type=non_negative_int, default=0, help="with --random-init")
     m.add_argument("--write-checkpoints", help="with --random-init: also save the weights in the released "
                                                "files' layout into this folder")
     t = sub.add_parser("train-maskgit-shortcut", help="train a MIGM-Shortcut for an imported MaskGIT bundle from "

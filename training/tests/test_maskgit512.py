@@ -297,23 +297,105 @@ def test_migm_generate_every_method(bundles, method, tmp_path):
     assert 32 <= h < 64 and w >= 64
 
 
-def test_lightning_checkpoint_with_objects_of_missing_libraries_loads(files, tmp_path, monkeypatch):
-    # A real last.ckpt also pickles Lightning/OmegaConf objects (hyper-parameters, callbacks): they load as
-    # inert stubs, and only the tensors are used.
+class _Payload:
+    """Unpickling this writes a marker file: the stand-in for code a hostile checkpoint would run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _fake_module(monkeypatch, name: str, cls_name: str):
+    """A class saved under `name` that is gone (uninstalled) when the checkpoint is read back."""
     import sys
-    from migm_train.maskgit512.checkpoints import read_vqgan_state
-    (tmp_path / "fake_lightning_lib.py").write_text("class HParams:\n    def __init__(self):\n        self.lr = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import fake_lightning_lib
+    import types
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):
+        monkeypatch.setitem(sys.modules, ".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
+    cls = type(cls_name, (), {"__module__": name})
+    setattr(sys.modules[name], cls_name, cls)
+    return cls
+
+
+def _payload_file(kind, files, tmp_path, marker):
+    """(argument replaced, path) for each place a payload was found to run (issue 27, finding 1)."""
+    _, paths = files
+    evil = _Payload(marker)
+    if kind == "vit-nested":  # next to the real state dict
+        ck = torch.load(paths["vit"], weights_only=True)
+        ck["extra"] = {"hidden": [evil]}
+        torch.save(ck, tmp_path / "vit.pth")
+        return "vit", str(tmp_path / "vit.pth")
+    if kind == "vit-top":  # the whole file is the payload
+        torch.save(evil, tmp_path / "vit.pth")
+        return "vit", str(tmp_path / "vit.pth")
+    if kind == "vit-legacy":  # torch's pre-1.6 (non-zip) format
+        ck = torch.load(paths["vit"], weights_only=True)
+        ck["extra"] = evil
+        torch.save(ck, tmp_path / "vit.pth", _use_new_zipfile_serialization=False)
+        return "vit", str(tmp_path / "vit.pth")
+    if kind == "vit-raw-pickle":  # a plain pickle stream named .pth
+        import pickle
+        (tmp_path / "vit.pth").write_bytes(pickle.dumps({"model_state_dict": evil}, protocol=2))
+        return "vit", str(tmp_path / "vit.pth")
+    if kind == "vqgan":  # in last.ckpt beside the state dict, as Lightning's extra entries are
+        folder = tmp_path / "VQGAN"
+        folder.mkdir()
+        os.link(os.path.join(paths["vqgan"], "model.yaml"), folder / "model.yaml")
+        ck = torch.load(os.path.join(paths["vqgan"], "last.ckpt"), weights_only=True)
+        ck["hyper_parameters"] = evil
+        torch.save(ck, folder / "last.ckpt")
+        return "vqgan", str(folder)
+    assert kind == "shortcut"
+    sd = torch.load(paths["shortcut"], weights_only=True)
+    sd["blocks.0.cross_attn.norm.weight"] = [sd["blocks.0.cross_attn.norm.weight"], evil]
+    torch.save(sd, tmp_path / "sc.pth")
+    return "shortcut", str(tmp_path / "sc.pth")
+
+
+@pytest.mark.parametrize("kind", ["vit-nested", "vit-top", "vit-legacy", "vit-raw-pickle", "vqgan", "shortcut"])
+def test_checkpoint_payloads_never_run(files, kind, tmp_path, capsys):
+    marker = tmp_path.parent / f"{tmp_path.name}-ran"
+    arg, path = _payload_file(kind, files, tmp_path, marker)
+    err = _refused(files[1], tmp_path, capsys, **{arg: path})
+    assert not marker.exists(), "the checkpoint ran code"
+    assert "holds Python objects besides tensors" in err or "is not a PyTorch checkpoint" in err, err
+    if kind != "vit-raw-pickle":  # a bare pickle stream is not a torch file at all
+        assert "holds Python objects besides tensors" in err and "open" in err, err
+
+
+def test_unknown_library_objects_are_refused_and_named(files, tmp_path, monkeypatch):
+    # Objects of a library that is not installed used to load as stubs; now nothing outside the allowlist loads.
+    from migm_train.maskgit512.checkpoints import UnsafeCheckpointError, read_vqgan_state
+    hp = _fake_module(monkeypatch, "omegaconf.dictconfig", "DictConfig")
     folder = tmp_path / "VQGAN"
     folder.mkdir()
-    ck = torch.load(os.path.join(files[1]["vqgan"], "last.ckpt"))
-    ck["hyper_parameters"] = fake_lightning_lib.HParams()
+    ck = torch.load(os.path.join(files[1]["vqgan"], "last.ckpt"), weights_only=True)
+    ck["hyper_parameters"] = hp()
     torch.save(ck, folder / "last.ckpt")
-    monkeypatch.delitem(sys.modules, "fake_lightning_lib")
-    os.remove(tmp_path / "fake_lightning_lib.py")
-    with pytest.raises(ModuleNotFoundError):
-        torch.load(folder / "last.ckpt")  # what plain torch.load does without the library
+    monkeypatch.undo()
+    with pytest.raises(UnsafeCheckpointError) as err:
+        read_vqgan_state(str(folder))
+    assert "omegaconf.dictconfig.DictConfig" in str(err.value)
+
+
+def test_lightning_checkpoint_callback_key_is_an_inert_marker(files, tmp_path, monkeypatch):
+    # The published taming last.ckpt keys its callback state by Lightning's ModelCheckpoint class.
+    from migm_train.maskgit512.checkpoints import read_vqgan_state
+    mc = _fake_module(monkeypatch, "pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint")
+    folder = tmp_path / "VQGAN"
+    folder.mkdir()
+    ck = torch.load(os.path.join(files[1]["vqgan"], "last.ckpt"), weights_only=True)
+    ck["callbacks"] = {mc: {"best_model_score": torch.tensor(0.5), "best_model_path": "logs/last.ckpt"}}
+    ck["pytorch-lightning_version"] = "1.0.8"
+    torch.save(ck, folder / "last.ckpt")
+    monkeypatch.undo()
+    if getattr(torch.serialization, "safe_globals", None) is None:  # Debian's torch 1.13: a clear refusal
+        with pytest.raises(ImportMaskgitError, match="cannot allowlist"):
+            read_vqgan_state(str(folder))
+        return
     assert "decoder.conv_in.weight" in read_vqgan_state(str(folder))
 
 
@@ -333,3 +415,23 @@ def test_plain_attention_export_parity(bundles, role, tmp_path, monkeypatch):
     for tensor, w in zip(spec[1].values(), want):
         g = np.array(got[tensor["name"]]["data"], dtype=np.float32).reshape(got[tensor["name"]]["dims"])
         assert float(np.abs(g - w).max()) <= FP32_TOL
+
+
+@pytest.mark.parametrize("flag", ["--heads", "--shortcut-heads"])
+def test_zero_heads_is_a_usage_error(files, flag, tmp_path, capsys):
+    # issue 27, finding 6: `--heads 0` was a ZeroDivisionError traceback.
+    with pytest.raises(SystemExit) as code:
+        _import(files[1], tmp_path / "out", flag, "0")
+    assert code.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be at least 1" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_zero_dim_tensor_is_one_error_line(files, tmp_path, capsys):
+    # issue 27, finding 6: a 0-d pos_emb was an IndexError traceback.
+    ck = torch.load(files[1]["vit"], weights_only=True)
+    ck["model_state_dict"]["pos_emb"] = torch.tensor(1.0)
+    torch.save(ck, tmp_path / "vit.pth")
+    err = _refused(files[1], tmp_path, capsys, vit=str(tmp_path / "vit.pth"))
+    assert "Traceback" not in err and ("pos_emb" in err or "layout" in err), err

@@ -225,3 +225,22 @@ def test_loader_workers_give_the_same_training(setup):
     runs = [ts.train(base, rec, scfg, tr, steps=6, batch=3, lr=1e-3, lr_decay_step=1000, lr_decay=0.1,
                      weight_decay=0.01, ema_decay=0.0, seed=4, workers=w, log=lambda m: None)[2] for w in (0, 2)]
     assert runs[0] == runs[1]
+
+
+class _InitPayload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):  # unpickling it would create the marker file
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_payload_in_init_never_runs(setup, tmp_path, capsys):
+    # issue 27, finding 1: `--init` was read with a lenient unpickler; now weights only.
+    root, _, _ = setup
+    marker = tmp_path / "ran"
+    torch.save({"blocks.0.cross_attn.norm.weight": torch.ones(4), "x": _InitPayload(marker)}, tmp_path / "init.pth")
+    msg = _refused(_train_argv(root, tmp_path / "x", "--steps", "2", "--init", str(tmp_path / "init.pth")),
+                   tmp_path / "x", capsys)
+    assert not marker.exists()
+    assert "holds Python objects besides tensors" in msg

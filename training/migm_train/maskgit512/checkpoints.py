@@ -1,10 +1,11 @@
 """Reading the released checkpoints: strict key/shape checks, architecture read from shapes and model.yaml."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
-import types
+import re
 
 import torch
 from torch import nn
@@ -38,6 +39,20 @@ class CheckpointMismatchError(ImportMaskgitError):
         super().__init__(f"{what} does not match the module (strict loading): " + "; ".join(parts))
 
 
+@contextlib.contextmanager
+def unexpected_content(what: str):
+    """Turns the errors a tensor of an unexpected rank or a config value of an unexpected type raises while
+    reading architecture from shapes (IndexError on a 0-d tensor, ZeroDivisionError, ...) into one typed error."""
+    try:
+        yield
+    except ImportMaskgitError:
+        raise
+    except (IndexError, KeyError, TypeError, ValueError, ZeroDivisionError, RuntimeError, AttributeError) as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise ImportMaskgitError(f"{what} do not have the layout the importer reads ({type(exc).__name__}: {detail}); "
+                                 "nothing was written") from None
+
+
 def _some(items: list[str], n: int = 12) -> str:
     return ", ".join(items[:n]) + (f" ... and {len(items) - n} more" if len(items) > n else "")
 
@@ -57,44 +72,72 @@ def load_strict(module: nn.Module, state: dict, what: str, skip_prefixes: tuple[
     return len(skipped)
 
 
-class _Stub:
-    """Stands in for classes of libraries the checkpoint's extra entries pickled (Lightning, OmegaConf...)."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __setstate__(self, state):
-        self.state = state
+# Checkpoints are read with torch's weights-only unpickler: tensors, storages and plain containers, nothing that
+# can run code. The published taming VQGAN `last.ckpt` (PyTorch Lightning 1.x) also holds its ModelCheckpoint
+# callback's state under the callback's class, used as a dict key; that one name is mapped to an inert marker
+# class (nothing of Lightning is imported or called). Any other global is refused before anything is built.
+ALLOWED_CHECKPOINT_GLOBALS = ("pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint",)
 
 
-class _LenientUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        try:
-            return super().find_class(module, name)
-        except (ImportError, AttributeError):
-            return type(name, (_Stub,), {"__module__": "migm_train.stub"})
+class UnsafeCheckpointError(ImportMaskgitError):
+    """A checkpoint holds Python objects besides tensors (globals outside the allowlist); nothing was loaded."""
+
+    def __init__(self, what: str, path: str, names: list[str], detail: str = ""):
+        self.names = names
+        held = ", ".join(names) if names else (detail or "objects that are not tensors")
+        super().__init__(
+            f"{what}: {path} holds Python objects besides tensors ({held}); it is refused because unpickling them "
+            "could run code. Only tensors, plain containers and "
+            f"{', '.join(ALLOWED_CHECKPOINT_GLOBALS)} (as an inert marker) are read; nothing was written")
 
 
-_lenient = types.ModuleType("migm_lenient_pickle")
-_lenient.__dict__.update({k: getattr(pickle, k) for k in dir(pickle) if not k.startswith("__")})
-_lenient.Unpickler = _LenientUnpickler
+class _AllowedMarker:
+    """What an allowlisted class name loads as: a bare marker, never the library's class."""
+
+
+def _markers() -> list:
+    out = []
+    for name in ALLOWED_CHECKPOINT_GLOBALS:
+        module, _, attr = name.rpartition(".")
+        out.append((type(attr, (_AllowedMarker,), {"__module__": "migm_train.allowed." + module}), name))
+    return out
+
+
+_GLOBAL_NAME = re.compile(r"(?:GLOBAL|global|class|function)\s+([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+)")
+
+
+def _refused_names(exc: BaseException) -> list[str]:
+    names = []
+    for m in _GLOBAL_NAME.finditer(str(exc)):
+        if m.group(1) not in names:
+            names.append(m.group(1))
+    return names
 
 
 def torch_load(path: str, what: str):
+    """Loads a PyTorch checkpoint with `weights_only=True` (and the allowlist above on torch >= 2.6);
+    refuses anything else with UnsafeCheckpointError."""
     if not os.path.isfile(path):
         raise ImportMaskgitError(f"{what}: {path} is not a file")
-    # Debian's torch 1.13 replaces any pickle_module argument by its module-level `pickle`, so that is what is
-    # swapped (for this call only).
-    import torch.serialization as ser
-
-    saved = ser.pickle
-    ser.pickle = _lenient
+    ser = torch.serialization
+    allow = getattr(ser, "safe_globals", None)  # torch >= 2.5: a context manager, (marker, "module.Name") pairs
     try:
-        return torch.load(path, map_location="cpu", pickle_module=_lenient, weights_only=False)
+        if allow is not None:
+            with allow(_markers()):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        names = _refused_names(exc)
+        if allow is None and names and all(n in ALLOWED_CHECKPOINT_GLOBALS for n in names):
+            raise ImportMaskgitError(
+                f"{what}: {path} holds {', '.join(names)}; this PyTorch ({torch.__version__}) cannot allowlist it "
+                "for weights-only loading. Run the importer in the project's environment (training/.venv, "
+                "PyTorch >= 2.6); nothing was written") from None
+        raise UnsafeCheckpointError(what, path, names, text.splitlines()[0][:200] if text else "") from None
     except Exception as exc:  # torch raises many types for a file that is not a checkpoint
-        raise ImportMaskgitError(f"{what}: {path} is not a PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
-    finally:
-        ser.pickle = saved
+        raise ImportMaskgitError(f"{what}: {path} is not a PyTorch checkpoint ({type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
 
 
 def _tensors(obj, what: str, path: str) -> dict:

@@ -15,7 +15,7 @@ from .. import export, layers
 from .. import manifest as man
 from .checkpoints import (VQGAN_UNUSED_PREFIXES, ImportMaskgitError, load_strict, read_shortcut,
                           read_transformer, read_vqgan_params, read_vqgan_state, shortcut_config,
-                          transformer_config)
+                          transformer_config, unexpected_content)
 from .shortcut import MaskGitShortcut, ShortcutConfig, ShortcutGraph
 from .transformer import BaseGraph, HeadGraph, MaskGitTransformer, TransformerConfig, packed_width
 from .vqgan import DecoderGraph, VqganDecoder
@@ -74,6 +74,11 @@ def random_models(cfg: FamilyConfig, seed: int = 0, with_shortcut: bool = True):
 
 def load_models(vit: str, vqgan: str, shortcut: str | None, heads: int, shortcut_heads: int):
     """The released files -> modules (strict). Raises ImportMaskgitError before anything is written."""
+    with unexpected_content("the checkpoints"):
+        return _load_models(vit, vqgan, shortcut, heads, shortcut_heads)
+
+
+def _load_models(vit: str, vqgan: str, shortcut: str | None, heads: int, shortcut_heads: int):
     params = read_vqgan_params(vqgan)
     vq_state = read_vqgan_state(vqgan)
     sd = read_transformer(vit)
