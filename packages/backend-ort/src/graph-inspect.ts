@@ -7,10 +7,24 @@ import { MigmError } from '@migm/core/backend';
  */
 export const ALLOWED_OP_DOMAINS: readonly string[] = ['', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft'];
 
-/** What `inspectGraph` found wrong with a graph's bytes. */
+/** One tensor's external-data reference, as the graph declares it (`TensorProto.external_data`). */
+export interface ExternalRef {
+  readonly tensor: string;
+  /** The `location` entry; undefined when the tensor names none. */
+  readonly location: string | undefined;
+  /** The `offset` and `length` entries as given (decimal strings), undefined when absent. */
+  readonly offset: string | undefined;
+  readonly length: string | undefined;
+  /** Keys other than location, offset, length and checksum. */
+  readonly otherKeys: string[];
+}
+
+/** What `inspectGraph` found in (or wrong with) a graph's bytes. */
 export interface GraphProblems {
   /** Tensors whose data lives outside the file (external data), by name; their locations are not echoed. */
   readonly externalTensors: string[];
+  /** Those tensors' references (location, offset, length), in the order found. */
+  readonly externalRefs: ExternalRef[];
   /** Operator domains outside ALLOWED_OP_DOMAINS. */
   readonly domains: string[];
   /** Structural problems (truncated bytes, training sections). */
@@ -24,6 +38,7 @@ const GRAPH = { node: 1, initializer: 5, sparseInitializer: 15 } as const;
 const NODE = { attribute: 5, domain: 7 } as const;
 const ATTRIBUTE = { t: 5, g: 6, tensors: 10, graphs: 11, sparseTensor: 22, sparseTensors: 23 } as const;
 const TENSOR = { name: 8, externalData: 13, dataLocation: 14 } as const;
+const ENTRY = { key: 1, value: 2 } as const; // StringStringEntryProto
 const SPARSE = { values: 1, indices: 2 } as const;
 const FUNCTION = { node: 7, opsetImport: 9, domain: 10 } as const;
 const OPSET = { domain: 1 } as const;
@@ -46,7 +61,7 @@ interface Field {
  * subgraphs, functions or domains, so a large file costs one pass and no copies.
  */
 export function inspectGraph(bytes: Uint8Array): GraphProblems {
-  const problems: GraphProblems = { externalTensors: [], domains: [], malformed: [] };
+  const problems: GraphProblems = { externalTensors: [], externalRefs: [], domains: [], malformed: [] };
   const domains = new Set<string>();
   const localDomains = new Set<string>();
   try {
@@ -64,21 +79,64 @@ export function inspectGraph(bytes: Uint8Array): GraphProblems {
 }
 
 /**
- * Throws `BUNDLE_MISMATCH` when a graph's bytes use external data (onnxruntime would read files next to the
- * process's working directory), an operator domain outside ALLOWED_OP_DOMAINS, or are not a readable model.
- * Run before any session is created from the bytes.
+ * The external-data files a graph may use: plain file names (no folder, no `..`) that its manifest entry lists in
+ * `externalData`, with their verified bytes (from the bundle's own loader, so size and sha256 are checked).
  */
-export function checkGraphBytes(file: string, bytes: Uint8Array): void {
+export interface AllowedExternalData {
+  /** The manifest's `graphs.<role>.externalData`, for messages and the listing check. */
+  readonly names: readonly string[];
+  /** Verified bytes by file name; a listed name missing here is refused. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+/** A plain file name: what an external-data location may be (no separators, no `.`/`..`, no control characters). */
+export const PLAIN_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+const EXTERNAL_KEYS = ['location', 'offset', 'length', 'checksum'];
+
+/**
+ * Throws `BUNDLE_MISMATCH` when a graph's bytes use an operator domain outside ALLOWED_OP_DOMAINS, are not a
+ * readable model, or use external data other than `allowed`: every external-data tensor must name (as a plain
+ * file name) one of the files its manifest entry lists, with an offset and length inside that file's verified
+ * bytes, and no key onnxruntime would read beyond location, offset, length and checksum. Without `allowed` any
+ * external data is refused (onnxruntime would read files next to the process's working directory). Run before
+ * any session is created from the bytes. Returns the external-data files the graph uses (a subset of
+ * `allowed.names`), to hand to onnxruntime from memory.
+ */
+export function checkGraphBytes(file: string, bytes: Uint8Array, allowed?: AllowedExternalData): string[] {
   const p = inspectGraph(bytes);
   const lines: string[] = [];
+  const used = new Set<string>();
   if (p.externalTensors.length > 0) {
-    const names = p.externalTensors
-      .slice(0, 5)
-      .map((n) => `'${printable(n)}'`)
-      .join(', ');
-    lines.push(
-      `${p.externalTensors.length} tensor(s) keep their data in external files (${names}); the bundle format requires every weight inside the .onnx file`,
-    );
+    const bad = new Map<string, string[]>(); // reason -> tensor names
+    const flag = (reason: string, tensor: string) => bad.set(reason, [...(bad.get(reason) ?? []), tensor]);
+    for (const ref of p.externalRefs) {
+      if (!allowed) flag('the graph lists no externalData files in the manifest', ref.tensor);
+      else if (ref.location === undefined) flag('no location is given', ref.tensor);
+      else if (!PLAIN_FILE_NAME.test(ref.location)) flag("the location is not a plain file name in the bundle's folder", ref.tensor);
+      else if (!allowed.names.includes(ref.location)) flag("the location is not one of the graph's externalData files", ref.tensor);
+      else if (ref.otherKeys.length > 0) flag(`keys other than ${EXTERNAL_KEYS.join(', ')} are given`, ref.tensor);
+      else {
+        const data = allowed.files.get(ref.location);
+        const offset = ref.offset === undefined ? 0 : decimal(ref.offset);
+        const length = ref.length === undefined ? 0 : decimal(ref.length);
+        if (!data) flag('the location is not a verified file of this bundle', ref.tensor);
+        else if (offset === undefined || length === undefined || offset + length > data.byteLength) flag('offset and length lie outside the file', ref.tensor);
+        else used.add(ref.location);
+      }
+    }
+    // A tensor marked external without any external_data entries has no reference at all.
+    const referenced = new Set(p.externalRefs.map((r) => r.tensor));
+    for (const t of p.externalTensors) if (!referenced.has(t)) flag('no location is given', t);
+    for (const [reason, tensors] of bad) {
+      const names = tensors
+        .slice(0, 5)
+        .map((n) => `'${printable(n)}'`)
+        .join(', ');
+      lines.push(
+        `${tensors.length} tensor(s) keep their data in external files (${names}) and ${reason}; external data is allowed only from files the manifest lists for this graph (graphs.<role>.externalData) with their sha256`,
+      );
+    }
   }
   if (p.domains.length > 0) {
     lines.push(
@@ -87,8 +145,19 @@ export function checkGraphBytes(file: string, bytes: Uint8Array): void {
   }
   lines.push(...p.malformed);
   if (lines.length > 0) {
-    throw new MigmError('BUNDLE_MISMATCH', `Graph ${file} was refused before loading: ${lines.join('; ')}.`, { details: { file, ...p } });
+    // Locations are left out of the details as well as the message: only tensor names and domains are echoed.
+    const { externalRefs: _refs, ...details } = p;
+    void _refs;
+    throw new MigmError('BUNDLE_MISMATCH', `Graph ${file} was refused before loading: ${lines.join('; ')}.`, { details: { file, ...details } });
   }
+  return [...used];
+}
+
+/** A non-negative decimal integer string (as onnx writes offsets and lengths), else undefined. */
+function decimal(s: string): number | undefined {
+  if (!/^[0-9]{1,16}$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** Names and domains come from the file: keep them short and printable in messages. */
@@ -127,12 +196,33 @@ function node(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string
 function tensor(bytes: Uint8Array, f: Field, p: GraphProblems): void {
   let name = '';
   let external = false;
+  const entries: [string, string][] = [];
   for (const t of fields(bytes, f.start, f.end)) {
     if (t.number === TENSOR.name && t.wire === 2) name = text(bytes, t);
-    else if (t.number === TENSOR.externalData) external = true;
-    else if (t.number === TENSOR.dataLocation && t.wire === 0 && t.value === EXTERNAL) external = true;
+    else if (t.number === TENSOR.externalData) {
+      external = true;
+      if (t.wire !== 2) continue;
+      let key = '';
+      let value = '';
+      for (const e of fields(bytes, t.start, t.end)) {
+        if (e.wire !== 2) continue;
+        // text() cuts at 4096 bytes; a longer key or value becomes one that no check accepts rather than a prefix.
+        const v = e.end - e.start > 1024 ? '\u0000(too long)' : text(bytes, e);
+        if (e.number === ENTRY.key) key = v;
+        else if (e.number === ENTRY.value) value = v;
+      }
+      entries.push([key, value]);
+    } else if (t.number === TENSOR.dataLocation && t.wire === 0 && t.value === EXTERNAL) external = true;
   }
-  if (external) p.externalTensors.push(name || '(unnamed)');
+  if (!external) return;
+  const tensorName = name || '(unnamed)';
+  p.externalTensors.push(tensorName);
+  if (entries.length === 0) return;
+  // Protobuf keeps the last of repeated keys for a map, but onnxruntime reads them in order: refuse duplicates.
+  const keys = entries.map(([k]) => k);
+  const get = (k: string) => entries.find(([key]) => key === k)?.[1];
+  const otherKeys = keys.filter((k, i) => !EXTERNAL_KEYS.includes(k) || keys.indexOf(k) !== i);
+  p.externalRefs.push({ tensor: tensorName, location: get('location'), offset: get('offset'), length: get('length'), otherKeys });
 }
 
 function sparse(bytes: Uint8Array, f: Field, p: GraphProblems): void {

@@ -5,7 +5,17 @@
 export { OrtBackend, type Classification, type OrtBackendOptions, type VerifiedBundle } from './ort-backend.js';
 export { SessionBackend, type FeatureDims, type GraphOutputs, type LogitsTarget, type SessionBackendParts } from './session-backend.js';
 export { checkGraph } from './graph-check.js';
-export { ALLOWED_OP_DOMAINS, checkGraphBytes, inspectGraph, type GraphProblems } from './graph-inspect.js';
+export {
+  ALLOWED_OP_DOMAINS,
+  checkGraphBytes,
+  inspectGraph,
+  PLAIN_FILE_NAME,
+  type AllowedExternalData,
+  type ExternalRef,
+  type GraphProblems,
+} from './graph-inspect.js';
+export { externalizeInitializers, type ExternalizedModel } from './onnx-external.js';
+export type { CacheProgressEvent, FileProgressEvent, LoadProgressEvent, SessionProgressEvent } from './load-progress.js';
 export { checkLength, checkRows, createSessions, errorText, graphRoles, intTensor, releaseSessions, type Sessions } from './sessions.js';
 export { FeaturePool } from './feature-pool.js';
 export { InFlight } from './in-flight.js';

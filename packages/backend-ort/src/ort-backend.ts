@@ -2,6 +2,7 @@ import { combineHost, guideFeatureHost, HostFeature, MigmError, type FeatureTens
 import type { DeviceSamplerOptions, SamplerOrt } from './device-sampler.js';
 import { FeaturePool } from './feature-pool.js';
 import type { LogitsHandle } from './logits-handles.js';
+import type { SessionProgressEvent } from './load-progress.js';
 import { SessionBackend, type FeatureDims, type GraphOutputs } from './session-backend.js';
 import { checkLength, createSessions, graphRoles, type Sessions } from './sessions.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
@@ -36,6 +37,8 @@ export interface OrtBackendOptions {
   readonly deviceSampling?: boolean;
   /** The CPU execution provider the sampler graph runs on: 'cpu' (onnxruntime-node, default) or 'wasm' (onnxruntime-web). */
   readonly samplerProvider?: 'cpu' | 'wasm';
+  /** Hears each session start and finish (large graphs take seconds each). */
+  readonly onProgress?: (event: SessionProgressEvent) => void;
 }
 
 /** Output of the evaluation classifier. */
@@ -59,7 +62,7 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
   /** Creates the sessions and checks each graph against the manifest before returning. */
   static async create(options: OrtBackendOptions): Promise<OrtBackend> {
     const roles = graphRoles(options.bundle.manifest, { shortcut: options.shortcut, classifier: options.classifier });
-    const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions);
+    const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions, options.onProgress);
     const backend = new OrtBackend(options, sessions);
     await backend.verifyAffineHead(`${options.name}|${options.device}`, options.onWarning);
     return backend;

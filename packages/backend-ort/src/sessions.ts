@@ -1,6 +1,7 @@
 import { MigmError, type GraphRole, type GraphSpec, type Manifest, type TensorSpec } from '@migm/core/backend';
 import { checkGraph } from './graph-check.js';
 import { checkGraphBytes } from './graph-inspect.js';
+import type { SessionProgressEvent } from './load-progress.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 export type Sessions = Partial<Record<GraphRole, InferenceSession>>;
@@ -15,9 +16,11 @@ export function graphRoles(manifest: Manifest, want: { shortcut?: boolean | unde
 
 /**
  * Creates one session per role from the verified bundle bytes and checks each graph against the manifest.
- * Each graph's bytes are inspected first (`checkGraphBytes`: no external data, allowed operator domains only).
+ * Each graph's bytes are inspected first (`checkGraphBytes`: external data only from the files its manifest
+ * entry lists in `externalData`, allowed operator domains only). Those files are handed to onnxruntime from
+ * the verified bundle bytes (the `externalData` session option), so onnxruntime never opens a file itself.
  * On any failure the sessions made so far are released and the error (BUNDLE_MISMATCH or BACKEND_FAILURE,
- * naming file and device) is thrown.
+ * naming file and device) is thrown. `onProgress` hears each session start and finish.
  */
 export async function createSessions(
   ort: Pick<OrtModule, 'InferenceSession'>,
@@ -25,18 +28,36 @@ export async function createSessions(
   roles: readonly GraphRole[],
   device: string,
   optionsFor: (role: GraphRole) => InferenceSession.SessionOptions | undefined,
+  onProgress?: (event: SessionProgressEvent) => void,
 ): Promise<Sessions> {
   const sessions: Sessions = {};
   try {
-    for (const role of roles) {
+    // Every graph is checked before the first session exists, so a refused bundle runs nothing at all.
+    const external = roles.map((role) => {
       const spec = bundle.manifest.graphs[role] as GraphSpec;
       const bytes = bundle.files.get(spec.file);
       if (!bytes) throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${spec.file} (graph ${role}) was not loaded.`, { details: { file: spec.file } });
-      // Before onnxruntime sees the bytes: external data would make it read files outside the bundle.
-      checkGraphBytes(spec.file, bytes);
+      const names = spec.externalData ?? [];
+      for (const name of names) {
+        if (!bundle.manifest.files.some((f) => f.path === name) || !bundle.files.has(name)) {
+          throw new MigmError('BUNDLE_MISMATCH', `Graph ${spec.file} (graph ${role}) lists external data ${name}, which is not a loaded file of the bundle.`, {
+            details: { file: spec.file, externalData: name },
+          });
+        }
+      }
+      // Before onnxruntime sees the bytes: unlisted external data would make it read files outside the bundle.
+      const used = checkGraphBytes(spec.file, bytes, names.length > 0 ? { names, files: bundle.files } : undefined);
+      return { spec, bytes, used };
+    });
+    for (const [index, role] of roles.entries()) {
+      const { spec, bytes, used } = external[index]!;
+      onProgress?.({ type: 'session-start', role, file: spec.file, index, count: roles.length });
+      const t0 = Date.now();
+      const base = optionsFor(role);
+      const options = used.length > 0 ? { ...base, externalData: used.map((path) => ({ path, data: bundle.files.get(path)! })) } : base;
       let session: InferenceSession;
       try {
-        session = await ort.InferenceSession.create(bytes, optionsFor(role));
+        session = await ort.InferenceSession.create(bytes, options);
       } catch (err) {
         throw new MigmError('BACKEND_FAILURE', `onnxruntime could not load ${spec.file} (graph ${role}) on ${device}: ${errorText(err)}`, {
           cause: err,
@@ -45,6 +66,7 @@ export async function createSessions(
       }
       sessions[role] = session;
       checkGraph(spec.file, session, spec);
+      onProgress?.({ type: 'session-done', role, file: spec.file, index, count: roles.length, ms: Date.now() - t0 });
     }
   } catch (err) {
     await releaseSessions(sessions);

@@ -35,12 +35,12 @@ describe('graph inspection before a session is made', () => {
   it('finds external data, foreign operator domains and broken bytes; accepts the real bundle graphs', () => {
     expect(inspectGraph(hostile).externalTensors).toEqual(['W']);
     expect(inspectGraph(identityModel({ inline: new Uint8Array([1, 2]), domain: 'evil.customops' })).domains).toEqual(['evil.customops']);
-    expect(inspectGraph(identityModel({ inline: new Uint8Array([1, 2]) }))).toEqual({ externalTensors: [], domains: [], malformed: [] });
+    expect(inspectGraph(identityModel({ inline: new Uint8Array([1, 2]) }))).toEqual({ externalTensors: [], externalRefs: [], domains: [], malformed: [] });
     expect(inspectGraph(hostile.subarray(0, hostile.length - 3)).malformed[0]).toMatch(/truncated/);
     expect(inspectGraph(new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\n')).malformed.length).toBe(1);
     const tiny = readTiny();
     for (const [path, bytes] of tiny.files)
-      if (path.endsWith('.onnx')) expect(inspectGraph(bytes), path).toEqual({ externalTensors: [], domains: [], malformed: [] });
+      if (path.endsWith('.onnx')) expect(inspectGraph(bytes), path).toEqual({ externalTensors: [], externalRefs: [], domains: [], malformed: [] });
   });
 
   it('refuses the hostile decoder with BUNDLE_MISMATCH before onnxruntime sees it, without echoing its location', async () => {
