@@ -75,7 +75,7 @@ function rawData(bytes: Uint8Array, f: RawField): { start: number; end: number; 
   let name = '';
   let raw: RawField | undefined;
   for (const t of rawFields(bytes, f.start, f.end)) {
-    if (t.number === 8 && t.wire === 2) name = new TextDecoder().decode(bytes.subarray(t.start, t.end));
+    if (t.number === 8 && t.wire === 2) name = String.fromCharCode(...bytes.subarray(t.start, Math.min(t.end, t.start + 1024)));
     else if (t.number === TENSOR_RAW_DATA && t.wire === 2) raw = t;
   }
   return raw ? { start: raw.start, end: raw.end, name } : undefined;
@@ -138,4 +138,9 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 const lenField = (field: number, body: Uint8Array): Uint8Array => concat([new Uint8Array([...varint(field * 8 + 2), ...varint(body.length)]), body]);
-const strField = (field: number, s: string): Uint8Array => lenField(field, new TextEncoder().encode(s));
+// Keys, plain file names and decimal numbers: ASCII (this package has neither DOM nor Node types for TextEncoder).
+const strField = (field: number, s: string): Uint8Array =>
+  lenField(
+    field,
+    Uint8Array.from(s, (c) => c.charCodeAt(0) & 0x7f),
+  );
