@@ -113,6 +113,19 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
   if (options.spinning !== undefined && typeof options.spinning !== 'boolean') {
     throw new MigmError('INVALID_OPTION', `Invalid option 'spinning': got ${JSON.stringify(options.spinning)}; true or false is allowed.`);
   }
+  // Booleans are checked, not coerced: `shortcut: 'no'` is truthy and would load the shortcut.
+  for (const key of ['shortcut', 'classifier'] as const) {
+    const v = options[key] as unknown;
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new MigmError(
+        'INVALID_OPTION',
+        `Invalid option '${key}': got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : `a ${typeof v}`}; true or false is allowed.`,
+      );
+    }
+  }
+  if (options.onFallback !== undefined && typeof options.onFallback !== 'function') {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'onFallback': got ${JSON.stringify(options.onFallback)}; a function (fallback) => void is allowed.`);
+  }
   if (options.deviceSampling !== undefined && typeof options.deviceSampling !== 'boolean') {
     throw new MigmError('INVALID_OPTION', `Invalid option 'deviceSampling': got ${JSON.stringify(options.deviceSampling)}; true or false is allowed.`);
   }

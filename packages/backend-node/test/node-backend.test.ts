@@ -57,6 +57,23 @@ describe('createNodeBackend devices', () => {
       message: expect.stringContaining('spinning'),
     });
   });
+  it("refuses a non-boolean shortcut or classifier and a non-function onFallback (issue 27: 'no' loaded the shortcut, 5 was a TypeError)", async () => {
+    for (const [key, value] of [
+      ['shortcut', 'no'],
+      ['classifier', 1],
+      ['onFallback', 5],
+    ] as const) {
+      await expect(createNodeBackend({ bundle: TINY, device: 'auto', [key]: value } as never), key).rejects.toMatchObject({
+        name: 'MigmError',
+        code: 'INVALID_OPTION',
+        message: expect.stringContaining(`'${key}'`),
+      });
+    }
+    // false keeps the shortcut unloaded, as documented.
+    const b = await createNodeBackend({ bundle: TINY, shortcut: false });
+    expect(b.capabilities.velocity).toBe(false);
+    await b.dispose();
+  });
   it('runs with onnxruntime thread spinning on and off (same tokens)', async () => {
     const run = async (spinning: boolean) => {
       const b = await createNodeBackend({ bundle: TINY, spinning });
