@@ -1,36 +1,35 @@
-import { checkOptionKeys, MigmError, toHex, validateManifest, verifyBundleFile, type Manifest } from '@migm/core/backend';
+import type { CacheProgressEvent, FileProgressEvent, LoadProgressEvent } from '@migm/backend-ort';
+import { checkOptionKeys, MigmError, validateManifest, verifyBundleFile, type Manifest } from '@migm/core/backend';
+import { createSha256, openBundleCache, readCachedFile, streamInto, writeCachedFile, type CacheLike } from './bundle-cache.js';
 
-/** Progress of a bundle download, per file and in total (bytes). */
-export interface BundleProgressEvent {
-  readonly type: 'file-start' | 'file-progress' | 'file-done';
-  readonly file: string;
-  /** Bytes of this file received so far. */
-  readonly loaded: number;
-  /** Bytes of this file according to the manifest. */
-  readonly total: number;
-  readonly totalLoaded: number;
-  readonly totalBytes: number;
-  /** True when the bytes came from the cache instead of the network. */
-  readonly cached: boolean;
-}
-
-/** The subset of the Cache API used here; `caches.open(...)` results fit. */
-export interface CacheLike {
-  match(request: string): Promise<Response | undefined>;
-  put(request: string, response: Response): Promise<void>;
-  delete(request: string): Promise<boolean>;
-}
+/** Progress of one bundle file (bytes received and hashed so far), per file and in total. */
+export type BundleProgressEvent = FileProgressEvent;
+export type { CacheProgressEvent, LoadProgressEvent };
 
 export interface FetchBundleOptions {
   /** fetch implementation. Default: globalThis.fetch. */
   readonly fetch?: typeof fetch;
   /**
-   * Where verified files are cached, so a reload does not download again. Default: the Cache API's
-   * 'migm-bundles' cache when the platform has one; `false` disables caching.
+   * Where verified files are cached, so a reload does not download again. Default: the Cache Storage
+   * 'migm-bundles' when the platform has one; `false` disables caching. Files of any size are stored in parts
+   * (see `CACHE_PART_BYTES`); a cache that fails to store or read a file never fails the load: the file comes
+   * from the network and a `cache-error` event says why.
    */
   readonly cache?: CacheLike | false;
-  readonly onProgress?: (event: BundleProgressEvent) => void;
+  /** Hears file progress (`file-start`, `file-progress`, `file-done`) and `cache-error` events. */
+  readonly onProgress?: (event: LoadProgressEvent) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Milliseconds a request may go without receiving a byte (headers included) before it is stopped with
+   * BUNDLE_MISMATCH (`details.reason: 'stalled'`). Default 30,000; `Infinity` waits as long as the platform does.
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Origins (e.g. 'https://cdn.example.com') that a redirect may lead to, besides the request's own; 'any'
+   * allows every origin. Default: none, so a redirect to another origin (the manifest's included) is refused
+   * with BUNDLE_MISMATCH (`details.reason: 'redirect'`) before its body is read.
+   */
+  readonly redirectOrigins?: readonly string[] | 'any';
 }
 
 /** A fetched bundle: the validated manifest and the verified bytes of each file. */
@@ -40,30 +39,51 @@ export interface FetchedBundle {
   readonly files: ReadonlyMap<string, Uint8Array>;
 }
 
-export const BUNDLE_CACHE_NAME = 'migm-bundles';
+/**
+ * Why a download failed, in `error.details.reason` of its BUNDLE_MISMATCH: `network` (no response), `http`
+ * (a status other than 2xx), `redirect` (to an origin not allowed), `stalled` (no byte for `idleTimeoutMs`),
+ * `truncated` (the body ended or broke off before the manifest's size), `too-large` (more bytes than the
+ * manifest's size, or than MAX_MANIFEST_BYTES).
+ */
+export type FetchFailure = 'network' | 'http' | 'redirect' | 'stalled' | 'truncated' | 'too-large';
 
 /** The largest manifest.json read (as in @migm/backend-node). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-async function sha256Web(bytes: Uint8Array): Promise<string> {
-  return toHex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-}
+/** The default of `idleTimeoutMs`. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
-async function defaultCache(): Promise<CacheLike | undefined> {
-  const storage = (globalThis as { caches?: { open(name: string): Promise<CacheLike> } }).caches;
-  return storage ? storage.open(BUNDLE_CACHE_NAME) : undefined;
+const FETCH_OPTION_KEYS = [
+  'fetch',
+  'cache',
+  'onProgress',
+  'signal',
+  'idleTimeoutMs',
+  'redirectOrigins',
+] as const satisfies readonly (keyof FetchBundleOptions)[];
+// Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
+const everyFetchKey: [Exclude<keyof FetchBundleOptions, (typeof FETCH_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
+void everyFetchKey;
+
+interface Context {
+  readonly doFetch: typeof fetch;
+  readonly signal: AbortSignal | undefined;
+  readonly idleMs: number;
+  readonly redirectOrigins: readonly string[] | 'any';
 }
 
 /**
  * Fetches `manifest.json` from `baseUrl`, validates it, then fetches every listed file (from the cache when a
- * verified copy is there) and checks size and sha256 with Web Crypto before returning it. Files are cached
- * under their URL plus their sha256, so a new bundle version never reads a stale copy.
+ * verified copy is there) into one buffer of the manifest's size, hashing it (streaming sha256) as it arrives,
+ * and checks size and sha256 before returning it. Files are cached under their URL plus their sha256, so a new
+ * bundle version never reads a stale copy. Network failures are BUNDLE_MISMATCH with `details.reason` (a
+ * `FetchFailure`); an abort through `signal` is ABORTED.
  *
  * @example
- * const bundle = await fetchBundle('/models/fashion-mnist/', { onProgress: (e) => console.log(e.totalLoaded, e.totalBytes) });
+ * const bundle = await fetchBundle('/models/fashion-mnist/', {
+ *   onProgress: (e) => e.type === 'file-progress' && console.log(e.totalLoaded, e.totalBytes),
+ * });
  */
-const FETCH_OPTION_KEYS = ['fetch', 'cache', 'onProgress', 'signal'] as const satisfies readonly (keyof FetchBundleOptions)[];
-
 export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {}): Promise<FetchedBundle> {
   if (typeof baseUrl !== 'string' || baseUrl.length === 0)
     throw new MigmError('INVALID_OPTION', `fetchBundle: the base URL must be a non-empty string, got ${typeof baseUrl === 'string' ? '""' : typeof baseUrl}.`);
@@ -72,12 +92,22 @@ export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {
   const options = checkOptionKeys(given, FETCH_OPTION_KEYS, 'fetchBundle()');
   const doFetch = options.fetch ?? globalThis.fetch;
   if (typeof doFetch !== 'function') throw new MigmError('UNSUPPORTED', 'fetchBundle needs a fetch implementation; none is available here.');
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  if (typeof idleMs !== 'number' || !(idleMs > 0)) {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'idleTimeoutMs': got ${String(idleMs)}; a number of milliseconds > 0 (or Infinity) is allowed.`);
+  }
+  const redirectOrigins = options.redirectOrigins ?? [];
+  if (redirectOrigins !== 'any' && !(Array.isArray(redirectOrigins) && redirectOrigins.every((o) => typeof o === 'string'))) {
+    throw new MigmError('INVALID_OPTION', "Invalid option 'redirectOrigins': an array of origins or 'any' is allowed.");
+  }
+  const ctx: Context = { doFetch, signal: options.signal, idleMs, redirectOrigins };
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
-  const cache = options.cache === false ? undefined : (options.cache ?? (await defaultCache()));
+  const emit = options.onProgress ?? (() => {});
+  let cache = options.cache === false ? undefined : options.cache;
+  if (options.cache === undefined) cache = await openBundleCache().catch(() => undefined); // e.g. refused on an opaque origin
 
   const manifestUrl = `${base}manifest.json`;
-  const res = await get(doFetch, manifestUrl, options.signal);
-  const manifestBytes = await readWithProgress(res, MAX_MANIFEST_BYTES, () => {}, 'manifest.json');
+  const manifestBytes = await download(ctx, manifestUrl, 'manifest.json', { max: MAX_MANIFEST_BYTES }, () => {});
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(manifestBytes));
@@ -92,96 +122,176 @@ export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {
   for (const entry of manifest.files) {
     // Relative bases ('/models/x/') stay relative so they resolve against the page; absolute ones are joined.
     const url = /^[a-z][a-z0-9+.-]*:/i.test(base) ? new URL(entry.path, base).href : `${base}${entry.path}`;
-    const key = `${url}#sha256=${entry.sha256}`;
-    const emit = (type: BundleProgressEvent['type'], loaded: number, cached: boolean) =>
-      options.onProgress?.({ type, file: entry.path, loaded, total: entry.bytes, totalLoaded: totalLoaded + loaded, totalBytes, cached });
-    let bytes: Uint8Array | undefined;
+    const fileEvent = (type: FileProgressEvent['type'], loaded: number, cached: boolean) =>
+      emit({ type, file: entry.path, loaded, total: entry.bytes, totalLoaded: totalLoaded + loaded, totalBytes, cached });
+    const cacheError = (operation: CacheProgressEvent['operation'], message: string) => emit({ type: 'cache-error', file: entry.path, operation, message });
+    // One buffer of the manifest's size: the cache or the network writes into it as the bytes are hashed.
+    const bytes = new Uint8Array(entry.bytes);
     let cached = false;
-    const hit = await cache?.match(key);
-    if (hit) {
-      const candidate = new Uint8Array(await hit.arrayBuffer());
+    if (cache) {
       try {
-        await verifyBundleFile(manifest, entry.path, candidate, sha256Web);
-        bytes = candidate;
-        cached = true;
-      } catch {
-        await cache!.delete(key); // a corrupt cache entry is dropped and fetched again
+        let started = false;
+        const read = await readCachedFile(cache, url, entry, bytes, (loaded) => {
+          if (!started) fileEvent('file-start', 0, (started = true));
+          fileEvent('file-progress', loaded, true);
+        });
+        cached = read.hit;
+        if (!read.hit && read.problem) cacheError('read', read.problem);
+      } catch (err) {
+        cacheError('read', errorText(err));
+      }
+      throwIfAborted(ctx.signal, url);
+    }
+    if (!cached) {
+      fileEvent('file-start', 0, false);
+      const hasher = await createSha256();
+      hasher.init();
+      await download(ctx, url, entry.path, { into: bytes }, (piece, loaded) => {
+        hasher.update(piece);
+        fileEvent('file-progress', loaded, false);
+      });
+      const digest = hasher.digest('hex');
+      await verifyBundleFile(manifest, entry.path, bytes, () => digest);
+      if (cache) {
+        try {
+          await writeCachedFile(cache, url, entry.sha256, bytes);
+        } catch (err) {
+          cacheError('write', errorText(err)); // the file is verified and in memory: the load goes on
+        }
       }
     }
-    emit('file-start', 0, cached);
-    if (!bytes) {
-      const fileRes = await get(doFetch, url, options.signal);
-      bytes = await readWithProgress(fileRes, entry.bytes, (loaded) => emit('file-progress', loaded, false), entry.path);
-      await verifyBundleFile(manifest, entry.path, bytes, sha256Web);
-      if (cache) await cache.put(key, new Response(bytes as Uint8Array<ArrayBuffer>));
-    }
-    emit('file-done', bytes.byteLength, cached);
+    fileEvent('file-done', bytes.byteLength, cached);
     totalLoaded += bytes.byteLength;
     files.set(entry.path, bytes);
   }
   return { baseUrl: base, manifest, files };
 }
 
-/** Removes every cached bundle file (all bundles). Resolves to false when the platform has no Cache API. */
-export async function clearBundleCache(): Promise<boolean> {
-  const storage = (globalThis as { caches?: { delete(name: string): Promise<boolean> } }).caches;
-  return storage ? storage.delete(BUNDLE_CACHE_NAME) : false;
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
 }
 
-async function get(doFetch: typeof fetch, url: string, signal: AbortSignal | undefined): Promise<Response> {
-  let res: Response;
-  try {
-    res = await doFetch(url, signal ? { signal } : {});
-  } catch (err) {
-    if (signal?.aborted) throw new MigmError('ABORTED', `Download of ${url} was aborted.`, { cause: err });
-    throw new MigmError('BUNDLE_MISMATCH', `Could not fetch ${url}: ${(err as Error).message ?? String(err)}`, { cause: err, details: { url } });
-  }
-  if (!res.ok)
-    throw new MigmError('BUNDLE_MISMATCH', `Could not fetch ${url}: HTTP ${res.status} ${res.statusText}.`, { details: { url, status: res.status } });
-  return res;
+function throwIfAborted(signal: AbortSignal | undefined, url: string): void {
+  if (signal?.aborted) throw new MigmError('ABORTED', `Download of ${url} was aborted.`, { cause: signal.reason });
+}
+
+function failure(reason: FetchFailure, url: string, message: string, extra: Record<string, unknown> = {}, cause?: unknown): MigmError {
+  return new MigmError('BUNDLE_MISMATCH', message, { ...(cause === undefined ? {} : { cause }), details: { reason, url, ...extra } });
 }
 
 /**
- * Reads a response body of at most `limit` bytes. A server announcing (Content-Length) or sending more is not
- * sending our file: it is refused with BUNDLE_MISMATCH at once and the rest is not downloaded.
+ * Downloads one URL: into `target.into` (exactly its length: fewer bytes are `truncated`, more `too-large`) or
+ * into a new buffer of at most `target.max` bytes. One request with its own AbortController: the caller's
+ * signal aborts it, and so does the idle watchdog when no byte arrives for `idleMs`.
  */
-async function readWithProgress(res: Response, limit: number, onChunk: (loaded: number) => void, file: string): Promise<Uint8Array> {
-  const tooLarge = async (size: string): Promise<never> => {
-    await res.body?.cancel().catch(() => {});
-    throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${file} is larger than the ${limit} bytes allowed (${size}); download stopped.`, {
-      details: { path: file, limit },
-    });
+async function download(
+  ctx: Context,
+  url: string,
+  file: string,
+  target: { into: Uint8Array } | { max: number },
+  onPiece: (piece: Uint8Array, loaded: number) => void,
+): Promise<Uint8Array> {
+  throwIfAborted(ctx.signal, url);
+  const ctl = new AbortController();
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const kick = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    if (Number.isFinite(ctx.idleMs))
+      timer = setTimeout(() => {
+        stalled = true;
+        ctl.abort(new Error('idle timeout'));
+      }, ctx.idleMs);
   };
-  const announced = Number(res.headers.get('content-length') ?? Number.NaN);
-  // With a content-encoding the header counts compressed bytes, so only the decoded stream can tell.
-  if (Number.isFinite(announced) && announced > limit && !res.headers.get('content-encoding')) await tooLarge(`the server announces ${announced}`);
-  if (!res.body) {
-    const all = new Uint8Array(await res.arrayBuffer());
-    if (all.byteLength > limit) await tooLarge(`${all.byteLength} received`);
-    onChunk(all.byteLength);
-    return all;
-  }
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
-    if (loaded > limit) {
-      await reader.cancel().catch(() => {});
-      throw new MigmError('BUNDLE_MISMATCH', `Bundle file ${file} is larger than the ${limit} bytes allowed (${loaded} received so far); download stopped.`, {
-        details: { path: file, limit },
+  const onAbort = () => ctl.abort(ctx.signal!.reason);
+  ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  // What a failure of the request or its body means: the caller's abort, the watchdog, or the network.
+  const broken = (err: unknown, during: string, loaded: number, limit: number): MigmError => {
+    if (ctx.signal?.aborted) return new MigmError('ABORTED', `Download of ${url} was aborted.`, { cause: err });
+    if (stalled)
+      return failure(
+        'stalled',
+        url,
+        `Could not fetch ${url}: no data for ${ctx.idleMs / 1000} s ${during} (idleTimeoutMs); download stopped.`,
+        { path: file, loaded, idleTimeoutMs: ctx.idleMs },
+        err,
+      );
+    if (during === 'waiting for a response') return failure('network', url, `Could not fetch ${url}: ${errorText(err)}`, { path: file }, err);
+    return failure(
+      'truncated',
+      url,
+      `Bundle file ${file} was cut short: the connection broke after ${loaded} of ${limit} bytes (${errorText(err)}).`,
+      { path: file, loaded, expected: limit },
+      err,
+    );
+  };
+  try {
+    kick();
+    let res: Response;
+    try {
+      res = await ctx.doFetch(url, { signal: ctl.signal, redirect: 'follow' });
+    } catch (err) {
+      throw broken(err, 'waiting for a response', 0, 0);
+    }
+    const cancel = () => res.body?.cancel().catch(() => {});
+    if (!res.ok) {
+      await cancel();
+      throw failure('http', url, `Could not fetch ${url}: HTTP ${res.status} ${res.statusText}.`, { status: res.status, path: file });
+    }
+    checkRedirect(ctx, url, res, file, cancel);
+    const limit = 'into' in target ? target.into.byteLength : target.max;
+    const tooLarge = async (size: string): Promise<never> => {
+      await cancel();
+      throw failure('too-large', url, `Bundle file ${file} is larger than the ${limit} bytes allowed (${size}); download stopped.`, { path: file, limit });
+    };
+    const announced = Number(res.headers.get('content-length') ?? Number.NaN);
+    // With a content-encoding the header counts compressed bytes, so only the decoded stream can tell.
+    if (Number.isFinite(announced) && announced > limit && !res.headers.get('content-encoding')) await tooLarge(`the server announces ${announced}`);
+    // A file goes into its buffer of the manifest's size; the manifest (size unknown, at most 4 MiB) into a scratch one.
+    const into = 'into' in target ? target.into : new Uint8Array(limit);
+    let loaded = 0;
+    let got: number;
+    try {
+      got = await streamInto(res, into, 0, limit, (piece) => {
+        kick();
+        loaded += piece.byteLength;
+        onPiece(piece, loaded);
+      });
+    } catch (err) {
+      throw broken(err, `after ${loaded} bytes`, loaded, limit);
+    }
+    if (got > limit) await tooLarge(`${loaded + 1} or more received`);
+    if (!('into' in target)) return into.slice(0, got);
+    if (got < limit) {
+      throw failure('truncated', url, `Bundle file ${file} was cut short: the body ended after ${got} of ${limit} bytes.`, {
+        path: file,
+        loaded: got,
+        expected: limit,
       });
     }
-    onChunk(loaded);
+    return into;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    ctx.signal?.removeEventListener('abort', onAbort);
   }
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
+}
+
+/** Refuses a response that a redirect brought from an origin the caller did not allow (before its body is read). */
+function checkRedirect(ctx: Context, url: string, res: Response, file: string, cancel: () => void): void {
+  if (!res.url || ctx.redirectOrigins === 'any') return; // responses made in code (tests, service workers) have no URL
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  let from: string;
+  let to: string;
+  try {
+    from = new URL(url, base).origin;
+    to = new URL(res.url).origin;
+  } catch {
+    return; // a relative URL with no page to resolve it against: the platform's fetch decided
   }
-  return out;
+  if (to === from || ctx.redirectOrigins.includes(to)) return;
+  cancel();
+  throw failure('redirect', url, `Could not fetch ${url}: the server redirected to another origin (${to}); allow it with fetchBundle's redirectOrigins.`, {
+    path: file,
+    origin: to,
+  });
 }

@@ -1,17 +1,28 @@
 /**
- * @migm/backend-web: the browser side of migm. Fetches, verifies (Web Crypto sha256) and caches model bundles
- * (Cache API), and runs them with onnxruntime-web on WebGPU or wasm, on a page or in a Web Worker.
+ * @migm/backend-web: the browser side of migm. Fetches, verifies (streaming sha256) and caches model bundles of
+ * any size (Cache Storage, in parts), and runs them with onnxruntime-web on WebGPU or wasm, on a page or in a
+ * Web Worker.
  */
 export {
-  BUNDLE_CACHE_NAME,
-  clearBundleCache,
+  DEFAULT_IDLE_TIMEOUT_MS,
   fetchBundle,
   MAX_MANIFEST_BYTES,
   type BundleProgressEvent,
-  type CacheLike,
+  type CacheProgressEvent,
   type FetchBundleOptions,
   type FetchedBundle,
+  type FetchFailure,
+  type LoadProgressEvent,
 } from './fetch-bundle.js';
+export {
+  BUNDLE_CACHE_NAME,
+  CACHE_PART_BYTES,
+  clearBundleCache,
+  listBundleCache,
+  openBundleCache,
+  type CachedBundleFile,
+  type CacheLike,
+} from './bundle-cache.js';
 export {
   createWebBackend,
   WEB_DEVICES,
@@ -23,4 +34,4 @@ export {
   type WebDeviceChoice,
 } from './web-backend.js';
 export { WebGpuBackend } from './webgpu-backend.js';
-export type { DeviceFallback, OrtBackend } from '@migm/backend-ort';
+export type { DeviceFallback, OrtBackend, SessionProgressEvent } from '@migm/backend-ort';

@@ -1,4 +1,4 @@
-import { firstWorkingDevice, OrtBackend, type DeviceFallback, type VerifiedBundle } from '@migm/backend-ort';
+import { firstWorkingDevice, OrtBackend, type DeviceFallback, type LoadProgressEvent, type VerifiedBundle } from '@migm/backend-ort';
 import { checkOptionKeys, isMigmError, MigmError } from '@migm/core/backend';
 import type * as OrtWeb from 'onnxruntime-web';
 import { fetchBundle, type FetchBundleOptions } from './fetch-bundle.js';
@@ -38,8 +38,13 @@ export interface WebBackendOptions {
    * `onnxruntime-web` (with WebGPU) for webgpu, each imported when first needed.
    */
   readonly ort?: OrtWebModule;
-  /** Passed to `fetchBundle` when `bundle` is a URL (progress, cache, abort signal, fetch). */
+  /** Passed to `fetchBundle` when `bundle` is a URL (progress, cache, abort signal, fetch, idle timeout, redirects). */
   readonly fetch?: FetchBundleOptions;
+  /**
+   * Hears the whole load: file progress and cache problems (unless `fetch.onProgress` is given, which then hears
+   * those) and each onnxruntime session's start and finish (`session-start`, `session-done`).
+   */
+  readonly onProgress?: (event: LoadProgressEvent) => void;
   /** Load the shortcut graph when the bundle has one. Default true. */
   readonly shortcut?: boolean;
   /**
@@ -111,6 +116,7 @@ const WEB_OPTION_KEYS = [
   'numThreads',
   'ort',
   'fetch',
+  'onProgress',
   'shortcut',
   'deviceFeatures',
   'classifier',
@@ -143,7 +149,13 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
     });
   }
   const bundle: VerifiedBundle =
-    typeof options.bundle === 'string' || options.bundle instanceof URL ? await fetchBundle(String(options.bundle), options.fetch) : options.bundle;
+    typeof options.bundle === 'string' || options.bundle instanceof URL
+      ? await fetchBundle(
+          String(options.bundle),
+          options.onProgress && !options.fetch?.onProgress ? { ...options.fetch, onProgress: options.onProgress } : options.fetch,
+        )
+      : options.bundle;
+  const onProgress = options.onProgress;
 
   const fallbacks: DeviceFallback[] = [];
   let adapter: string | undefined;
@@ -158,7 +170,14 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
     const shortcut = options.shortcut === undefined ? {} : { shortcut: options.shortcut };
     const backend =
       onGpu && gpuFeatures
-        ? await WebGpuBackend.create({ ort, bundle, sessionOptions, ...shortcut, deviceSampling: options.deviceSampling !== false })
+        ? await WebGpuBackend.create({
+            ort,
+            bundle,
+            sessionOptions,
+            ...shortcut,
+            deviceSampling: options.deviceSampling !== false,
+            ...(onProgress ? { onProgress } : {}),
+          })
         : await OrtBackend.create({
             ort: adaptOrtWeb(ort),
             bundle,
@@ -166,6 +185,7 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
             device,
             sessionOptions,
             ...shortcut,
+            ...(onProgress ? { onProgress } : {}),
             ...(options.classifier === undefined ? {} : { classifier: options.classifier }),
             // Host-memory logits: the float64 graph on onnxruntime-web's CPU provider, offered only when asked for.
             ...(options.deviceSampling === true ? { deviceSampling: true, samplerProvider: 'wasm' as const } : {}),

@@ -11,6 +11,7 @@ import {
   type OrtModule,
   type SamplerOrt,
   type Sessions,
+  type SessionProgressEvent,
   type VerifiedBundle,
 } from '@migm/backend-ort';
 import { MigmError, type FeatureTensor, type GraphRole } from '@migm/core/backend';
@@ -39,6 +40,8 @@ export interface WebGpuBackendOptions {
    * there by a float32 onnxruntime graph, so only the revealed positions and ids come back. Default true.
    */
   readonly deviceSampling?: boolean;
+  /** Hears each session start and finish. */
+  readonly onProgress?: (event: SessionProgressEvent) => void;
 }
 
 /**
@@ -64,13 +67,20 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
       head: [g.head.outputs['logits']!.name],
       shortcut: g.shortcut ? [g.shortcut.outputs['velocity']!.name] : [],
     };
-    const sessions = await createSessions(options.ort as unknown as OrtModule, options.bundle, roles, 'webgpu', (role) => {
-      const outs = gpuOutputs[role] ?? [];
-      return {
-        ...options.sessionOptions,
-        ...(outs.length ? { preferredOutputLocation: Object.fromEntries(outs.map((o) => [o, 'gpu-buffer' as const])) } : {}),
-      };
-    });
+    const sessions = await createSessions(
+      options.ort as unknown as OrtModule,
+      options.bundle,
+      roles,
+      'webgpu',
+      (role) => {
+        const outs = gpuOutputs[role] ?? [];
+        return {
+          ...options.sessionOptions,
+          ...(outs.length ? { preferredOutputLocation: Object.fromEntries(outs.map((o) => [o, 'gpu-buffer' as const])) } : {}),
+        };
+      },
+      options.onProgress,
+    );
     let backend: WebGpuBackend;
     try {
       const gpu = (await options.ort.env.webgpu.device) as unknown as GPUDeviceLike | undefined;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '@migm/core';
 import { testManifest } from '@migm/core/testing';
-import { fetchBundle, MAX_MANIFEST_BYTES, type BundleProgressEvent, type CacheLike } from '../src/index.js';
+import { fetchBundle, MAX_MANIFEST_BYTES, type LoadProgressEvent } from '../src/index.js';
+import { MemoryCache } from './memory-cache.js';
 
 import { toHex } from '@migm/core/backend';
 
@@ -33,29 +34,14 @@ async function server(overrides: Record<string, Uint8Array | string | number> = 
   return { fetchImpl, requests, manifest: m };
 }
 
-class MemoryCache implements CacheLike {
-  readonly store = new Map<string, Uint8Array>();
-  async match(key: string) {
-    const b = this.store.get(key);
-    return b ? new Response(b as Uint8Array<ArrayBuffer>) : undefined;
-  }
-  async put(key: string, res: Response) {
-    this.store.set(key, new Uint8Array(await res.arrayBuffer()));
-  }
-  async delete(key: string) {
-    return this.store.delete(key);
-  }
-}
-
 describe('fetchBundle', () => {
   it('downloads, verifies and reports progress per file and in total', async () => {
     const { fetchImpl } = await server();
-    const events: BundleProgressEvent[] = [];
+    const events: LoadProgressEvent[] = [];
     const b = await fetchBundle('https://cdn.test/m', { fetch: fetchImpl, cache: false, onProgress: (e) => events.push(e) });
     expect(new TextDecoder().decode(b.files.get('base.onnx'))).toBe('base-bytes');
     const last = events.at(-1)!;
-    expect(last.type).toBe('file-done');
-    expect(last.totalLoaded).toBe(last.totalBytes);
+    expect(last.type === 'file-done' && last.totalLoaded === last.totalBytes).toBe(true);
     expect(events.filter((e) => e.type === 'file-done').map((e) => e.file)).toEqual(['base.onnx', 'head.onnx', 'decoder.onnx', 'shortcut.onnx']);
   });
 
@@ -64,21 +50,54 @@ describe('fetchBundle', () => {
     const cache = new MemoryCache();
     await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache });
     const first = requests.length;
-    const events: BundleProgressEvent[] = [];
+    const events: LoadProgressEvent[] = [];
     await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache, onProgress: (e) => events.push(e) });
     expect(requests.length - first).toBe(1); // only manifest.json
-    expect(events.filter((e) => e.type === 'file-done').every((e) => e.cached)).toBe(true);
+    expect(events.filter((e) => e.type === 'file-done').every((e) => e.type === 'file-done' && e.cached)).toBe(true);
   });
 
   it('drops a corrupt cache entry and downloads the file again', async () => {
     const { fetchImpl, requests } = await server();
     const cache = new MemoryCache();
     await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache });
-    const key = [...cache.store.keys()].find((k) => k.includes('head.onnx'))!;
-    cache.store.set(key, enc('HEAD'));
+    const key = [...cache.store.keys()].find((k) => k.includes('head.onnx') && k.endsWith('migm-part=0'))!;
+    cache.store.get(key)!.body = enc('HEAD');
     const before = requests.length;
     await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache });
-    expect(requests.slice(before)).toEqual(['https://cdn.test/m/manifest.json', 'https://cdn.test/m/head.onnx']);
+    const events: LoadProgressEvent[] = [];
+    await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache, onProgress: (e) => events.push(e) }).then(() => undefined);
+    expect(requests.slice(before)).toEqual(['https://cdn.test/m/manifest.json', 'https://cdn.test/m/head.onnx', 'https://cdn.test/m/manifest.json']);
+    expect(events.filter((e) => e.type === 'cache-error')).toEqual([]); // the second load found the rewritten entry
+  });
+
+  it('a cache that refuses to store a file never fails the load; the error is reported and the file comes from the network', async () => {
+    const { fetchImpl, requests } = await server();
+    const cache = new MemoryCache(5); // refuses entries of 5 bytes or more, as Chromium refuses 256 MB
+    const events: LoadProgressEvent[] = [];
+    const b = await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache, onProgress: (e) => events.push(e) });
+    expect(new TextDecoder().decode(b.files.get('base.onnx'))).toBe('base-bytes');
+    const errors = events.filter((e) => e.type === 'cache-error');
+    expect(errors.map((e) => e.type === 'cache-error' && [e.file, e.operation])).toEqual([
+      ['base.onnx', 'write'],
+      ['decoder.onnx', 'write'],
+    ]);
+    expect(errors[0]!.type === 'cache-error' && errors[0]!.message).toMatch(/Unexpected internal error/);
+    expect([...cache.store.keys()].some((k) => k.includes('base.onnx'))).toBe(false); // no partial entry left
+    const before = requests.length;
+    await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache });
+    expect(requests.slice(before)).toEqual(['https://cdn.test/m/manifest.json', 'https://cdn.test/m/base.onnx', 'https://cdn.test/m/decoder.onnx']);
+  });
+
+  it('a cache that throws on read is reported and bypassed', async () => {
+    const { fetchImpl } = await server();
+    const cache = new MemoryCache();
+    cache.match = async () => {
+      throw new DOMException('disk gone', 'UnknownError');
+    };
+    const events: LoadProgressEvent[] = [];
+    const b = await fetchBundle('https://cdn.test/m/', { fetch: fetchImpl, cache, onProgress: (e) => events.push(e) });
+    expect(b.files.size).toBe(4);
+    expect(events.filter((e) => e.type === 'cache-error' && e.operation === 'read')).toHaveLength(4);
   });
 
   it('refuses a tampered file, a missing file, an unreachable server and a wrong schema version', async () => {
