@@ -13,8 +13,25 @@ import type { AbortSignalLike } from './clock.js';
  */
 export type MigmErrorCode = 'INVALID_OPTION' | 'INVALID_MANIFEST' | 'BUNDLE_MISMATCH' | 'ABORTED' | 'BACKEND_FAILURE' | 'UNSUPPORTED' | 'DISPOSED';
 
-/** The one error class of migm. Check `error.code`, not the message. */
+/**
+ * Marks every MigmError, whichever copy of this module made it. A package is often loaded twice in one process
+ * (its ESM and CJS builds, or two installed versions), and each copy has its own class, so `instanceof` alone
+ * would miss errors thrown by the other copy. `Symbol.for` is shared by all copies in a realm.
+ */
+const MIGM_ERROR_BRAND: unique symbol = Symbol.for('@migm/core.MigmError') as never;
+
+/**
+ * The one error class of migm. Check `error.code`, not the message. `instanceof MigmError` and
+ * {@link isMigmError} also recognise errors made by another copy of `@migm/core` (its CJS build, another version).
+ */
 export class MigmError extends Error {
+  /** True for a MigmError of this copy or of any other copy of `@migm/core` (the CJS and ESM builds are two copies). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // Only the base class trusts the brand: a subclass's instanceof stays a prototype-chain check.
+    return this === MigmError && hasBrand(value);
+  }
+
   override readonly name = 'MigmError';
   readonly code: MigmErrorCode;
   /** Extra machine-readable context (the offending option, file, expected/actual values). */
@@ -26,10 +43,18 @@ export class MigmError extends Error {
     this.details = options?.details;
   }
 }
+Object.defineProperty(MigmError.prototype, MIGM_ERROR_BRAND, { value: true });
 
-/** True when `value` is a MigmError, optionally with the given code. */
+function hasBrand(value: unknown): value is MigmError {
+  return typeof value === 'object' && value !== null && (value as { [MIGM_ERROR_BRAND]?: unknown })[MIGM_ERROR_BRAND] === true;
+}
+
+/**
+ * True when `value` is a MigmError, optionally with the given code. Works across copies of `@migm/core` (an error
+ * from the CJS build checked with the ESM build's `isMigmError`, and the other way round).
+ */
 export function isMigmError(value: unknown, code?: MigmErrorCode): value is MigmError {
-  return value instanceof MigmError && (code === undefined || value.code === code);
+  return hasBrand(value) && (code === undefined || value.code === code);
 }
 
 /** Shorthand for an `INVALID_OPTION` error naming the option, the bad value and what is allowed. */

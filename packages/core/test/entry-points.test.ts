@@ -43,4 +43,29 @@ describe('entry points by audience', () => {
     expect(thrown).toBeDefined();
     expect(cjs[0]!.isMigmError!(thrown)).toBe(true);
   });
+
+  it('isMigmError and instanceof MigmError recognise errors of the other format (an ESM app with a CJS backend, and back)', async () => {
+    type Entry = { MigmError: new (code: string, message: string) => Error; isMigmError: (v: unknown, code?: string) => boolean };
+    const esm = (await import(new URL('index.js', dist).href)) as Entry;
+    const cjs = require(new URL('index.cjs', dist).pathname) as Entry;
+    expect(cjs.MigmError).not.toBe(esm.MigmError); // two copies of the class: the brand has to do the work
+    const fromCjs = new cjs.MigmError('BUNDLE_MISMATCH', 'x');
+    const fromEsm = new esm.MigmError('ABORTED', 'y');
+    expect(esm.isMigmError(fromCjs)).toBe(true);
+    expect(esm.isMigmError(fromCjs, 'BUNDLE_MISMATCH')).toBe(true);
+    expect(esm.isMigmError(fromCjs, 'ABORTED')).toBe(false);
+    expect(cjs.isMigmError(fromEsm, 'ABORTED')).toBe(true);
+    expect(fromCjs instanceof esm.MigmError).toBe(true);
+    expect(fromEsm instanceof cjs.MigmError).toBe(true);
+    // Look-alikes are not MigmErrors: the brand is a registered symbol, not the name or a code property.
+    const fake = Object.assign(new Error('z'), { name: 'MigmError', code: 'ABORTED' });
+    expect(esm.isMigmError(fake)).toBe(false);
+    expect(fake instanceof esm.MigmError).toBe(false);
+    expect(esm.isMigmError(null)).toBe(false);
+    expect(esm.isMigmError('MigmError')).toBe(false);
+    // A subclass keeps the plain prototype check: a MigmError is not an instance of every subclass.
+    class Sub extends esm.MigmError {}
+    expect(fromEsm instanceof Sub).toBe(false);
+    expect(new Sub('ABORTED', 's') instanceof esm.MigmError).toBe(true);
+  });
 });
