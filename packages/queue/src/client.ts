@@ -1,10 +1,12 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { readBundleDir } from '@migm/backend-node';
-import type { Manifest } from '@migm/core';
+import { MigmError, validateManifest, type Manifest } from '@migm/core';
 import { decodeFailure, QueueError } from './errors.js';
-import { cancelChannel, cancelKey, redactUrl } from './keys.js';
-import { bundleId, requestJobId, validateRequest, type GenerationRequest } from './request.js';
+import { cancelChannel, cancelKey, isJobId, randomJobId, redactUrl } from './keys.js';
+import { checkRequest, resolveLimits, type QueueLimits } from './limits.js';
+import { bundleId, requestJobId, type GenerationRequest } from './request.js';
 import type { JobProgress, JobResult, StoredResult } from './result.js';
 import type { JobData } from './worker.js';
 
@@ -14,14 +16,24 @@ export interface QueueClientOptions {
   readonly redis: string;
   /** Queue name. Default `'migm'`. */
   readonly queue?: string;
-  /** The bundle the workers run: a directory (read and verified) or its manifest. Requests are checked against it. */
+  /**
+   * The bundle the workers run: a directory (its `manifest.json` is read and validated; the weights are the
+   * workers' business, so a client loads no model and no onnxruntime) or its manifest. Requests are checked against it.
+   */
   readonly bundle: string | Manifest;
   /** Most jobs waiting to start; `submit` refuses more with `QUEUE_FULL`. Default 10000. */
   readonly maxQueued?: number;
   /** How long finished jobs and their results stay in Redis, seconds. Default 3600. */
   readonly resultTtlSeconds?: number;
-  /** Job id = hash of bundle, request and seed, so a duplicate submit is the same job. Default true. */
+  /**
+   * Job id = hash of bundle, request and seed, so a duplicate submit is the same job. Default false: each job
+   * gets 256 random bits, so nobody can compute another client's id from its request (an id is what reads and
+   * cancels a job). Turn it on only where every caller may read and cancel every other caller's jobs;
+   * `createQueueServer` refuses such a client.
+   */
   readonly dedupe?: boolean;
+  /** What one request may cost (images, token-steps, output pixels); over a limit `submit` throws `OVER_LIMIT`. Defaults: `DEFAULT_LIMITS`. */
+  readonly limits?: QueueLimits;
   /** How long to wait for Redis when connecting, ms. Default 5000. */
   readonly connectTimeoutMs?: number;
 }
@@ -47,6 +59,10 @@ export class QueueClient {
   readonly bundleId: string;
   readonly manifest: Manifest;
   readonly queueName: string;
+  /** True when job ids are hashes of their requests (`dedupe`). */
+  readonly dedupe: boolean;
+  /** The limits `submit` enforces. */
+  readonly limits: Required<QueueLimits>;
   readonly #queue: Queue<JobData, StoredResult>;
   readonly #events: QueueEvents;
   readonly #conn: Redis;
@@ -54,7 +70,6 @@ export class QueueClient {
   readonly #url: string;
   readonly #maxQueued: number;
   readonly #ttl: number;
-  readonly #dedupe: boolean;
   readonly #waiters = new Map<string, Set<{ resolve: (r: JobResult) => void; reject: (e: Error) => void }>>();
   readonly #listeners = new Map<string, Set<(p: JobProgress) => void>>();
 
@@ -78,7 +93,8 @@ export class QueueClient {
     this.#url = parts.url;
     this.#maxQueued = parts.options.maxQueued ?? 10_000;
     this.#ttl = parts.options.resultTtlSeconds ?? 3600;
-    this.#dedupe = parts.options.dedupe ?? true;
+    this.dedupe = parts.options.dedupe ?? false;
+    this.limits = resolveLimits(parts.options.limits, 'createQueueClient');
     const recheck = ({ jobId }: { jobId: string }) => {
       if (this.#waiters.has(jobId)) void this.#check(jobId).catch((e: Error) => this.#settle(jobId, e));
     };
@@ -115,15 +131,15 @@ export class QueueClient {
 
   /**
    * Validates a request with core's option checks for this bundle (a bad one throws `INVALID_OPTION` and is
-   * never queued), refuses it with `QUEUE_FULL` when `maxQueued` jobs wait, and queues it. With `dedupe`
-   * the id is a hash of bundle, request and seed: an identical request returns the existing job (a failed or
-   * cancelled one is replaced).
+   * never queued), checks it against `limits` (`OVER_LIMIT`), refuses it with `QUEUE_FULL` when `maxQueued`
+   * jobs wait, and queues it under a random id. With `dedupe` the id is a hash of bundle, request and seed: an
+   * identical request returns the existing job (a failed or cancelled one is replaced).
    */
   async submit(request: GenerationRequest): Promise<Submitted> {
-    const queued = validateRequest(request, this.manifest, this.manifest.graphs.shortcut !== undefined);
+    const queued = checkRequest(request, this.manifest, this.manifest.graphs.shortcut !== undefined, this.limits);
     return this.#redis('queue a job', async () => {
-      const jobId = this.#dedupe ? requestJobId(this.bundleId, queued) : undefined;
-      if (jobId !== undefined) {
+      const jobId = this.dedupe ? requestJobId(this.bundleId, queued) : randomJobId();
+      if (this.dedupe) {
         const existing = await this.#queue.getJob(jobId);
         const state = existing ? await existing.getState() : undefined;
         if (existing && state !== 'failed') return { id: jobId, seed: queued.seed, deduplicated: true };
@@ -145,7 +161,7 @@ export class QueueClient {
         'generate',
         { request: queued, bundle: this.bundleId },
         {
-          ...(jobId !== undefined ? { jobId } : {}),
+          jobId,
           attempts: 1,
           removeOnComplete: { age: this.#ttl },
           removeOnFail: { age: this.#ttl },
@@ -155,10 +171,14 @@ export class QueueClient {
     });
   }
 
-  /** The job's state and last progress. `NOT_FOUND` when no such job exists (or its result expired). */
+  /**
+   * The job's state and last progress. `NOT_FOUND` when no such job exists (or its result expired), and for
+   * anything that is not a job id of this package (`JOB_ID_PATTERN`), which never reaches Redis.
+   */
   async status(id: string): Promise<{ id: string; state: JobState; progress: JobProgress | null; cancelled: boolean; failedReason: string | null }> {
+    this.#checkId(id);
     return this.#redis('read a job', async () => {
-      const job = await this.#queue.getJob(id);
+      const job = await this.#getJob(id);
       const cancelled = (await this.#conn.exists(cancelKey(this.queueName, id))) === 1;
       if (!job) {
         if (cancelled) return { id, state: 'failed', progress: null, cancelled, failedReason: '[CANCELLED] removed before it started' };
@@ -176,20 +196,38 @@ export class QueueClient {
    * not finish, `NOT_FOUND`, `TIMEOUT` after `timeoutMs`, and `CONNECTION_LOST` when Redis goes away while
    * waiting (a result is only reported once Redis has it as completed).
    */
-  result(id: string, options: { timeoutMs?: number } = {}): Promise<JobResult> {
+  result(id: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<JobResult> {
     return new Promise<JobResult>((resolve, reject) => {
+      if (!isJobId(id)) return reject(this.#notFound(id));
+      const signal = options.signal;
+      if (signal?.aborted) return reject(signal.reason as Error);
       let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const waiter = {
-        resolve: (r: JobResult) => (clearTimeout(timer), resolve(r)),
-        reject: (e: Error) => (clearTimeout(timer), reject(e)),
+        resolve: (r: JobResult) => (done(), resolve(r)),
+        reject: (e: Error) => (done(), reject(e)),
       };
       let set = this.#waiters.get(id);
       if (!set) this.#waiters.set(id, (set = new Set()));
       set.add(waiter);
+      const leave = () => {
+        set.delete(waiter);
+        if (set.size === 0 && this.#waiters.get(id) === set) this.#waiters.delete(id);
+      };
+      // The caller went away (an HTTP client closed its stream): nothing of this wait is kept.
+      const onAbort = () => {
+        leave();
+        done();
+        reject(signal!.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (options.timeoutMs !== undefined) {
         timer = setTimeout(() => {
-          set.delete(waiter);
-          if (set.size === 0) this.#waiters.delete(id);
+          leave();
+          done();
           reject(
             new QueueError('TIMEOUT', `Job ${id} did not finish within ${options.timeoutMs} ms; it may still finish (call result() again).`, {
               details: { id },
@@ -208,7 +246,7 @@ export class QueueClient {
       // State first, then the job: read the other way round, a job finishing in between looks failed with no reason.
       const state = await this.#queue.getJobState(id);
       if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return null;
-      const job = (await this.#queue.getJob(id)) as Job<JobData, StoredResult> | undefined;
+      const job = (await this.#getJob(id)) as Job<JobData, StoredResult> | undefined;
       if (!job) {
         if ((await this.#conn.exists(cancelKey(this.queueName, id))) === 1) return decodeFailure(id, '[CANCELLED] removed before it started');
         return new QueueError('NOT_FOUND', `No job ${id} in queue '${this.queueName}' (never submitted, or removed after its result's time to live).`, {
@@ -230,6 +268,36 @@ export class QueueClient {
     }
   }
 
+  /** Waits in `result()` and progress listeners held right now, for monitoring (both fall to 0 when their callers leave). */
+  pending(): { waiters: number; listeners: number } {
+    let waiters = 0;
+    let listeners = 0;
+    for (const s of this.#waiters.values()) waiters += s.size;
+    for (const s of this.#listeners.values()) listeners += s.size;
+    return { waiters, listeners };
+  }
+
+  #notFound(id: string): QueueError {
+    const shown = typeof id === 'string' ? JSON.stringify(id.slice(0, 80)) : typeof id;
+    return new QueueError('NOT_FOUND', `No job ${shown} in queue '${this.queueName}': not a job id (ids are 'migm-' and 64 hex digits).`, {
+      details: { id: shown },
+    });
+  }
+
+  /** BullMQ's getJob, with a job whose stored JSON is broken (written past `submit`) reported as failed. */
+  async #getJob(id: string): Promise<Job<JobData, StoredResult> | undefined> {
+    try {
+      return await this.#queue.getJob(id);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      throw new QueueError('JOB_FAILED', `Job ${id} failed (MALFORMED_JOB): its stored data is not valid JSON.`, { details: { id, cause: 'MALFORMED_JOB' } });
+    }
+  }
+
+  #checkId(id: string): void {
+    if (!isJobId(id)) throw this.#notFound(id);
+  }
+
   /** Calls `listener` with each step a worker reports for the job; returns the function that stops it. */
   progress(id: string, listener: (progress: JobProgress) => void): () => void {
     let set = this.#listeners.get(id);
@@ -246,8 +314,9 @@ export class QueueClient {
    * call go on). Returns what happened; `'finished'` when it was already done (nothing changes).
    */
   async cancel(id: string): Promise<'removed' | 'signalled' | 'finished'> {
+    this.#checkId(id);
     return this.#redis('cancel a job', async () => {
-      const job = await this.#queue.getJob(id);
+      const job = await this.#getJob(id);
       if (!job) throw new QueueError('NOT_FOUND', `No job ${id} in queue '${this.queueName}'.`, { details: { id } });
       const state = await job.getState();
       if (state === 'completed' || state === 'failed') return 'finished';
@@ -299,7 +368,8 @@ function toResult(id: string, stored: StoredResult): JobResult {
  * await client.close();
  */
 export async function createQueueClient(options: QueueClientOptions): Promise<QueueClient> {
-  const manifest = typeof options.bundle === 'string' ? (await readBundleDir(options.bundle)).manifest : options.bundle;
+  resolveLimits(options.limits, 'createQueueClient'); // a bad limit is refused before anything connects
+  const manifest = typeof options.bundle === 'string' ? await readManifest(options.bundle) : options.bundle;
   const url = options.redis;
   // No offline queue: with Redis gone a command fails at once instead of waiting for a reconnect that may not come.
   const conn = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(100 * n, 2000) });
@@ -324,4 +394,41 @@ export async function createQueueClient(options: QueueClientOptions): Promise<Qu
   events.on('error', () => {});
   await events.waitUntilReady();
   return new QueueClient({ manifest, queue, events, conn, eventsConn, url, options });
+}
+
+/** The largest manifest.json read (the same bound as @migm/backend-node's readBundleDir). */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** Reads and validates `dir/manifest.json` only: a client needs the bundle's identity, not its weights. */
+async function readManifest(dir: string): Promise<Manifest> {
+  if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
+    throw new MigmError(
+      'INVALID_OPTION',
+      `Invalid option 'bundle': got ${JSON.stringify(String(dir).slice(0, 80))}; a bundle directory or a manifest is allowed.`,
+    );
+  }
+  const path = join(dir, 'manifest.json');
+  let text: string;
+  try {
+    const file = await open(path, 'r');
+    try {
+      const info = await file.stat();
+      if (!info.isFile() || info.size > MAX_MANIFEST_BYTES) {
+        throw new MigmError('INVALID_MANIFEST', `${path} is not a regular file of at most ${MAX_MANIFEST_BYTES} bytes.`);
+      }
+      text = await file.readFile('utf8');
+    } finally {
+      await file.close();
+    }
+  } catch (err) {
+    if (err instanceof MigmError) throw err;
+    throw new MigmError('BUNDLE_MISMATCH', `Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { details: { path } });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new MigmError('INVALID_MANIFEST', `${path} is not valid JSON.`);
+  }
+  return validateManifest(parsed);
 }

@@ -8,8 +8,15 @@
  * - `CANCELLED`: the job was cancelled before it finished.
  * - `JOB_FAILED`: a worker failed the job; `details.cause` holds the worker's error code when it had one.
  * - `TIMEOUT`: `result()` waited longer than its `timeoutMs`; the job may still finish.
+ * - `OVER_LIMIT`: the request is valid but over an operator's limit (`QueueLimits`: images, token-steps or
+ *   output pixels); nothing was queued. `details` holds `limit`, `value` and `max`.
+ * - `INVALID_CONFIG`: an option of the client, worker or server itself is wrong (not a request's).
+ *
+ * A worker fails a job it cannot run with a reason code the client reports as `JOB_FAILED` with
+ * `details.cause`: `MALFORMED_JOB` (its stored data is not a job of this queue: broken JSON, wrong shape),
+ * `INVALID_OPTION` or `OVER_LIMIT` (checked again by the worker), `BUNDLE_MISMATCH`.
  */
-export type QueueErrorCode = 'QUEUE_FULL' | 'CONNECTION_LOST' | 'NOT_FOUND' | 'CANCELLED' | 'JOB_FAILED' | 'TIMEOUT';
+export type QueueErrorCode = 'QUEUE_FULL' | 'CONNECTION_LOST' | 'NOT_FOUND' | 'CANCELLED' | 'JOB_FAILED' | 'TIMEOUT' | 'OVER_LIMIT' | 'INVALID_CONFIG';
 
 /** The error class of @migm/queue, shaped like core's `MigmError`: check `error.code`, not the message. */
 export class QueueError extends Error {

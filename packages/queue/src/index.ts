@@ -2,19 +2,10 @@
  * @migm/queue: migm as a service on BullMQ and Redis. `createQueueClient` validates and queues requests and
  * waits for their PNGs; `createQueueWorker` runs them, merging compatible jobs into one `generate()` call;
  * `createQueueServer` is a small HTTP front. See docs/queue.md for running many machines against one Redis.
+ *
+ * This entry holds all three, so it loads the worker's onnxruntime too. A client or an HTTP front should import
+ * `@migm/queue/client` or `@migm/queue/http`, which load no model runtime; `@migm/queue/worker` is the worker.
  */
-export { createQueueClient, QueueClient, type JobState, type QueueClientOptions, type Submitted } from './client.js';
-export { createQueueWorker, type JobData, type QueueWorker, type QueueWorkerOptions } from './worker.js';
+export * from './client-entry.js';
 export { createQueueServer, type QueueServerOptions } from './http.js';
-export { isQueueError, QueueError, type QueueErrorCode } from './errors.js';
-export {
-  bundleId,
-  canonicalJson,
-  compatibilityKey,
-  requestJobId,
-  validateRequest,
-  REQUEST_KEYS,
-  type GenerationRequest,
-  type QueuedRequest,
-} from './request.js';
-export type { JobProgress, JobResult, StoredResult } from './result.js';
+export { createQueueWorker, type QueueWorker, type QueueWorkerOptions } from './worker.js';

@@ -17,6 +17,13 @@ export type GenerationRequest = Omit<GenerateOptions, 'signal' | 'onStep' | 'onF
 /** A request as queued: validated, JSON, with its seed fixed (so a redelivered job gives the same images). */
 export type QueuedRequest = GenerationRequest & { readonly seed: number };
 
+/** What a job holds in Redis. */
+export interface JobData {
+  readonly request: QueuedRequest;
+  /** The bundle id the client validated the request against. */
+  readonly bundle: string;
+}
+
 const LAYOUT_KEYS = ['columns', 'scale'] as const;
 /** Options a worker supplies itself: per-call machinery, never part of a request. */
 const WORKER_KEYS: readonly string[] = ['signal', 'onStep', 'onFeature', 'streams', 'memoryLimit'];
@@ -66,10 +73,10 @@ function checkInt(name: string, value: unknown, min: number, max: number): void 
 
 /**
  * Checks a request the way the worker will see it (after a JSON round trip) with core's own option checks for
- * this bundle, and fixes its seed. Throws core's `MigmError` (`INVALID_OPTION`, or `UNSUPPORTED` for a method
+ * this bundle (its memory estimate against `memoryLimit` when given, else core's default), and fixes its seed. Throws core's `MigmError` (`INVALID_OPTION`, or `UNSUPPORTED` for a method
  * the bundle cannot run); nothing that fails here is ever queued.
  */
-export function validateRequest(request: GenerationRequest, manifest: Manifest, hasShortcut: boolean): QueuedRequest {
+export function validateRequest(request: GenerationRequest, manifest: Manifest, hasShortcut: boolean, memoryLimit?: number): QueuedRequest {
   if (request === null || typeof request !== 'object' || Array.isArray(request)) {
     throw new MigmError('INVALID_OPTION', `Invalid request: got ${request === null ? 'null' : typeof request}; an object of generate() options is allowed.`);
   }
@@ -79,7 +86,8 @@ export function validateRequest(request: GenerationRequest, manifest: Manifest, 
   // What a worker receives is JSON: validate that, not the caller's object (NaN would arrive as null).
   const json = JSON.parse(JSON.stringify({ ...given, seed: given.seed ?? Math.floor(Math.random() * 2 ** 32) })) as QueuedRequest;
   const { columns: _c, scale: _s, ...options } = json;
-  const resolved = resolveOptions(options, manifest, hasShortcut);
+  // memoryLimit: core's own estimate of the call's memory, held to the operator's bound (QueueLimits.maxMemoryBytes).
+  const resolved = resolveOptions(memoryLimit === undefined ? options : { ...options, memoryLimit }, manifest, hasShortcut);
   // One name per method: a legacy name ('learned') and the one name ('shortcut') are the same job.
   return json.predictor === undefined ? json : { ...json, predictor: resolved.predictor };
 }

@@ -1,19 +1,15 @@
 import { hostname } from 'node:os';
-import { Worker, UnrecoverableError, type Job } from 'bullmq';
+import { Queue, Worker, UnrecoverableError, type Job, type JobJsonRaw } from 'bullmq';
 import { Redis } from 'ioredis';
-import { generate, isMigmError, tileImages, type Backend, type ImageBatch } from '@migm/core';
+import { generate, isMigmError, isValidSeed, tileImages, type Backend, type ImageBatch, type Manifest } from '@migm/core';
 import { createNodeBackend } from '@migm/backend-node';
-import { encodeFailure, QueueError } from './errors.js';
+import { encodeFailure, isQueueError, QueueError } from './errors.js';
 import { cancelChannel, cancelKey, redactUrl } from './keys.js';
-import { batchedOptions, bundleId, compatibilityKey, imageCount, type QueuedRequest } from './request.js';
+import { checkRequest, resolveLimits, type QueueLimits } from './limits.js';
+import { batchedOptions, bundleId, compatibilityKey, imageCount, type JobData, type QueuedRequest } from './request.js';
 import { pngBytes, type JobProgress, type StoredResult } from './result.js';
 
-/** What a job holds in Redis. */
-export interface JobData {
-  readonly request: QueuedRequest;
-  /** The bundle id the client validated the request against. */
-  readonly bundle: string;
-}
+export type { JobData } from './request.js';
 
 /** Options of `createQueueWorker`. Give `backend` (a loaded one, left open on close) or `bundle` (a directory). */
 export interface QueueWorkerOptions {
@@ -38,6 +34,15 @@ export interface QueueWorkerOptions {
   readonly stalledIntervalMs?: number;
   /** Redeliveries of a stalled job before it fails. Default 1. */
   readonly maxStalledCount?: number;
+  /**
+   * What one job may cost; checked again here before anything is allocated, so a job written straight into
+   * Redis is held to the same bounds as one from `submit`. Give workers the clients' limits. Default `DEFAULT_LIMITS`.
+   */
+  readonly limits?: QueueLimits;
+  /** Finished jobs older than this are removed by every worker's sweep, seconds. Default 3600 (the client's `resultTtlSeconds`). */
+  readonly resultTtlSeconds?: number;
+  /** How often this worker sweeps finished jobs older than `resultTtlSeconds` out of Redis, ms. Default 60000. */
+  readonly cleanIntervalMs?: number;
   /** Name in results and progress. Default `<host>:<pid>`. */
   readonly id?: string;
   /** Connection and processing errors (e.g. Redis gone); the worker keeps retrying. Default: ignored. */
@@ -48,6 +53,10 @@ export interface QueueWorkerOptions {
 
 interface Pending {
   readonly job: Job<JobData>;
+  /** BullMQ's lock token for this delivery of the job. */
+  readonly token: string | undefined;
+  /** When its lock was last extended by this worker, ms. */
+  extendedAt: number;
   readonly request: QueuedRequest;
   readonly images: number;
   readonly resolve: (r: StoredResult) => void;
@@ -77,8 +86,54 @@ export interface QueueWorker {
 function intOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min || v > max)
-    throw new TypeError(`createQueueWorker: '${name}' must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new QueueError('INVALID_CONFIG', `createQueueWorker: '${name}' must be an integer from ${min} to ${max}, got ${String(value)}.`);
   return v;
+}
+
+/** What a worker takes from a job it could not parse: the processor fails it at once as MALFORMED_JOB. */
+const MALFORMED = Symbol('malformed job');
+
+/**
+ * BullMQ's Worker, except that a job whose stored JSON is broken (written straight into Redis) becomes a job
+ * the processor fails at once, instead of an exception in BullMQ's fetch loop that leaves the job active until
+ * its lock lapses, over and over.
+ */
+class GuardedWorker extends Worker<JobData, StoredResult> {
+  protected override createJob(raw: JobJsonRaw, jobId: string): Job<JobData, StoredResult> {
+    try {
+      return super.createJob(raw, jobId);
+    } catch (err) {
+      const reason = `its stored ${(err as Error).name === 'SyntaxError' ? 'JSON is broken' : 'form is unreadable'}`;
+      const job = super.createJob({ ...raw, data: '{}', progress: '0', opts: '{}', returnvalue: 'null' }, jobId);
+      (job as unknown as Record<symbol, string>)[MALFORMED] = reason;
+      return job;
+    }
+  }
+}
+
+/** Checks a job as stored (anything may have written it) before the worker allocates anything for it. */
+function checkJob(job: Job<JobData>, manifest: Manifest, bundle: string, hasShortcut: boolean, limits: Required<QueueLimits>): QueuedRequest {
+  const malformed = (why: string) => new UnrecoverableError(encodeFailure('MALFORMED_JOB', why));
+  const broken = (job as unknown as Record<symbol, string | undefined>)[MALFORMED];
+  if (broken !== undefined) throw malformed(broken);
+  const data = job.data as unknown;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw malformed('its data is not an object { request, bundle }');
+  const { request, bundle: jobBundle } = data as Partial<JobData>;
+  if (typeof jobBundle !== 'string') throw malformed("its data has no bundle id (a string 'bundle')");
+  if (jobBundle !== bundle) {
+    throw new UnrecoverableError(
+      encodeFailure('BUNDLE_MISMATCH', `job is for bundle ${jobBundle.slice(0, 12)}…, this worker runs ${manifest.name} (${bundle.slice(0, 12)}…)`),
+    );
+  }
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) throw malformed("its data has no request object ('request')");
+  if (!isValidSeed((request as { seed?: unknown }).seed)) throw malformed('its request has no valid seed (submit fixes one)');
+  try {
+    // The client's own checks, on what Redis holds: a job that skipped submit meets them here.
+    return checkRequest(request, manifest, hasShortcut, limits);
+  } catch (err) {
+    if (isMigmError(err) || isQueueError(err)) throw new UnrecoverableError(encodeFailure(err.code, err.message));
+    throw err;
+  }
 }
 
 /**
@@ -93,16 +148,22 @@ function intOption(name: string, value: number | undefined, fallback: number, mi
 export async function createQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
   const queue = options.queue ?? 'migm';
   const batch = intOption('batch', options.batch, 16, 1, 4096);
+  const limits = resolveLimits(options.limits, 'createQueueWorker');
+  const ttlMs = intOption('resultTtlSeconds', options.resultTtlSeconds, 3600, 1, 365 * 86_400) * 1000;
+  const cleanMs = intOption('cleanIntervalMs', options.cleanIntervalMs, 60_000, 100, 86_400_000);
+  const lockDuration = intOption('lockDurationMs', options.lockDurationMs, 30_000, 1000, 3_600_000);
   const concurrency = intOption('concurrency', options.concurrency, 1, 1, 64);
   const waitMs = intOption('batchWaitMs', options.batchWaitMs, 20, 0, 60_000);
   const id = options.id ?? `${hostname()}:${process.pid}`;
   const onError = options.onError ?? (() => {});
-  if ((options.backend === undefined) === (options.bundle === undefined)) throw new TypeError('createQueueWorker: give exactly one of backend and bundle');
+  if ((options.backend === undefined) === (options.bundle === undefined))
+    throw new QueueError('INVALID_CONFIG', 'createQueueWorker: give exactly one of backend and bundle.');
   const backend =
     options.backend ?? (await createNodeBackend({ bundle: options.bundle!, ...(options.threads !== undefined ? { threads: options.threads } : {}) }));
   const ownsBackend = options.backend === undefined;
   const manifest = backend.manifest;
   const bundle = bundleId(manifest);
+  const hasShortcut = backend.capabilities.velocity;
   const range = manifest.image.range ?? [0, 1];
 
   const connection = new Redis(options.redis, { maxRetriesPerRequest: null, lazyConnect: true });
@@ -189,6 +250,14 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
         signal: controller.signal,
         onStep: (e) => {
           const step = (call.step = e.step + 1);
+          // BullMQ renews locks on a timer; a step is also a moment the event loop is ours, so renew here too
+          // when half the lock has passed: a long call keeps its jobs however busy the process is.
+          const now = Date.now();
+          for (const p of live) {
+            if (p.settled || p.token === undefined || now - p.extendedAt < lockDuration / 2) continue;
+            p.extendedAt = now;
+            progress.push(p.job.extendLock(p.token, lockDuration).catch(() => {}));
+          }
           for (const p of live) {
             if (p.settled) continue;
             if (p.cancelledAt !== undefined) settle(p, { error: cancelled(p, step, e.steps) });
@@ -236,21 +305,13 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
     }
   };
 
-  const processJob = async (job: Job<JobData>): Promise<StoredResult> => {
-    const data = job.data;
-    if (data?.bundle !== bundle) {
-      throw new UnrecoverableError(
-        encodeFailure(
-          'BUNDLE_MISMATCH',
-          `job is for bundle ${String(data?.bundle).slice(0, 12)}…, this worker runs ${manifest.name} (${bundle.slice(0, 12)}…)`,
-        ),
-      );
-    }
+  const processJob = async (job: Job<JobData>, token?: string): Promise<StoredResult> => {
+    const request = checkJob(job, manifest, bundle, hasShortcut, limits);
     if ((await connection.exists(cancelKey(queue, job.id!))) === 1) throw new UnrecoverableError(encodeFailure('CANCELLED', 'cancelled before it started'));
     return new Promise<StoredResult>((resolve, reject) => {
-      const p: Pending = { job, request: data.request, images: imageCount(data.request), resolve, reject, settled: false };
+      const p: Pending = { job, token, extendedAt: Date.now(), request, images: imageCount(request), resolve, reject, settled: false };
       held.set(job.id!, p);
-      const key = compatibilityKey(data.request);
+      const key = compatibilityKey(request);
       let g = groups.get(key);
       if (!g) {
         g = { items: [], images: 0, ready: false, timer: undefined };
@@ -281,17 +342,29 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
     } else p.cancelledAt = p.call?.step ?? 0;
   });
 
-  const worker = new Worker<JobData, StoredResult>(queue, processJob, {
+  const worker = new GuardedWorker(queue, processJob, {
     connection,
     // Each job holds a slot while it waits for its call, so a call can gather `batch` of them.
     concurrency: batch * concurrency,
-    lockDuration: intOption('lockDurationMs', options.lockDurationMs, 30_000, 1000, 3_600_000),
+    lockDuration,
     stalledInterval: intOption('stalledIntervalMs', options.stalledIntervalMs, 30_000, 500, 3_600_000),
     maxStalledCount: intOption('maxStalledCount', options.maxStalledCount, 1, 0, 100),
     name: id,
   });
   worker.on('error', (e) => onError(e));
   await worker.waitUntilReady();
+
+  // BullMQ removes finished jobs past their age only when another job finishes; an idle queue would keep its
+  // last results forever. Every worker sweeps on a timer (clean is idempotent, so many workers do no harm).
+  const sweeper = new Queue(queue, { connection });
+  sweeper.on('error', () => {});
+  const sweep = async () => {
+    for (const state of ['completed', 'failed'] as const) {
+      for (let removed = 1000; removed >= 1000;) removed = (await sweeper.clean(ttlMs, 1000, state)).length;
+    }
+  };
+  const cleanTimer = setInterval(() => void sweep().catch((e: Error) => onError(new Error(`sweeping finished jobs: ${e.message}`, { cause: e }))), cleanMs);
+  cleanTimer.unref();
 
   let closed: Promise<void> | undefined;
   return {
@@ -303,6 +376,8 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
         const done = worker.close();
         pump();
         await done;
+        clearInterval(cleanTimer);
+        await sweeper.close().catch(() => {});
         for (const g of groups.values()) clearTimeout(g.timer);
         subscriber.disconnect();
         await connection.quit().catch(() => connection.disconnect());

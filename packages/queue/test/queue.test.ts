@@ -69,8 +69,8 @@ describe('queue on a real Redis', () => {
     }
   });
 
-  it('a duplicate submit is the same job; a bad request never reaches the queue', async () => {
-    const c = await client('dedupe');
+  it('with dedupe a duplicate submit is the same job; a bad request never reaches the queue', async () => {
+    const c = await client('dedupe', { dedupe: true });
     const a = await c.submit({ condition: 1, batch: 1, steps: 4, seed: 5 });
     const b = await c.submit({ seed: 5, steps: 4, batch: 1, condition: 1 });
     expect(b.id).toBe(a.id);
@@ -130,7 +130,8 @@ describe('queue on a real Redis', () => {
     const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
       const request = { condition: 8, batch: 2, steps: 24, budget: 6, seed: 31 };
-      const posted = await fetch(`${base}/jobs`, { method: 'POST', body: JSON.stringify(request) });
+      const json = { 'content-type': 'application/json' };
+      const posted = await fetch(`${base}/jobs`, { method: 'POST', headers: json, body: JSON.stringify(request) });
       expect(posted.status).toBe(202);
       const { id } = (await posted.json()) as { id: string };
       const events = await (await fetch(`${base}/jobs/${id}/events`)).text();
@@ -140,10 +141,10 @@ describe('queue on a real Redis', () => {
       expect(png.status).toBe(200);
       expect(png.headers.get('content-type')).toBe('image/png');
       expect(Buffer.from(await png.arrayBuffer()).equals(await direct(request))).toBe(true);
-      const bad = await fetch(`${base}/jobs`, { method: 'POST', body: JSON.stringify({ condition: 8, stepz: 4 }) });
+      const bad = await fetch(`${base}/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ condition: 8, stepz: 4 }) });
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { message: string }).message).toMatch(/did you mean 'steps'/);
-      expect((await fetch(`${base}/jobs`, { method: 'POST', body: '{' })).status).toBe(400);
+      expect((await fetch(`${base}/jobs`, { method: 'POST', headers: json, body: '{' })).status).toBe(400);
       expect((await fetch(`${base}/jobs/nope`)).status).toBe(404);
     } finally {
       await new Promise((r) => server.close(r));
