@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import type { FileProgressEvent, LoadProgressEvent } from '@migm/backend-ort';
 import { MigmError, validateManifest, verifyBundleFile, type Manifest } from '@migm/core/backend';
 
 /** A bundle read from disk: its validated manifest and the verified bytes of each file. */
@@ -19,6 +20,17 @@ export function sha256Node(bytes: Uint8Array): string {
 /** The largest manifest.json read (a thousand class names fit many times over). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/** Bytes read (and hashed) per read call: progress events come this often. */
+const READ_BYTES = 16 * 1024 * 1024;
+
+export interface ReadBundleOptions {
+  /**
+   * Hears `file-start`, `file-progress` (bytes read and hashed so far, per file and in total) and `file-done`
+   * (size and sha256 checked): the events fetchBundle sends in the browser, with `cached` always false.
+   */
+  readonly onProgress?: (event: LoadProgressEvent) => void;
+}
+
 /**
  * Reads `dir/manifest.json`, validates it against the schema, then reads every listed file and checks its
  * size and sha256 before anything uses it. Errors name the file and the mismatch (`INVALID_MANIFEST`,
@@ -33,7 +45,7 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
  * const bundle = await readBundleDir('./node_modules/@migm/bundle-fashion-mnist/bundle');
  * console.log(bundle.manifest.condition.classNames);
  */
-export async function readBundleDir(dir: string): Promise<BundleFiles> {
+export async function readBundleDir(dir: string, options: ReadBundleOptions = {}): Promise<BundleFiles> {
   if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
     throw new MigmError(
       'INVALID_OPTION',
@@ -47,7 +59,7 @@ export async function readBundleDir(dir: string): Promise<BundleFiles> {
     throw new MigmError('BUNDLE_MISMATCH', `Bundle directory ${given} does not exist or is not a directory.`, { details: { path: given } });
   }
   const manifestPath = join(root, 'manifest.json');
-  const manifestBytes = await readInside(root, 'manifest.json', { max: MAX_MANIFEST_BYTES });
+  const { bytes: manifestBytes } = await readInside(root, 'manifest.json', { max: MAX_MANIFEST_BYTES });
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(manifestBytes));
@@ -58,10 +70,19 @@ export async function readBundleDir(dir: string): Promise<BundleFiles> {
   }
   const manifest = validateManifest(parsed);
   const files = new Map<string, Uint8Array>();
+  const totalBytes = manifest.files.reduce((a, f) => a + f.bytes, 0);
+  let totalLoaded = 0;
+  const emit = options.onProgress;
   for (const entry of manifest.files) {
-    const view = await readInside(root, entry.path, { exact: entry.bytes });
-    await verifyBundleFile(manifest, entry.path, view, sha256Node);
-    files.set(entry.path, view);
+    const event = (type: FileProgressEvent['type'], loaded: number) =>
+      emit?.({ type, file: entry.path, loaded, total: entry.bytes, totalLoaded: totalLoaded + loaded, totalBytes, cached: false });
+    event('file-start', 0);
+    // Hashed as it is read: one pass over a file of hundreds of MB instead of a read and then a hash.
+    const { bytes, sha256 } = await readInside(root, entry.path, { exact: entry.bytes }, (loaded) => event('file-progress', loaded));
+    await verifyBundleFile(manifest, entry.path, bytes, () => sha256);
+    event('file-done', bytes.byteLength);
+    totalLoaded += bytes.byteLength;
+    files.set(entry.path, bytes);
   }
   return { dir: root, manifest, files };
 }
@@ -72,7 +93,12 @@ export async function readBundleDir(dir: string): Promise<BundleFiles> {
  * O_NONBLOCK keeps a FIFO from blocking the open; fstat on the opened handle decides, so a file swapped after
  * the path checks is still judged by what was opened.
  */
-async function readInside(root: string, path: string, size: { exact?: number; max?: number }): Promise<Uint8Array> {
+async function readInside(
+  root: string,
+  path: string,
+  size: { exact?: number; max?: number },
+  onBytes?: (loaded: number) => void,
+): Promise<{ bytes: Uint8Array; sha256: string }> {
   const full = join(root, path);
   const refuse = (why: string, extra: Record<string, unknown> = {}): MigmError =>
     new MigmError('BUNDLE_MISMATCH', `Bundle file ${path} ${why}.`, { details: { path, ...extra } });
@@ -99,14 +125,17 @@ async function readInside(root: string, path: string, size: { exact?: number; ma
     const want = st.size;
     // Read one byte more than announced: a file still growing is caught instead of truncated silently.
     const buffer = new Uint8Array(want + 1);
+    const hash = createHash('sha256');
     let got = 0;
     while (got < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, got, buffer.length - got, got);
+      const { bytesRead } = await handle.read(buffer, got, Math.min(READ_BYTES, buffer.length - got), got);
       if (bytesRead === 0) break;
+      hash.update(buffer.subarray(got, Math.min(got + bytesRead, want)));
       got += bytesRead;
+      onBytes?.(Math.min(got, want));
     }
     if (got !== want) throw refuse(`changed size while being read (${want} bytes announced, ${got} read)`);
-    return buffer.subarray(0, want);
+    return { bytes: buffer.subarray(0, want), sha256: hash.digest('hex') };
   } finally {
     await handle.close();
   }

@@ -3,5 +3,5 @@
  * asked for and installed). Bundles are read from disk and verified before use.
  */
 export { createNodeBackend, CUDA_HELP, disableOrtTelemetry, NODE_DEVICES, type NodeBackendOptions, type NodeDevice } from './node-backend.js';
-export { MAX_MANIFEST_BYTES, readBundleDir, sha256Node, type BundleFiles } from './bundle-dir.js';
-export type { Classification, DeviceFallback, OrtBackend } from '@migm/backend-ort';
+export { MAX_MANIFEST_BYTES, readBundleDir, sha256Node, type BundleFiles, type ReadBundleOptions } from './bundle-dir.js';
+export type { Classification, DeviceFallback, FileProgressEvent, LoadProgressEvent, OrtBackend, SessionProgressEvent } from '@migm/backend-ort';

@@ -1,5 +1,5 @@
 import { checkOptionKeys, MigmError } from '@migm/core/backend';
-import { firstWorkingDevice, OrtBackend, type DeviceFallback, type OrtModule } from '@migm/backend-ort';
+import { firstWorkingDevice, OrtBackend, type DeviceFallback, type LoadProgressEvent, type OrtModule } from '@migm/backend-ort';
 import * as ortNode from 'onnxruntime-node';
 import { readBundleDir, type BundleFiles } from './bundle-dir.js';
 import { cudaProviderInstalled } from './cuda-provider.js';
@@ -37,6 +37,12 @@ export interface NodeBackendOptions {
    * sampling"), and generate() uses it whenever it is offered (its `sampler` option can still pick 'host').
    */
   readonly deviceSampling?: boolean;
+  /**
+   * Hears the load: each file's bytes read and verified (`file-start`, `file-progress`, `file-done`, when
+   * `bundle` is a path) and each onnxruntime session created (`session-start`, `session-done`). The same
+   * events as in the browser (`createWebBackend`), so one progress display serves both.
+   */
+  readonly onProgress?: (event: LoadProgressEvent) => void;
 }
 
 /** How to get CUDA: onnxruntime-node ships its CPU provider; its CUDA 12 libraries come from its install script. */
@@ -76,6 +82,7 @@ const NODE_OPTION_KEYS = [
   'classifier',
   'onFallback',
   'deviceSampling',
+  'onProgress',
 ] as const satisfies readonly (keyof NodeBackendOptions)[];
 // Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
 const everyNodeKey: [Exclude<keyof NodeBackendOptions, (typeof NODE_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
@@ -133,7 +140,11 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
     throw new MigmError('INVALID_OPTION', `Invalid option 'threads': got ${threads}; an integer from 1 to 256 is allowed.`);
   }
-  const bundle = typeof options.bundle === 'string' ? await readBundleDir(options.bundle) : options.bundle;
+  const onProgress = options.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new MigmError('INVALID_OPTION', `Invalid option 'onProgress': got a ${typeof onProgress}; a function is allowed.`);
+  }
+  const bundle = typeof options.bundle === 'string' ? await readBundleDir(options.bundle, onProgress ? { onProgress } : {}) : options.bundle;
   disableOrtTelemetry();
   const chain: ('cpu' | 'cuda')[] = device === 'auto' ? ['cuda', 'cpu'] : [device];
   const onFallback = options.onFallback ?? ((f: DeviceFallback) => console.warn(`migm: ${f.device} unavailable, falling back (${f.error.message})`));
@@ -158,6 +169,7 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
           ...(options.shortcut !== undefined ? { shortcut: options.shortcut } : {}),
           ...(options.classifier !== undefined ? { classifier: options.classifier } : {}),
           ...(options.deviceSampling ? { deviceSampling: true, samplerProvider: 'cpu' as const } : {}),
+          ...(onProgress ? { onProgress } : {}),
         });
       } catch (err) {
         if (d === 'cuda' && err instanceof MigmError && err.code === 'BACKEND_FAILURE') {
