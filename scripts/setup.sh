@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Installs everything a fresh Debian machine lacks for building, testing and training migm, then the
-# workspace's npm dependencies. Safe to run again: it only installs what is missing.
+# Installs everything a fresh Debian machine lacks for building, testing and training migm, the training
+# toolkit's Python environment (training/.venv), then the workspace's npm dependencies. Safe to run again: it
+# only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: PyTorch (with OpenBLAS, ~13x faster than the reference BLAS), the dataset, test tools,
-# Chromium for the browser end-to-end tests (driven by playwright-core; no browser is downloaded), and
+# Debian packages: Python with venv (the training toolkit's own environment is made below), OpenBLAS, the
+# dataset, Chromium for the browser end-to-end tests (driven by playwright-core; no browser is downloaded), and
 # redis-server for the job queue's tests (started by each test on a free loopback port), and the Vulkan loader
 # libvulkan1: onnxruntime-node's WebGPU provider (Dawn) loads it and runs on Chromium's SwiftShader Vulkan driver
 # in the device-sampler test (Debian 12's mesa lavapipe is refused by Dawn, so mesa-vulkan-drivers is not needed).
-APT_PACKAGES=(python3-torch libopenblas0-pthread dataset-fashion-mnist python3-numpy python3-pytest python3-pil python3-jsonschema python3-yaml chromium fonts-dejavu-core redis-server libvulkan1)
+# PyTorch comes from pip (training/requirements.txt): Debian's python3-torch 1.13 lacks what aMUSEd needs.
+APT_PACKAGES=(python3 python3-venv libopenblas0-pthread dataset-fashion-mnist chromium fonts-dejavu-core redis-server libvulkan1)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +22,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The training toolkit's Python environment: training/.venv from training/requirements.txt (torch, transformers,
+# onnxruntime, ...). Skipped when the requirements' sha256 matches the stamp of the last good install. pip is
+# told not to retry: where its index is unreachable and a package is on a local store, retries of the index cost
+# minutes. open-clip-torch is installed without dependencies: only its BPE merges file (CLIP's vocabulary) is
+# read, and its torchvision dependency is not needed.
+VENV=training/.venv
+STAMP="$VENV/.requirements.sha256"
+want="$(cat training/requirements.txt training/requirements-nodeps.txt | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  echo "setup: making $VENV (pip install -r training/requirements.txt)"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  PIP=("$VENV/bin/pip" install --quiet --disable-pip-version-check --retries 0 --timeout 10)
+  "${PIP[@]}" -r training/requirements.txt
+  "${PIP[@]}" --no-deps -r training/requirements-nodeps.txt
+  echo "$want" > "$STAMP"
 fi
 
 # pnpm through corepack, pinned by package.json's packageManager. The registry here serves no corepack

@@ -14,9 +14,9 @@ def require_torch():
         import torch  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the interpreter
         raise SetupError(
-            "PyTorch is not importable from %s. Install the Debian packages with\n"
-            "  sudo apt-get install python3-torch libopenblas0-pthread\n"
-            "and run the toolkit with /usr/bin/python3 (the python3 on PATH may be another interpreter)."
+            "PyTorch is not importable from %s. Make the project's environment with\n"
+            "  bash scripts/setup.sh\n"
+            "and run the toolkit with training/.venv/bin/python (another python3 may lack torch)."
             % sys.executable
         ) from exc
     return __import__("torch")

@@ -1,6 +1,7 @@
 """ONNX export (opset 17, dynamic batch, int32 integer inputs) and PyTorch parity fixtures."""
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import warnings
@@ -117,7 +118,11 @@ def export_module(module: nn.Module, example: dict, spec: tuple, path: str, fuse
 
 def _export(module: nn.Module, example: dict, path: str, ins: dict, outs: dict, dyn: dict, fused: bool,
             fold: bool = True) -> None:
-    torch.onnx.export(module, tuple(torch.from_numpy(v) for v in example.values()), path,
+    # dynamo=False: the TorchScript exporter, which honours the autograd Functions' symbolic() (the fused
+    # com.microsoft attention), exports opset 17 as asked and takes dynamic_axes; torch >= 2.9 defaults to the
+    # dynamo exporter, which does none of these.
+    kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    torch.onnx.export(module, tuple(torch.from_numpy(v) for v in example.values()), path, **kw,
                       input_names=[t["name"] for t in ins.values()],
                       output_names=[t["name"] for t in outs.values()],
                       dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=fold,

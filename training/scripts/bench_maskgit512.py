@@ -1,8 +1,8 @@
 """Benchmark of the paper-size MaskGIT-512 bundle on this machine (issue 17; a script, not a test).
 
-    cd training && /usr/bin/python3 -m migm_train import-maskgit --random-init --config paper --out /tmp/mg-paper
-    /usr/bin/python3 -m migm_train import-maskgit --random-init --config paper --dtype fp16 --out /tmp/mg-paper16
-    /usr/bin/python3 scripts/bench_maskgit512.py --bundle /tmp/mg-paper --fp16 /tmp/mg-paper16 --images 1
+    cd training && .venv/bin/python -m migm_train import-maskgit --random-init --config paper --out /tmp/mg-paper
+    .venv/bin/python -m migm_train import-maskgit --random-init --config paper --dtype fp16 --out /tmp/mg-paper16
+    .venv/bin/python scripts/bench_maskgit512.py --bundle /tmp/mg-paper --fp16 /tmp/mg-paper16 --images 1
 
 Prints a markdown table (BENCHMARKS.md): onnxruntime-node ms per full step (base on the doubled CFG batch) and
 per skipped step (shortcut on 2 rows + the head on the guided row), rho, the ideal speed-up N / (B + (N - B) rho)

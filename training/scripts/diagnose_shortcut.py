@@ -33,7 +33,7 @@ chained shortcut, Taylor and reuse (shortcut_train.segment_decomposition).
 
 --rtemp and --skipped-rtemp override the sampler's confidence noise (all steps / skipped steps only).
 
-usage (from training/): MALLOC_MMAP_MAX_=0 /usr/bin/python3 scripts/diagnose_shortcut.py --work work \
+usage (from training/): MALLOC_MMAP_MAX_=0 .venv/bin/python scripts/diagnose_shortcut.py --work work \
     --images 500 --budget 4 [--guidance 5] [--rtemp 14] [--skipped-rtemp 21] [--variants shortcut,shared,reuse]
     [--per-step] [--velocity] [--fidelity]
 """

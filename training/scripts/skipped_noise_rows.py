@@ -5,7 +5,7 @@ Runs each (method, budget, skipped r_temp) on the same images and seeds as the b
 compare row and the others differ only by the noise at skipped steps. Prints one JSON line per row (FD against
 the test set, per-seed FDs, class accuracy, within-class spread) and appends it to --out when given.
 
-usage (from training/): MALLOC_MMAP_MAX_=0 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 scripts/skipped_noise_rows.py \
+usage (from training/): MALLOC_MMAP_MAX_=0 OPENBLAS_NUM_THREADS=1 .venv/bin/python scripts/skipped_noise_rows.py \
     --work work --methods shortcut,reuse --budgets 4,5 --skipped-rtemp 21,28 [--images 2010] [--out rows.jsonl]
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ For keeping the numbers of a build that is not shipped (an experiment in another
 where the training report can read them. The first line is {"legend": ...} with the build's sampler and
 the text given by --legend.
 
-usage (from training/): /usr/bin/python3 scripts/work_rows.py --work work-rt --legend "what this build was" \
+usage (from training/): .venv/bin/python scripts/work_rows.py --work work-rt --legend "what this build was" \
     > ../docs/data/some-experiment.jsonl
 """
 from __future__ import annotations

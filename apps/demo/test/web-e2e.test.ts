@@ -22,7 +22,7 @@ import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
 
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 const TRAINING = fileURLToPath(new URL('../../../training/', import.meta.url));
-const PYTHON = process.env.MIGM_PYTHON ?? '/usr/bin/python3';
+const PYTHON = process.env.MIGM_PYTHON ?? join(TRAINING, '.venv', 'bin', 'python'); // made by scripts/setup.sh
 const SHOTS = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
 /** Max abs difference of first-step logits, browser vs onnxruntime-node. wasm runs the same CPU kernels; WebGPU reorders float sums. */
 const TOL = { wasm: 1e-4, webgpu: 1e-3 } as const;

@@ -265,8 +265,12 @@ async function pytorchPeer(
   if (flag === 'off') return { rows: [], note: 'skipped (--torch off).' };
   const work = resolve(flag ?? 'training/work');
   const trainingDir = resolve(work, '..');
-  if (!existsSync(join(work, 'base.pt')) || !existsSync('/usr/bin/python3')) {
+  if (!existsSync(join(work, 'base.pt'))) {
     return { rows: [], note: `not run: no PyTorch checkpoints at ${work} (they are made by the training build, not shipped; run it or pass --torch DIR).` };
+  }
+  const python = join(trainingDir, '.venv', 'bin', 'python'); // made by scripts/setup.sh
+  if (!existsSync(python)) {
+    return { rows: [], note: `not run: ${python} does not exist (make the training environment with bash scripts/setup.sh).` };
   }
   const spec = configs.filter((c) => PEER_METHODS.includes(c.method)).map((c) => ({ method: c.method, steps: c.steps, budget: c.budget ?? null }));
   if (spec.length === 0)
@@ -287,7 +291,7 @@ async function pytorchPeer(
     let note = '';
     for (const s of settings) {
       const { stdout } = await promisify(execFile)(
-        '/usr/bin/python3',
+        python,
         ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', String(runs), '--configs', JSON.stringify(spec)],
         {
           cwd: trainingDir,

@@ -1,11 +1,12 @@
 // Micro-benchmark of core's own per-step work: guidance + softmax + draw + confidence + selection +
 // integration (f + dt * v), over a whole N-step arccos schedule on random logits, next to PyTorch doing the
-// same operations on the CPU (bench_torch.py, /usr/bin/python3). Prints a table and writes it into
+// same operations on the CPU (bench_torch.py, training/.venv/bin/python). Prints a table and writes it into
 // BENCHMARKS.md between the core-bench markers. Usage: node scripts/bench.mjs [--quick] [--no-torch]
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { TRAINING_PYTHON } from '../../../scripts/training-python.mjs';
 import { RandomStreams, combineHost, commitTopConfidence, createSamplerScratch, sampleMaskedPositions, tokenCounts } from '../dist/index.js';
 
 const quick = process.argv.includes('--quick');
@@ -90,17 +91,13 @@ for (const { L, B } of configs) {
 }
 
 let torch = null;
-if (withTorch && existsSync('/usr/bin/python3')) {
+if (withTorch && existsSync(TRAINING_PYTHON)) {
   try {
-    const out = execFileSync(
-      '/usr/bin/python3',
-      [fileURLToPath(new URL('bench_torch.py', import.meta.url)), JSON.stringify({ K, D, N, W, configs, repeats })],
-      {
-        encoding: 'utf8',
-        env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
+    const out = execFileSync(TRAINING_PYTHON, [fileURLToPath(new URL('bench_torch.py', import.meta.url)), JSON.stringify({ K, D, N, W, configs, repeats })], {
+      encoding: 'utf8',
+      env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     torch = JSON.parse(out.trim().split('\n').at(-1));
   } catch (err) {
     console.error(`PyTorch comparison skipped: ${err.message.split('\n')[0]}`);
