@@ -1,4 +1,4 @@
-"""Command line: `python -m migm_train build|report|stages`."""
+"""Command line: `python -m migm_train build|report|import-maskgit|import-amused|train-maskgit-shortcut|record-maskgit`."""
 from __future__ import annotations
 
 import argparse
@@ -40,15 +40,43 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--seed", type=non_negative_int, default=0, help="with --random-init")
     m.add_argument("--write-checkpoints", help="with --random-init: also save the weights in the released "
                                                "files' layout into this folder")
+    a = sub.add_parser("import-amused", help="an aMUSEd model folder (huggingface.co/amused/amused-256 or -512 layout) "
+                                             "-> a text-to-image bundle; or --random-init: such a folder from random weights")
+    a.add_argument("--model", help="the model folder: model_index.json, transformer/, vqvae/, text_encoder/, tokenizer/, "
+                                   "scheduler/ (safetensors weights)")
+    a.add_argument("--out", required=True, help="bundle folder to create (with --random-init: the model folder); "
+                                                "must not exist or be empty")
+    a.add_argument("--variant", choices=["fp16"], help="read the fp16 weight files (*.fp16.safetensors)")
+    a.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32",
+                   help="fp16: weights stored as float16 in the graphs (compute, inputs and outputs stay float32)")
+    a.add_argument("--chunk-mb", type=float, default=None,
+                   help="graphs with more weight bytes than this keep them in external-data files of at most this "
+                        "size (default 192 MiB)")
+    a.add_argument("--random-init", action="store_true", help="write a model folder in the published layout with "
+                                                              "RANDOM weights (fp32 + fp16 variant) at --out")
+    a.add_argument("--config", choices=["small", "256", "512"], default="small", help="architecture for --random-init")
+    a.add_argument("--seed", type=int, default=0, help="with --random-init")
     t = sub.add_parser("train-maskgit-shortcut", help="train a MIGM-Shortcut for an imported MaskGIT bundle from "
                                                      "`migm record` trajectories -> a copy of the bundle with it")
     _train_shortcut_arguments(t)
     rm = sub.add_parser("record-maskgit", help="vanilla trajectories of an imported MaskGIT bundle's base, sampled "
                                               "in PyTorch (CUDA) in `migm record`'s format")
     _record_arguments(rm)
+    q = sub.add_parser("quantize", help="a copy of a bundle with fp16, int8 or int4 variants of its graphs "
+                                        "(onnxruntime's quantization tools; docs/bundle-format.md)")
+    q.add_argument("--bundle", required=True, help="bundle folder (manifest.json)")
+    q.add_argument("--out", required=True, help="bundle folder to create (must not exist or be empty)")
+    q.add_argument("--precision", required=True, help="fp16, int8 or int4")
+    q.add_argument("--graphs", help="comma-separated graph roles (default: base, shortcut, head, decoder where "
+                                    "they have weights to quantize)")
     args = p.parse_args(argv)
+    if args.cmd == "quantize":
+        from .quantize import main as quantize_main
+        return quantize_main(args)
     if args.cmd == "import-maskgit":
         return _import_maskgit(m, args)
+    if args.cmd == "import-amused":
+        return _import_amused(a, args)
     if args.cmd == "train-maskgit-shortcut":
         return _train_maskgit_shortcut(t, args)
     if args.cmd == "record-maskgit":
@@ -117,6 +145,54 @@ def _import_maskgit(parser, args) -> int:
                                    description=desc, provenance=prov,
                                    log=lambda msg: print(msg, file=sys.stderr))
     except (ImportMaskgitError, ManifestError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    total = sum(f["bytes"] for f in mf["files"])
+    print(f"wrote {args.out}: {', '.join(mf['graphs'])} ({total / 1e6:.1f} MB)")
+    return 0
+
+
+def _import_amused(parser, args) -> int:
+    try:
+        require_torch()
+        from .amused.errors import ImportAmusedError
+        from .manifest import ManifestError
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    try:
+        if args.random_init:
+            if args.model or args.variant:
+                parser.error("--random-init takes no --model or --variant (it writes a model folder at --out)")
+            from .amused.random_init import CONFIGS, write_folder
+
+            write_folder(CONFIGS[args.config](), args.out, args.seed, log=log)
+            print(f"wrote {args.out}: an aMUSEd model folder ({args.config} architecture, RANDOM weights, seed "
+                  f"{args.seed}); import it with --model {args.out}")
+            return 0
+        if not args.model:
+            parser.error("--model is required (or --random-init)")
+        from .amused import folder, importer
+
+        models = folder.load_models(args.model, args.variant)
+        base = os.path.basename(os.path.normpath(os.path.abspath(args.model)))
+        name = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in f"amused-{base}".replace("amused-amused", "amused"))
+        g = models.uvit.cfg.sample_size
+        random = models.random  # set by --random-init's model_index.json
+        prov = {"source": base, "variant": args.variant or "fp32", "weightFiles": models.sources}
+        if random:
+            prov["weights"] = dict(random, note="RANDOM weights: for tests and timing only")
+        mf = importer.write_bundle(
+            models, args.out, dtype=args.dtype, name=name,
+            description=(f"aMUSEd text-to-image ({g} x {g} tokens): U-ViT, CLIP text encoder and VQ-GAN decoder"
+                         + (f" with RANDOM weights ({random.get('config')} architecture): for tests and timing only"
+                            if random else "") + ", imported with python -m migm_train import-amused."),
+            license=("random weights" if random else
+                     "the weights' own license (amused/amused-256 and -512: openrail++); see docs/amused.md"),
+            provenance=prov,
+            chunk_mb=args.chunk_mb or importer.CHUNK_MB, log=log)
+    except (ImportAmusedError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     total = sum(f["bytes"] for f in mf["files"])
