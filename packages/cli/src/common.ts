@@ -1,4 +1,4 @@
-import { createNodeBackend, type NodeDevice, NODE_DEVICES } from '@migm/backend-node';
+import { createNodeBackend, type NodeBackendOptions, type NodeDevice, NODE_DEVICES } from '@migm/backend-node';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import type { OrtBackend } from '@migm/backend-node';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -20,7 +20,10 @@ export interface BackendFlagValues {
 }
 
 /** Loads the given bundle, or the embedded default one. */
-export async function loadBackend(values: BackendFlagValues, extra: { classifier?: boolean; deviceSampling?: boolean } = {}): Promise<OrtBackend> {
+export async function loadBackend(
+  values: BackendFlagValues,
+  extra: { classifier?: boolean; deviceSampling?: boolean; onProgress?: NonNullable<NodeBackendOptions['onProgress']> } = {},
+): Promise<OrtBackend> {
   const device = choiceFlag<NodeDevice>('device', values.device, 'cpu', NODE_DEVICES);
   const threads = intFlag('threads', values.threads, undefined, 1, 256);
   return createNodeBackend({

@@ -7,11 +7,13 @@ import { backendFlags, checkOutPath, fmtMs, loadBackend } from '../common.js';
 import { ACCELERATED_METHODS, METHOD_NAMES, predictorOf, type Method } from '../methods.js';
 import { encodePng } from '../png.js';
 import { UsageError } from '../errors.js';
-import { progressBar } from '../progress.js';
+import { defaultCount, loadProgress, progressBar } from '../progress.js';
 
 export const generateFlags = {
   ...backendFlags,
   class: { type: 'string' },
+  prompt: { type: 'string' },
+  'negative-prompt': { type: 'string' },
   count: { type: 'string' },
   steps: { type: 'string' },
   budget: { type: 'string' },
@@ -26,7 +28,10 @@ export const generateFlags = {
 } as const;
 
 export interface RunSpec {
+  /** Class bundles: the class (null: unconditional); null for text bundles. */
   condition: number | null;
+  /** Text bundles: --prompt and --negative-prompt; null for class bundles. */
+  text: { prompt: string; negativePrompt: string | undefined } | null;
   count: number;
   steps: number;
   budget: number | undefined;
@@ -39,8 +44,24 @@ export interface RunSpec {
 /** Reads the flags shared by generate and compare into a run spec (validated against the bundle). */
 export function runSpec(backend: OrtBackend, values: Record<string, string | boolean | undefined>, defaultMethod: Method): RunSpec {
   const m = backend.manifest;
-  const condition = resolveClass(m, values['class'] as string | undefined);
-  const count = intFlag('count', values['count'] as string | undefined, 16, 1, 1024)!;
+  const prompt = values['prompt'] as string | undefined;
+  const negativePrompt = values['negative-prompt'] as string | undefined;
+  let condition: number | null = null;
+  let text: RunSpec['text'] = null;
+  if (m.condition.type === 'text') {
+    if (values['class'] !== undefined) throw new UsageError(`--class applies to class-conditioned bundles; ${m.name} is conditioned on text: give --prompt "..." instead`);
+    if (prompt === undefined) throw new UsageError(`--prompt "..." is required: ${m.name} is conditioned on text${m.condition.examplePrompts?.length ? ` (e.g. --prompt ${JSON.stringify(m.condition.examplePrompts[0])})` : ''}`);
+    text = { prompt, negativePrompt };
+  } else {
+    for (const [flag, v] of [
+      ['prompt', prompt],
+      ['negative-prompt', negativePrompt],
+    ] as const) {
+      if (v !== undefined) throw new UsageError(`--${flag} applies to text-conditioned bundles; ${m.name} is conditioned on a class: give --class instead`);
+    }
+    condition = resolveClass(m, values['class'] as string | undefined);
+  }
+  const count = intFlag('count', values['count'] as string | undefined, defaultCount(m.image), 1, 1024)!;
   const steps = intFlag('steps', values['steps'] as string | undefined, m.sampling.steps, 1, m.tokens.count)!;
   const method = choiceFlag<Method>('method', values['method'] as string | undefined, defaultMethod, METHOD_NAMES);
   if (method === 'vanilla' && values['budget'] !== undefined) {
@@ -50,7 +71,7 @@ export function runSpec(backend: OrtBackend, values: Record<string, string | boo
   const seed = intFlag('seed', values['seed'] as string | undefined, Math.floor(Math.random() * 2 ** 31), 0, Number.MAX_SAFE_INTEGER)!;
   const sampler = samplerFlag(values);
   const guidanceCutoff = numberFlag('guidance-cutoff', values['guidance-cutoff'] as string | undefined, 0, 1000);
-  return { condition, count, steps, budget, method, seed, sampler, guidanceCutoff };
+  return { condition, text, count, steps, budget, method, seed, sampler, guidanceCutoff };
 }
 
 /** The --sampler choice (checked before the model loads: 'device' loads the backend with its device sampler). */
@@ -66,12 +87,12 @@ export function samplerBackendOptions(sampler: SamplerChoice): { deviceSampling?
   return sampler === 'device' ? { deviceSampling: true } : {};
 }
 
-/** One generate() run for a spec and method, with a progress bar. */
+/** One generate() run for a spec and method, with progress (a bar on a terminal, plain lines off one) and a per-image estimate. */
 export async function runOnce(backend: OrtBackend, spec: RunSpec, method: Method, quiet: boolean): Promise<GenerateResult> {
-  const bar = progressBar(process.stderr, method);
+  const bar = progressBar(process.stderr, method, { fullSteps: method === 'vanilla' ? spec.steps : spec.budget!, batch: spec.count });
   try {
     return await generate(backend, {
-      condition: spec.condition,
+      ...conditionOptions(spec),
       batch: spec.count,
       steps: spec.steps,
       predictor: predictorOf(method),
@@ -86,9 +107,28 @@ export async function runOnce(backend: OrtBackend, spec: RunSpec, method: Method
   }
 }
 
+/** The condition options of generate() for a spec: a class, or a prompt and negative prompt. */
+export function conditionOptions(spec: RunSpec): { condition: number | null } | { prompt: string; negativePrompt?: string } {
+  if (spec.text === null) return { condition: spec.condition };
+  return { prompt: spec.text.prompt, ...(spec.text.negativePrompt !== undefined ? { negativePrompt: spec.text.negativePrompt } : {}) };
+}
+
 export function describeRun(backend: OrtBackend, spec: RunSpec, method: Method): string {
-  const cls = spec.condition === null ? 'unconditional' : `${backend.manifest.condition.classNames[spec.condition]} (${spec.condition})`;
+  const c = backend.manifest.condition;
+  const cls =
+    spec.text !== null
+      ? `prompt ${JSON.stringify(spec.text.prompt)}${spec.text.negativePrompt ? `, negative prompt ${JSON.stringify(spec.text.negativePrompt)}` : ''}`
+      : spec.condition === null || c.type !== 'class'
+        ? 'unconditional'
+        : `${c.classNames[spec.condition]} (${spec.condition})`;
   return `${method} N=${spec.steps}${method === 'vanilla' ? '' : ` B=${spec.budget}`}, ${cls}, seed ${spec.seed}`;
+}
+
+/** A warning line when a prompt was longer than the bundle's tokenizer takes (null when none was). */
+export function truncationLine(r: GenerateResult, maxLength: number): string | null {
+  const cut = r.text?.prompts.filter((p) => p.truncated) ?? [];
+  if (cut.length === 0) return null;
+  return `migm: warning: ${cut.map((p) => `${JSON.stringify(p.prompt.length > 60 ? `${p.prompt.slice(0, 57)}...` : p.prompt)} (${p.length} tokens)`).join(', ')} truncated to ${maxLength} tokens, as CLIP does`;
 }
 
 export function timingLine(r: GenerateResult): string {
@@ -109,13 +149,27 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const scaleFlag = intFlag('scale', values.scale, undefined, 1, 32);
   const out = values.out ?? 'migm.png';
   checkOutPath('out', out);
-  const backend = await loadBackend(values, samplerBackendOptions(samplerFlag(values)));
+  const quiet = values.quiet === true;
+  // A paper-size bundle takes tens of seconds to read, verify and load: say so, and show how far it got.
+  const progress = quiet ? undefined : loadProgress(process.stderr, values.bundle ?? 'the default bundle');
+  let backend: OrtBackend;
+  try {
+    backend = await loadBackend(values, { ...samplerBackendOptions(samplerFlag(values)), ...(progress ? { onProgress: progress.onProgress } : {}) });
+  } catch (err) {
+    progress?.done(); // clear a half-drawn terminal line before the error is printed
+    throw err;
+  }
+  const summary = progress?.done();
+  if (summary) process.stderr.write(`migm: loaded ${backend.manifest.name} on ${backend.device}: ${summary}\n`);
   // Default: 4x for small images (the 28 px default bundle), 1x from 256 px up (a 512 px image stays 512 px).
   const scale = scaleFlag ?? Math.max(1, Math.min(4, Math.floor(256 / backend.manifest.image.width)));
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'vanilla');
-    const r = await runOnce(backend, spec, spec.method, values.quiet === true);
+    const r = await runOnce(backend, spec, spec.method, quiet);
     await writeFile(out, encodePng(await gridOf(backend, r, columns, scale)));
+    const c = backend.manifest.condition;
+    const cut = c.type === 'text' ? truncationLine(r, c.maxLength) : null;
+    if (cut !== null) process.stderr.write(`${cut}\n`);
     console.log(`wrote ${out}: ${r.batch} images, ${describeRun(backend, spec, spec.method)} on ${backend.device}`);
     console.log(timingLine(r));
   } finally {
