@@ -2,6 +2,7 @@ import { isMigmError } from '@migm/core';
 import { compareCommand } from './commands/compare.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
+import { cancelCommand, resultCommand, statusCommand } from './commands/jobs.js';
 import { recordCommand } from './commands/record.js';
 import { serveCommand } from './commands/serve.js';
 import { submitCommand } from './commands/submit.js';
@@ -36,18 +37,27 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   worker: {
     run: workerCommand,
     usage: `migm worker   --redis URL [--queue migm] [--batch 16] [--concurrency 1] [--wait-ms 20] [--bundle DIR] [--device D] [--threads T] [--quiet]
-  (runs queued jobs, merging compatible ones into one call of up to --batch images; SIGTERM finishes held jobs; docs/queue.md)`,
+              [--max-images 1024] [--max-cost 1048576] [--max-pixels 4194304] [--max-memory-mb 4096]
+  (runs queued jobs, merging compatible ones into one call of up to --batch images; every job is checked again
+   against the limits before it runs; SIGTERM finishes held jobs; docs/queue.md)`,
   },
   submit: {
     run: submitCommand,
     usage: `migm submit   --redis URL --class C [--count 16] [--steps N] [--budget B] [--method M] [--seed S] [--out migm.png]
               [--columns C] [--scale 4] [--queue migm] [--bundle DIR] [--timeout 600] [--detach] [--quiet]
-  (queues one request and waits for its PNG; --detach prints the job id and returns)`,
+  (queues one request and waits for its PNG; --detach prints the job id for status, result and cancel, and returns)`,
   },
+  status: { run: statusCommand, usage: "migm status   ID --redis URL [--queue migm]\n  (a job's state, last step and failure reason)" },
+  result: { run: resultCommand, usage: 'migm result   ID --redis URL [--queue migm] [--out migm.png] [--timeout 600]\n  (waits for a job and writes its PNG)' },
+  cancel: { run: cancelCommand, usage: 'migm cancel   ID --redis URL [--queue migm]\n  (removes a waiting job; a running one stops at its next step)' },
   serve: {
     run: serveCommand,
     usage: `migm serve    --redis URL [--port 8080] [--host 127.0.0.1] [--max-queued 10000] [--queue migm] [--bundle DIR]
-  (HTTP front: POST /jobs, GET /jobs/ID, /jobs/ID/png, /jobs/ID/events (server-sent progress), DELETE /jobs/ID)`,
+              [--token-file FILE] [--allow-no-token] [--cors ORIGIN,...] [--max-connections 256]
+              [--max-images 1024] [--max-cost 1048576] [--max-pixels 4194304] [--max-memory-mb 4096]
+  (HTTP front: POST /jobs, GET /jobs/ID, /jobs/ID/png, /jobs/ID/events (server-sent progress), DELETE /jobs/ID,
+   GET /health; the access token comes from MIGM_TOKEN or --token-file; a host other than loopback needs one
+   unless --allow-no-token; docs/queue.md)`,
   },
 };
 

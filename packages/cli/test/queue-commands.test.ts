@@ -18,9 +18,9 @@ afterAll(async () => {
 });
 
 /** The installed command, as a user runs it (bin -> dist). */
-function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+function run(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...argv], { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...argv], { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout.trimEnd(), err: stderr.trimEnd() });
     });
   });
@@ -36,6 +36,13 @@ describe('migm worker / submit / serve', () => {
       [['serve', '--redis', closed, '--port', '70000'], 2, /--port must be an integer from 0 to 65535/],
       [['submit', '--redis', closed, '--queue', 'a:b', '--class', '1'], 2, /--queue must be/],
       [['submit', '--redis', closed, '--class', '1', '--detach'], 1, /Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable/],
+      // One count range for generate and submit (issue 27: submit said 0..4096, then refused 0).
+      [['submit', '--redis', closed, '--class', '1', '--count', '0'], 2, /--count must be an integer from 1 to 1024, got '0'/],
+      [['submit', '--redis', closed, '--class', '1', '--count', '1025'], 2, /--count must be an integer from 1 to 1024/],
+      [['serve', '--redis', closed, '--host', '0.0.0.0'], 2, /--host 0\.0\.0\.0 is reachable from other machines and no access token is set/],
+      [['serve', '--redis', closed, '--cors', 'https://a.example/path'], 2, /--cors takes origins like/],
+      [['status', 'meta', '--redis', closed], 2, /'meta' is not a job id/],
+      [['cancel', '--redis', closed], 2, /the job id comes first/],
     ];
     const runs = await Promise.all(cases.map(([argv]) => run(argv)));
     for (const [i, [argv, code, message]] of cases.entries()) {
@@ -44,7 +51,10 @@ describe('migm worker / submit / serve', () => {
       expect(r.err).toMatch(message);
       expect(r.err.split('\n')).toHaveLength(1);
     }
-    for (const command of ['worker', 'submit', 'serve']) {
+    const short = await run(['serve', '--redis', closed], { MIGM_TOKEN: 'short' });
+    expect(short.code).toBe(2);
+    expect(short.err).toMatch(/at least 16 characters/);
+    for (const command of ['worker', 'submit', 'serve', 'status', 'result', 'cancel']) {
       const help = await run([command, '--help']);
       expect(help.code).toBe(0);
       expect(help.out).toMatch(new RegExp(`^usage: migm ${command}`));
@@ -69,8 +79,25 @@ describe('migm worker / submit / serve', () => {
     expect(queued.out).toMatch(/^queued migm-[0-9a-f]{64} \(seed 5\)\nwrote .*queued\.png: 3 images, seed 5, by worker /);
     expect((await run(['generate', ...flags, '--out', join(dir, 'direct.png')])).code).toBe(0);
     expect(readFileSync(join(dir, 'queued.png')).equals(readFileSync(join(dir, 'direct.png')))).toBe(true);
-    // The HTTP front: the same request through POST /jobs gives the same PNG.
-    const serve = spawn(process.execPath, [BIN, 'serve', '--redis', redis.url, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // --detach: the id it prints is what status, result and cancel take.
+    const detached = await run(['submit', '--redis', redis.url, ...flags, '--detach']);
+    expect(detached.code).toBe(0);
+    const id = /^queued (migm-[0-9a-f]{64}) \(seed 5\)\nfollow it with: migm status \1 --redis redis:/.exec(detached.out)?.[1];
+    expect(id, detached.out).toBeDefined();
+    const fetched = await run(['result', id!, '--redis', redis.url, '--out', join(dir, 'detached.png')]);
+    expect(fetched.code, fetched.err).toBe(0);
+    expect(readFileSync(join(dir, 'detached.png')).equals(readFileSync(join(dir, 'direct.png')))).toBe(true);
+    expect((await run(['status', id!, '--redis', redis.url])).out).toMatch(new RegExp(`^${id}: completed, step 8/8 on `));
+    expect((await run(['cancel', id!, '--redis', redis.url])).out).toBe(`${id}: already finished; nothing changed`);
+    const unknown = await run(['status', `migm-${'0'.repeat(64)}`, '--redis', redis.url]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/No job migm-0+ in queue 'migm'/);
+    // The HTTP front, with a token: the same request through POST /jobs gives the same PNG.
+    const token = 'cli-test-token-0123456789';
+    const serve = spawn(process.execPath, [BIN, 'serve', '--redis', redis.url, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, MIGM_TOKEN: token },
+    });
     children.push(serve);
     const base = await new Promise<string>((resolve, reject) => {
       serve.stdout!.on('data', (d: Buffer) => {
@@ -80,11 +107,16 @@ describe('migm worker / submit / serve', () => {
       serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
     });
     const request = { condition: 7, batch: 3, steps: 8, budget: 3, predictor: 'learned', seed: 5, scale: 4 };
-    const posted = (await (await fetch(`${base}/jobs`, { method: 'POST', body: JSON.stringify(request) })).json()) as { id: string; deduplicated: boolean };
-    expect(posted.deduplicated).toBe(true); // the very request submit queued: the same job
-    const events = await (await fetch(`${base}/jobs/${posted.id}/events`)).text();
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    expect((await fetch(`${base}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) })).status).toBe(401);
+    const posted = (await (await fetch(`${base}/jobs`, { method: 'POST', headers, body: JSON.stringify(request) })).json()) as {
+      id: string;
+      deduplicated: boolean;
+    };
+    expect(posted.deduplicated).toBe(false); // ids are random: the same request is a job of its own
+    const events = await (await fetch(`${base}/jobs/${posted.id}/events`, { headers })).text();
     expect(events).toMatch(/event: completed/);
-    const png = Buffer.from(await (await fetch(`${base}/jobs/${posted.id}/png`)).arrayBuffer());
+    const png = Buffer.from(await (await fetch(`${base}/jobs/${posted.id}/png`, { headers })).arrayBuffer());
     expect(png.equals(readFileSync(join(dir, 'direct.png')))).toBe(true);
     for (const p of [worker, serve]) {
       const exited = new Promise((r) => p.once('exit', (code) => r(code)));

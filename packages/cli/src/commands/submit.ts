@@ -17,9 +17,9 @@ export const submitFlags = {
 } as const;
 
 /**
- * `migm submit`: queues one request (checked by core against the bundle before it is queued) and, unless
- * --detach, waits for its PNG. Ranges beyond the flags' own are left to core's checks, so the queue and
- * generate() refuse exactly the same requests.
+ * `migm submit`: queues one request (checked by core against the bundle, and by the queue's limits, before it
+ * is queued) and, unless --detach, waits for its PNG. --count takes what `migm generate --count` takes (1 to
+ * the queue's MAX_IMAGES, 1024); beyond the flags' ranges core's checks decide, as they do for generate().
  */
 export async function submitCommand(argv: string[]): Promise<void> {
   const values = parse(argv, submitFlags);
@@ -28,26 +28,35 @@ export async function submitCommand(argv: string[]): Promise<void> {
   const out = values.detach ? undefined : checkOutPath('out', values.out ?? 'migm.png');
   const method = values.method === undefined ? undefined : choiceFlag('method', values.method, 'shortcut', METHOD_NAMES);
   const timeoutS = intFlag('timeout', values.timeout, 600, 1, 86_400)!;
-  const { createQueueClient } = await import('@migm/queue');
+  // The client entry: submitting loads no model and no onnxruntime.
+  const { createQueueClient, MAX_IMAGES } = await import('@migm/queue/client');
+  const num = (name: 'count' | 'steps' | 'budget' | 'seed' | 'columns' | 'scale', min: number, max: number) => intFlag(name, values[name], undefined, min, max);
+  const fields = {
+    batch: num('count', 1, MAX_IMAGES) ?? 16,
+    steps: num('steps', 1, 4096),
+    budget: num('budget', 1, 4096),
+    seed: num('seed', 0, Number.MAX_SAFE_INTEGER),
+    columns: num('columns', 1, 4096),
+    scale: num('scale', 1, 32),
+  };
   const client = await createQueueClient({ redis, queue, bundle: values.bundle ?? bundleDir() });
   try {
-    const num = (name: 'count' | 'steps' | 'budget' | 'seed' | 'columns' | 'scale', max: number) => intFlag(name, values[name], undefined, 0, max);
     const request = Object.fromEntries(
       Object.entries({
         condition: resolveClass(client.manifest, values.class),
-        batch: num('count', 4096) ?? 16,
-        steps: num('steps', 4096),
+        ...fields,
         predictor: method === undefined ? undefined : predictorOf(method),
-        budget: num('budget', 4096),
-        seed: num('seed', Number.MAX_SAFE_INTEGER),
-        columns: num('columns', 4096),
         // generate's default: 4x for small images (the 28 px default bundle), 1x from 256 px up.
-        scale: num('scale', 32) ?? Math.max(1, Math.min(4, Math.floor(256 / client.manifest.image.width))),
+        scale: fields.scale ?? Math.max(1, Math.min(4, Math.floor(256 / client.manifest.image.width))),
       }).filter(([, v]) => v !== undefined),
     );
     const s = await client.submit(request);
     console.log(`queued ${s.id} (seed ${s.seed})${s.deduplicated ? ': an identical request was already queued or done, this is that job' : ''}`);
-    if (out === undefined) return;
+    if (out === undefined) {
+      const where = `--redis ${redis.replace(/\/\/([^@/]*)@/, '//***@')}${queue === 'migm' ? '' : ` --queue ${queue}`}`;
+      console.log(`follow it with: migm status ${s.id} ${where} | migm result ${s.id} ${where} --out FILE | migm cancel ${s.id} ${where}`);
+      return;
+    }
     const stop = values.quiet
       ? () => {}
       : client.progress(s.id, (p) => process.stderr.isTTY && process.stderr.write(`\rstep ${p.step}/${p.steps} on ${p.worker}   `));

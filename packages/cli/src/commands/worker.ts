@@ -1,10 +1,11 @@
 import { intFlag, parse } from '../args.js';
 import { backendFlags, loadBackend } from '../common.js';
-import { queueFlag, queueFlags, redisFlag, stopSignal } from './queue-flags.js';
+import { limitFlags, limitsFrom, queueFlag, queueFlags, redisFlag, stopSignal } from './queue-flags.js';
 
 export const workerFlags = {
   ...backendFlags,
   ...queueFlags,
+  ...limitFlags,
   batch: { type: 'string' },
   concurrency: { type: 'string' },
   'wait-ms': { type: 'string' },
@@ -19,8 +20,9 @@ export async function workerCommand(argv: string[]): Promise<void> {
   const batch = intFlag('batch', values.batch, 16, 1, 4096)!;
   const concurrency = intFlag('concurrency', values.concurrency, 1, 1, 64)!;
   const batchWaitMs = intFlag('wait-ms', values['wait-ms'], 20, 0, 60_000)!;
+  const limits = limitsFrom(values);
   // Loaded lazily: bullmq and ioredis are only needed by the queue commands.
-  const { createQueueWorker } = await import('@migm/queue');
+  const { createQueueWorker } = await import('@migm/queue/worker');
   const backend = await loadBackend(values);
   try {
     const worker = await createQueueWorker({
@@ -30,6 +32,7 @@ export async function workerCommand(argv: string[]): Promise<void> {
       batch,
       concurrency,
       batchWaitMs,
+      limits,
       onError: (e) => console.error(`migm worker: ${e.message}`),
       ...(values.quiet ? {} : { onCall: (c: { jobs: number; images: number; ms: number }) => console.log(`${c.jobs} jobs, ${c.images} images in ${c.ms} ms`) }),
     });
