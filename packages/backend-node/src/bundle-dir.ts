@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { FileProgressEvent, LoadProgressEvent } from '@migm/backend-ort';
 import { MigmError, validateManifest, verifyBundleFile, type Manifest } from '@migm/core/backend';
@@ -88,6 +88,15 @@ export async function readBundleDir(dir: string, options: ReadBundleOptions = {}
 }
 
 /**
+ * Open flags for bundle files. Where the platform has no O_NOFOLLOW or O_NONBLOCK (Windows: `fs.constants` lacks
+ * both), the realpath check before the open and the fstat after it still refuse links and non-files, and
+ * {@link readInside} compares the opened file with an lstat of the path (same file id) instead of relying on
+ * the open to refuse a final link. Named pipes live outside the file system there, so nothing can block the open.
+ */
+const HAS_NOFOLLOW = typeof constants.O_NOFOLLOW === 'number';
+const OPEN_FLAGS = constants.O_RDONLY | (HAS_NOFOLLOW ? constants.O_NOFOLLOW : 0) | (typeof constants.O_NONBLOCK === 'number' ? constants.O_NONBLOCK : 0);
+
+/**
  * Reads `root/path` only if it is a regular file whose real path lies inside `root`, with a size checked from
  * its metadata (`exact` bytes, or at most `max`) before reading. O_NOFOLLOW refuses a final symlink at open,
  * O_NONBLOCK keeps a FIFO from blocking the open; fstat on the opened handle decides, so a file swapped after
@@ -110,7 +119,7 @@ async function readInside(
   }
   let handle: FileHandle;
   try {
-    handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    handle = await open(full, OPEN_FLAGS);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw refuse(code === 'ELOOP' ? 'is a symbolic link; bundles must hold regular files' : `cannot be opened (${code ?? 'error'})`);
@@ -118,6 +127,13 @@ async function readInside(
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw refuse('is not a regular file (a FIFO, device, socket or folder); bundles must hold regular files');
+    if (!HAS_NOFOLLOW) {
+      // No O_NOFOLLOW (Windows): the path must still be the regular file that was opened, not a link swapped in
+      // between the realpath check and the open.
+      const now = await lstat(full, { bigint: true }).catch(() => undefined);
+      const opened = await handle.stat({ bigint: true });
+      if (!now?.isFile() || now.ino !== opened.ino || now.dev !== opened.dev) throw refuse('changed while being opened (a symbolic link or another file); bundles must hold regular files');
+    }
     if (size.exact !== undefined && st.size !== size.exact) {
       throw refuse(`has ${st.size} bytes; the manifest says ${size.exact}`, { expected: size.exact, actual: st.size });
     }

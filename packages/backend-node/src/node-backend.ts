@@ -28,7 +28,10 @@ export interface NodeBackendOptions {
   readonly shortcut?: boolean;
   /** Load the evaluation classifier (for `backend.classify`). Default false. */
   readonly classifier?: boolean;
-  /** Told when `auto` falls back from a device (e.g. CUDA missing). Default: a console.warn line. */
+  /**
+   * Told when `auto` falls back from a device (e.g. CUDA missing), with the reason. Default: nothing (a library
+   * prints nothing unless asked); `backend.device` says which device runs.
+   */
   readonly onFallback?: (fallback: DeviceFallback) => void;
   /**
    * Offer the device sampler (`capabilities.deviceSampling`): each step's sampling runs as an onnxruntime graph in
@@ -147,7 +150,7 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
   const bundle = typeof options.bundle === 'string' ? await readBundleDir(options.bundle, onProgress ? { onProgress } : {}) : options.bundle;
   disableOrtTelemetry();
   const chain: ('cpu' | 'cuda')[] = device === 'auto' ? ['cuda', 'cpu'] : [device];
-  const onFallback = options.onFallback ?? ((f: DeviceFallback) => console.warn(`migm: ${f.device} unavailable, falling back (${f.error.message})`));
+  const onFallback = options.onFallback;
   return firstWorkingDevice(
     chain,
     async (d) => {

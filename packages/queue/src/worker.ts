@@ -104,7 +104,8 @@ class GuardedWorker extends Worker<JobData, StoredResult> {
       return super.createJob(raw, jobId);
     } catch (err) {
       const reason = `its stored ${(err as Error).name === 'SyntaxError' ? 'JSON is broken' : 'form is unreadable'}`;
-      const job = super.createJob({ ...raw, data: '{}', progress: '0', opts: '{}', returnvalue: 'null' }, jobId);
+      const { parent: _parent, ...rest } = raw;
+      const job = super.createJob({ ...rest, data: '{}', progress: '0', opts: '{}', returnvalue: 'null' }, jobId);
       (job as unknown as Record<symbol, string>)[MALFORMED] = reason;
       return job;
     }
