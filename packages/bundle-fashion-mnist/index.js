@@ -1,9 +1,8 @@
-// Where the default bundle lives inside this package. Node resolves a directory path; bundlers and browsers
-// get the URL of the folder (serve it from your own origin).
+// Where the default bundle lives inside this package, for bundlers and browsers (Node takes index.node.js through
+// the "node" export condition). Browsers get the URL of the folder: serve its files from your own origin.
 export const bundleUrl = new URL('./bundle/', import.meta.url);
 
-/** Absolute directory of the bundle (Node; file: URLs only). */
+/** There is no directory outside Node: fetch from bundleUrl instead. */
 export function bundleDir() {
-  if (bundleUrl.protocol !== 'file:') throw new Error('bundleDir() needs a file: URL; in browsers fetch from bundleUrl instead.');
-  return decodeURIComponent(bundleUrl.pathname);
+  throw new Error('bundleDir() is for Node (a file: URL); in browsers fetch the bundle from your own origin (see bundleUrl).');
 }

@@ -132,7 +132,8 @@ async function readInside(
       // between the realpath check and the open.
       const now = await lstat(full, { bigint: true }).catch(() => undefined);
       const opened = await handle.stat({ bigint: true });
-      if (!now?.isFile() || now.ino !== opened.ino || now.dev !== opened.dev) throw refuse('changed while being opened (a symbolic link or another file); bundles must hold regular files');
+      if (!now?.isFile() || now.ino !== opened.ino || now.dev !== opened.dev)
+        throw refuse('changed while being opened (a symbolic link or another file); bundles must hold regular files');
     }
     if (size.exact !== undefined && st.size !== size.exact) {
       throw refuse(`has ${st.size} bytes; the manifest says ${size.exact}`, { expected: size.exact, actual: st.size });
