@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { generate } from '@migm/core';
+import { classCondition, generate } from '@migm/core';
 import { samplerAgreementProbe } from '@migm/backend-ort';
 import { createNodeBackend } from '../src/index.js';
 
@@ -28,7 +28,7 @@ describe('createNodeBackend deviceSampling', () => {
     async () => {
       const backend = await createNodeBackend({ bundle: DEFAULT_BUNDLE, deviceSampling: true });
       const { backend: probe, stats } = samplerAgreementProbe(backend);
-      const classes = backend.manifest.condition.numClasses;
+      const classes = classCondition(backend.manifest, 'this test').numClasses;
       let images = 0;
       for (const [i, options] of [{ predictor: 'vanilla' }, { predictor: 'shortcut', budget: 5 }].entries()) {
         for (const seed of [1, 2]) {

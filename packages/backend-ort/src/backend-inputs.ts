@@ -1,4 +1,14 @@
-import { affineHeadUsable, checkFloats, checkIds, checkObject, MigmError, type ForwardInput, type Manifest, type VelocityControl } from '@migm/core/backend';
+import {
+  affineHeadUsable,
+  checkFloats,
+  checkForwardCondition,
+  checkIds,
+  checkObject,
+  MigmError,
+  type ForwardInput,
+  type Manifest,
+  type VelocityControl,
+} from '@migm/core/backend';
 import { checkLength, checkRows } from './sessions.js';
 import { checkHostLogits, isLogitsHandle } from './logits-handles.js';
 
@@ -9,12 +19,12 @@ import { checkHostLogits, isLogitsHandle } from './logits-handles.js';
 export function checkForwardInput(manifest: Manifest, input: ForwardInput): { L: number; K: number; D: number } {
   const { count: L, codebookSize: K, maskId } = manifest.tokens;
   checkObject('forward', 'input', input);
-  const { tokens, classes, rows, logits } = input;
+  const { tokens, rows, logits } = input;
   checkIds('forward', 'tokens', tokens, maskId);
-  checkIds('forward', 'classes', classes, manifest.condition.nullClassId);
   checkRows('forward', rows);
   checkLength('forward', 'tokens', tokens.length, rows * L);
-  checkLength('forward', 'classes', classes.length, rows);
+  // Class ids for a class bundle, a text handle's rows for a text bundle (the handle's owner checks the handle).
+  checkForwardCondition(manifest, input);
   // A logits handle is checked by the backend that owns it (rows within its size).
   if (!isLogitsHandle(logits)) checkHostLogits('forward', logits, rows * L * K);
   return { L, K, D: manifest.featureDim };

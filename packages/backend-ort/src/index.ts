@@ -3,7 +3,9 @@
  * onnxruntime module and a verified bundle; the platform packages add loading and device selection.
  */
 export { OrtBackend, type Classification, type OrtBackendOptions, type VerifiedBundle } from './ort-backend.js';
-export { SessionBackend, type FeatureDims, type GraphOutputs, type LogitsTarget, type SessionBackendParts } from './session-backend.js';
+export { SessionBackend, type BundleTokenizer, type FeatureDims, type GraphOutputs, type LogitsTarget, type SessionBackendParts } from './session-backend.js';
+export { bundleTokenizer } from './tokenizer.js';
+export { isTextStore, TextStore, TextStores } from './text-handles.js';
 export { checkGraph } from './graph-check.js';
 export {
   ALLOWED_OP_DOMAINS,

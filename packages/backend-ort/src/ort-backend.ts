@@ -1,10 +1,21 @@
-import { combineHost, guideFeatureHost, HostFeature, MigmError, type FeatureTensor, type GraphRole, type ImageBatch, type Manifest } from '@migm/core/backend';
+import {
+  classCondition,
+  combineHost,
+  guideFeatureHost,
+  HostFeature,
+  MigmError,
+  type FeatureTensor,
+  type GraphRole,
+  type ImageBatch,
+  type Manifest,
+} from '@migm/core/backend';
 import type { DeviceSamplerOptions, SamplerOrt } from './device-sampler.js';
 import { FeaturePool } from './feature-pool.js';
 import type { LogitsHandle } from './logits-handles.js';
 import type { SessionProgressEvent } from './load-progress.js';
 import { SessionBackend, type FeatureDims, type GraphOutputs } from './session-backend.js';
-import { checkLength, createSessions, graphRoles, type Sessions } from './sessions.js';
+import { checkLength, createSessions, graphRoles, releaseSessions, type Sessions } from './sessions.js';
+import { bundleTokenizer } from './tokenizer.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 /** A verified bundle: its manifest and the bytes of each file (from disk or fetch). */
@@ -63,7 +74,13 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
   static async create(options: OrtBackendOptions): Promise<OrtBackend> {
     const roles = graphRoles(options.bundle.manifest, { shortcut: options.shortcut, classifier: options.classifier });
     const sessions = await createSessions(options.ort, options.bundle, roles, options.device, () => options.sessionOptions, options.onProgress);
-    const backend = new OrtBackend(options, sessions);
+    let backend: OrtBackend;
+    try {
+      backend = new OrtBackend(options, sessions);
+    } catch (err) {
+      await releaseSessions(sessions);
+      throw err;
+    }
     await backend.verifyAffineHead(`${options.name}|${options.device}`, options.onWarning);
     return backend;
   }
@@ -84,6 +101,7 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
       deviceFeatures: false,
       sampler: options.deviceSampling === true ? samplerOptions(options) : null,
       featureType: HostFeature,
+      tokenizer: bundleTokenizer(options.bundle),
     });
   }
 
@@ -103,7 +121,7 @@ export class OrtBackend extends SessionBackend<HostFeature, Float32Array> {
     const g = this.manifest.graphs.classifier!;
     const { batch, channels, height, width } = images;
     checkLength('classify', 'pixels', images.data.length, batch * channels * height * width);
-    const numClasses = this.manifest.condition.numClasses;
+    const { numClasses } = classCondition(this.manifest, 'The evaluation classifier');
     const fShape = g.outputs['features']!.shape;
     const featureDim = typeof fShape[1] === 'number' ? fShape[1] : 0;
     const results = await this.#run(

@@ -1,7 +1,11 @@
 import {
+  checkForwardCondition,
   checkSampleStep,
   checkTerms,
+  checkTextIds,
   MigmError,
+  type PromptTokenizer,
+  type TextHandle,
   type Backend,
   type BackendCapabilities,
   type DeviceLogits,
@@ -21,6 +25,12 @@ import { InFlight } from './in-flight.js';
 import { checkHostLogits, isLogitsHandle, LogitsHandles, type LogitsHandle } from './logits-handles.js';
 import { checkLength, errorText, intTensor, releaseSessions, type Sessions } from './sessions.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
+import { isTextStore, TextStore, TextStores } from './text-handles.js';
+
+/** A text bundle's tokenizer as a backend holds it: what core uses, plus the largest id its vocabulary has. */
+export interface BundleTokenizer extends PromptTokenizer {
+  readonly maxId: number;
+}
 
 /** A feature's dims: [rows, L, D]. */
 export type FeatureDims = readonly [rows: number, tokens: number, width: number];
@@ -53,6 +63,8 @@ export interface SessionBackendParts<F extends FeatureTensor> {
   readonly sampler: DeviceSamplerOptions | null;
   /** The class of this backend's features: a released one is DISPOSED, any other foreign value INVALID_OPTION. */
   readonly featureType: abstract new (...args: never[]) => F;
+  /** A text bundle's tokenizer, loaded from its sha256-checked tokenizer file (`bundleTokenizer`). Required for text bundles. */
+  readonly tokenizer?: BundleTokenizer | undefined;
 }
 
 /**
@@ -74,6 +86,9 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
   readonly #inFlight = new InFlight();
   readonly #handles = new LogitsHandles<L>((store) => this.freeLogits(store));
   readonly #sampler: DeviceSampler | null;
+  readonly #texts = new TextStores();
+  /** The bundle's tokenizer (text bundles; absent otherwise). */
+  readonly tokenizer?: BundleTokenizer;
   #disposed = false;
 
   protected constructor(parts: SessionBackendParts<F>) {
@@ -84,12 +99,18 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     this.manifest = parts.manifest;
     this.#featureType = parts.featureType;
     const deviceSampling = parts.sampler !== null;
+    const text = this.manifest.condition.type === 'text';
+    if (text && parts.tokenizer === undefined)
+      throw new MigmError('INVALID_OPTION', `The text-conditioned bundle ${this.manifest.name} needs its tokenizer (bundleTokenizer) to make a backend.`);
     this.#capabilities = {
       velocity: parts.sessions.shortcut !== undefined,
       deviceFeatures: parts.deviceFeatures,
       guidedHead: this.manifest.graphs.head.affine === true,
       deviceSampling,
+      text,
     };
+    if (text) this.tokenizer = parts.tokenizer!;
+    else (this as { encodeText?: unknown }).encodeText = undefined;
     // An optional Backend method a backend cannot serve is absent (an own undefined property over the
     // prototype's method), so core's capability check sees the method and the flag agree.
     if (!parts.sessions.shortcut) (this as { velocity?: unknown }).velocity = undefined;
@@ -108,6 +129,11 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
   /** Feature tensors handed out and not yet released (for leak checks). */
   get liveFeatures(): number {
     return this.#live.size;
+  }
+
+  /** Text handles handed out and not yet released (for leak checks). */
+  get liveTexts(): number {
+    return this.#texts.size;
   }
 
   /** Logits handles handed out and not yet released (for leak checks). */
@@ -168,18 +194,56 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
   async forward(input: ForwardInput): Promise<FeatureTensor> {
     const session = this.session('base');
     const { L, D } = checkForwardInput(this.manifest, input);
-    const { tokens, classes, rows } = input;
+    const { tokens, rows } = input;
     const target = this.#logitsTarget('forward', input.logits, rows);
     const g = this.manifest.graphs.base;
-    const feeds = {
-      [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]),
-      [g.inputs['classes']!.name]: this.#int(g.inputs['classes']!, classes, [rows]),
-    };
+    const feeds: Record<string, Tensor> = { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]) };
+    if (input.text === undefined) feeds[g.inputs['classes']!.name] = this.#int(g.inputs['classes']!, input.classes!, [rows]);
+    else {
+      // Each row's encoded prompt, gathered once per row layout of the handle; micro-conditioning as given.
+      const store = this.#texts.own('forward', input.text.handle);
+      for (const [role, { data, dims }] of Object.entries(store.gather(input.text.index))) {
+        const spec = g.inputs[role]!;
+        feeds[spec.name] = data instanceof Int32Array ? this.#int(spec, data, dims) : new this.ort.Tensor('float32', data, dims);
+      }
+      const micro = g.inputs['microConds'];
+      if (micro !== undefined) feeds[micro.name] = new this.ort.Tensor('float32', input.text.microConds, [rows, input.text.microConds.length / rows]);
+    }
     const feature = await this.runGraph('base', session, feeds, {
       logits: { name: g.outputs['logits']!.name, target, rows },
       feature: { name: g.outputs['feature']!.name, dims: [rows, L, D] },
     });
     return this.#keep(feature!);
+  }
+
+  /**
+   * Encodes `count` prompts (token ids [count, maxLength] from `tokenizer`) once for a run: the text encoder's
+   * outputs (text states and pooled embedding) are kept in host memory behind the handle, and each forward
+   * gathers its rows from them. A bundle without a text encoder (a base model that reads the prompt ids itself,
+   * as Lumina-DiMOO does) keeps the ids. Present when `capabilities.text`.
+   */
+  async encodeText(ids: Int32Array, count: number): Promise<TextHandle> {
+    this.alive();
+    checkTextIds(this.manifest, ids, count, this.tokenizer!.maxId);
+    const T = (this.manifest.condition as { maxLength: number }).maxLength;
+    const encoder = this.manifest.graphs.textEncoder;
+    if (encoder === undefined) return this.#texts.add(new TextStore(count, new Map([['promptIds', { data: ids.slice(), rest: [T] }]])));
+    const session = this.session('textEncoder');
+    const results = await this.settleRun(
+      'textEncoder',
+      session.run({ [encoder.inputs['inputIds']!.name]: this.#int(encoder.inputs['inputIds']!, ids, [count, T]) }),
+    );
+    const values = new Map<string, { data: Float32Array; rest: readonly number[] }>();
+    for (const role of ['textStates', 'pooled']) {
+      const out = results[encoder.outputs[role]!.name] as Tensor | undefined;
+      if (!out) throw new MigmError('BACKEND_FAILURE', `Graph textEncoder returned no output '${encoder.outputs[role]!.name}' (${role}).`);
+      const dims = out.dims.map(Number);
+      const data = out.data as Float32Array;
+      if (dims[0] !== count || !(data instanceof Float32Array) || data.length !== dims.reduce((a, b) => a * b, 1))
+        throw new MigmError('BACKEND_FAILURE', `Graph textEncoder returned ${role} of dims [${dims.join(', ')}] for ${count} prompts.`);
+      values.set(role, { data: data.slice(), rest: dims.slice(1) });
+    }
+    return this.#texts.add(new TextStore(count, values));
   }
 
   async head(feature: FeatureTensor, into: Float32Array | DeviceLogits): Promise<void> {
@@ -243,13 +307,18 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
 
   abstract readFeature(feature: FeatureTensor): Promise<Float32Array>;
 
-  release(feature: FeatureTensor | DeviceLogits): void {
+  release(feature: FeatureTensor | DeviceLogits | TextHandle): void {
+    if (isTextStore(feature)) {
+      this.alive();
+      this.#texts.release(this.#texts.own('release', feature));
+      return;
+    }
     if (isLogitsHandle(feature)) {
       this.alive();
       this.#handles.release(this.#handles.own('release', feature));
       return;
     }
-    const f = this.own(feature);
+    const f = this.own(feature as FeatureTensor);
     this.#live.delete(f);
     this.freeFeature(f);
   }
@@ -279,6 +348,7 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     for (const f of this.#live) this.freeFeature(f);
     this.#live.clear();
     this.#handles.releaseAll();
+    this.#texts.releaseAll();
     await this.#sampler?.release();
     this.freeResources();
     await releaseSessions(this.sessions);

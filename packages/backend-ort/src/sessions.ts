@@ -6,9 +6,10 @@ import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 export type Sessions = Partial<Record<GraphRole, InferenceSession>>;
 
-/** The graphs a backend loads: base, head and decoder always; shortcut and classifier when present and wanted. */
+/** The graphs a backend loads: base, head and decoder always; a text bundle's textEncoder; shortcut and classifier when present and wanted. */
 export function graphRoles(manifest: Manifest, want: { shortcut?: boolean | undefined; classifier?: boolean | undefined }): GraphRole[] {
   const roles: GraphRole[] = ['base', 'head', 'decoder'];
+  if (manifest.graphs.textEncoder) roles.push('textEncoder');
   if (manifest.graphs.shortcut && want.shortcut !== false) roles.push('shortcut');
   if (manifest.graphs.classifier && want.classifier === true) roles.push('classifier');
   return roles;

@@ -1,4 +1,4 @@
-import { generate, type Manifest } from '@migm/core';
+import { classCondition, generate, type Manifest } from '@migm/core';
 import type { OrtBackend } from '@migm/backend-node';
 import { idealSpeedup } from '@migm/shortcut';
 import { predictorDefinition } from '@migm/core';
@@ -259,7 +259,7 @@ export async function benchOne(
   config: BenchConfig,
   o: BenchOptions,
 ): Promise<{ row: BenchRow; stats: FeatureStats[] }> {
-  const numClasses = backend.manifest.condition.numClasses;
+  const { numClasses } = classCondition(backend.manifest, 'The class-conditional benchmark');
   const run = (batchIndex: number, n: number) =>
     generate(backend, {
       condition: Array.from({ length: n }, (_, b) => (batchIndex * o.batch + b) % numClasses),
@@ -367,7 +367,7 @@ export async function runBench(
   evaluators: readonly Evaluator[],
   o: BenchOptions,
 ): Promise<{ rows: BenchRow[]; referenceImages: number; testAccuracy: Record<string, number> }> {
-  const scored = await referenceStats(evaluators, o.images, backend.manifest.condition.numClasses);
+  const scored = await referenceStats(evaluators, o.images, classCondition(backend.manifest, 'The class-conditional benchmark').numClasses);
   const testAccuracy = Object.fromEntries(scored.map((e) => [e.evaluator.name, e.testAccuracy]));
   o.log(`test-set accuracy: ${scored.map((e) => `${e.evaluator.name} ${(100 * e.testAccuracy).toFixed(2)}%`).join(', ')}`);
   o.checkReference?.(testAccuracy);

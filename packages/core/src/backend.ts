@@ -10,7 +10,7 @@
  */
 export { MigmError, isMigmError, type MigmErrorCode } from './errors.js';
 export { checkCapabilities } from './backend/capabilities.js';
-export { checkFloats, checkIds, checkObject } from './backend/check-inputs.js';
+export { checkFloats, checkForwardCondition, checkIds, checkObject, checkTextIds } from './backend/check-inputs.js';
 export { checkSampleStep } from './backend/check-sample-step.js';
 export { checkOptionKeys, closestKey } from './option-keys.js';
 
@@ -23,11 +23,16 @@ export type {
   FeatureTerm,
   ForwardInput,
   ImageBatch,
+  PromptTokenizer,
+  TextHandle,
+  TextRows,
+  TokenizedPrompt,
   VelocityControl,
 } from './backend/types.js';
 
-export { GRAPH_CONTRACT, type GraphRole, type Manifest } from './manifest/types.js';
-export type { BundleFile, GraphSpec, HeadGraphSpec, ShortcutGraphSpec, TensorSpec } from './manifest/types.js';
+export { baseInputRoles, GRAPH_CONTRACT, type GraphRole, type Manifest } from './manifest/types.js';
+export { classCondition, isClassConditioned, isTextConditioned, textCondition } from './manifest/condition.js';
+export type { BundleFile, ClassCondition, GraphSpec, HeadGraphSpec, ShortcutGraphSpec, TensorSpec, TextCondition } from './manifest/types.js';
 export { validateManifest } from './manifest/validate.js';
 export { toHex, verifyBundleFile, type Sha256 } from './manifest/verify-files.js';
 

@@ -11,7 +11,8 @@
 export { MigmError, isMigmError, type MigmErrorCode } from './errors.js';
 export type { AbortSignalLike } from './clock.js';
 
-export { generate, type CallCounts, type GenerateResult, type SamplerReport } from './generate/generate.js';
+export { generate, type CallCounts, type GenerateResult, type SamplerReport, type TextReport } from './generate/generate.js';
+export { MAX_PROMPT_CHARS, type PromptReport } from './generate/condition.js';
 export {
   DEFAULT_MEMORY_LIMIT,
   estimateRunBytes,
@@ -27,11 +28,13 @@ export { LEGACY_PREDICTOR_NAMES, PREDICTOR_REGISTRY, predictorDefinition, type L
 export type { PredictorDefinition } from './predictors/types.js';
 
 export { MASKGIT_SCHEDULES, type MaskgitScheduleName } from './schedules/maskgit.js';
+export type { Schedule } from './schedules/resolve.js';
 export { isValidSeed } from './random/prng.js';
 
 // An app holds a backend and reads its manifest, capabilities and decoded images; it implements none of them.
-export type { Backend, BackendCapabilities, ImageBatch } from './backend/types.js';
-export type { Manifest } from './manifest/types.js';
+export type { Backend, BackendCapabilities, ImageBatch, PromptTokenizer, TokenizedPrompt } from './backend/types.js';
+export type { ClassCondition, Manifest, TextCondition } from './manifest/types.js';
+export { classCondition, isClassConditioned, isTextConditioned, textCondition } from './manifest/condition.js';
 export { checkShortcutCompatibility, manifestSchema, SUPPORTED_SCHEMA_VERSIONS, validateManifest } from './manifest/validate.js';
 
 export { tileImages, type RgbaImage, type TileOptions } from './image/tile.js';

@@ -10,6 +10,7 @@
  */
 export { MASKGIT_SCHEDULES, tokenCounts, type MaskgitScheduleName } from './schedules/maskgit.js';
 export { dimooKeepMasked, keepMaskedToCounts } from './schedules/dimoo.js';
+export { cosineFloorCounts } from './schedules/cosine-floor.js';
 export { resolveSchedule, type Schedule } from './schedules/resolve.js';
 export { roundHalfEven } from './schedules/float32.js';
 export { fullStepPlan, checkPlan } from './plan/full-step-plan.js';

@@ -30,6 +30,82 @@ describe('backend conformance: TestBackend whose head is not declared affine', (
   for (const c of cases) it(c.name, c.run);
 });
 
+describe('backend conformance: TestBackend conditioned on text', () => {
+  const { cases, cleanup } = backendConformance({
+    create: async () => new TestBackend({ text: true }),
+    liveFeatures: (b) => (b as TestBackend).live.size,
+  });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
+describe('backend conformance: TestBackend conditioned on text, with a device sampler and no shortcut', () => {
+  const { cases, cleanup } = backendConformance({
+    create: async () => new TestBackend({ text: true, deviceSampling: true, shortcut: false }),
+    liveFeatures: (b) => (b as TestBackend).live.size,
+  });
+  afterAll(cleanup);
+  for (const c of cases) it(c.name, c.run);
+});
+
+describe('the conformance suite catches broken text backends', () => {
+  async function failures(mutate: (b: TestBackend) => void): Promise<string[]> {
+    const { cases, cleanup } = backendConformance({
+      create: async () => {
+        const b = new TestBackend({ text: true });
+        mutate(b);
+        return b;
+      },
+    });
+    const failed: string[] = [];
+    for (const c of cases) {
+      try {
+        await c.run();
+      } catch {
+        failed.push(c.name);
+      }
+    }
+    await cleanup();
+    return failed;
+  }
+  const textCase = 'text bundles: the tokenizer pads, truncates and reports; a prompt encodes the same whatever its batch-mates; text handles are checked';
+
+  it('an encoder that mixes a prompt with its batch-mates, or encodes every prompt alike', async () => {
+    expect(
+      await failures((b) => {
+        const encode = b.encodeText.bind(b);
+        // Encodes every prompt of a call as its first one: batch-mates change what a prompt means.
+        b.encodeText = async (ids, count) => {
+          const T = ids.length / count;
+          const same = new Int32Array(ids.length);
+          for (let n = 0; n < count; n++) same.set(ids.subarray(0, T), n * T);
+          return encode(same, count);
+        };
+      }),
+    ).toContain(textCase);
+  });
+
+  it('a tokenizer that does not say it truncated', async () => {
+    expect(
+      await failures((b) => {
+        const encode = b.tokenizer!.encode.bind(b.tokenizer);
+        b.tokenizer!.encode = (p) => ({ ...encode(p), truncated: false });
+      }),
+    ).toContain(textCase);
+  });
+
+  it('a backend that keeps a released text handle usable', async () => {
+    expect(
+      await failures((b) => {
+        const release = b.release.bind(b);
+        b.release = (x) => {
+          if ((x as { kind?: string }).kind !== 'text') release(x);
+        };
+      }),
+    ).toContain(textCase);
+  });
+});
+
 describe('the conformance suite catches broken backends', () => {
   async function failures(mutate: (b: TestBackend) => void, deviceSampling = false): Promise<string[]> {
     const { cases, cleanup } = backendConformance({

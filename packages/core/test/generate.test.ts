@@ -24,7 +24,7 @@ describe('generate() call counts', () => {
     expect(be.counts).toMatchObject({ forward: N, head: 0, velocity: 0, combine: 0 });
     // Guided: [cond; uncond] doubles the rows, except at step 0 whose weight is 0 under the linear ramp.
     expect(be.counts.forwardRows).toBe(N * 4 - 2);
-    expect(r.calls).toEqual({ forward: N, head: 0, velocity: 0, combine: 0, sample: 0 });
+    expect(r.calls).toEqual({ forward: N, head: 0, velocity: 0, combine: 0, sample: 0, encode: 0 });
     expect(r.trace.every((t) => t.kind === 'full')).toBe(true);
     expect(be.live.size).toBe(0);
   });

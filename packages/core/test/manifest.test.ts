@@ -5,6 +5,7 @@ import { validateManifest, checkShortcutCompatibility } from '../src/manifest/va
 import { verifyBundleFile, toHex } from '../src/manifest/verify-files.js';
 import { testManifest } from '../src/testing/test-backend.js';
 import { isMigmError } from '../src/errors.js';
+import type { ClassCondition } from '../src/manifest/types.js';
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -46,8 +47,8 @@ describe('manifest validation', () => {
     };
     expect(mutate((m) => (m.tokens.grid = [4, 5]))).toContain('tokens.grid');
     expect(mutate((m) => (m.tokens.maskId = 3))).toContain('maskId');
-    expect(mutate((m) => (m.condition.nullClassId = 1))).toContain('nullClassId');
-    expect(mutate((m) => m.condition.classNames.pop())).toContain('classNames');
+    expect(mutate((m) => ((m.condition as ClassCondition).nullClassId = 1))).toContain('nullClassId');
+    expect(mutate((m) => (m.condition as ClassCondition).classNames.pop())).toContain('classNames');
     expect(mutate((m) => (m.sampling.budget = 99))).toContain('budget');
     expect(mutate((m) => delete (m.graphs.base.outputs as Record<string, unknown>)['feature'])).toContain("lacks the 'feature'");
     expect(mutate((m) => (m.graphs.head.outputs['logits']!.shape = ['batch', 16, 9]))).toContain('dimension 2 is 9, expected 8');
@@ -61,11 +62,13 @@ describe('manifest validation', () => {
       return problem(m).message ?? '';
     };
     expect(message((m) => (m.tokens.maskId = m.tokens.codebookSize + 1))).toMatch(/maskId 9 must equal tokens.codebookSize 8/);
-    expect(message((m) => (m.condition.nullClassId = m.condition.numClasses + 5))).toMatch(/nullClassId \d+ must equal condition.numClasses/);
+    expect(message((m) => ((m.condition as ClassCondition).nullClassId = (m.condition as ClassCondition).numClasses + 5))).toMatch(
+      /nullClassId \d+ must equal condition.numClasses/,
+    );
     // Ids that would wrap in Int32 never pass the schema.
     expect(message((m) => (m.tokens.maskId = 2 ** 31))).toContain('/tokens/maskId');
     expect(message((m) => (m.tokens.codebookSize = 2 ** 32))).toContain('/tokens/codebookSize');
-    expect(message((m) => (m.condition.nullClassId = 2 ** 40))).toContain('/condition/nullClassId');
+    expect(message((m) => ((m.condition as ClassCondition).nullClassId = 2 ** 40))).toContain('/condition/nullClassId');
     expect(message((m) => (m.image.range = [1, 1]))).toMatch(/image.range \[1,1\] must be two finite numbers, low < high/);
     expect(message((m) => (m.image.range = [1, 0]))).toContain('image.range');
     // 16 tokens as [2, 8] multiply to the count but do not tile an 8x8 image with 2-pixel patches.

@@ -95,8 +95,9 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
   const keepClass = el.cls.value;
   demo.manifest = manifest;
   demo.selection = selection;
-  el.cls.replaceChildren(...manifest.condition.classNames.map((name, i) => new Option(name, String(i))));
-  if (keepClass && Number(keepClass) < manifest.condition.numClasses) el.cls.value = keepClass;
+  const c = manifest.condition;
+  el.cls.replaceChildren(...(c.type === 'class' ? c.classNames.map((name, i) => new Option(name, String(i))) : []));
+  if (c.type === 'class' && keepClass && Number(keepClass) < c.numClasses) el.cls.value = keepClass;
   const L = manifest.tokens.count;
   el.steps.max = String(L);
   el.budget.max = String(L);

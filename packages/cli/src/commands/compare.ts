@@ -5,7 +5,7 @@ import { checkOutPath, loadBackend } from '../common.js';
 import { UsageError } from '../errors.js';
 import { ACCELERATED_METHODS, predictorOf } from '../methods.js';
 import { encodePng, sideBySide } from '../png.js';
-import { describeRun, generateFlags, gridOf, runOnce, runSpec, samplerBackendOptions, samplerFlag, timingLine } from './generate.js';
+import { conditionOptions, describeRun, generateFlags, gridOf, runOnce, runSpec, samplerBackendOptions, samplerFlag, timingLine } from './generate.js';
 
 /** Same seed and class through vanilla and another method; one PNG with both, and the speed-up. */
 export async function compareCommand(argv: string[]): Promise<void> {
@@ -21,7 +21,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
     // Warm-up of both methods at the real batch shape: onnxruntime's first run per shape pays one-time costs.
     for (const predictor of ['vanilla', predictorOf(spec.method)] as const) {
       await generate(backend, {
-        condition: spec.condition,
+        ...conditionOptions(spec),
         batch: spec.count,
         steps: 2,
         predictor,

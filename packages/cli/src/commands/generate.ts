@@ -49,8 +49,12 @@ export function runSpec(backend: OrtBackend, values: Record<string, string | boo
   let condition: number | null = null;
   let text: RunSpec['text'] = null;
   if (m.condition.type === 'text') {
-    if (values['class'] !== undefined) throw new UsageError(`--class applies to class-conditioned bundles; ${m.name} is conditioned on text: give --prompt "..." instead`);
-    if (prompt === undefined) throw new UsageError(`--prompt "..." is required: ${m.name} is conditioned on text${m.condition.examplePrompts?.length ? ` (e.g. --prompt ${JSON.stringify(m.condition.examplePrompts[0])})` : ''}`);
+    if (values['class'] !== undefined)
+      throw new UsageError(`--class applies to class-conditioned bundles; ${m.name} is conditioned on text: give --prompt "..." instead`);
+    if (prompt === undefined)
+      throw new UsageError(
+        `--prompt "..." is required: ${m.name} is conditioned on text${m.condition.examplePrompts?.length ? ` (e.g. --prompt ${JSON.stringify(m.condition.examplePrompts[0])})` : ''}`,
+      );
     text = { prompt, negativePrompt };
   } else {
     for (const [flag, v] of [

@@ -11,7 +11,17 @@ export async function infoCommand(argv: string[]): Promise<void> {
   console.log(
     `image ${m.image.width}x${m.image.height}x${m.image.channels}; ${m.tokens.count} tokens (${m.tokens.grid.join('x')}), codebook ${m.tokens.codebookSize}, feature width ${m.featureDim}`,
   );
-  console.log(`classes: ${m.condition.classNames.map((n, i) => `${i} ${n}`).join(', ')}`);
+  const c = m.condition;
+  if (c.type === 'class') console.log(`classes: ${c.classNames.map((n, i) => `${i} ${n}`).join(', ')}`);
+  else {
+    const micro = c.microConditioning
+      ? `; micro-conditioning ${c.microConditioning.names.map((n, i) => `${n} ${c.microConditioning!.default[i]}`).join(', ')}`
+      : '';
+    console.log(
+      `prompts: ${c.tokenizer.kind} tokenizer (${c.tokenizer.file}), ${c.maxLength} tokens, negative prompt ${JSON.stringify(c.negativePrompt)}${micro}`,
+    );
+    if (c.examplePrompts?.length) console.log(`example prompts: ${c.examplePrompts.map((p) => JSON.stringify(p)).join(', ')}`);
+  }
   console.log(
     `defaults: N=${s.steps} ${s.schedule}, budget ${s.budget}, guidance ${s.guidance.scale} (${s.guidance.schedule}), inverse temperature ${s.inverseTemperature}, r_temp ${s.randomizeTemperature}${s.skippedRandomizeTemperature !== undefined ? ` (${s.skippedRandomizeTemperature} at skipped steps)` : ''}`,
   );

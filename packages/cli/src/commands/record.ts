@@ -27,13 +27,16 @@ export async function recordCommand(argv: string[]): Promise<void> {
   const backend = await loadBackend(values);
   try {
     const m = backend.manifest;
+    if (m.condition.type !== 'class')
+      throw new UsageError(`migm record cycles through classes; ${m.name} is conditioned on text (record supports class-conditioned bundles)`);
+    const { numClasses } = m.condition;
     const steps = intFlag('steps', values.steps, m.sampling.steps, 1, m.tokens.count)!;
     const fixed = values.class === undefined ? undefined : resolveClass(m, values.class);
     const recorder = new TrajectoryRecorder(backend, await directorySink(values.out));
     const t0 = performance.now();
     for (let done = 0, run = 0; done < count; run++) {
       const n = Math.min(batch, count - done);
-      const condition = Array.from({ length: n }, (_, b) => (fixed !== undefined ? fixed : (done + b) % m.condition.numClasses));
+      const condition = Array.from({ length: n }, (_, b) => (fixed !== undefined ? fixed : (done + b) % numClasses));
       await recorder.record({ condition, steps, seed: seed + run });
       done += n;
       if (process.stderr.isTTY) process.stderr.write(`\rrecorded ${done}/${count} images`);

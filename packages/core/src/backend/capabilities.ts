@@ -6,6 +6,7 @@ const CAPABILITY_METHODS = [
   ['velocity', ['velocity']],
   ['guidedHead', ['guidedHead']],
   ['deviceSampling', ['createLogits', 'sampleStep']],
+  ['text', ['encodeText']],
 ] as const satisfies readonly (readonly [keyof BackendCapabilities, readonly (keyof Backend)[]])[];
 
 /**
@@ -30,6 +31,13 @@ export function checkCapabilities(backend: Backend): BackendCapabilities {
         );
       }
     }
+  }
+  if ((caps.text === true) !== (backend.tokenizer != null)) {
+    throw new MigmError(
+      'INVALID_OPTION',
+      `Backend ${backend.name} ${caps.text === true ? 'claims capabilities.text but has no tokenizer' : 'has a tokenizer but capabilities.text is not true'}; state each capability once.`,
+      { details: { capability: 'text', flag: caps.text === true } },
+    );
   }
   return caps;
 }

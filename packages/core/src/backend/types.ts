@@ -14,12 +14,59 @@ export interface FeatureTerm {
   readonly coef: number;
 }
 
+/**
+ * An opaque handle on encoded prompts (`encodeText`): for aMUSEd the text encoder's outputs (text states and the
+ * pooled embedding) of `count` distinct prompts, kept where the backend keeps them (host or device memory) for
+ * the whole run; for a bundle without a text encoder (Lumina-DiMOO) the prompts' token ids themselves. Only the
+ * backend that made it can read it; the caller frees it with `release`.
+ */
+export interface TextHandle {
+  readonly kind: 'text';
+  /** Prompts encoded. */
+  readonly count: number;
+}
+
+/** The prompt of each row of a forward pass of a text-conditioned bundle. */
+export interface TextRows {
+  /** Encoded prompts, from this backend's `encodeText`. */
+  readonly handle: TextHandle;
+  /** [rows] int32: row r is conditioned on prompt `index[r]` of the handle (guidance rows: the negative prompt's). */
+  readonly index: Int32Array;
+  /**
+   * [rows, M] float32: the micro-conditioning of each row (`condition.microConditioning`; aMUSEd: width, height,
+   * crop x, crop y, aesthetic score). Empty when the bundle has none.
+   */
+  readonly microConds: Float32Array;
+}
+
+/** A prompt as token ids: what a `PromptTokenizer` makes of one string. */
+export interface TokenizedPrompt {
+  /** Exactly `maxLength` ids: start token, the prompt's tokens, end token, padding. */
+  readonly ids: Int32Array;
+  /** Tokens the prompt needed with its start and end tokens, before truncation to `maxLength`. */
+  readonly length: number;
+  /** The prompt was longer than `maxLength` tokens and was cut (its end token kept, as CLIP does). */
+  readonly truncated: boolean;
+}
+
+/**
+ * The tokenizer of a text-conditioned bundle (`condition.tokenizer`), loaded by the backend from the bundle's
+ * sha256-checked tokenizer file. Core takes its output as data, so it needs no tokenizer library itself.
+ */
+export interface PromptTokenizer {
+  /** Ids per prompt after padding / truncation (`condition.maxLength`). */
+  readonly maxLength: number;
+  encode(prompt: string): TokenizedPrompt;
+}
+
 /** Input of a base-model forward pass. */
 export interface ForwardInput {
   /** Token ids [rows, L], int32; masked positions hold the manifest's mask id. */
   readonly tokens: Int32Array;
-  /** Class ids [rows], int32; the null class id for the unconditional branch. */
-  readonly classes: Int32Array;
+  /** Class bundles: class ids [rows], int32; the null class id for the unconditional branch. */
+  readonly classes?: Int32Array;
+  /** Text bundles: the encoded prompt of each row. */
+  readonly text?: TextRows;
   readonly rows: number;
   /**
    * Where the logits [rows, L, K] go: a caller-owned host buffer, or a `DeviceLogits` from
@@ -112,6 +159,11 @@ export interface BackendCapabilities {
    * only where it beats core's host sampler, and offers it as an option elsewhere.
    */
   readonly deviceSampling?: boolean;
+  /**
+   * The bundle is text-conditioned and the backend loaded its tokenizer: `tokenizer` and `encodeText()` are
+   * available, and `forward` takes `input.text` instead of `input.classes`.
+   */
+  readonly text?: boolean;
 }
 
 /**
@@ -156,14 +208,22 @@ export interface Backend {
    * `capabilities.deviceSampling`.
    */
   sampleStep?(logits: DeviceLogits, step: DeviceSampleStep): Promise<void>;
+  /** The bundle's tokenizer (text bundles). Present when `capabilities.text`. */
+  readonly tokenizer?: PromptTokenizer;
+  /**
+   * Encodes `count` prompts given as token ids [count, maxLength] (from `tokenizer`) once, for every forward of a
+   * run: a text encoder's outputs, or the ids themselves for a base model that reads prompt ids. The handle
+   * belongs to the caller until passed to `release`. Present when `capabilities.text`.
+   */
+  encodeText?(ids: Int32Array, count: number): Promise<TextHandle>;
   /** Learned shortcut: the velocity [rows, L, D] for one step. Present when `capabilities.velocity`. */
   velocity?(feature: FeatureTensor, control: VelocityControl): Promise<FeatureTensor>;
   /** Linear combination sum_j coef_j * feature_j (all of the same dims), as a new tensor. */
   combine(terms: readonly FeatureTerm[]): Promise<FeatureTensor>;
   /** Copies a feature into host memory (for recording and tests; not on the hot path). */
   readFeature(feature: FeatureTensor): Promise<Float32Array>;
-  /** Frees a feature tensor or a `DeviceLogits`. */
-  release(feature: FeatureTensor | DeviceLogits): void;
+  /** Frees a feature tensor, a `DeviceLogits` or a `TextHandle`. */
+  release(feature: FeatureTensor | DeviceLogits | TextHandle): void;
   /** Tokens [batch, L] -> images. */
   decode(tokens: Int32Array, batch: number): Promise<ImageBatch>;
   /** Frees every session and buffer. Idempotent. */

@@ -1,5 +1,6 @@
 import { now } from '../clock.js';
-import type { Backend, DeviceLogits, FeatureTensor, VelocityControl } from '../backend/types.js';
+import type { Backend, DeviceLogits, FeatureTensor, ForwardInput, TextHandle, VelocityControl } from '../backend/types.js';
+import type { PromptReport } from './condition.js';
 import { invalidOption, MigmError, throwIfAborted } from '../errors.js';
 import { checkCapabilities } from '../backend/capabilities.js';
 import { FeatureArena } from '../predictors/arena.js';
@@ -19,6 +20,16 @@ export interface CallCounts {
   combine: number;
   /** Device sampling steps (`sampleStep`). */
   sample: number;
+  /** Prompt encodings (`encodeText`): one per text-conditioned run, of every distinct prompt at once. */
+  encode: number;
+}
+
+/** What a text-conditioned run did with its prompts. */
+export interface TextReport {
+  /** The distinct prompts (images' prompts first, then negative prompts), each tokenized and encoded once. */
+  readonly prompts: readonly PromptReport[];
+  /** Some prompt was longer than the bundle's `condition.maxLength` tokens and was truncated. */
+  readonly truncated: boolean;
 }
 
 /** Which sampler ran a generate() call, and why the host one when it was not the device. */
@@ -45,6 +56,8 @@ export interface GenerateResult {
   readonly calls: Readonly<CallCounts>;
   /** Where sampling ran (see the `sampler` option). */
   readonly sampler: SamplerReport;
+  /** Text bundles: the prompts and whether any was truncated; null for class bundles. */
+  readonly text: TextReport | null;
   readonly timings: {
     /** Wall time of the whole run, ms. */
     readonly totalMs: number;
@@ -62,9 +75,15 @@ export interface GenerateResult {
  * predictor for the feature, apply the head, and then guidance, sampling and commit run exactly as in a full
  * step. Memory for logits, tokens and sampling is allocated once per run, never per step.
  *
+ * A class-conditioned bundle takes `condition` (class ids); a text-conditioned one takes `prompt` (and
+ * `negativePrompt`): the prompts are tokenized by the backend's tokenizer and encoded once per run by
+ * `backend.encodeText`, and every forward pass gets each row's prompt from that handle.
+ *
  * @example
  * const result = await generate(backend, { condition: 3, batch: 4, steps: 16, budget: 6, seed: 1 });
  * const images = await backend.decode(result.tokens, result.batch);
+ * // a text bundle (family amused):
+ * const drawn = await generate(textBackend, { prompt: 'a red fox in the snow', seed: 1 });
  */
 export async function generate(backend: Backend, options: GenerateOptions = {}): Promise<GenerateResult> {
   const start = now();
@@ -73,7 +92,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   }
   const manifest = backend.manifest;
   const caps = checkCapabilities(backend);
-  const o = resolveOptions(options, manifest, caps.velocity);
+  const o = resolveOptions(options, manifest, caps.velocity, caps.text === true ? backend.tokenizer : undefined);
   const { signal, onStep, onFeature } = options;
   throwIfAborted(signal);
   const hostReason = hostSamplerReason(o, backend, caps.deviceSampling === true);
@@ -92,9 +111,12 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
 
   const state = new Int32Array(B * L).fill(maskId);
   const rowTokens = new Int32Array(maxRows * L);
-  const rowClasses = new Int32Array(maxRows);
+  // The condition of each row: class ids, or (text bundles) the row's prompt in the encoded handle. Guidance
+  // rows B..2B-1 hold the null class or the negative prompt.
+  const rowClasses = new Int32Array(o.text === null ? maxRows : 0);
   rowClasses.set(o.classes);
-  if (o.guided) rowClasses.fill(manifest.condition.nullClassId, B);
+  if (o.guided && manifest.condition.type === 'class') rowClasses.fill(manifest.condition.nullClassId, B);
+  let textHandle: TextHandle | null = null;
   // Logits live on the device (a handle made below) or in this host buffer; never both.
   const logits = new Float32Array(onDevice ? 0 : maxRows * L * K);
   let deviceLogits: DeviceLogits | null = null;
@@ -129,7 +151,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
     logitsRows = fRows;
   };
 
-  const calls: CallCounts = { forward: 0, head: 0, velocity: 0, combine: 0, sample: 0 };
+  const calls: CallCounts = { forward: 0, head: 0, velocity: 0, combine: 0, sample: 0, encode: 0 };
   const trace: StepTrace[] = [];
   let backendMs = 0;
   let stepBackendMs = 0;
@@ -152,8 +174,8 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
       calls[kind]++;
       stepCalls++;
     }
-    if (signal?.aborted && value !== null && typeof value === 'object' && 'dims' in value) {
-      backend.release(value as FeatureTensor);
+    if (signal?.aborted && value !== null && typeof value === 'object' && ('dims' in value || (value as { kind?: unknown }).kind === 'text')) {
+      backend.release(value as unknown as FeatureTensor | TextHandle);
     }
     throwIfAborted(signal);
     return value;
@@ -172,6 +194,16 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   const fullSteps: number[] = [];
   try {
     if (onDevice) deviceLogits = backend.createLogits!(maxRows);
+    const text = o.text;
+    if (text !== null) {
+      // Every distinct prompt once, for the whole run: the handle stays where the backend keeps it until the end.
+      textHandle = await call('encode', () => backend.encodeText!(text.ids, text.prompts.length));
+    }
+    /** The condition fields of a forward on `rows` rows (B conditional, or 2B with the guidance rows). */
+    const conditionFor = (rows: number): Pick<ForwardInput, 'classes' | 'text'> =>
+      text === null
+        ? { classes: rowClasses.subarray(0, rows) }
+        : { text: { handle: textHandle!, index: text.index.subarray(0, rows), microConds: text.microConds.subarray(0, rows * text.microCount) } };
     for (let i = 0; i < N; i++) {
       throwIfAborted(signal);
       const stepStart = now();
@@ -192,7 +224,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
         runRows = rows;
         rowTokens.set(state);
         if (rows === 2 * B) rowTokens.set(state, B * L);
-        const input = { tokens: rowTokens.subarray(0, rows * L), classes: rowClasses.subarray(0, rows), rows, logits: logitsFor(rows) };
+        const input = { tokens: rowTokens.subarray(0, rows * L), ...conditionFor(rows), rows, logits: logitsFor(rows) };
         stepFeature = arena.hold(await call('forward', () => backend.forward(input)));
         logitsWeight = null;
         logitsRows = rows;
@@ -305,9 +337,10 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
   } finally {
     // Never let cleanup hide the error that ended the run (e.g. a backend disposed mid-run).
     arena.releaseAll();
-    if (deviceLogits !== null) {
+    for (const handle of [deviceLogits, textHandle]) {
+      if (handle === null) continue;
       try {
-        backend.release(deviceLogits);
+        backend.release(handle);
       } catch {
         /* gone with its backend */
       }
@@ -326,6 +359,7 @@ export async function generate(backend: Backend, options: GenerateOptions = {}):
     trace,
     calls,
     sampler: { device: onDevice, reason: hostReason },
+    text: o.text === null ? null : { prompts: o.text.prompts, truncated: o.text.prompts.some((p) => p.truncated) },
     timings: { totalMs, backendMs, coreMs: totalMs - backendMs },
   };
 

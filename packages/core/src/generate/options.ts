@@ -9,6 +9,8 @@ import { isValidSeed } from '../random/prng.js';
 import type { DrawMethod } from '../sampling/step-sampler.js';
 import { resolveSchedule, type Schedule } from '../schedules/resolve.js';
 import type { FeatureEvent, StepEvent } from './events.js';
+import { resolveCondition, tokenizePrompts, type ResolvedText } from './condition.js';
+import type { PromptTokenizer } from '../backend/types.js';
 import { PREDICTOR_REGISTRY, PREDICTORS, predictorDefinition, type LegacyPredictorName, type Predictor } from '../predictors/registry.js';
 
 export { PREDICTORS, type Predictor } from '../predictors/registry.js';
@@ -24,9 +26,22 @@ export type ConfidenceNoise = 'annealed' | 'constant';
 
 /** Options of `generate()`. Every field but the backend is optional; defaults come from the bundle's manifest. */
 export interface GenerateOptions {
-  /** Class id (0..numClasses-1), null for unconditional, or one per image. Default null. */
+  /**
+   * Class bundles (`condition.type` 'class'): class id (0..numClasses-1), null for unconditional, or one per
+   * image. Default null. Refused (`INVALID_OPTION`) for a text bundle.
+   */
   readonly condition?: number | null | readonly (number | null)[];
-  /** Images to generate. Default: the length of `condition` if it is an array, else 1. */
+  /**
+   * Text bundles (`condition.type` 'text'): the prompt, or one per image. Required there, refused for a class
+   * bundle. Tokenized by the backend's tokenizer (prompts over `condition.maxLength` tokens are truncated, and the
+   * result's `text.prompts` says so); each distinct prompt is encoded once per call.
+   */
+  readonly prompt?: string | readonly string[];
+  /** Text bundles: the prompt of the guidance rows, or one per image. Default: the manifest's `condition.negativePrompt`. */
+  readonly negativePrompt?: string | readonly string[];
+  /** Text bundles with micro-conditioning: the values of `condition.microConditioning.names`. Default: its `default`. */
+  readonly microConditioning?: readonly number[];
+  /** Images to generate. Default: the length of `condition` (or `prompt`) if it is an array, else 1. */
   readonly batch?: number;
   /** Total steps N. Default: manifest sampling.steps. */
   readonly steps?: number;
@@ -121,7 +136,10 @@ export interface GenerateOptions {
 /** Options after validation, with defaults applied and schedules and plans resolved. */
 export interface ResolvedOptions {
   readonly batch: number;
+  /** Class bundles: the class of each image (the null class for unconditional ones); empty for text bundles. */
   readonly classes: Int32Array;
+  /** Text bundles: the tokenized prompts; null for class bundles. */
+  readonly text: ResolvedText | null;
   readonly steps: number;
   readonly counts: Int32Array;
   readonly predictor: Predictor;
@@ -163,6 +181,9 @@ export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
 /** Every key `generate()` reads; anything else is refused (a typo such as `budjet` must not be ignored). */
 export const GENERATE_OPTION_KEYS = [
   'condition',
+  'prompt',
+  'negativePrompt',
+  'microConditioning',
   'batch',
   'steps',
   'schedule',
@@ -231,35 +252,17 @@ function checkMemory(manifest: Manifest, batch: number, guided: boolean, limit: 
 }
 
 /** Validates options against a manifest and resolves defaults. Throws `INVALID_OPTION` naming the bad field. */
-export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVelocity: boolean): ResolvedOptions {
+export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVelocity: boolean, tokenizer?: PromptTokenizer): ResolvedOptions {
   if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalidOption('options', given, 'an object is allowed');
   const options = checkOptionKeys(given, GENERATE_OPTION_KEYS, 'generate()', ['condition']);
   const L = manifest.tokens.count;
   const K = manifest.tokens.codebookSize;
   const defaults = manifest.sampling;
-  const { numClasses, nullClassId } = manifest.condition;
-
-  const condition = options.condition ?? null;
-  const conditionList = Array.isArray(condition) ? (condition as readonly (number | null)[]) : null;
-  let batch = options.batch ?? (conditionList ? conditionList.length : 1);
-  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw invalidOption('batch', batch, `an integer from 1 to ${MAX_BATCH} is allowed`);
-  if (conditionList && conditionList.length !== batch) {
-    throw invalidOption('condition', condition, `one class per image is required (batch is ${batch})`);
-  }
-  batch = batch | 0;
-  const classes = new Int32Array(batch);
-  for (let b = 0; b < batch; b++) {
-    const c = conditionList ? conditionList[b] : (condition as number | null);
-    if (c === null || c === undefined) classes[b] = nullClassId;
-    else if (typeof c === 'number' && Number.isInteger(c) && c >= 0 && c < numClasses) classes[b] = c;
-    else {
-      throw invalidOption(
-        conditionList ? `condition[${b}]` : 'condition',
-        c,
-        `a class id from 0 to ${numClasses - 1} (${manifest.condition.classNames.join(', ')}) or null is allowed`,
-      );
-    }
-  }
+  const resolved = resolveCondition(options, manifest, tokenizer);
+  const batch = resolved.batch;
+  const classes = resolved.type === 'class' ? resolved.classes : new Int32Array(0);
+  // Every image of a text run has a prompt (even ""): guidance applies whenever a weight does.
+  const anyConditional = resolved.type === 'text' || resolved.anyConditional;
 
   const steps = options.steps ?? defaults.steps;
   if (!Number.isInteger(steps) || steps < 1 || steps > L) throw invalidOption('steps', steps, `an integer from 1 to ${L} is allowed`);
@@ -314,8 +317,6 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   if (taylorOrder !== 1 && taylorOrder !== 2) throw invalidOption('taylorOrder', taylorOrder, 'allowed: 1, 2');
 
   const weights = guidanceWeights(options.guidance ?? defaults.guidance, steps);
-  let anyConditional = false;
-  for (let b = 0; b < batch; b++) if (classes[b] !== nullClassId) anyConditional = true;
   const cutoffOption = options.guidanceCutoff ?? 0;
   if (cutoffOption !== false && (typeof cutoffOption !== 'number' || !Number.isFinite(cutoffOption) || cutoffOption < 0 || cutoffOption > MAX_SCALE)) {
     throw invalidOption('guidanceCutoff', cutoffOption, `a number from 0 to ${MAX_SCALE}, or false, is allowed`);
@@ -328,6 +329,7 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
     if (weights[i]! > MAX_SCALE) throw invalidOption('guidance', weights[i], `guidance weights from 0 to ${MAX_SCALE} are allowed (step ${i})`);
   }
   const guided = anyConditional && anyWeight;
+  const text = resolved.type === 'text' ? tokenizePrompts(resolved, manifest, guided) : null;
   // An adaptive run's segments are not known in advance: it is taken as one segment (both branches throughout
   // when any step needs them).
   const segments = refresh === 'adaptive' ? planMask(Int32Array.of(0), steps) : fullMask;
@@ -396,6 +398,7 @@ export function resolveOptions(given: GenerateOptions, manifest: Manifest, hasVe
   return {
     batch,
     classes,
+    text,
     steps,
     counts,
     predictor: definition.name as Predictor,

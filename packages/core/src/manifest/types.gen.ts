@@ -1,6 +1,14 @@
 // Generated from schema/manifest.schema.json by scripts/gen-manifest-types.mjs. Do not edit.
 
 /**
+ * Precision of a graph file's weights and arithmetic (a graph's precision: its file's; default fp32). fp32; fp16 (weights and arithmetic in float16, float32 inputs and outputs); int8 (int8 weights, activations quantized at run time: MatMulInteger); int4 (weight-only int4 blocks: MatMulNBits).
+ *
+ * This interface was referenced by `MigmManifest`'s JSON-Schema
+ * via the `definition` "precision".
+ */
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4';
+
+/**
  * manifest.json of a migm model bundle (schema version 1). The single source of truth for the TypeScript types and validator in @migm/core and for the Python bundle writer.
  */
 export interface MigmManifest {
@@ -19,9 +27,9 @@ export interface MigmManifest {
   description?: string;
   license?: string;
   /**
-   * Model family; decides the sampler defaults and graph contracts.
+   * Model family; decides the sampler defaults and graph contracts. maskgit: class-conditioned (the default bundle, MaskGIT-512). amused: text-conditioned (aMUSEd: a CLIP text encoder graph, prompts tokenized by the bundle's tokenizer).
    */
-  family: 'maskgit';
+  family: 'maskgit' | 'amused';
   image: {
     width: number;
     height: number;
@@ -59,18 +67,10 @@ export interface MigmManifest {
      */
     patchSize?: number;
   };
-  condition: {
-    type: 'class';
-    numClasses: number;
-    /**
-     * Class id of the unconditional (guidance) branch: equal to numClasses.
-     */
-    nullClassId: number;
-    /**
-     * @minItems 1
-     */
-    classNames: [string, ...string[]];
-  };
+  /**
+   * What the images are conditioned on: a class id (type class) or a prompt (type text).
+   */
+  condition: ClassCondition | TextCondition;
   /**
    * D: width of the last hidden feature (input of the head).
    */
@@ -80,7 +80,10 @@ export interface MigmManifest {
      * Default N.
      */
     steps: number;
-    schedule: 'arccos' | 'cosine' | 'linear' | 'square' | 'root';
+    /**
+     * Token-count schedule. cosine-floor is AmusedScheduler's rule: after step i, floor(L cos(pi/2 (i+1)/N)) positions stay masked, clamped to [1, masked - 1] (the last step reveals all).
+     */
+    schedule: 'arccos' | 'cosine' | 'linear' | 'square' | 'root' | 'cosine-floor';
     guidance: {
       scale: number;
       schedule: 'constant' | 'linear';
@@ -103,7 +106,7 @@ export interface MigmManifest {
     budget: number;
   };
   /**
-   * Graph roles. base: tokens [batch, L] + classes [batch] -> logits [batch, L, K] + feature [batch, L, D]. head: feature -> logits. decoder: tokens [batch, L] -> pixels [batch, channels, height, width]. shortcut: feature + newTokens [batch, n] + newPositions [batch, n] + ratio [batch] -> velocity [batch, L, D]. classifier: pixels -> logits [batch, numClasses] + features [batch, F].
+   * Graph roles. base: tokens [batch, L] + classes [batch] -> logits [batch, L, K] + feature [batch, L, D]. head: feature -> logits. decoder: tokens [batch, L] -> pixels [batch, channels, height, width]. shortcut: feature + newTokens [batch, n] + newPositions [batch, n] + ratio [batch] -> velocity [batch, L, D]. classifier: pixels -> logits [batch, numClasses] + features [batch, F]. textEncoder (text bundles): inputIds [batch, maxLength] int32 -> textStates [batch, maxLength, E] float32 + pooled [batch, P] float32; the base graph of a text bundle then takes tokens + textStates + pooled (+ microConds [batch, M] float32 when condition.microConditioning is set) instead of classes.
    */
   graphs: {
     base: GraphSpec;
@@ -111,6 +114,7 @@ export interface MigmManifest {
     decoder: GraphSpec;
     shortcut?: ShortcutGraphSpec;
     classifier?: GraphSpec;
+    textEncoder?: GraphSpec;
   };
   /**
    * @minItems 1
@@ -122,6 +126,66 @@ export interface MigmManifest {
   training?: {
     [k: string]: unknown;
   };
+}
+export interface ClassCondition {
+  type: 'class';
+  numClasses: number;
+  /**
+   * Class id of the unconditional (guidance) branch: equal to numClasses.
+   */
+  nullClassId: number;
+  /**
+   * @minItems 1
+   */
+  classNames: [string, ...string[]];
+}
+/**
+ * A text-conditioned bundle: prompts are tokenized in the runtime with the bundle's tokenizer (a Hugging Face tokenizer.json listed in files), padded or truncated to maxLength ids, encoded once per distinct prompt by the textEncoder graph (when the bundle has one), and passed to the base graph. Guidance rows use negativePrompt unless the caller gives another.
+ */
+export interface TextCondition {
+  type: 'text';
+  /**
+   * Token ids per prompt after padding / truncation, start and end tokens included (77 for CLIP).
+   */
+  maxLength: number;
+  tokenizer: {
+    /**
+     * The tokenizer's Hugging Face tokenizer.json, relative to the manifest; listed in files.
+     */
+    file: string;
+    /**
+     * clip-bpe: CLIP's byte-level BPE (lower-cased, whitespace collapsed, </w> end-of-word), <|startoftext|> first, <|endoftext|> last and as padding.
+     */
+    kind: 'clip-bpe';
+    bosId?: number;
+    eosId?: number;
+    padId?: number;
+  };
+  /**
+   * The prompt of the guidance (unconditional) rows when the caller gives none ("" for aMUSEd).
+   */
+  negativePrompt: string;
+  /**
+   * Extra per-image numbers the base graph takes as its microConds input (aMUSEd: width, height, crop x, crop y, aesthetic score).
+   */
+  microConditioning?: {
+    /**
+     * @minItems 1
+     * @maxItems 64
+     */
+    names: [string, ...string[]];
+    /**
+     * @minItems 1
+     * @maxItems 64
+     */
+    default: [number, ...number[]];
+  };
+  /**
+   * Prompts a user interface may offer.
+   *
+   * @maxItems 64
+   */
+  examplePrompts?: string[];
 }
 /**
  * This interface was referenced by `MigmManifest`'s JSON-Schema
@@ -141,6 +205,8 @@ export interface GraphSpec {
    * @maxItems 64
    */
   externalData?: [string, ...string[]];
+  precision?: Precision;
+  variants?: GraphVariants;
   /**
    * Role -> tensor.
    */
@@ -153,6 +219,31 @@ export interface GraphSpec {
   outputs: {
     [k: string]: TensorSpec;
   };
+}
+/**
+ * Other precisions of this graph, made from its file (python -m migm_train quantize), with the same inputs and outputs. Backends pick one with their dtype option and load file otherwise; file stays the graph's identity (a shortcut's compatibility.baseSha256 names the base's file). See docs/bundle-format.md, Precision variants.
+ *
+ * This interface was referenced by `MigmManifest`'s JSON-Schema
+ * via the `definition` "graphVariants".
+ */
+export interface GraphVariants {
+  fp16?: GraphVariant;
+  int8?: GraphVariant;
+  int4?: GraphVariant;
+}
+/**
+ * This interface was referenced by `MigmManifest`'s JSON-Schema
+ * via the `definition` "graphVariant".
+ */
+export interface GraphVariant {
+  /**
+   * Path of the ONNX file, relative to the manifest; listed in files.
+   */
+  file: string;
+  /**
+   * How it was made (tool and settings), for people.
+   */
+  method?: string;
 }
 /**
  * This interface was referenced by `MigmManifest`'s JSON-Schema
@@ -189,6 +280,8 @@ export interface HeadGraphSpec {
    * @maxItems 64
    */
   externalData?: [string, ...string[]];
+  precision?: Precision;
+  variants?: GraphVariants;
   /**
    * Role -> tensor.
    */
@@ -223,6 +316,8 @@ export interface ShortcutGraphSpec {
    * @maxItems 64
    */
   externalData?: [string, ...string[]];
+  precision?: Precision;
+  variants?: GraphVariants;
   inputs: {
     [k: string]: TensorSpec;
   };

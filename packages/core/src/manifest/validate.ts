@@ -1,7 +1,7 @@
 import { Validator } from '@cfworker/json-schema';
 import schema from '../../schema/manifest.schema.json' with { type: 'json' };
 import { MigmError } from '../errors.js';
-import { GRAPH_CONTRACT, type AnyGraphSpec, type GraphRole, type Manifest, type ShortcutGraphSpec, type TensorSpec } from './types.js';
+import { baseInputRoles, GRAPH_CONTRACT, type AnyGraphSpec, type GraphRole, type Manifest, type ShortcutGraphSpec, type TensorSpec } from './types.js';
 
 /** The manifest schema versions this build of migm reads. */
 export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [1];
@@ -79,10 +79,7 @@ function crossFieldProblems(m: Manifest): string[] {
   if (m.tokens.grid[0] * m.tokens.grid[1] !== L) out.push(`tokens.grid ${JSON.stringify(m.tokens.grid)} does not multiply to tokens.count ${L}`);
   // The runtime sizes its embeddings and checks token ids by these equalities (docs/bundle-format.md).
   if (m.tokens.maskId !== K) out.push(`tokens.maskId ${m.tokens.maskId} must equal tokens.codebookSize ${K} (the first id after the codebook)`);
-  const c = m.condition;
-  if (c.classNames.length !== c.numClasses) out.push(`condition.classNames has ${c.classNames.length} names for ${c.numClasses} classes`);
-  if (c.nullClassId !== c.numClasses)
-    out.push(`condition.nullClassId ${c.nullClassId} must equal condition.numClasses ${c.numClasses} (the first id after the classes)`);
+  out.push(...conditionProblems(m));
   const [rows, cols] = m.tokens.grid;
   const { width: W, height: H } = m.image;
   const patch = m.tokens.patchSize;
@@ -105,20 +102,40 @@ function crossFieldProblems(m: Manifest): string[] {
     paths.add(f.path);
   }
   const { channels, height, width } = m.image;
+  const c = m.condition;
+  const text = c.type === 'text' ? c : null;
+  const T = text?.maxLength ?? null;
+  // Widths of the text encoder's outputs, when it declares them: the base graph's text inputs must match.
+  const encoderOut = m.graphs.textEncoder?.outputs;
+  const E = numeric(encoderOut?.['textStates']?.shape[2]);
+  const P = numeric(encoderOut?.['pooled']?.shape[1]);
+  const M = text?.microConditioning?.names.length ?? null;
   const expected: Record<GraphRole, Record<string, readonly (number | null)[]>> = {
-    base: { tokens: [null, L], classes: [null], logits: [null, L, K], feature: [null, L, D] },
+    base: {
+      tokens: [null, L],
+      classes: [null],
+      textStates: [null, T, E],
+      pooled: [null, P],
+      microConds: [null, M],
+      promptIds: [null, T],
+      logits: [null, L, K],
+      feature: [null, L, D],
+    },
     head: { feature: [null, L, D], logits: [null, L, K] },
     decoder: { tokens: [null, L], pixels: [null, channels, height, width] },
     shortcut: { feature: [null, L, D], newTokens: [null, null], newPositions: [null, null], ratio: [null], velocity: [null, L, D] },
-    classifier: { pixels: [null, channels, height, width], logits: [null, c.numClasses], features: [null, null] },
+    classifier: { pixels: [null, channels, height, width], logits: [null, c.type === 'class' ? c.numClasses : null], features: [null, null] },
+    textEncoder: { inputIds: [null, T], textStates: [null, T, null], pooled: [null, null] },
   };
+  const intRoles = new Set(['tokens', 'classes', 'newTokens', 'newPositions', 'inputIds', 'promptIds']);
   for (const role of Object.keys(GRAPH_CONTRACT) as GraphRole[]) {
     const graph = m.graphs[role] as AnyGraphSpec | undefined;
     if (graph === undefined) continue;
     if (!paths.has(graph.file)) out.push(`graphs.${role}.file ${graph.file} is not listed in files`);
     const contract = GRAPH_CONTRACT[role];
     for (const side of ['inputs', 'outputs'] as const) {
-      for (const tensorRole of contract[side]) {
+      const roles = role === 'base' && side === 'inputs' ? baseInputRoles(m) : contract[side];
+      for (const tensorRole of roles) {
         const t = graph[side][tensorRole];
         if (t === undefined) {
           out.push(`graphs.${role}.${side} lacks the '${tensorRole}' tensor`);
@@ -126,12 +143,48 @@ function crossFieldProblems(m: Manifest): string[] {
         }
         const shapeProblem = checkShape(t, expected[role][tensorRole]!);
         if (shapeProblem) out.push(`graphs.${role}.${side}.${tensorRole}: ${shapeProblem}`);
-        const wantFloat = tensorRole !== 'tokens' && tensorRole !== 'classes' && tensorRole !== 'newTokens' && tensorRole !== 'newPositions';
+        const wantFloat = !intRoles.has(tensorRole);
         if (wantFloat !== (t.dtype === 'float32')) out.push(`graphs.${role}.${side}.${tensorRole}: dtype ${t.dtype} is not allowed here`);
       }
     }
   }
+  if (text !== null) {
+    if (!paths.has(text.tokenizer.file)) out.push(`condition.tokenizer.file ${text.tokenizer.file} is not listed in files`);
+    // A class input on a text bundle's base (or the other way round) would be fed nothing: refuse it at load.
+    if (m.graphs.base.inputs['classes'] !== undefined) out.push(`graphs.base.inputs has 'classes', but the bundle is conditioned on text`);
+    if (m.graphs.classifier !== undefined) out.push('graphs.classifier scores class ids; a text-conditioned bundle cannot have one');
+  } else if (m.graphs.textEncoder !== undefined) {
+    out.push('graphs.textEncoder is set, but the bundle is conditioned on a class id (condition.type "class")');
+  }
   return out;
+}
+
+/** Cross-field rules of the condition: class ids and names, or a text bundle's tokenizer and micro-conditioning. */
+function conditionProblems(m: Manifest): string[] {
+  const out: string[] = [];
+  const c = m.condition;
+  if (c.type === 'class') {
+    if (c.classNames.length !== c.numClasses) out.push(`condition.classNames has ${c.classNames.length} names for ${c.numClasses} classes`);
+    if (c.nullClassId !== c.numClasses)
+      out.push(`condition.nullClassId ${c.nullClassId} must equal condition.numClasses ${c.numClasses} (the first id after the classes)`);
+    if (m.family === 'amused') out.push('family amused is text-conditioned: condition.type must be "text"');
+    return out;
+  }
+  if (m.family === 'maskgit') out.push('family maskgit is class-conditioned: condition.type must be "class"');
+  if (m.family === 'amused' && m.graphs.textEncoder === undefined) out.push('family amused needs graphs.textEncoder (the CLIP text encoder)');
+  const micro = c.microConditioning;
+  if (micro !== undefined) {
+    if (micro.names.length !== micro.default.length)
+      out.push(`condition.microConditioning has ${micro.names.length} names and ${micro.default.length} default values`);
+    if (new Set(micro.names).size !== micro.names.length) out.push('condition.microConditioning.names repeats a name');
+    if (m.graphs.textEncoder === undefined) out.push('condition.microConditioning needs graphs.textEncoder (microConds go with the encoded prompt)');
+  }
+  return out;
+}
+
+/** A declared dimension as a number, or null when it is symbolic or absent. */
+function numeric(d: number | string | undefined): number | null {
+  return typeof d === 'number' ? d : null;
 }
 
 /** Compares a declared shape with the expected one (null = any, e.g. a symbolic batch dimension). */

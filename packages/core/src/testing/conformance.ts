@@ -1,4 +1,4 @@
-import type { Backend, DeviceSampleStep, FeatureTensor } from '../backend/types.js';
+import type { Backend, DeviceSampleStep, FeatureTensor, ForwardInput, TextHandle, TextRows } from '../backend/types.js';
 import { createSamplerScratch } from '../sampling/step-sampler.js';
 import { drawStepUniforms, sampleStepHost } from '../sampling/step-uniforms.js';
 import { expInPlace, guideRow } from '../sampling/row.js';
@@ -53,9 +53,9 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       name: 'forward returns finite logits and a feature of the right dims, deterministically',
       run: async () => {
         const b = await get();
-        const { tokens, classes } = randomInput(b, 2, 7);
-        const a = await forward(b, tokens, classes, 2);
-        const again = await forward(b, tokens, classes, 2);
+        const { tokens, cond } = await randomInput(b, 2, 7);
+        const a = await forward(b, tokens, cond, 2);
+        const again = await forward(b, tokens, cond, 2);
         try {
           const { count: L } = b.manifest.tokens;
           assertDims(a.feature.dims, [2, L, b.manifest.featureDim], 'forward feature');
@@ -75,8 +75,8 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       name: 'head(forward feature) reproduces forward logits',
       run: async () => {
         const b = await get();
-        const { tokens, classes } = randomInput(b, 3, 11);
-        const a = await forward(b, tokens, classes, 3);
+        const { tokens, cond } = await randomInput(b, 3, 11);
+        const a = await forward(b, tokens, cond, 3);
         try {
           const logits = new Float32Array(a.logits.length);
           await b.head(a.feature, logits);
@@ -90,10 +90,10 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       name: 'rows of a batch do not influence each other',
       run: async () => {
         const b = await get();
-        const { tokens, classes } = randomInput(b, 2, 13);
+        const { tokens, cond } = await randomInput(b, 2, 13);
         const L = b.manifest.tokens.count;
-        const both = await forward(b, tokens, classes, 2);
-        const second = await forward(b, tokens.slice(L), classes.slice(1), 1);
+        const both = await forward(b, tokens, cond, 2);
+        const second = await forward(b, tokens.slice(L), sliceCond(cond, 1, 2), 1);
         try {
           const rowSize = L * b.manifest.tokens.codebookSize;
           assertClose(both.logits.subarray(rowSize), second.logits, tol, 'row 1 of a batch vs the same row alone');
@@ -107,10 +107,10 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       name: 'combine matches the host reference (f + dt * v and Taylor weights)',
       run: async () => {
         const b = await get();
-        const x = randomInput(b, 2, 17);
-        const y = randomInput(b, 2, 19);
-        const fx = await forward(b, x.tokens, x.classes, 2);
-        const fy = await forward(b, y.tokens, y.classes, 2);
+        const x = await randomInput(b, 2, 17);
+        const y = await randomInput(b, 2, 19);
+        const fx = await forward(b, x.tokens, x.cond, 2);
+        const fy = await forward(b, y.tokens, y.cond, 2);
         const made: FeatureTensor[] = [fx.feature, fy.feature];
         try {
           const hx = await b.readFeature(fx.feature);
@@ -148,8 +148,8 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         if (b.capabilities.guidedHead !== true || !b.guidedHead) return;
         const { count: L, codebookSize: K } = b.manifest.tokens;
         const rows = 4;
-        const { tokens, classes } = randomInput(b, rows, 41);
-        const a = await forward(b, tokens, classes, rows);
+        const { tokens, cond } = await randomInput(b, rows, 41);
+        const a = await forward(b, tokens, cond, rows);
         try {
           const half = (rows / 2) * L * K;
           for (const w of [0, 0.5, 4]) {
@@ -166,7 +166,7 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         } finally {
           b.release(a.feature);
         }
-        const odd = await forward(b, tokens.subarray(0, 3 * L), classes.subarray(0, 3), 3);
+        const odd = await forward(b, tokens.subarray(0, 3 * L), sliceCond(cond, 0, 3), 3);
         try {
           await expectCode(() => b.guidedHead!(odd.feature, 1, new Float32Array(L * K)), 'INVALID_OPTION', 'guidedHead on an odd number of rows');
         } finally {
@@ -179,8 +179,8 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       run: async () => {
         const b = await get();
         if (!b.capabilities.velocity || !b.velocity) return;
-        const { tokens, classes } = randomInput(b, 2, 23);
-        const a = await forward(b, tokens, classes, 2);
+        const { tokens, cond } = await randomInput(b, 2, 23);
+        const a = await forward(b, tokens, cond, 2);
         try {
           const L = b.manifest.tokens.count;
           for (const n of [1, Math.min(5, L)]) {
@@ -204,7 +204,7 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       name: 'decode gives images of the manifest size within its range',
       run: async () => {
         const b = await get();
-        const { tokens } = randomInput(b, 2, 31, false);
+        const { tokens } = await randomInput(b, 2, 31, false);
         const img = await b.decode(tokens, 2);
         const { width, height, channels, range } = b.manifest.image;
         assert(
@@ -224,13 +224,14 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       run: async () => {
         const b = await get();
         const { count: L, codebookSize: K } = b.manifest.tokens;
+        const one = await condRows(b, 1);
         await expectCode(
-          () => b.forward({ tokens: new Int32Array(L + 1), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K) }),
+          () => b.forward({ tokens: new Int32Array(L + 1), ...one, rows: 1, logits: new Float32Array(L * K) }),
           'INVALID_OPTION',
           'forward with a wrong token count',
         );
         await expectCode(
-          () => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K - 1) }),
+          () => b.forward({ tokens: new Int32Array(L), ...one, rows: 1, logits: new Float32Array(L * K - 1) }),
           'INVALID_OPTION',
           'forward with a short logits buffer',
         );
@@ -249,30 +250,50 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       run: async () => {
         const b = await get();
         const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
-        const { nullClassId } = b.manifest.condition;
+        const one = await condRows(b, 1);
         const logits = new Float32Array(L * K);
         await expectCode(() => b.decode(new Int32Array(L).fill(K), 1), 'INVALID_OPTION', 'decode with a token id = K (the mask id)');
         await expectCode(() => b.decode(new Int32Array(L).fill(-1), 1), 'INVALID_OPTION', 'decode with a negative token id');
         await expectCode(() => b.decode(null as unknown as Int32Array, 1), 'INVALID_OPTION', 'decode(null)');
         await expectCode(() => b.decode(Array.from({ length: L }, () => 0) as unknown as Int32Array, 1), 'INVALID_OPTION', 'decode with a plain array');
         await expectCode(
-          () => b.forward({ tokens: new Int32Array(L).fill(maskId + 1), classes: new Int32Array(1), rows: 1, logits }),
+          () => b.forward({ tokens: new Int32Array(L).fill(maskId + 1), ...one, rows: 1, logits }),
           'INVALID_OPTION',
           'forward with a token id above the mask id',
         );
+        const c = b.manifest.condition;
+        if (c.type === 'class') {
+          await expectCode(
+            () => b.forward({ tokens: new Int32Array(L), classes: new Int32Array([c.nullClassId + 1]), rows: 1, logits }),
+            'INVALID_OPTION',
+            'forward with a class id above the null class',
+          );
+        } else {
+          const text = (one as { text: TextRows }).text;
+          await expectCode(
+            () => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits }),
+            'INVALID_OPTION',
+            'forward with class ids on a text-conditioned bundle',
+          );
+          await expectCode(
+            () => b.forward({ tokens: new Int32Array(L), text: { ...text, index: new Int32Array([text.handle.count]) }, rows: 1, logits }),
+            'INVALID_OPTION',
+            'forward with a prompt index outside the text handle',
+          );
+          await expectCode(
+            () => b.forward({ tokens: new Int32Array(L), rows: 1, logits }),
+            'INVALID_OPTION',
+            'forward without input.text on a text-conditioned bundle',
+          );
+        }
         await expectCode(
-          () => b.forward({ tokens: new Int32Array(L), classes: new Int32Array([nullClassId + 1]), rows: 1, logits }),
-          'INVALID_OPTION',
-          'forward with a class id above the null class',
-        );
-        await expectCode(
-          () => b.forward({ tokens: new Int32Array(L).fill(2 ** 31 - 1), classes: new Int32Array(1), rows: 1, logits }),
+          () => b.forward({ tokens: new Int32Array(L).fill(2 ** 31 - 1), ...one, rows: 1, logits }),
           'INVALID_OPTION',
           'forward with a huge token id',
         );
         if (b.velocity) {
-          const { tokens, classes } = randomInput(b, 1, 41);
-          const a = await forward(b, tokens, classes, 1);
+          const { tokens, cond } = await randomInput(b, 1, 41);
+          const a = await forward(b, tokens, cond, 1);
           const control = (tok: number, pos: number) => ({
             tokens: new Int32Array([tok]),
             positions: new Int32Array([pos]),
@@ -289,7 +310,7 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       name: 'dispose() while calls are in flight rejects them with DISPOSED',
       run: async () => {
         const b = await options.create();
-        const { tokens, classes } = randomInput(b, 2, 43);
+        const { tokens, cond } = await randomInput(b, 2, 43);
         const { count: L, codebookSize: K } = b.manifest.tokens;
         // Handlers are attached at once: the calls may reject while dispose() waits for them to finish.
         const outcome = (p: Promise<unknown>) =>
@@ -297,8 +318,8 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
             () => undefined,
             (err: unknown) => err,
           );
-        const pending = outcome(b.forward({ tokens, classes, rows: 2, logits: new Float32Array(2 * L * K) }));
-        const run = outcome(generate(b, { condition: 0, steps: Math.min(4, L), seed: 3 }));
+        const pending = outcome(b.forward({ tokens, ...cond, rows: 2, logits: new Float32Array(2 * L * K) }));
+        const run = outcome(generate(b, { ...generateCondition(b, 1), steps: Math.min(4, L), seed: 3 }));
         await b.dispose();
         const rethrow = async (p: Promise<unknown>) => {
           const err = await p;
@@ -312,8 +333,8 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       name: 'released features cannot be used or released again',
       run: async () => {
         const b = await get();
-        const { tokens, classes } = randomInput(b, 1, 37);
-        const a = await forward(b, tokens, classes, 1);
+        const { tokens, cond } = await randomInput(b, 1, 37);
+        const a = await forward(b, tokens, cond, 1);
         b.release(a.feature);
         await expectCode(async () => b.release(a.feature), 'DISPOSED', 'a second release');
         await expectCode(() => b.readFeature(a.feature), 'DISPOSED', 'readFeature after release');
@@ -329,7 +350,7 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         // Every registered method, so a new one is conformance-tested on every backend without a list to update.
         const definitions = PREDICTOR_REGISTRY.filter((p) => b.capabilities.velocity || !p.needsVelocity);
         for (const { name: predictor, accelerated } of definitions) {
-          const opts = { condition: [0, null] as (number | null)[], steps, seed: 5, predictor, ...(accelerated ? { budget: 3 } : {}) };
+          const opts = { ...generateCondition(b, 2), steps, seed: 5, predictor, ...(accelerated ? { budget: 3 } : {}) };
           const r1 = await generate(b, opts);
           const r2 = await generate(b, opts);
           assert(
@@ -368,12 +389,12 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
             const tokens = new Int32Array(rows * L);
             tokens.set(state);
             if (rows === 2 * B) tokens.set(state, B * L);
-            const classes = Int32Array.from({ length: rows }, (_, r) => (r < B ? r % b.manifest.condition.numClasses : b.manifest.condition.nullClassId));
+            const cond = await condRows(b, rows, rows === 2 * B ? B : rows);
             const host = new Float32Array(rows * L * K);
             const handle = b.createLogits!(rows);
             try {
-              const f = await b.forward({ tokens, classes, rows, logits: host });
-              const f2 = await b.forward({ tokens, classes, rows, logits: handle });
+              const f = await b.forward({ tokens, ...cond, rows, logits: host });
+              const f2 = await b.forward({ tokens, ...cond, rows, logits: handle });
               b.release(f2);
               if (viaHead) {
                 await b.guidedHead!(f, 2, host.subarray(0, B * L * K));
@@ -418,11 +439,11 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
         const state = new Int32Array(L).fill(maskId);
         const tokens = new Int32Array(2 * L).fill(maskId);
-        const classes = Int32Array.from([0, b.manifest.condition.nullClassId]);
+        const cond = await condRows(b, 2, 1);
         const host = new Float32Array(2 * L * K);
         const handle = b.createLogits!(2);
-        const f = await b.forward({ tokens, classes, rows: 2, logits: host });
-        await b.forward({ tokens, classes, rows: 2, logits: handle }).then((g) => b.release(g));
+        const f = await b.forward({ tokens, ...cond, rows: 2, logits: host });
+        await b.forward({ tokens, ...cond, rows: 2, logits: handle }).then((g) => b.release(g));
         b.release(f);
         // The most uncertain position gives the most informative histogram.
         const probs = new Float64Array(K);
@@ -484,6 +505,75 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
       },
     },
     {
+      name: 'text bundles: the tokenizer pads, truncates and reports; a prompt encodes the same whatever its batch-mates; text handles are checked',
+      run: async () => {
+        const b = await get();
+        const c = b.manifest.condition;
+        if (c.type !== 'text') {
+          assert(b.capabilities.text !== true && b.encodeText === undefined, 'a class-conditioned bundle offers no encodeText');
+          return;
+        }
+        assert(b.capabilities.text === true && b.tokenizer !== undefined, 'a text-conditioned bundle needs capabilities.text and a tokenizer');
+        const tokenizer = b.tokenizer!;
+        const T = c.maxLength;
+        assert(tokenizer.maxLength === T, `tokenizer.maxLength ${tokenizer.maxLength} must equal condition.maxLength ${T}`);
+        for (const p of CONFORMANCE_PROMPTS) {
+          const t = tokenizer.encode(p);
+          assert(t.ids instanceof Int32Array && t.ids.length === T, `tokenizer: ${JSON.stringify(p)} must give ${T} ids`);
+          assert(!t.truncated && t.length <= T && t.length >= 1, `tokenizer: ${JSON.stringify(p)} is short and not truncated`);
+        }
+        const long = tokenizer.encode('the quick brown fox '.repeat(T));
+        assert(long.truncated && long.length > T && long.ids.length === T, 'tokenizer: a prompt over maxLength tokens is truncated to maxLength and says so');
+        const all = await encodePrompts(b);
+        const alone = await b.encodeText!(tokenizer.encode(CONFORMANCE_PROMPTS[2]!).ids, 1);
+        try {
+          const { count: L, codebookSize: K } = b.manifest.tokens;
+          const { tokens } = await randomInput(b, 1, 53);
+          const micro = c.microConditioning?.default ?? [];
+          const logitsOf = async (handle: TextHandle, at: number) => {
+            const logits = new Float32Array(L * K);
+            const f = await b.forward({ tokens, text: { handle, index: new Int32Array([at]), microConds: Float32Array.from(micro) }, rows: 1, logits });
+            b.release(f);
+            return logits;
+          };
+          assertClose(await logitsOf(alone, 0), await logitsOf(all, 2), tol, 'a prompt encoded alone vs with other prompts');
+          const other = await logitsOf(all, 0);
+          let differs = false;
+          const same = await logitsOf(all, 2);
+          for (let i = 0; i < other.length; i++) if (Math.abs(other[i]! - same[i]!) > tol) differs = true;
+          assert(differs, 'two different prompts must give different logits');
+          await expectCode(() => b.encodeText!(new Int32Array(T + 1), 1), 'INVALID_OPTION', 'encodeText with a wrong ids length');
+          await expectCode(() => b.encodeText!(new Int32Array(T).fill(-1), 1), 'INVALID_OPTION', 'encodeText with a negative id');
+        } finally {
+          b.release(alone);
+        }
+        await expectCode(async () => b.release(alone), 'DISPOSED', 'a second release of a text handle');
+        const { tokens } = await randomInput(b, 1, 59);
+        await expectCode(
+          () =>
+            b.forward({
+              tokens,
+              text: { handle: alone, index: new Int32Array(1), microConds: new Float32Array(c.microConditioning?.names.length ?? 0) },
+              rows: 1,
+              logits: new Float32Array(b.manifest.tokens.count * b.manifest.tokens.codebookSize),
+            }),
+          'DISPOSED',
+          'forward with a released text handle',
+        );
+        const before = options.liveFeatures?.(b);
+        const r = await generate(b, {
+          prompt: [CONFORMANCE_PROMPTS[0]!, CONFORMANCE_PROMPTS[0]!, CONFORMANCE_PROMPTS[3]!],
+          steps: Math.min(4, b.manifest.tokens.count),
+          seed: 9,
+        });
+        assert(
+          r.calls.encode === 1 && r.text !== null && r.text.prompts.length === 3,
+          'generate() encodes the distinct prompts (two and the negative) in one call',
+        );
+        if (before !== undefined) assert(options.liveFeatures!(b) === before, 'generate() with prompts leaked features');
+      },
+    },
+    {
       name: 'dispose() frees the backend; later calls throw DISPOSED; dispose is idempotent',
       run: async () => {
         const b = await options.create();
@@ -491,7 +581,7 @@ export function backendConformance(options: ConformanceOptions): { cases: Confor
         await b.dispose();
         const { count: L, codebookSize: K } = b.manifest.tokens;
         await expectCode(
-          () => b.forward({ tokens: new Int32Array(L), classes: new Int32Array(1), rows: 1, logits: new Float32Array(L * K) }),
+          () => b.forward({ tokens: new Int32Array(L), ...conditionAfterDispose(b), rows: 1, logits: new Float32Array(L * K) }),
           'DISPOSED',
           'forward after dispose',
         );
@@ -538,17 +628,74 @@ function stepOf(batch: number, guided: boolean, state: Int32Array, uniforms: Flo
   };
 }
 
-function randomInput(b: Backend, rows: number, seed: number, withMask = true): { tokens: Int32Array; classes: Int32Array } {
+/** The condition fields of a forward input: class ids, or the rows' prompts in a text handle. */
+type Cond = Pick<ForwardInput, 'classes' | 'text'>;
+
+/** Prompts the text-conditioned cases encode: varied lengths, case and punctuation, and the empty negative prompt. */
+export const CONFORMANCE_PROMPTS: readonly string[] = ['a red circle on a white plate', '', 'Two BLUE squares, side by side!', 'a tree'];
+
+/** One encoding of the conformance prompts per backend, kept for the backend's life (released with it). */
+const encoded = new WeakMap<Backend, Promise<TextHandle>>();
+
+function encodePrompts(b: Backend): Promise<TextHandle> {
+  let h = encoded.get(b);
+  if (h === undefined) {
+    const T = (b.manifest.condition as { maxLength: number }).maxLength;
+    const ids = new Int32Array(CONFORMANCE_PROMPTS.length * T);
+    CONFORMANCE_PROMPTS.forEach((p, i) => ids.set(b.tokenizer!.encode(p).ids, i * T));
+    h = b.encodeText!(ids, CONFORMANCE_PROMPTS.length);
+    encoded.set(b, h);
+  }
+  return h;
+}
+
+/**
+ * The condition of `rows` rows: rows from `uncondFrom` on are unconditional (the null class, or the empty
+ * negative prompt); by default every odd row is, and the others cycle through the classes or prompts.
+ */
+async function condRows(b: Backend, rows: number, uncondFrom?: number): Promise<Cond> {
+  const c = b.manifest.condition;
+  const uncond = (r: number) => (uncondFrom === undefined ? r % 2 === 1 : r >= uncondFrom);
+  if (c.type === 'class') return { classes: Int32Array.from({ length: rows }, (_, r) => (uncond(r) ? c.nullClassId : r % c.numClasses)) };
+  const handle = await encodePrompts(b);
+  const prompting = [0, 2, 3];
+  const index = Int32Array.from({ length: rows }, (_, r) => (uncond(r) ? 1 : prompting[r % prompting.length]!));
+  const micro = c.microConditioning?.default ?? [];
+  const microConds = new Float32Array(rows * micro.length);
+  for (let r = 0; r < rows; r++) microConds.set(micro, r * micro.length);
+  return { text: { handle, index, microConds } };
+}
+
+/** Rows from..to-1 of a condition. */
+function sliceCond(cond: Cond, from: number, to: number): Cond {
+  if (cond.text === undefined) return { classes: cond.classes!.slice(from, to) };
+  const M = cond.text.microConds.length / cond.text.index.length;
+  return { text: { ...cond.text, index: cond.text.index.slice(from, to), microConds: cond.text.microConds.slice(from * M, to * M) } };
+}
+
+/** A one-row condition for a call on a disposed backend (no encoding can run there: a stand-in handle). */
+function conditionAfterDispose(b: Backend): Cond {
+  if (b.manifest.condition.type === 'class') return { classes: new Int32Array(1) };
+  const M = b.manifest.condition.microConditioning?.names.length ?? 0;
+  return { text: { handle: { kind: 'text', count: 1 }, index: new Int32Array(1), microConds: new Float32Array(M) } };
+}
+
+/** generate() options conditioning `batch` images: a class and the unconditional class, or two prompts. */
+function generateCondition(b: Backend, batch: number): { condition: (number | null)[] } | { prompt: string[] } {
+  if (b.manifest.condition.type === 'class') return { condition: [0, null].slice(0, batch) };
+  return { prompt: [CONFORMANCE_PROMPTS[0]!, CONFORMANCE_PROMPTS[2]!].slice(0, batch) };
+}
+
+async function randomInput(b: Backend, rows: number, seed: number, withMask = true): Promise<{ tokens: Int32Array; cond: Cond }> {
   const { count: L, codebookSize: K, maskId } = b.manifest.tokens;
   const rng = new RandomStreams(seed, 1);
   const tokens = Int32Array.from({ length: rows * L }, () => (withMask && rng.uniform(0) < 0.5 ? maskId : rng.uint32(0) % K));
-  const classes = Int32Array.from({ length: rows }, (_, r) => (r % 2 === 1 ? b.manifest.condition.nullClassId : r % b.manifest.condition.numClasses));
-  return { tokens, classes };
+  return { tokens, cond: await condRows(b, rows) };
 }
 
-async function forward(b: Backend, tokens: Int32Array, classes: Int32Array, rows: number): Promise<{ logits: Float32Array; feature: FeatureTensor }> {
+async function forward(b: Backend, tokens: Int32Array, cond: Cond, rows: number): Promise<{ logits: Float32Array; feature: FeatureTensor }> {
   const logits = new Float32Array(rows * b.manifest.tokens.count * b.manifest.tokens.codebookSize);
-  const feature = await b.forward({ tokens, classes, rows, logits });
+  const feature = await b.forward({ tokens, ...cond, rows, logits });
   return { logits, feature };
 }
 

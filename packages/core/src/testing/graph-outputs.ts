@@ -1,4 +1,4 @@
-import type { Backend } from '../backend/types.js';
+import type { Backend, FeatureTensor, ForwardInput, TextHandle } from '../backend/types.js';
 import { RandomStreams } from '../random/prng.js';
 
 /** Options of {@link graphOutputs}. */
@@ -14,7 +14,8 @@ export interface GraphOutputsOptions {
 /**
  * Every graph of a backend on seeded random inputs that depend only on the manifest and the seed, so two backends
  * of the same bundle (a CPU and a GPU provider, wasm and WebGPU) can be compared output by output. It runs
- * `forward` (tokens include the mask id, classes the null class), `head` and `velocity` (when the backend has
+ * `forward` (tokens include the mask id, classes the null class; a text bundle's rows alternate between
+ * `GRAPH_OUTPUT_PROMPT` and the negative prompt), `head` and `velocity` (when the backend has
  * it) of that forward's feature, `guidedHead` with weight 2.5 (when the backend offers it), and `decode` of
  * random codes. Returns every output in host memory, keyed `forward.logits`, `forward.feature`, `head.logits`,
  * `guidedHead.logits`, `velocity` and `decode.pixels`. It releases every feature it makes.
@@ -31,12 +32,33 @@ export async function graphOutputs(backend: Backend, options: GraphOutputsOption
   const random = new RandomStreams(options.seed ?? 1234, 1);
   const ints = (count: number, max: number) => Int32Array.from({ length: count }, () => Math.floor(random.uniform(0) * max));
   const tokens = ints(rows * L, maskId + 1);
-  const classes = ints(rows, backend.manifest.condition.nullClassId + 1);
+  const c = backend.manifest.condition;
   const codes = ints(rows * L, K);
   const control = { tokens: ints(rows * n, K), positions: ints(rows * n, L), count: n, ratio: Float32Array.from({ length: rows }, () => random.uniform(0)) };
 
   const logits = new Float32Array(rows * L * K);
-  const feature = await backend.forward({ tokens, classes, rows, logits });
+  let text: TextHandle | null = null;
+  let condition: Pick<ForwardInput, 'classes' | 'text'>;
+  if (c.type === 'class') condition = { classes: ints(rows, c.nullClassId + 1) };
+  else {
+    // Two prompts (one of them the empty negative prompt), alternating over the rows.
+    const T = c.maxLength;
+    const ids = new Int32Array(2 * T);
+    ids.set(backend.tokenizer!.encode(GRAPH_OUTPUT_PROMPT).ids);
+    ids.set(backend.tokenizer!.encode(c.negativePrompt).ids, T);
+    text = await backend.encodeText!(ids, 2);
+    const micro = c.microConditioning?.default ?? [];
+    const microConds = new Float32Array(rows * micro.length);
+    for (let r = 0; r < rows; r++) microConds.set(micro, r * micro.length);
+    condition = { text: { handle: text, index: Int32Array.from({ length: rows }, (_, r) => r % 2), microConds } };
+  }
+  let feature: FeatureTensor;
+  try {
+    feature = await backend.forward({ tokens, ...condition, rows, logits });
+  } catch (err) {
+    if (text !== null) backend.release(text);
+    throw err;
+  }
   try {
     const out: Record<string, Float32Array> = { 'forward.logits': logits, 'forward.feature': await backend.readFeature(feature) };
     const headLogits = new Float32Array(rows * L * K);
@@ -59,8 +81,12 @@ export async function graphOutputs(backend: Backend, options: GraphOutputsOption
     return out;
   } finally {
     backend.release(feature);
+    if (text !== null) backend.release(text);
   }
 }
+
+/** The prompt `graphOutputs` conditions a text bundle's rows on (alternating with the negative prompt). */
+export const GRAPH_OUTPUT_PROMPT = 'a photograph of an astronaut riding a horse';
 
 /** Largest |a[i] - b[i]|; NaN when either side has a NaN there (so a tolerance check `d <= tol` fails). Lengths must match. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

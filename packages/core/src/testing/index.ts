@@ -9,7 +9,7 @@
  * for (const c of cases) it(c.name, c.run);
  * afterAll(cleanup);
  */
-export { backendConformance, type ConformanceCase, type ConformanceOptions } from './conformance.js';
-export { equalShare, graphOutputs, maxAbsDiff, type GraphOutputsOptions } from './graph-outputs.js';
+export { backendConformance, CONFORMANCE_PROMPTS, type ConformanceCase, type ConformanceOptions } from './conformance.js';
+export { equalShare, GRAPH_OUTPUT_PROMPT, graphOutputs, maxAbsDiff, type GraphOutputsOptions } from './graph-outputs.js';
 export { timeGenerate, type GenerateTiming } from './time-generate.js';
-export { TestBackend, testManifest, type TestBackendCounts, type TestModelSize } from './test-backend.js';
+export { TestBackend, testManifest, TestTokenizer, type TestBackendCounts, type TestModelSize } from './test-backend.js';
