@@ -1,3 +1,3 @@
 /** `@migm/queue/http`: the HTTP front and the client it serves. Loads no model runtime (no onnxruntime). */
 export * from './client-entry.js';
-export { createQueueServer, type QueueServerOptions } from './http.js';
+export { createQueueServer, isLoopbackAddress, type QueueServerOptions } from './http.js';

@@ -10,9 +10,12 @@ export interface QueueServerOptions {
   /**
    * The access token: every route but `GET /health` then needs `Authorization: Bearer <token>` (401
    * otherwise). At least 16 characters. Without one anybody who can reach the port may queue, read and cancel
-   * jobs: listen on loopback only (`migm serve` refuses another address without a token).
+   * jobs: without one the server closes itself with an `INVALID_CONFIG` error event if it listens on anything
+   * but loopback (`server.listen(8080)` listens on every interface), unless `allowNoToken` is set.
    */
   readonly token?: string;
+  /** Listen beyond loopback without a token: for a server behind something that checks callers itself. Default false. */
+  readonly allowNoToken?: boolean;
   /**
    * Browser origins allowed to call the server (CORS), e.g. `['https://app.example']`. Default none: a
    * request with an `Origin` header not listed here gets 403, and no CORS header is ever sent, so no web page
@@ -175,9 +178,30 @@ export function createQueueServer(client: QueueClient, options: QueueServerOptio
     },
   );
   server.maxConnections = maxConnections;
+  if (token === undefined && options.allowNoToken !== true) {
+    // Registered before listen()'s own callback, so a caller waiting for 'listening' sees the error instead.
+    server.on('listening', () => {
+      const address = server.address();
+      const host = typeof address === 'object' && address !== null ? address.address : String(address);
+      if (typeof address === 'string' || isLoopbackAddress(host)) return;
+      server.close();
+      server.emit(
+        'error',
+        new QueueError(
+          'INVALID_CONFIG',
+          `createQueueServer: listening on ${host} (reachable from other machines) without a token; give a token, listen on 127.0.0.1, or set allowNoToken.`,
+        ),
+      );
+    });
+  }
   // No 'timeout' listener: Node destroys a socket idle for this long (headers never sent, or a kept-alive one).
   server.setTimeout(idleTimeout);
   return server;
+}
+
+/** True for addresses only this machine can reach (a Unix socket path counts: it is local). */
+export function isLoopbackAddress(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 interface Context {

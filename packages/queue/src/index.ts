@@ -7,5 +7,5 @@
  * `@migm/queue/client` or `@migm/queue/http`, which load no model runtime; `@migm/queue/worker` is the worker.
  */
 export * from './client-entry.js';
-export { createQueueServer, type QueueServerOptions } from './http.js';
+export { createQueueServer, isLoopbackAddress, type QueueServerOptions } from './http.js';
 export { createQueueWorker, type QueueWorker, type QueueWorkerOptions } from './worker.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
-import { createQueueClient, createQueueServer, requestJobId, type QueueClient, type QueueServerOptions } from '../src/http-entry.js';
+import { createQueueClient, createQueueServer, isLoopbackAddress, requestJobId, type QueueClient, type QueueServerOptions } from '../src/http-entry.js';
 import { RedisServer } from './redis.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -44,6 +44,21 @@ async function post(base: string, body: unknown = REQUEST): Promise<Response> {
 }
 
 describe('HTTP front: who may call what', () => {
+  it('without a token, only loopback: isLoopbackAddress is what the listening check uses', async () => {
+    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', 'localhost']) expect(isLoopbackAddress(a), a).toBe(true);
+    for (const a of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.2', '::ffff:10.0.0.1', '128.0.0.1', 'example.com']) expect(isLoopbackAddress(a), a).toBe(false);
+    const client = await createQueueClient({ redis: redis.url, queue: 'no-token', bundle: bundleDir() });
+    closers.push(() => client.close());
+    const server = createQueueServer(client);
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    expect(server.listening).toBe(true);
+    await new Promise((r) => server.close(r));
+    expect(() => createQueueServer(client, { token: 'short' })).toThrow(/at least 16 characters/);
+    const deduping = await createQueueClient({ redis: redis.url, queue: 'no-token', bundle: bundleDir(), dedupe: true });
+    closers.push(() => deduping.close());
+    expect(() => createQueueServer(deduping)).toThrow(/dedupe/);
+  });
+
   it('refuses callers without the token (401), but /health answers anyone', async () => {
     const { base } = await front('auth');
     const none = await fetch(`${base}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(REQUEST) });

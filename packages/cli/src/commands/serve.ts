@@ -61,7 +61,12 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const { createQueueClient, createQueueServer } = await import('@migm/queue/http');
   const client = await createQueueClient({ redis, queue, bundle: values.bundle ?? bundleDir(), maxQueued, limits });
   try {
-    const server = createQueueServer(client, { ...(token !== undefined ? { token } : {}), allowedOrigins, maxConnections });
+    const server = createQueueServer(client, {
+      ...(token !== undefined ? { token } : {}),
+      allowNoToken: values['allow-no-token'] === true,
+      allowedOrigins,
+      maxConnections,
+    });
     try {
       await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
       const address = server.address() as { port: number };
