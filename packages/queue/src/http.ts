@@ -297,9 +297,11 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
 /** Server-sent events for one job: headers at once, a comment heartbeat, and nothing kept once the client leaves. */
 async function events(ctx: Context, id: string, res: ServerResponse, cors: Record<string, string>): Promise<void> {
   const { client } = ctx;
-  await client.status(id); // 404 before the stream opens
+  // Listened for first: a client gone while the status is read must not leave a wait behind.
   const left = new AbortController();
   res.on('close', () => left.abort(new QueueError('TIMEOUT', 'the client closed the stream')));
+  await client.status(id); // 404 before the stream opens
+  if (left.signal.aborted) return;
   // Subscribe before asking for the result, so no step is missed in between.
   const stop = client.progress(id, (p) => event('progress', p));
   res.writeHead(200, { ...cors, 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
