@@ -48,9 +48,9 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "10
   COREPACK_INTEGRITY_KEYS=0 corepack enable
   COREPACK_INTEGRITY_KEYS=0 corepack prepare pnpm@10.34.9 --activate >/dev/null
 fi
-export COREPACK_INTEGRITY_KEYS=0
 
-# onnxruntime-node's install script downloads CUDA libraries from a host that is not reachable; it is skipped
-# (.npmrc and pnpm-workspace.yaml). The CPU provider ships inside the npm package.
-pnpm install --frozen-lockfile --reporter=append-only 2>&1 | tail -n 3
+# onnxruntime-node's install script downloads CUDA libraries from a host that is not reachable; pnpm skips it
+# (pnpm-workspace.yaml: ignoredBuiltDependencies). The CPU provider ships inside the npm package. The corepack
+# setting is scoped to this call (the pnpm shim may fetch pnpm itself); nothing is exported to the caller.
+COREPACK_INTEGRITY_KEYS=0 pnpm install --frozen-lockfile --reporter=append-only 2>&1 | tail -n 3
 echo "setup: done"

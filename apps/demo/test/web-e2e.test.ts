@@ -2,7 +2,8 @@
 // page with Vite, serves it on 127.0.0.1 with COOP/COEP, generates on wasm (the embedded default bundle) and
 // on WebGPU (SwiftShader; the tiny bundle keeps that workload small), compares the first step's logits with
 // onnxruntime-node, cancels, feeds bad inputs, runs core's conformance suite in the browser, and saves
-// screenshots to docs/img/. Nothing here gates on speed.
+// screenshots: to the temp folder (migm-demo-screenshots), or to docs/img/ with MIGM_UPDATE_SCREENSHOTS=1, so
+// `pnpm check` leaves the tracked files alone. Nothing here gates on speed.
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,7 +24,8 @@ import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 const TRAINING = fileURLToPath(new URL('../../../training/', import.meta.url));
 const PYTHON = process.env.MIGM_PYTHON ?? join(TRAINING, '.venv', 'bin', 'python'); // made by scripts/setup.sh
-const SHOTS = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
+const SHOTS =
+  process.env.MIGM_UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../../docs/img/', import.meta.url)) : join(tmpdir(), 'migm-demo-screenshots');
 /** Max abs difference of first-step logits, browser vs onnxruntime-node. wasm runs the same CPU kernels; WebGPU reorders float sums. */
 const TOL = { wasm: 1e-4, webgpu: 1e-3 } as const;
 
