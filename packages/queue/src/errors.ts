@@ -18,8 +18,20 @@
  */
 export type QueueErrorCode = 'QUEUE_FULL' | 'CONNECTION_LOST' | 'NOT_FOUND' | 'CANCELLED' | 'JOB_FAILED' | 'TIMEOUT' | 'OVER_LIMIT' | 'INVALID_CONFIG';
 
+/**
+ * A mark every QueueError carries. The package's entries (`/client`, `/http`, `/worker`) are separate CommonJS
+ * bundles, each with its own copy of the class; `Symbol.for` is one symbol for all copies, so `instanceof
+ * QueueError` and `isQueueError` recognise an error from any entry (as core does for MigmError).
+ */
+const QUEUE_ERROR_BRAND: unique symbol = Symbol.for('@migm/queue.QueueError') as never;
+
 /** The error class of @migm/queue, shaped like core's `MigmError`: check `error.code`, not the message. */
 export class QueueError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === QueueError && typeof value === 'object' && value !== null && (value as { [QUEUE_ERROR_BRAND]?: unknown })[QUEUE_ERROR_BRAND] === true;
+  }
+
   override readonly name = 'QueueError';
   readonly code: QueueErrorCode;
   readonly details: Readonly<Record<string, unknown>> | undefined;
@@ -31,7 +43,9 @@ export class QueueError extends Error {
   }
 }
 
-/** True when `value` is a QueueError, optionally with the given code. */
+Object.defineProperty(QueueError.prototype, QUEUE_ERROR_BRAND, { value: true });
+
+/** True when `value` is a QueueError (from any entry of the package), optionally with the given code. */
 export function isQueueError(value: unknown, code?: QueueErrorCode): value is QueueError {
   return value instanceof QueueError && (code === undefined || value.code === code);
 }

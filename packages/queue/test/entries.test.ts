@@ -1,6 +1,7 @@
 // Issue 27, finding 7: a client or an HTTP front must not load onnxruntime (a 288 MB install, a native library).
 // Runs the built package (dist) in fresh processes, the way an application imports it.
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -34,5 +35,22 @@ describe('package entries', () => {
     expect({ client, http, clientCjs, httpCjs }).toEqual({ client: [], http: [], clientCjs: [], httpCjs: [] });
     // The check can see onnxruntime when it is there: the worker's entry loads its native library.
     expect(worker.some((s) => /onnxruntime_binding\.node$/.test(s))).toBe(true);
+  });
+});
+
+describe('one QueueError across entries', () => {
+  it('an error from the CommonJS worker entry is a QueueError to the client entry (ESM and CommonJS)', async () => {
+    const require = createRequire(import.meta.url);
+    const worker = require('@migm/queue/worker') as typeof import('../src/worker-entry.js');
+    const clientCjs = require('@migm/queue/client') as typeof import('../src/client-entry.js');
+    const clientEsm = (await import('@migm/queue/client')) as unknown as typeof import('../src/client-entry.js');
+    const err = await worker.createQueueWorker({ redis: 'redis://127.0.0.1:1' }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/give exactly one of backend and bundle/);
+    expect(clientCjs.QueueError).not.toBe(worker.QueueError); // separate bundles: separate classes
+    for (const entry of [clientCjs, clientEsm]) {
+      expect(entry.isQueueError(err, 'INVALID_CONFIG')).toBe(true);
+      expect(err instanceof entry.QueueError).toBe(true);
+    }
+    expect(new Error('x') instanceof clientCjs.QueueError).toBe(false);
   });
 });
