@@ -59,7 +59,15 @@ class HttpError extends Error {
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text);
+  res
+    .writeHead(status, {
+      ...headers,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    })
+    .end(text);
 }
 
 function sendError(res: ServerResponse, err: unknown): void {
@@ -278,7 +286,15 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
       const status = await client.status(id);
       if (status.state !== 'completed' && status.state !== 'failed') return send(res, 202, status, cors);
       const result = await client.result(id);
-      res.writeHead(200, { ...cors, 'content-type': 'image/png', 'content-length': result.png.length, 'x-migm-seed': String(result.seed) }).end(result.png);
+      res
+        .writeHead(200, {
+          ...cors,
+          'content-type': 'image/png',
+          'content-length': result.png.length,
+          'x-migm-seed': String(result.seed),
+          'x-content-type-options': 'nosniff',
+        })
+        .end(result.png);
       return;
     }
     await events(ctx, id, res, cors);

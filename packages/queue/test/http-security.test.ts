@@ -68,6 +68,7 @@ describe('HTTP front: who may call what', () => {
     expect(wrong.status).toBe(401);
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);
+    expect(health.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await health.json()).toEqual({ status: 'ok' });
   });
 
