@@ -1,4 +1,5 @@
 import {
+  bundleTokenizer,
   checkLength,
   createSessions,
   graphRoles,
@@ -120,6 +121,7 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
       deviceFeatures: true,
       sampler,
       featureType: GpuFeature,
+      tokenizer: bundleTokenizer(options.bundle),
     });
     this.#buffers = new GpuBuffers(gpu, ort);
   }
