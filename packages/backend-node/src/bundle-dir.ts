@@ -29,6 +29,11 @@ export interface ReadBundleOptions {
    * (size and sha256 checked): the events fetchBundle sends in the browser, with `cached` always false.
    */
   readonly onProgress?: (event: LoadProgressEvent) => void;
+  /**
+   * Files not to read, chosen from the validated manifest: e.g. `selectPrecision(m, dtype, device).unused`, the
+   * graph files of other precisions. They are left out of `files` and of the progress totals.
+   */
+  readonly skip?: (manifest: Manifest) => ReadonlySet<string>;
 }
 
 /**
@@ -70,10 +75,12 @@ export async function readBundleDir(dir: string, options: ReadBundleOptions = {}
   }
   const manifest = validateManifest(parsed);
   const files = new Map<string, Uint8Array>();
-  const totalBytes = manifest.files.reduce((a, f) => a + f.bytes, 0);
+  const skip = options.skip?.(manifest);
+  const wanted = skip ? manifest.files.filter((f) => !skip.has(f.path)) : manifest.files;
+  const totalBytes = wanted.reduce((a, f) => a + f.bytes, 0);
   let totalLoaded = 0;
   const emit = options.onProgress;
-  for (const entry of manifest.files) {
+  for (const entry of wanted) {
     const event = (type: FileProgressEvent['type'], loaded: number) =>
       emit?.({ type, file: entry.path, loaded, total: entry.bytes, totalLoaded: totalLoaded + loaded, totalBytes, cached: false });
     event('file-start', 0);

@@ -1,5 +1,13 @@
-import { checkOptionKeys, MigmError } from '@migm/core/backend';
-import { firstWorkingDevice, OrtBackend, type DeviceFallback, type LoadProgressEvent, type OrtModule } from '@migm/backend-ort';
+import { checkOptionKeys, MigmError, type Manifest } from '@migm/core/backend';
+import {
+  firstWorkingDevice,
+  OrtBackend,
+  selectPrecision,
+  type DeviceFallback,
+  type DtypeOption,
+  type LoadProgressEvent,
+  type OrtModule,
+} from '@migm/backend-ort';
 import * as ortNode from 'onnxruntime-node';
 import { readBundleDir, type BundleFiles } from './bundle-dir.js';
 import { cudaProviderInstalled } from './cuda-provider.js';
@@ -46,6 +54,14 @@ export interface NodeBackendOptions {
    * events as in the browser (`createWebBackend`), so one progress display serves both.
    */
   readonly onProgress?: (event: LoadProgressEvent) => void;
+  /**
+   * Which precision to run each graph in, like transformers.js's `dtype`: 'fp32' (default), 'fp16', 'int8' or
+   * 'int4' for every graph that has that variant (the others run fp32), or an object of graph role -> precision
+   * (docs/bundle-format.md, "Precision variants"; variants come from `python -m migm_train quantize`). 'fp16'
+   * runs in float16 on CUDA and loads the fp32 file on the CPU, where onnxruntime has no faster float16 path. Only
+   * the chosen files are read. The precision each graph runs in is `backend.manifest.graphs[role].precision`.
+   */
+  readonly dtype?: DtypeOption;
 }
 
 /** How to get CUDA: onnxruntime-node ships its CPU provider; its CUDA 12 libraries come from its install script. */
@@ -86,6 +102,7 @@ const NODE_OPTION_KEYS = [
   'onFallback',
   'deviceSampling',
   'onProgress',
+  'dtype',
 ] as const satisfies readonly (keyof NodeBackendOptions)[];
 // Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
 const everyNodeKey: [Exclude<keyof NodeBackendOptions, (typeof NODE_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
@@ -147,7 +164,21 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new MigmError('INVALID_OPTION', `Invalid option 'onProgress': got a ${typeof onProgress}; a function is allowed.`);
   }
-  const bundle = typeof options.bundle === 'string' ? await readBundleDir(options.bundle, onProgress ? { onProgress } : {}) : options.bundle;
+  const dtype = options.dtype;
+  // float16 computes in float16 on CUDA only; with 'auto' both candidates' files are read.
+  const fp16On = (d: string) => ({ fp16: d === 'cuda' });
+  const skip =
+    dtype === undefined
+      ? undefined
+      : (m: Manifest) => {
+          const sets = (device === 'auto' ? (['cuda', 'cpu'] as const) : [device]).map((d) => selectPrecision(m, dtype, fp16On(d)).unused);
+          return new Set([...sets[0]!].filter((f) => sets.every((u) => u.has(f))));
+        };
+  const bundle =
+    typeof options.bundle === 'string'
+      ? await readBundleDir(options.bundle, { ...(onProgress ? { onProgress } : {}), ...(skip ? { skip } : {}) })
+      : options.bundle;
+  if (dtype !== undefined) selectPrecision(bundle.manifest, dtype, fp16On('cpu')); // a bad dtype fails before any device is tried
   disableOrtTelemetry();
   const chain: ('cpu' | 'cuda')[] = device === 'auto' ? ['cuda', 'cpu'] : [device];
   const onFallback = options.onFallback;
@@ -158,7 +189,7 @@ export async function createNodeBackend(given: NodeBackendOptions): Promise<OrtB
       try {
         return await OrtBackend.create({
           ort: ortNode as unknown as OrtModule,
-          bundle,
+          bundle: dtype === undefined ? bundle : { manifest: selectPrecision(bundle.manifest, dtype, fp16On(d)).manifest, files: bundle.files },
           name: 'onnxruntime-node',
           device: d,
           sessionOptions: {

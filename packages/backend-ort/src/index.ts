@@ -23,6 +23,7 @@ export { FeaturePool } from './feature-pool.js';
 export { InFlight } from './in-flight.js';
 export { affineHeadVerdict, checkDecodeInput, checkForwardInput, checkGuidedHead, checkVelocityControl } from './backend-inputs.js';
 export { firstWorkingDevice, type DeviceFallback } from './device-chain.js';
+export { DTYPES, selectPrecision, type Dtype, type DtypeOption, type PrecisionChoice } from './precision.js';
 export type { OrtModule } from './ort-types.js';
 export { DeviceSampler, type DeviceSamplerOptions, type SamplerOrt, type SamplerTraffic } from './device-sampler.js';
 export { buildSamplerGraph, SAMPLER_IO, type SamplerGraphOptions, type SamplerPrecision } from './sampler-graph.js';

@@ -30,6 +30,11 @@ export interface FetchBundleOptions {
    * with BUNDLE_MISMATCH (`details.reason: 'redirect'`) before its body is read.
    */
   readonly redirectOrigins?: readonly string[] | 'any';
+  /**
+   * Files not to download, chosen from the validated manifest: e.g. `selectPrecision(m, dtype, device).unused`,
+   * the graph files of other precisions. They are left out of `files` and of the progress totals.
+   */
+  readonly skip?: (manifest: Manifest) => ReadonlySet<string>;
 }
 
 /** A fetched bundle: the validated manifest and the verified bytes of each file. */
@@ -54,6 +59,7 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 const FETCH_OPTION_KEYS = [
+  'skip',
   'fetch',
   'cache',
   'onProgress',
@@ -116,10 +122,12 @@ export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {
     throw new MigmError('INVALID_MANIFEST', `${manifestUrl} is not valid UTF-8 JSON.`);
   }
   const manifest = validateManifest(parsed);
-  const totalBytes = manifest.files.reduce((a, f) => a + f.bytes, 0);
+  const skip = options.skip?.(manifest);
+  const wanted = skip ? manifest.files.filter((f) => !skip.has(f.path)) : manifest.files;
+  const totalBytes = wanted.reduce((a, f) => a + f.bytes, 0);
   let totalLoaded = 0;
   const files = new Map<string, Uint8Array>();
-  for (const entry of manifest.files) {
+  for (const entry of wanted) {
     // Relative bases ('/models/x/') stay relative so they resolve against the page; absolute ones are joined.
     const url = /^[a-z][a-z0-9+.-]*:/i.test(base) ? new URL(entry.path, base).href : `${base}${entry.path}`;
     const fileEvent = (type: FileProgressEvent['type'], loaded: number, cached: boolean) =>

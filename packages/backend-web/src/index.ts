@@ -35,3 +35,4 @@ export {
 } from './web-backend.js';
 export { WebGpuBackend } from './webgpu-backend.js';
 export type { DeviceFallback, OrtBackend, SessionProgressEvent } from '@migm/backend-ort';
+export { DTYPES, selectPrecision, type Dtype, type DtypeOption, type PrecisionChoice } from '@migm/backend-ort';

@@ -1,5 +1,13 @@
-import { firstWorkingDevice, OrtBackend, type DeviceFallback, type LoadProgressEvent, type VerifiedBundle } from '@migm/backend-ort';
-import { checkOptionKeys, isMigmError, MigmError } from '@migm/core/backend';
+import {
+  firstWorkingDevice,
+  OrtBackend,
+  selectPrecision,
+  type DeviceFallback,
+  type DtypeOption,
+  type LoadProgressEvent,
+  type VerifiedBundle,
+} from '@migm/backend-ort';
+import { checkOptionKeys, isMigmError, MigmError, type Manifest } from '@migm/core/backend';
 import type * as OrtWeb from 'onnxruntime-web';
 import { fetchBundle, type FetchBundleOptions } from './fetch-bundle.js';
 import { adaptOrtWeb } from './ort-web-adapter.js';
@@ -70,6 +78,14 @@ export interface WebBackendOptions {
    * the host sampler's tokens, but slower than core's host sampler).
    */
   readonly deviceSampling?: boolean;
+  /**
+   * Which precision to run each graph in, like transformers.js's `dtype`: 'fp32' (default), 'fp16', 'int8' or
+   * 'int4' for every graph that has that variant (the others run fp32), or an object of graph role -> precision
+   * (docs/bundle-format.md, "Precision variants"). 'fp16' runs in float16 on WebGPU adapters with shader-f16 and
+   * loads the fp32 files elsewhere. Only the chosen files are downloaded. The precision each graph runs in is
+   * `backend.manifest.graphs[role].precision`.
+   */
+  readonly dtype?: DtypeOption;
 }
 
 /** Which device was chosen and why. */
@@ -124,6 +140,7 @@ const WEB_OPTION_KEYS = [
   'onFallback',
   'onDeviceLost',
   'deviceSampling',
+  'dtype',
 ] as const satisfies readonly (keyof WebBackendOptions)[];
 // Every option must be listed: a new one missing here fails to type-check instead of being refused at run time.
 const everyWebKey: [Exclude<keyof WebBackendOptions, (typeof WEB_OPTION_KEYS)[number]>] extends [never] ? true : never = true;
@@ -148,13 +165,18 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
       details: { option: 'deviceSampling', value: options.deviceSampling },
     });
   }
-  const bundle: VerifiedBundle =
+  const dtype = options.dtype;
+  // float16 arithmetic needs WebGPU with shader-f16; elsewhere dtype 'fp16' loads the fp32 files. The choice is
+  // made once, before the download, so only its files are fetched (a wasm fallback runs them too: onnxruntime-web
+  // emulates float16 there, slower but the same model).
+  const fp16 = dtype !== undefined && requested !== 'wasm' && (await webGpuHasF16());
+  const skip = dtype === undefined ? undefined : (m: Manifest) => selectPrecision(m, dtype, { fp16 }).unused;
+  const fetchOptions = options.onProgress && !options.fetch?.onProgress ? { ...options.fetch, onProgress: options.onProgress } : options.fetch;
+  const loaded: VerifiedBundle =
     typeof options.bundle === 'string' || options.bundle instanceof URL
-      ? await fetchBundle(
-          String(options.bundle),
-          options.onProgress && !options.fetch?.onProgress ? { ...options.fetch, onProgress: options.onProgress } : options.fetch,
-        )
+      ? await fetchBundle(String(options.bundle), skip ? { ...fetchOptions, skip } : fetchOptions)
       : options.bundle;
+  const bundle: VerifiedBundle = dtype === undefined ? loaded : { manifest: selectPrecision(loaded.manifest, dtype, { fp16 }).manifest, files: loaded.files };
   const onProgress = options.onProgress;
 
   const fallbacks: DeviceFallback[] = [];
@@ -290,6 +312,16 @@ async function probeWebGpu(auto: boolean): Promise<void> {
     device.destroy();
   } catch (err) {
     throw new MigmError('UNSUPPORTED', `WebGPU could not create a GPU device: ${(err as Error).message ?? String(err)}`, { cause: err });
+  }
+}
+
+/** Whether WebGPU gives an adapter with the shader-f16 feature here (false when there is no WebGPU at all). */
+async function webGpuHasF16(): Promise<boolean> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ features?: { has(name: string): boolean } } | null> } } }).navigator?.gpu;
+  try {
+    return (await gpu?.requestAdapter())?.features?.has('shader-f16') === true;
+  } catch {
+    return false;
   }
 }
 

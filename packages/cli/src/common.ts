@@ -1,9 +1,9 @@
-import { createNodeBackend, type NodeBackendOptions, type NodeDevice, NODE_DEVICES } from '@migm/backend-node';
+import { createNodeBackend, DTYPES, type Dtype, type DtypeOption, type NodeBackendOptions, type NodeDevice, NODE_DEVICES } from '@migm/backend-node';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import type { OrtBackend } from '@migm/backend-node';
 import { accessSync, constants, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { choiceFlag, intFlag } from './args.js';
+import { choiceFlag, intFlag, listFlag } from './args.js';
 import { UsageError } from './errors.js';
 
 /** Flags every command that loads a model takes. */
@@ -17,6 +17,24 @@ export interface BackendFlagValues {
   bundle?: string | undefined;
   device?: string | undefined;
   threads?: string | undefined;
+  /** generate and compare only (recording trajectories stays fp32). */
+  dtype?: string | undefined;
+}
+
+/**
+ * --dtype: one precision for every graph (`int8`) or graph=precision pairs (`base=int4,shortcut=int8`); the
+ * bundle's variants (docs/bundle-format.md, "Precision variants"). Undefined when not given.
+ */
+export function dtypeFlag(value: string | undefined): DtypeOption | undefined {
+  if (value === undefined) return undefined;
+  if (!value.includes('=')) return choiceFlag<Dtype>('dtype', value, 'fp32', DTYPES);
+  const pairs = listFlag('dtype', value, (item) => {
+    const [role, d, extra] = item.split('=');
+    if (!role || d === undefined || extra !== undefined)
+      throw new UsageError(`--dtype takes a precision or graph=precision pairs (base=int4,shortcut=int8), got '${value}'`);
+    return [role, choiceFlag<Dtype>('dtype', d, 'fp32', DTYPES)] as const;
+  });
+  return Object.fromEntries(pairs!) as DtypeOption;
 }
 
 /** Loads the given bundle, or the embedded default one. */
@@ -26,10 +44,12 @@ export async function loadBackend(
 ): Promise<OrtBackend> {
   const device = choiceFlag<NodeDevice>('device', values.device, 'cpu', NODE_DEVICES);
   const threads = intFlag('threads', values.threads, undefined, 1, 256);
+  const dtype = dtypeFlag(values.dtype);
   return createNodeBackend({
     bundle: values.bundle ?? bundleDir(),
     device,
     ...(threads !== undefined ? { threads } : {}),
+    ...(dtype !== undefined ? { dtype } : {}),
     ...extra,
     onFallback: (f) => process.stderr.write(`migm: ${f.device} unavailable, using the next device: ${f.error.message}\n`),
   });

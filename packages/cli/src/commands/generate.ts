@@ -11,6 +11,7 @@ import { defaultCount, loadProgress, progressBar } from '../progress.js';
 
 export const generateFlags = {
   ...backendFlags,
+  dtype: { type: 'string' },
   class: { type: 'string' },
   prompt: { type: 'string' },
   'negative-prompt': { type: 'string' },

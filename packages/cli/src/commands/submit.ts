@@ -8,7 +8,7 @@ import { generateFlags } from './generate.js';
 import { queueFlag, queueFlags, redisFlag } from './queue-flags.js';
 
 // generate's flags but the model-loading ones: a client never loads the model.
-const { device: _device, threads: _threads, ...requestFlags } = generateFlags;
+const { device: _device, threads: _threads, dtype: _dtype, ...requestFlags } = generateFlags;
 export const submitFlags = {
   ...requestFlags,
   ...queueFlags,

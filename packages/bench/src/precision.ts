@@ -1,0 +1,139 @@
+// The quality cost of a bundle's precision variants (issue 26): for each dtype, vanilla and the shortcut at the
+// bundle's N and budget, images drawn with the same seeds as fp32's, scored by both evaluators (FD against the
+// Fashion-MNIST test set) next to the share of tokens equal to fp32's. Prints a table, writes JSON.
+//   node packages/bench/dist/precision.js --bundle DIR [--dtypes fp32,int8,int4,fp16] [--images 2000] [--out FILE.json]
+// DIR holds the variants (python -m migm_train quantize). 'fp16' loads the float16 files on the CPU (a per-graph
+// dtype): onnxruntime emulates float16 there, so its quality is measured but its speed is not meaningful.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createNodeBackend, type Dtype, type DtypeOption, type OrtBackend } from '@migm/backend-node';
+import { classCondition, generate } from '@migm/core';
+import { bundleEvaluator, onnxEvaluator, SECOND_EVALUATOR } from './evaluators.js';
+import { FeatureStats, frechetDistance } from './frechet.js';
+import { referenceStats } from './run-bench.js';
+
+const { values } = parseArgs({
+  options: {
+    bundle: { type: 'string' },
+    dtypes: { type: 'string', default: 'fp32,int8,int4,fp16' },
+    images: { type: 'string', default: '2000' },
+    batch: { type: 'string', default: '50' },
+    seed: { type: 'string', default: '1' },
+    threads: { type: 'string' },
+    out: { type: 'string', default: 'precision-quality.json' },
+  },
+});
+if (!values.bundle) throw new Error('--bundle DIR is required (a bundle with precision variants)');
+const bundle = values.bundle;
+const dtypes = values.dtypes.split(',') as Dtype[];
+if (dtypes[0] !== 'fp32') throw new Error('--dtypes must start with fp32 (the reference of token agreement and FD change)');
+const images = Number(values.images);
+const batchSize = Number(values.batch);
+const seed = Number(values.seed);
+const threads = values.threads !== undefined ? Number(values.threads) : undefined;
+
+const reference = await createNodeBackend({ bundle, classifier: true, ...(threads ? { threads } : {}) });
+const m = reference.manifest;
+const { numClasses } = classCondition(m, 'The precision benchmark');
+const N = m.sampling.steps;
+const B = m.sampling.budget ?? Math.round(N / 3);
+const evaluators = await referenceStats([bundleEvaluator(reference), await onnxEvaluator(SECOND_EVALUATOR, threads)], images, numClasses);
+const settings = [
+  { label: `vanilla N=${N}`, predictor: 'none' as const },
+  ...(m.graphs.shortcut ? [{ label: `shortcut N=${N} B=${B}`, predictor: 'learned' as const, budget: B }] : []),
+];
+
+/** 'fp16' on the CPU: every graph with a float16 variant, loaded as asked (a per-role dtype). */
+function dtypeOption(d: Dtype): DtypeOption {
+  if (d !== 'fp16') return d;
+  return Object.fromEntries(Object.entries(m.graphs).flatMap(([role, g]) => (g.variants?.fp16 ? [[role, 'fp16']] : [])));
+}
+
+interface Row {
+  setting: string;
+  dtype: Dtype;
+  precision: Record<string, string>;
+  fd: Record<string, number>;
+  fdChange: Record<string, number>;
+  tokenAgreement: number;
+  msPerImage: number;
+}
+const rows: Row[] = [];
+const started = new Date().toISOString();
+for (const s of settings) {
+  let fp32Tokens: Int32Array | null = null;
+  let fp32Fd: Record<string, number> = {};
+  for (const d of dtypes) {
+    const backend: OrtBackend = d === 'fp32' ? reference : await createNodeBackend({ bundle, dtype: dtypeOption(d), ...(threads ? { threads } : {}) });
+    const L = backend.manifest.tokens.count;
+    const tokens = new Int32Array(images * L);
+    const stats = evaluators.map((e) => new FeatureStats(e.reference.dim));
+    let ms = 0;
+    for (let i = 0, bi = 0; i < images; i += batchSize, bi++) {
+      const n = Math.min(batchSize, images - i);
+      const r = await generate(backend, {
+        condition: Array.from({ length: n }, (_, b) => (bi * batchSize + b) % numClasses),
+        steps: N,
+        predictor: s.predictor,
+        seed: seed + bi,
+        ...(s.budget !== undefined ? { budget: s.budget } : {}),
+      });
+      ms += r.timings.totalMs;
+      tokens.set(r.tokens.subarray(0, n * L), i * L);
+      const pixels = await backend.decode(r.tokens, n);
+      for (let e = 0; e < evaluators.length; e++) {
+        const c = await evaluators[e]!.evaluator.classify(pixels);
+        stats[e]!.add(c.features, n);
+      }
+    }
+    const fd: Record<string, number> = {};
+    evaluators.forEach((e, k) => (fd[e.evaluator.name] = frechetDistance(stats[k]!, e.reference)));
+    if (d === 'fp32') {
+      fp32Tokens = tokens;
+      fp32Fd = fd;
+    }
+    let same = 0;
+    for (let i = 0; i < tokens.length; i++) if (tokens[i] === fp32Tokens![i]) same++;
+    const row: Row = {
+      setting: s.label,
+      dtype: d,
+      precision: Object.fromEntries(Object.entries(backend.manifest.graphs).map(([r, g]) => [r, g.precision ?? 'fp32'])),
+      fd,
+      fdChange: Object.fromEntries(Object.entries(fd).map(([k, v]) => [k, v / fp32Fd[k]! - 1])),
+      tokenAgreement: same / tokens.length,
+      msPerImage: ms / images,
+    };
+    rows.push(row);
+    console.log(
+      `${row.setting.padEnd(20)} ${d.padEnd(5)} ${Object.entries(fd)
+        .map(([k, v]) => `FD ${k} ${v.toFixed(3)} (${(100 * row.fdChange[k]!).toFixed(2)}%)`)
+        .join('  ')}  tokens = fp32 ${(100 * row.tokenAgreement).toFixed(2)}%  ${row.msPerImage.toFixed(1)} ms/image`,
+    );
+    if (backend !== reference) await backend.dispose();
+  }
+}
+const verdict = (dtype: Dtype) => {
+  const own = rows.filter((r) => r.dtype === dtype);
+  return own.every((r) => Object.values(r.fdChange).every((c) => c < 0.02)) ? 'recommended (both evaluators: < 2% FD everywhere)' : 'not recommended';
+};
+for (const d of dtypes.slice(1)) console.log(`${d}: ${verdict(d)}`);
+writeFileSync(
+  values.out,
+  JSON.stringify(
+    {
+      bundle,
+      started,
+      finished: new Date().toISOString(),
+      images,
+      batch: batchSize,
+      seed,
+      steps: N,
+      budget: B,
+      rows,
+      verdicts: Object.fromEntries(dtypes.slice(1).map((d) => [d, verdict(d)])),
+    },
+    null,
+    2,
+  ),
+);
+await reference.dispose();
