@@ -5,7 +5,8 @@
 // seconds per image for vanilla and the shortcut at N and B (batch 1). The dtypes run one after another in the
 // same invocation, so their timings share the machine's load. Prints a table and writes JSON.
 // Run after `pnpm build`:
-//   node packages/bench/scripts/precision-speed.mjs --bundle DIR [--dtypes fp32,int8,int4] [--steps 32] [--budget 12] [--images 1] [--out FILE.json]
+//   node packages/bench/scripts/precision-speed.mjs --bundle DIR [--dtypes fp32,int8,int4,base=int4+decoder=fp16] [--steps 32] [--budget 12] [--images 1] [--out FILE.json]
+// A dtype with '=' names one precision per graph, '+' between graphs (the others run fp32).
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,8 @@ if (values.child) {
   // One dtype, in its own process.
   const { createNodeBackend, readBundleDir, selectPrecision } = await import('@migm/backend-node');
   const { generate } = await import('@migm/core');
-  const dtype = values.child;
+  // 'int8', or one precision per graph: 'base=int4+shortcut=int4+decoder=fp16' (a graph left out runs fp32)
+  const dtype = values.child.includes('=') ? Object.fromEntries(values.child.split('+').map((p) => p.split('='))) : values.child;
   const t0 = performance.now();
   const skip = (m) => selectPrecision(m, dtype, { fp16: false }).unused;
   const files = await readBundleDir(values.bundle, { skip });
@@ -60,7 +62,7 @@ if (values.child) {
   }
   const median = (v) => (v.length === 0 ? null : [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]);
   const out = {
-    dtype,
+    dtype: values.child,
     precision: Object.fromEntries(Object.entries(backend.manifest.graphs).map(([r, g]) => [r, g.precision ?? 'fp32'])),
     downloadMB,
     loadS,
