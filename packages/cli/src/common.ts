@@ -37,7 +37,10 @@ export function dtypeFlag(value: string | undefined): DtypeOption | undefined {
   return Object.fromEntries(pairs!) as DtypeOption;
 }
 
-/** Loads the given bundle, or the embedded default one. */
+/**
+ * Loads the given bundle, or the embedded default one. With `--device auto` a fall-back to the CPU is silent: the
+ * result line says which device ran (`--device cuda` is the way to see why CUDA did not start).
+ */
 export async function loadBackend(
   values: BackendFlagValues,
   extra: { classifier?: boolean; deviceSampling?: boolean; onProgress?: NonNullable<NodeBackendOptions['onProgress']> } = {},
@@ -51,7 +54,6 @@ export async function loadBackend(
     ...(threads !== undefined ? { threads } : {}),
     ...(dtype !== undefined ? { dtype } : {}),
     ...extra,
-    onFallback: (f) => process.stderr.write(`migm: ${f.device} unavailable, using the next device: ${f.error.message}\n`),
   });
 }
 

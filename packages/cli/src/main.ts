@@ -15,14 +15,15 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   generate: {
     run: generateCommand,
     usage: `migm generate --class <name|id|none> [--count 16] [--steps N] [--budget B]
-              [--method ${METHOD_NAMES.join('|')}] [--seed S] [--out migm.png]
+              [--method ${METHOD_NAMES.join('|')}] [--seed S] [--out migm.png|-]
               [--sampler auto|host|device] [--guidance-cutoff W]
               [--columns C] [--scale 4|1] [--bundle DIR] [--device cpu|cuda|auto] [--threads T]
-              [--dtype fp32|fp16|int8|int4|GRAPH=PRECISION,...] [--quiet]
+              [--dtype fp32|fp16|int8|int4|GRAPH=PRECISION,...] [--quiet] [--json]
   (--budget: full steps of an accelerated method; vanilla runs every step and refuses it;
    --dtype: the bundle's precision variants (python -m migm_train quantize); fp16 runs fp32 on the CPU;
    --sampler: where each step samples (auto: the backend's faster one, on the CPU the host; device: an onnxruntime
               sampler graph next to the logits, same tokens);
+   --out -: the PNG to stdout, the result lines to stderr; --json: one JSON object on stdout instead of them;
    --guidance-cutoff: steps whose guidance weight is at most W skip the unconditional branch; default 0)`,
   },
   compare: {
@@ -35,7 +36,11 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
     usage: `migm record   --out DIR [--count 100] [--batch 16] [--class C] [--steps N] [--seed S] [--bundle DIR]
   (vanilla trajectories for training a shortcut; docs/trajectory-format.md)`,
   },
-  info: { run: infoCommand, usage: 'migm info     [--bundle DIR]\n  (what a bundle holds: image, tokens, classes, sampling defaults, graphs)' },
+  info: {
+    run: infoCommand,
+    usage:
+      'migm info     [--bundle DIR] [--json]\n  (what a bundle holds: image, tokens, sampling defaults, graphs, then the classes one per line; --json: the manifest)',
+  },
   worker: {
     run: workerCommand,
     usage: `migm worker   --redis URL [--queue migm] [--batch 16] [--concurrency 1] [--wait-ms 20] [--bundle DIR] [--device D] [--threads T] [--quiet]

@@ -1,10 +1,10 @@
-import { writeFile } from 'node:fs/promises';
 import { generate } from '@migm/core';
 import { intFlag, parse } from '../args.js';
-import { checkOutPath, loadBackend } from '../common.js';
+import { loadBackend } from '../common.js';
 import { UsageError } from '../errors.js';
 import { ACCELERATED_METHODS, predictorOf } from '../methods.js';
 import { encodePng, sideBySide } from '../png.js';
+import { bundleJson, output, runJson } from '../output.js';
 import { conditionOptions, describeRun, generateFlags, gridOf, runOnce, runSpec, samplerBackendOptions, samplerFlag, timingLine } from './generate.js';
 
 /** Same seed and class through vanilla and another method; one PNG with both, and the speed-up. */
@@ -12,8 +12,8 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const values = parse(argv, generateFlags);
   const columns = intFlag('columns', values.columns, undefined, 1, 1024);
   const scale = intFlag('scale', values.scale, 4, 1, 32)!;
-  const out = values.out ?? 'migm-compare.png';
-  checkOutPath('out', out);
+  const o = output(values, 'migm-compare.png');
+  const quiet = values.quiet === true || o.json;
   const backend = await loadBackend(values, samplerBackendOptions(samplerFlag(values)));
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'taylor');
@@ -29,14 +29,25 @@ export async function compareCommand(argv: string[]): Promise<void> {
         ...(predictor === 'vanilla' ? {} : { budget: 1 }),
       });
     }
-    const vanilla = await runOnce(backend, spec, 'vanilla', values.quiet === true);
-    const fast = await runOnce(backend, spec, spec.method, values.quiet === true);
+    const vanilla = await runOnce(backend, spec, 'vanilla', quiet);
+    const fast = await runOnce(backend, spec, spec.method, quiet);
     const png = sideBySide([await gridOf(backend, vanilla, columns, scale), await gridOf(backend, fast, columns, scale)], 16);
-    await writeFile(out, encodePng(png));
-    console.log(`wrote ${out}: left ${describeRun(backend, spec, 'vanilla')}; right ${describeRun(backend, spec, spec.method)}`);
-    console.log(`vanilla:  ${timingLine(vanilla)}`);
-    console.log(`${spec.method.padEnd(8)}: ${timingLine(fast)}`);
-    console.log(`speed-up: ${(vanilla.timings.totalMs / fast.timings.totalMs).toFixed(2)}x`);
+    await o.writePng(encodePng(png));
+    const speedup = vanilla.timings.totalMs / fast.timings.totalMs;
+    o.line(
+      `wrote ${o.out === '-' ? 'the PNG to stdout' : o.out}: left ${describeRun(backend, spec, 'vanilla')}; right ${describeRun(backend, spec, spec.method)}`,
+    );
+    o.line(`vanilla:  ${timingLine(vanilla)}`);
+    o.line(`${spec.method.padEnd(8)}: ${timingLine(fast)}`);
+    o.line(`speed-up: ${speedup.toFixed(2)}x`);
+    o.result({
+      command: 'compare',
+      out: o.out,
+      ...bundleJson(backend),
+      left: runJson(backend, spec, 'vanilla', vanilla),
+      right: runJson(backend, spec, spec.method, fast),
+      speedup,
+    });
   } finally {
     await backend.dispose();
   }

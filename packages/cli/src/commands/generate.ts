@@ -1,13 +1,13 @@
-import { writeFile } from 'node:fs/promises';
 import { generate, tileImages, type GenerateResult, type SamplerChoice } from '@migm/core';
 import type { OrtBackend } from '@migm/backend-node';
 import { choiceFlag, intFlag, numberFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
-import { backendFlags, checkOutPath, fmtMs, loadBackend } from '../common.js';
+import { backendFlags, fmtMs, loadBackend } from '../common.js';
 import { ACCELERATED_METHODS, METHOD_NAMES, predictorOf, type Method } from '../methods.js';
 import { encodePng } from '../png.js';
 import { UsageError } from '../errors.js';
 import { defaultCount, loadProgress, progressBar } from '../progress.js';
+import { bundleJson, jsonFlag, output, plural, runJson } from '../output.js';
 
 export const generateFlags = {
   ...backendFlags,
@@ -26,6 +26,7 @@ export const generateFlags = {
   columns: { type: 'string' },
   scale: { type: 'string' },
   quiet: { type: 'boolean' },
+  ...jsonFlag,
 } as const;
 
 export interface RunSpec {
@@ -138,7 +139,8 @@ export function truncationLine(r: GenerateResult, maxLength: number): string | n
 
 export function timingLine(r: GenerateResult): string {
   const t = r.timings;
-  const sampling = r.sampler.device ? 'sampling on the device' : `sampling on the host (${r.sampler.reason})`;
+  // Where it sampled; why (r.sampler.reason) is in --json: on every CPU run it would be the same sentence.
+  const sampling = r.sampler.device ? 'sampling on the device' : 'sampling on the host';
   return `${fmtMs(t.totalMs)} (${fmtMs(t.totalMs / r.batch)}/image): ${fmtMs(t.backendMs)} onnxruntime, ${fmtMs(t.coreMs)} core; ${r.calls.forward} base + ${r.calls.head} head + ${r.calls.velocity} shortcut calls; ${sampling}`;
 }
 
@@ -152,9 +154,8 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const values = parse(argv, generateFlags);
   const columns = intFlag('columns', values.columns, undefined, 1, 1024);
   const scaleFlag = intFlag('scale', values.scale, undefined, 1, 32);
-  const out = values.out ?? 'migm.png';
-  checkOutPath('out', out);
-  const quiet = values.quiet === true;
+  const o = output(values, 'migm.png');
+  const quiet = values.quiet === true || o.json;
   // A paper-size bundle takes tens of seconds to read, verify and load: say so, and show how far it got.
   const progress = quiet ? undefined : loadProgress(process.stderr, values.bundle ?? 'the default bundle');
   let backend: OrtBackend;
@@ -171,12 +172,15 @@ export async function generateCommand(argv: string[]): Promise<void> {
   try {
     const spec = runSpec(backend, values, backend.capabilities.velocity ? 'shortcut' : 'vanilla');
     const r = await runOnce(backend, spec, spec.method, quiet);
-    await writeFile(out, encodePng(await gridOf(backend, r, columns, scale)));
+    await o.writePng(encodePng(await gridOf(backend, r, columns, scale)));
     const c = backend.manifest.condition;
     const cut = c.type === 'text' ? truncationLine(r, c.maxLength) : null;
     if (cut !== null) process.stderr.write(`${cut}\n`);
-    console.log(`wrote ${out}: ${r.batch} images, ${describeRun(backend, spec, spec.method)} on ${backend.device}`);
-    console.log(timingLine(r));
+    o.line(
+      `wrote ${o.out === '-' ? 'the PNG to stdout' : o.out}: ${plural(r.batch, 'image')}, ${describeRun(backend, spec, spec.method)} on ${backend.device}`,
+    );
+    o.line(timingLine(r));
+    o.result({ command: 'generate', out: o.out, ...bundleJson(backend), ...runJson(backend, spec, spec.method, r) });
   } finally {
     await backend.dispose();
   }
