@@ -181,6 +181,9 @@ export async function deleteCachedFile(cache: CacheLike, url: string, sha256: st
  * console.log(files.reduce((a, f) => a + f.bytes, 0), 'bytes cached');
  */
 export async function listBundleCache(cache?: CacheLike): Promise<CachedBundleFile[]> {
+  const storage = (globalThis as { caches?: { has(name: string): Promise<boolean> } }).caches;
+  // Listing must not create the cache (caches.open would): after a purge there is none to list.
+  if (!cache && !(await storage?.has(BUNDLE_CACHE_NAME))) return [];
   const c = cache ?? (await openBundleCache());
   if (!c) return [];
   if (!c.keys) throw new MigmError('UNSUPPORTED', 'listBundleCache: this cache cannot list its entries (it has no keys()).');

@@ -96,8 +96,10 @@ export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {
   if (given === null || typeof given !== 'object')
     throw new MigmError('INVALID_OPTION', `fetchBundle: options must be an object, got ${given === null ? 'null' : typeof given}.`);
   const options = checkOptionKeys(given, FETCH_OPTION_KEYS, 'fetchBundle()');
-  const doFetch = options.fetch ?? globalThis.fetch;
-  if (typeof doFetch !== 'function') throw new MigmError('UNSUPPORTED', 'fetchBundle needs a fetch implementation; none is available here.');
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') throw new MigmError('UNSUPPORTED', 'fetchBundle needs a fetch implementation; none is available here.');
+  // Called as a plain function: browsers refuse a fetch whose `this` is not the global scope ("Illegal invocation").
+  const doFetch: typeof fetch = (input, init) => fetchImpl(input, init);
   const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   if (typeof idleMs !== 'number' || !(idleMs > 0)) {
     throw new MigmError('INVALID_OPTION', `Invalid option 'idleTimeoutMs': got ${String(idleMs)}; a number of milliseconds > 0 (or Infinity) is allowed.`);

@@ -45,6 +45,15 @@ describe('fetchBundle', () => {
     expect(events.filter((e) => e.type === 'file-done').map((e) => e.file)).toEqual(['base.onnx', 'head.onnx', 'decoder.onnx', 'shortcut.onnx']);
   });
 
+  it("calls fetch as a plain function (a browser's fetch refuses another `this`: 'Illegal invocation')", async () => {
+    const { fetchImpl } = await server();
+    const strict = function (this: unknown, url: string) {
+      if (this !== undefined && this !== globalThis) throw new TypeError("Failed to execute 'fetch' on 'WorkerGlobalScope': Illegal invocation");
+      return (fetchImpl as unknown as (u: string) => Promise<Response>)(url);
+    } as unknown as typeof fetch;
+    await expect(fetchBundle('https://cdn.test/m/', { fetch: strict, cache: false })).resolves.toBeDefined();
+  });
+
   it('serves a reload from the cache without downloading again', async () => {
     const { fetchImpl, requests } = await server();
     const cache = new MemoryCache();

@@ -9,6 +9,12 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const el = {
   form: $<HTMLFormElement>('controls'),
   cls: $<HTMLSelectElement>('class'),
+  classRow: $<HTMLLabelElement>('class-row'),
+  prompt: $<HTMLInputElement>('prompt'),
+  promptRow: $<HTMLLabelElement>('prompt-row'),
+  examples: $<HTMLDataListElement>('example-prompts'),
+  negative: $<HTMLInputElement>('negative-prompt'),
+  negativeRow: $<HTMLLabelElement>('negative-row'),
   method: $<HTMLSelectElement>('method'),
   steps: $<HTMLInputElement>('steps'),
   budget: $<HTMLInputElement>('budget'),
@@ -98,6 +104,14 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
   const c = manifest.condition;
   el.cls.replaceChildren(...(c.type === 'class' ? c.classNames.map((name, i) => new Option(name, String(i))) : []));
   if (c.type === 'class' && keepClass && Number(keepClass) < c.numClasses) el.cls.value = keepClass;
+  // A text-conditioned bundle gets a prompt box (with the manifest's example prompts) instead of the class list.
+  const text = c.type === 'text';
+  el.classRow.hidden = text;
+  el.promptRow.hidden = !text;
+  el.negativeRow.hidden = !text;
+  el.examples.replaceChildren(...(text ? (c.examplePrompts ?? []).map((p) => new Option(p)) : []));
+  if (text) el.negative.placeholder = c.negativePrompt === '' ? '(none)' : c.negativePrompt;
+  if (text && el.prompt.value === '') el.prompt.value = params.get('prompt') ?? c.examplePrompts?.[0] ?? '';
   const L = manifest.tokens.count;
   el.steps.max = String(L);
   el.budget.max = String(L);
@@ -119,7 +133,7 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
       : ` (${selection.adapter ?? 'GPU'}${selection.deviceFeatures ? '; features stay on the GPU' : ''})`) +
     `, loaded in ${Math.round(loadMs)} ms.` +
     (fallbacks ? ` ${fallbacks}` : '');
-  el.status.textContent = `Ready on ${selection.device}. Pick a class and press Generate.`;
+  el.status.textContent = `Ready on ${selection.device}. ${manifest.condition.type === 'text' ? 'Type a prompt' : 'Pick a class'} and press Generate.`;
   el.progress.value = 0;
   setState('idle');
   validate();
@@ -155,6 +169,8 @@ function validate(): RunSettings | undefined {
   if (problems.length > 0) return undefined;
   return {
     classId: Number(el.cls.value),
+    prompt: demo.manifest?.condition.type === 'text' ? el.prompt.value : null,
+    negativePrompt: demo.manifest?.condition.type === 'text' && el.negative.value !== '' ? el.negative.value : null,
     steps,
     budget,
     predictor,
@@ -244,7 +260,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       if (m.id !== activeRun) return;
       el.progress.value = 1;
       el.previewBox.hidden = true; // the results show the final grids
-      el.status.textContent = summary(m.results);
+      el.status.textContent = summary(m.results) + (m.results.some((r) => r.truncated) ? ' The prompt was longer than 77 tokens and was truncated.' : '');
       setState('idle');
       validate();
       break;

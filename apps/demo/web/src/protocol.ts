@@ -20,7 +20,11 @@ export interface LoadRequest {
 }
 
 export interface RunSettings {
+  /** Class-conditioned bundles: the class of every image. */
   readonly classId: number;
+  /** Text-conditioned bundles: the prompt of every image, and the negative prompt (null: the bundle's default). */
+  readonly prompt: string | null;
+  readonly negativePrompt: string | null;
   readonly steps: number;
   readonly budget: number;
   readonly predictor: Predictor;
@@ -67,6 +71,8 @@ export interface RunResult {
   /** Time spent decoding previews, ms (not part of `ms`). */
   readonly previewMs: number;
   readonly calls: { forward: number; head: number; velocity: number; combine: number };
+  /** Text bundles: the prompt was longer than the tokenizer takes and was cut (as CLIP does). */
+  readonly truncated: boolean;
 }
 
 export type FromWorker =

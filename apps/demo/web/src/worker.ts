@@ -1,6 +1,15 @@
 // The generation worker: owns the backend, runs generate() off the page's thread, streams progress.
 import { generate, isMigmError, MigmError, type Backend, type GenerateOptions, type Predictor, type StepEvent } from '@migm/core';
-import { type DeviceLogits, type DeviceSampleStep, type FeatureTensor, type FeatureTerm, type ForwardInput, type VelocityControl } from '@migm/core/backend';
+import {
+  type DeviceLogits,
+  type DeviceSampleStep,
+  type FeatureTensor,
+  type FeatureTerm,
+  type ForwardInput,
+  type PromptTokenizer,
+  type TextHandle,
+  type VelocityControl,
+} from '@migm/core/backend';
 import { createWebBackend, type WebBackend } from '@migm/backend-web';
 import { methodName } from './methods.js';
 import type { FromWorker, GenerateRequest, LoadRequest, Pixels, RunResult, ToWorker } from './protocol.js';
@@ -41,7 +50,7 @@ async function load(req: LoadRequest): Promise<void> {
     // A first run pays one-off costs (wasm page-in, GPU shader compiles): pay them now so timings are fair.
     try {
       const warm = await generate(b, {
-        condition: 0,
+        ...(b.manifest.condition.type === 'text' ? { prompt: '' } : { condition: 0 }),
         steps: Math.min(2, b.manifest.tokens.count),
         seed: 0,
         ...(b.capabilities.velocity ? { predictor: 'shortcut', budget: 1 } : { predictor: 'vanilla' }),
@@ -130,7 +139,9 @@ async function runOne(b: Backend, req: GenerateRequest, predictor: Predictor, si
     s.slowMs,
   );
   const result = await generate(pv, {
-    condition: new Array<number>(s.batch).fill(s.classId),
+    ...(s.prompt !== null
+      ? { prompt: s.prompt, batch: s.batch, ...(s.negativePrompt !== null ? { negativePrompt: s.negativePrompt } : {}) }
+      : { condition: new Array<number>(s.batch).fill(s.classId) }),
     steps: s.steps,
     seed: s.seed,
     predictor,
@@ -152,6 +163,7 @@ async function runOne(b: Backend, req: GenerateRequest, predictor: Predictor, si
     ms: result.timings.totalMs - previewMs,
     previewMs,
     calls: { ...result.calls },
+    truncated: result.text?.truncated === true,
   };
 }
 
@@ -169,6 +181,8 @@ class PreviewingBackend implements Backend {
   readonly guidedHead?: (feature: FeatureTensor, weight: number, logits: Float32Array | DeviceLogits) => Promise<void>;
   readonly createLogits?: (rows: number) => DeviceLogits;
   readonly sampleStep?: (logits: DeviceLogits, step: DeviceSampleStep) => Promise<void>;
+  readonly tokenizer?: PromptTokenizer;
+  readonly encodeText?: (ids: Int32Array, count: number) => Promise<TextHandle>;
   previewMs = 0;
   #pending: { event: Omit<StepEvent, 'tokens'>; tokens: Int32Array } | undefined;
 
@@ -194,6 +208,10 @@ class PreviewingBackend implements Backend {
     if (inner.createLogits && inner.sampleStep) {
       this.createLogits = inner.createLogits.bind(inner);
       this.sampleStep = inner.sampleStep.bind(inner);
+    }
+    if (inner.tokenizer && inner.encodeText) {
+      this.tokenizer = inner.tokenizer;
+      this.encodeText = inner.encodeText.bind(inner);
     }
   }
 
@@ -239,7 +257,7 @@ class PreviewingBackend implements Backend {
   readFeature(feature: FeatureTensor): Promise<Float32Array> {
     return this.inner.readFeature(feature);
   }
-  release(feature: FeatureTensor | DeviceLogits): void {
+  release(feature: FeatureTensor | DeviceLogits | TextHandle): void {
     this.inner.release(feature);
   }
   decode(tokens: Int32Array, batch: number) {

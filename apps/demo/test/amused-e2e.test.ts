@@ -1,0 +1,113 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from 'vite';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Manifest, TextCondition } from '@migm/core';
+import { startServer } from '../web/serve.mjs';
+import { amusedTestBundle } from '../../../packages/backend-node/test/amused-bundle.js';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
+
+// The demo page on a text-conditioned bundle: a small aMUSEd bundle with random weights (import-amused
+// --random-init --config small; see packages/backend-node/test/amused-bundle.ts), loaded by URL with ?bundle=.
+const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+const SHOTS = join(tmpdir(), 'migm-demo-screenshots');
+
+interface DemoView {
+  state: string;
+  finished: number;
+  manifest: Manifest;
+  download: { events: number; totalLoaded: number; totalBytes: number };
+  last: { predictor: string; truncated: boolean; images: { data: Float32Array; batch: number; channels: number; height: number; width: number } }[];
+}
+
+if (!hasChromium) console.warn(`aMUSEd e2e skipped: no Chromium at ${CHROMIUM} (scripts/setup.sh installs Debian's chromium).`);
+
+describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chromium, wasm)', () => {
+  let browser: Browser;
+  let server: { url: string; close: () => Promise<void> };
+  let tmp: string;
+  let bundle: string;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'migm-amused-e2e-'));
+    // Its own build folder: other e2e files build the page in parallel and empty theirs.
+    const dist = join(tmp, 'dist');
+    await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error', build: { outDir: dist, emptyOutDir: true } });
+    bundle = amusedTestBundle();
+    server = await startServer({ root: dist, mounts: { '/amused/': bundle } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    mkdirSync(SHOTS, { recursive: true });
+  }, 600_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const view = (page: Page) => page.evaluate(() => (globalThis as unknown as { migmDemo: DemoView }).migmDemo);
+
+  async function generateOn(page: Page): Promise<DemoView> {
+    const before = (await view(page)).finished;
+    await page.click('#generate');
+    await page.waitForFunction(`globalThis.migmDemo.finished > ${before}`, undefined, { timeout: 120_000 });
+    const v = await view(page);
+    expect(v.state).toBe('idle');
+    return v;
+  }
+
+  it('shows a prompt box with the example prompts instead of the class list, and makes images from a prompt', async () => {
+    const m = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as Manifest;
+    const c = m.condition as TextCondition;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(msg.text());
+    });
+    page.on('pageerror', (err) => consoleErrors.push(`uncaught ${err.message}`));
+    await page.goto(`${server.url}?device=wasm&bundle=/amused/`);
+    await page.waitForFunction(`['idle', 'no-model'].includes(document.body.dataset.state)`, undefined, { timeout: 120_000 });
+    expect(await page.isHidden('#error')).toBe(true);
+    let v = await view(page);
+    expect(v.manifest.name).toBe(m.name);
+    // Every byte of the bundle (tokenizer.json included) was fetched, verified and counted.
+    const total = m.files.reduce((a, f) => a + f.bytes, 0);
+    expect([v.download.totalLoaded, v.download.totalBytes]).toEqual([total, total]);
+
+    expect(await page.isVisible('#prompt')).toBe(true);
+    expect(await page.isVisible('#negative-prompt')).toBe(true);
+    expect(await page.isHidden('#class-row')).toBe(true);
+    expect(await page.inputValue('#prompt')).toBe(c.examplePrompts![0]);
+    const examples = await page.locator('#example-prompts option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(examples).toEqual(c.examplePrompts);
+    expect(await page.textContent('#status')).toContain('Type a prompt');
+
+    await page.fill('#prompt', 'a watercolor painting of a lighthouse at dawn');
+    await page.fill('#negative-prompt', 'blurry');
+    await page.uncheck('#preview');
+    await page.selectOption('#method', 'vanilla');
+    await page.fill('#batch', '2');
+    v = await generateOn(page);
+    expect(await page.textContent('#error span')).toBe('');
+    expect(v.last.map((r) => [r.predictor, r.truncated])).toEqual([['vanilla', false]]);
+    const { data, batch, channels, height, width } = v.last[0]!.images;
+    expect([batch, channels, height, width]).toEqual([2, m.image.channels, m.image.height, m.image.width]);
+    const values = Array.from(data);
+    expect(values.every((x) => Number.isFinite(x) && x >= 0 && x <= 1)).toBe(true);
+    expect(Math.max(...values)).toBeGreaterThan(Math.min(...values));
+    await page.screenshot({ path: join(SHOTS, 'demo-prompt.png') });
+
+    // A prompt over 77 tokens is truncated, and the page says so.
+    await page.fill('#prompt', 'a very long prompt '.repeat(30));
+    await page.selectOption('#method', 'taylor');
+    await page.fill('#batch', '1');
+    v = await generateOn(page);
+    expect(v.last.map((r) => [r.predictor, r.truncated])).toEqual([['taylor', true]]);
+    expect(await page.textContent('#status')).toContain('longer than 77 tokens and was truncated');
+    await page.close();
+    expect(consoleErrors).toEqual([]);
+  }, 300_000);
+});
