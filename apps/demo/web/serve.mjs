@@ -21,12 +21,14 @@ const TYPES = {
 };
 
 /**
- * Serves `root` (default: the built demo) and `mounts` ({ '/prefix/': '/abs/dir/' }) on 127.0.0.1.
+ * Serves `root` (default: the built demo) and `mounts` ({ '/prefix/': '/abs/dir/' }) on 127.0.0.1. With `log`
+ * (an array), each request's method and path is pushed onto it (tests check what a reload fetched again).
  * Resolves to { url, close }.
  */
-export function startServer({ root = DIST, port = 0, mounts = {} } = {}) {
+export function startServer({ root = DIST, port = 0, mounts = {}, log = undefined } = {}) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    log?.push(`${req.method} ${path}`);
     let base = root;
     let rel = path;
     for (const [prefix, dir] of Object.entries(mounts)) {

@@ -1,5 +1,5 @@
 // The demo page: controls, worker messages, progress, preview and results.
-import { clearBundleCache } from '@migm/backend-web';
+import { clearBundleCache, listBundleCache } from '@migm/backend-web';
 import { PREDICTOR_REGISTRY, predictorDefinition, type Manifest, type Predictor } from '@migm/core';
 import type { FromWorker, RunResult, RunSettings, SelectionInfo, ToWorker } from './protocol.js';
 import { methodName } from './methods.js';
@@ -30,6 +30,7 @@ const el = {
   bundleUrl: $<HTMLInputElement>('bundle-url'),
   load: $<HTMLButtonElement>('load'),
   clearCache: $<HTMLButtonElement>('clear-cache'),
+  cacheInfo: $<HTMLSpanElement>('cache-info'),
   runtime: $<HTMLParagraphElement>('runtime'),
   error: $<HTMLDivElement>('error'),
   status: $<HTMLDivElement>('status'),
@@ -55,8 +56,16 @@ const demo = {
   steps: 0,
   /** Runs finished (done, cancelled or failed). */
   finished: 0,
-  /** Byte progress of the last bundle load: events seen, bytes loaded and bytes the manifest lists. */
-  download: { events: 0, totalLoaded: 0, totalBytes: 0 },
+  /** Byte progress of the last bundle load: events seen, bytes loaded and bytes the manifest lists, files from the cache. */
+  download: { events: 0, totalLoaded: 0, totalBytes: 0, cachedFiles: [] as string[] },
+  /** Cache problems of the last load ("file (write): message"): the files came from the network instead. */
+  cacheErrors: [] as string[],
+  /** The browser's bundle cache, as last listed (after each load and purge). */
+  cache: { files: 0, bytes: 0 },
+  /** onnxruntime sessions started by the last load (0 when a bundle was refused before any). */
+  sessions: 0,
+  /** Milliseconds the last successful load took (fetch or cache read, verification, sessions, warm-up). */
+  loadMs: 0,
 };
 (window as unknown as { migmDemo: typeof demo }).migmDemo = demo;
 
@@ -91,7 +100,9 @@ function load(): void {
   setState('loading');
   el.status.textContent = 'Loading the model…';
   el.progress.value = 0;
-  demo.download = { events: 0, totalLoaded: 0, totalBytes: 0 };
+  demo.download = { events: 0, totalLoaded: 0, totalBytes: 0, cachedFiles: [] };
+  demo.cacheErrors = [];
+  demo.sessions = 0;
   const bundleUrl = new URL(el.bundleUrl.value.trim() || 'bundle/', document.baseURI).href;
   send({ type: 'load', bundleUrl, wasmPaths: new URL('ort/', document.baseURI).href, device: el.device.value as 'auto' | 'webgpu' | 'wasm' });
 }
@@ -101,6 +112,7 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
   const keepClass = el.cls.value;
   demo.manifest = manifest;
   demo.selection = selection;
+  demo.loadMs = loadMs;
   const c = manifest.condition;
   el.cls.replaceChildren(...(c.type === 'class' ? c.classNames.map((name, i) => new Option(name, String(i))) : []));
   if (c.type === 'class' && keepClass && Number(keepClass) < c.numClasses) el.cls.value = keepClass;
@@ -137,6 +149,19 @@ function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number):
   el.progress.value = 0;
   setState('idle');
   validate();
+  void showCache();
+}
+
+/** Lists the bundle cache next to its purge button (files of every bundle this page has loaded). */
+async function showCache(): Promise<void> {
+  try {
+    const files = await listBundleCache();
+    demo.cache = { files: files.length, bytes: files.reduce((a, f) => a + f.bytes, 0) };
+    el.cacheInfo.textContent = files.length ? `Cache: ${files.length} files, ${kb(demo.cache.bytes)}.` : 'Cache: empty.';
+  } catch {
+    el.cacheInfo.textContent = 'Cache: not available in this browser.';
+  }
+  el.cacheInfo.dataset.files = String(demo.cache.files);
 }
 
 /** Reads the form; returns settings or shows what is wrong next to the controls. */
@@ -215,15 +240,31 @@ el.clearCache.addEventListener('click', async () => {
   const done = await clearBundleCache().catch(() => false);
   el.runtime.dataset.cache = String(done);
   el.status.textContent = done ? 'Cached model files removed; the next load downloads them again.' : 'This browser has no bundle cache to clear.';
+  await showCache();
+  el.clearCache.dataset.purged = String((Number(el.clearCache.dataset.purged) || 0) + 1);
 });
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
   switch (m.type) {
     case 'download':
-      demo.download = { events: demo.download.events + 1, totalLoaded: m.totalLoaded, totalBytes: m.totalBytes };
+      demo.download = {
+        events: demo.download.events + 1,
+        totalLoaded: m.totalLoaded,
+        totalBytes: m.totalBytes,
+        cachedFiles: m.event === 'file-done' && m.cached ? [...demo.download.cachedFiles, m.file] : demo.download.cachedFiles,
+      };
       el.status.textContent = `Loading ${m.file}${m.cached ? ' (from cache)' : ''}: ${kb(m.totalLoaded)} of ${kb(m.totalBytes)}`;
       el.progress.value = m.totalBytes ? m.totalLoaded / m.totalBytes : 0;
+      break;
+    case 'cache-error':
+      // Not an error of the load: the file came from the network. Say so, so a full disk is no mystery.
+      demo.cacheErrors = [...demo.cacheErrors, `${m.file} (${m.operation}): ${m.message}`];
+      el.cacheInfo.textContent = `Could not ${m.operation === 'write' ? 'cache' : 'read the cached'} ${m.file} (${m.message}); it came from the network.`;
+      break;
+    case 'session':
+      if (!m.done) demo.sessions++;
+      el.status.textContent = `${m.done ? 'Created' : 'Creating'} the ${m.role} session (${m.index + 1} of ${m.count})…`;
       break;
     case 'fallback':
       el.status.textContent = `${m.device} did not work here; trying the next device…`;

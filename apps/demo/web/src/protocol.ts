@@ -78,12 +78,17 @@ export interface RunResult {
 export type FromWorker =
   | {
       readonly type: 'download';
+      readonly event: 'file-start' | 'file-progress' | 'file-done';
       readonly file: string;
       readonly loaded: number;
       readonly totalLoaded: number;
       readonly totalBytes: number;
       readonly cached: boolean;
     }
+  /** The browser cache could not store or read a file: the file came from the network and the load went on. */
+  | { readonly type: 'cache-error'; readonly file: string; readonly operation: 'read' | 'write'; readonly message: string }
+  /** An onnxruntime session being created (done false) or ready (done true). */
+  | { readonly type: 'session'; readonly role: string; readonly index: number; readonly count: number; readonly done: boolean }
   | { readonly type: 'loaded'; readonly manifest: Manifest; readonly selection: SelectionInfo; readonly loadMs: number }
   | { readonly type: 'fallback'; readonly device: string; readonly message: string }
   | { readonly type: 'device-lost'; readonly message: string }

@@ -41,8 +41,13 @@ async function load(req: LoadRequest): Promise<void> {
       bundle: req.bundleUrl,
       wasmPaths: req.wasmPaths,
       device: req.device,
-      fetch: {
-        onProgress: (e) => post({ type: 'download', file: e.file, loaded: e.loaded, totalLoaded: e.totalLoaded, totalBytes: e.totalBytes, cached: e.cached }),
+      // The whole load: bytes fetched or read from the cache (verified as they stream), cache problems, sessions.
+      onProgress: (e) => {
+        if (e.type === 'cache-error') post({ type: 'cache-error', file: e.file, operation: e.operation, message: e.message });
+        else if (e.type === 'session-start' || e.type === 'session-done')
+          post({ type: 'session', role: e.role, index: e.index, count: e.count, done: e.type === 'session-done' });
+        else if (e.type === 'file-start' || e.type === 'file-progress' || e.type === 'file-done')
+          post({ type: 'download', event: e.type, file: e.file, loaded: e.loaded, totalLoaded: e.totalLoaded, totalBytes: e.totalBytes, cached: e.cached });
       },
       onFallback: (f) => post({ type: 'fallback', device: f.device, message: f.error.message }),
       onDeviceLost: (message) => onDeviceLost(message),

@@ -1,0 +1,237 @@
+// Large bundles through the demo page in Debian's Chromium, with the bundle cache on (a persistent profile, as a
+// user's browser has): a bundle with one graph file over Chromium's 256 MB limit per Cache Storage entry (a
+// random-init MaskGIT import made here, its base graph padded with an unused initializer) loads, generates, and
+// after a reload comes from the cache without the big file being fetched again (the server's request log says
+// so); the page's purge button empties the cache. A bundle whose base graph keeps its weights in ONNX external
+// data loads too, and external data that names a file outside the manifest, outside the folder, or with a wrong
+// sha256 is refused before any session exists. Timings are printed, never asserted.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from 'vite';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Manifest } from '@migm/core';
+import { externalizeInitializers } from '@migm/backend-ort';
+import { TINY_BUNDLE } from '../web/assets.mjs';
+import { startServer } from '../web/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
+
+const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+const TRAINING = fileURLToPath(new URL('../../../training/', import.meta.url));
+const PYTHON = process.env.MIGM_PYTHON ?? '/usr/bin/python3';
+/** Bytes of the unused initializer added to the base graph: the file ends up over 256 MiB (Chromium's limit is 256 MB). */
+const PAD_BYTES = 280 * 1024 * 1024;
+
+interface DemoView {
+  state: string;
+  finished: number;
+  manifest: Manifest;
+  download: { events: number; totalLoaded: number; totalBytes: number; cachedFiles: string[] };
+  cacheErrors: string[];
+  cache: { files: number; bytes: number };
+  sessions: number;
+  loadMs: number;
+  last: { images: { data: Float32Array; batch: number } }[];
+}
+
+type FileEntry = { path: string; bytes: number; sha256: string };
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const varint = (n: number): number[] => {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+  return [...out, n];
+};
+const field = (num: number, body: Uint8Array) => Buffer.concat([Buffer.from([...varint(num * 8 + 2), ...varint(body.length)]), body]);
+
+/** The model with an unused uint8 initializer appended (a second ModelProto.graph field, merged by protobuf into the first). */
+function padModel(model: Uint8Array, bytes: number): Buffer {
+  const tensor = Buffer.concat([Buffer.from([0x08, ...varint(bytes), 0x10, 2]), field(8, Buffer.from('migm_pad')), field(9, Buffer.alloc(bytes, 7))]);
+  return Buffer.concat([model, field(7, field(5, tensor))]);
+}
+
+/** Rewrites a bundle's base graph (and what names it: its files entry, the shortcut's baseSha256), plus extra files. */
+function rewriteBase(dir: string, base: Uint8Array, extra: { path: string; bytes: Uint8Array; listed?: boolean }[] = [], externalData?: string[]): void {
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  const files = m.files as FileEntry[];
+  writeFileSync(join(dir, m.graphs.base.file), base);
+  Object.assign(
+    files.find((f) => f.path === m.graphs.base.file)!,
+    { bytes: base.length, sha256: sha(base) },
+  );
+  if (m.graphs.shortcut) m.graphs.shortcut.compatibility.baseSha256 = sha(base);
+  for (const e of extra) {
+    writeFileSync(join(dir, e.path), e.bytes);
+    if (e.listed !== false) files.push({ path: e.path, bytes: e.bytes.length, sha256: sha(e.bytes) });
+  }
+  if (externalData) (m.graphs.base as { externalData?: string[] }).externalData = externalData;
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m, null, 2));
+}
+
+if (!hasChromium) console.warn(`big-bundle e2e skipped: no Chromium at ${CHROMIUM} (scripts/setup.sh installs Debian's chromium).`);
+
+describe.skipIf(!hasChromium)('large and external-data bundles in the demo page, cache on (Chromium)', () => {
+  let context: BrowserContext;
+  let server: { url: string; close: () => Promise<void> };
+  let tmp: string;
+  const log: string[] = [];
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'migm-big-e2e-'));
+    // Its own build folder: other e2e files build the page in parallel and empty theirs.
+    const dist = join(tmp, 'dist');
+    await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error', build: { outDir: dist, emptyOutDir: true } });
+    await promisify(execFile)(PYTHON, ['-m', 'migm_train', 'import-maskgit', '--random-init', '--config', 'small', '--out', join(tmp, 'big')], {
+      cwd: TRAINING,
+      timeout: 180_000,
+    });
+    const big = join(tmp, 'big');
+    const baseFile = (JSON.parse(readFileSync(join(big, 'manifest.json'), 'utf8')) as Manifest).graphs.base.file;
+    rewriteBase(big, padModel(readFileSync(join(big, baseFile)), PAD_BYTES));
+
+    // External data: the tiny bundle with base.onnx's weights in base.onnx.data, and three hostile variants.
+    const tinyBase = readFileSync(join(TINY_BUNDLE, 'base.onnx'));
+    const external = (name: string, location: string, edit: (data: Buffer) => { path: string; bytes: Uint8Array; listed?: boolean }[]) => {
+      cpSync(TINY_BUNDLE, join(tmp, name), { recursive: true });
+      const { model, data } = externalizeInitializers(tinyBase, location);
+      rewriteBase(join(tmp, name), model, edit(Buffer.from(data)), ['base.onnx.data']);
+    };
+    external('ext', 'base.onnx.data', (data) => [{ path: 'base.onnx.data', bytes: data }]);
+    // The graph points at weights.bin, which the folder holds but the manifest does not list.
+    external('ext-unlisted', 'weights.bin', (data) => [
+      { path: 'base.onnx.data', bytes: data },
+      { path: 'weights.bin', bytes: data, listed: false },
+    ]);
+    // The graph points into another bundle's folder.
+    external('ext-outside', '../ext/base.onnx.data', (data) => [{ path: 'base.onnx.data', bytes: data }]);
+    // The listed file's bytes differ from its sha256 (listed with the original's hash, then changed on disk).
+    external('ext-sha', 'base.onnx.data', (data) => [{ path: 'base.onnx.data', bytes: data }]);
+    const tampered = readFileSync(join(tmp, 'ext-sha', 'base.onnx.data'));
+    tampered[200] = tampered[200]! ^ 0xff;
+    writeFileSync(join(tmp, 'ext-sha', 'base.onnx.data'), tampered);
+
+    const mounts = Object.fromEntries(['big', 'ext', 'ext-unlisted', 'ext-outside', 'ext-sha'].map((n) => [`/${n}/`, join(tmp, n)]));
+    server = await startServer({ root: dist, mounts, log });
+    // A persistent profile: the cache outlives a reload, with a real profile's storage quota (not incognito's).
+    context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 860 },
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function open(path: string, allow?: RegExp): Promise<Page> {
+    const page = await context.newPage();
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !allow?.test(msg.text())) consoleErrors.push(`${path}: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => consoleErrors.push(`${path}: uncaught ${err.message}`));
+    await page.goto(server.url + path);
+    return page;
+  }
+  const view = (page: Page) => page.evaluate(() => (globalThis as unknown as { migmDemo: DemoView }).migmDemo);
+  const waitState = (page: Page, states: string[], timeout = 240_000) =>
+    page.waitForFunction(`${JSON.stringify(states)}.includes(document.body.dataset.state)`, undefined, { timeout });
+  async function generateOne(page: Page): Promise<void> {
+    const before = (await view(page)).finished;
+    await page.uncheck('#preview');
+    await page.selectOption('#method', 'shortcut');
+    await page.fill('#batch', '1');
+    await page.fill('#steps', '4');
+    await page.fill('#budget', '2');
+    await page.click('#generate');
+    await page.waitForFunction(`globalThis.migmDemo.finished > ${before}`, undefined, { timeout: 120_000 });
+    const v = await view(page);
+    expect(v.state).toBe('idle');
+    const img = Array.from(v.last[0]!.images.data);
+    expect(img.every(Number.isFinite)).toBe(true);
+    expect(Math.max(...img)).toBeGreaterThan(Math.min(...img));
+  }
+
+  it('a bundle with a graph file over 256 MB loads and generates; a reload reads it from the cache; purge empties the cache', async () => {
+    const m = JSON.parse(readFileSync(join(tmp, 'big', 'manifest.json'), 'utf8')) as Manifest;
+    const baseEntry = m.files.find((f) => f.path === m.graphs.base.file)!;
+    expect(baseEntry.bytes).toBeGreaterThan(256 * 1024 * 1024);
+    const total = m.files.reduce((a, f) => a + f.bytes, 0);
+
+    const page = await open('?device=wasm&bundle=/big/');
+    await waitState(page, ['idle', 'no-model']);
+    expect(await page.isHidden('#error'), await page.textContent('#error span').catch(() => '')).toBe(true);
+    let v = await view(page);
+    expect(v.download.totalLoaded).toBe(total);
+    expect(v.download.cachedFiles).toEqual([]);
+    expect(v.cacheErrors).toEqual([]); // every file was stored, the 280 MiB one in parts
+    expect(v.cache).toEqual({ files: m.files.length, bytes: total });
+    expect(await page.getAttribute('#cache-info', 'data-files')).toBe(String(m.files.length));
+    const firstLoadMs = v.loadMs;
+    await generateOne(page);
+
+    const before = log.length;
+    await page.reload();
+    await waitState(page, ['idle', 'no-model']);
+    expect(await page.isHidden('#error')).toBe(true);
+    v = await view(page);
+    const again = log.slice(before).filter((l) => l.startsWith('GET /big/'));
+    expect(again).toEqual(['GET /big/manifest.json']); // not one bundle file fetched again
+    expect(v.download.cachedFiles.sort()).toEqual(m.files.map((f) => f.path).sort());
+    expect(v.download.totalLoaded).toBe(total);
+    expect(v.cacheErrors).toEqual([]);
+    console.log(
+      `big bundle (${(total / 1e6).toFixed(0)} MB, base graph ${(baseEntry.bytes / 1e6).toFixed(0)} MB): first load ${(firstLoadMs / 1000).toFixed(1)} s, from the cache ${(v.loadMs / 1000).toFixed(1)} s`,
+    );
+    await generateOne(page);
+
+    await page.click('#clear-cache');
+    await page.waitForFunction(`document.querySelector('#clear-cache').dataset.purged === '1'`);
+    v = await view(page);
+    expect(v.cache).toEqual({ files: 0, bytes: 0 });
+    expect(await page.evaluate(() => caches.has('migm-bundles'))).toBe(false);
+    expect(await page.textContent('#cache-info')).toBe('Cache: empty.');
+    await page.close();
+  }, 420_000);
+
+  it('a bundle whose base graph keeps its weights in listed external data loads and generates', async () => {
+    const page = await open('?device=wasm&bundle=/ext/');
+    await waitState(page, ['idle', 'no-model']);
+    expect(await page.isHidden('#error'), await page.textContent('#error span').catch(() => '')).toBe(true);
+    const v = await view(page);
+    expect(v.sessions).toBeGreaterThanOrEqual(3);
+    expect(v.download.totalBytes).toBe(v.manifest.files.reduce((a, f) => a + f.bytes, 0));
+    expect(v.manifest.files.map((f) => f.path)).toContain('base.onnx.data');
+    await generateOne(page);
+    await page.close();
+  }, 180_000);
+
+  it('external data outside the manifest, outside the folder, or with a wrong sha256 is refused before any session', async () => {
+    const page = await open('?device=wasm&bundle=/ext/');
+    await waitState(page, ['idle']);
+    const refused = async (url: string, message: RegExp) => {
+      await page.fill('#bundle-url', url);
+      await page.click('#load');
+      await waitState(page, ['idle', 'no-model']);
+      await expect.poll(() => page.locator('#error').isVisible()).toBe(true);
+      expect(await page.textContent('#error span')).toMatch(message);
+      expect((await view(page)).sessions).toBe(0); // nothing was run: no session was even started
+      await page.click('#error button');
+    };
+    await refused('/ext-unlisted/', /base\.onnx was refused before loading: .*not one of the graph's externalData files/);
+    await refused('/ext-outside/', /base\.onnx was refused before loading: .*not a plain file name/);
+    await refused('/ext-sha/', /base\.onnx\.data has sha256/);
+    await page.close();
+  }, 180_000);
+
+  it('logged no console errors', () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});
