@@ -5,13 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Python with venv (the training toolkit's own environment is made below), OpenBLAS, the
-# dataset, Chromium for the browser end-to-end tests (driven by playwright-core; no browser is downloaded), and
+# Debian packages: Python with venv (the training toolkit's own environment is made below), the dataset,
+# Chromium for the browser end-to-end tests (driven by playwright-core; no browser is downloaded), and
 # redis-server for the job queue's tests (started by each test on a free loopback port), and the Vulkan loader
 # libvulkan1: onnxruntime-node's WebGPU provider (Dawn) loads it and runs on Chromium's SwiftShader Vulkan driver
 # in the device-sampler test (Debian 12's mesa lavapipe is refused by Dawn, so mesa-vulkan-drivers is not needed).
-# PyTorch comes from pip (training/requirements.txt): Debian's python3-torch 1.13 lacks what aMUSEd needs.
-APT_PACKAGES=(python3 python3-venv libopenblas0-pthread dataset-fashion-mnist chromium fonts-dejavu-core redis-server libvulkan1)
+# PyTorch comes from pip (training/requirements.txt; its wheel brings its own BLAS): Debian's python3-torch 1.13
+# lacks what aMUSEd needs.
+APT_PACKAGES=(python3 python3-venv dataset-fashion-mnist chromium fonts-dejavu-core redis-server libvulkan1)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

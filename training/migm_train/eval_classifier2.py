@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from . import data
+from .export import TORCHSCRIPT_EXPORTER
 
 NAME = "mlp-s7"
 SEED = 7
@@ -84,7 +85,7 @@ def export(model: MlpClassifier, path: str) -> None:
     example = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     torch.onnx.export(model, (example,), path, input_names=["pixels"], output_names=["logits", "features"],
                       dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
-                      opset_version=17, do_constant_folding=True)
+                      opset_version=17, do_constant_folding=True, **TORCHSCRIPT_EXPORTER)
 
 
 def build(out_dir: str, epochs: int = 12, directory: str | None = None, log=print) -> dict:

@@ -17,6 +17,10 @@ from .shortcut import Shortcut
 from .tokenizer import Decoder
 
 OPSET = 17
+# torch.onnx.export(..., **TORCHSCRIPT_EXPORTER): the TorchScript exporter, which honours autograd Functions'
+# symbolic() (the fused com.microsoft attention), exports opset 17 as asked and takes dynamic_axes; torch >= 2.9
+# defaults to the dynamo exporter, which does none of these.
+TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 ATTENTION_ROLES = ("base", "shortcut")  # graphs with layers.Attention in their forward pass
 
 
@@ -118,11 +122,7 @@ def export_module(module: nn.Module, example: dict, spec: tuple, path: str, fuse
 
 def _export(module: nn.Module, example: dict, path: str, ins: dict, outs: dict, dyn: dict, fused: bool,
             fold: bool = True) -> None:
-    # dynamo=False: the TorchScript exporter, which honours the autograd Functions' symbolic() (the fused
-    # com.microsoft attention), exports opset 17 as asked and takes dynamic_axes; torch >= 2.9 defaults to the
-    # dynamo exporter, which does none of these.
-    kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
-    torch.onnx.export(module, tuple(torch.from_numpy(v) for v in example.values()), path, **kw,
+    torch.onnx.export(module, tuple(torch.from_numpy(v) for v in example.values()), path, **TORCHSCRIPT_EXPORTER,
                       input_names=[t["name"] for t in ins.values()],
                       output_names=[t["name"] for t in outs.values()],
                       dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=fold,

@@ -13,6 +13,7 @@ import copy
 import os
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 import torch
@@ -156,7 +157,13 @@ def export_graph(role: str, module: nn.Module, d: dict, spec: tuple, folder: str
             module = store_fp16(copy.deepcopy(module))
         fused = layers.FUSED_ATTENTION_EXPORT and role == "base"
         path = os.path.join(work, f"{role}.onnx")
-        export.export_module(module, example_inputs(role, d, 2, 0), spec, path, fused, fold=dtype == "fp32")
+        with warnings.catch_warnings():
+            # tracing notes about values that are constant by construction here (transformers' causal mask, the
+            # pooled position's gather, norm sizes), and torch's note that it cannot fold strided slices
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
+            warnings.filterwarnings("ignore", message="Exporting aten::index operator")
+            export.export_module(module, example_inputs(role, d, 2, 0), spec, path, fused, fold=dtype == "fp32")
         names = _chunk_external(path, role, chunk_bytes)
         for f in [f"{role}.onnx", *names]:
             os.replace(os.path.join(work, f), os.path.join(folder, f))
