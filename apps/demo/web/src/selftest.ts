@@ -2,7 +2,7 @@
 // end-to-end test drives `window.selftest`; people can press the button.
 import { generate, type GenerateOptions } from '@migm/core';
 import { backendConformance } from '@migm/core/testing';
-import { createWebBackend, fetchBundle, type WebBackend, type WebDevice } from '@migm/backend-web';
+import { createWebBackend, fetchBundle, type DtypeOption, type WebBackend, type WebDevice } from '@migm/backend-web';
 
 const wasmPaths = new URL('ort/', document.baseURI).href;
 const defaultBundle = new URL(new URLSearchParams(location.search).get('bundle') ?? 'bundle/', document.baseURI).href;
@@ -42,13 +42,14 @@ async function conformance(device: WebDevice, bundleUrl = defaultBundle, deviceF
   return results;
 }
 
-/** Runs generate() and returns the logits of its first model call (step 0) and the final tokens. */
+/** Runs generate() and returns the logits of its first model call (step 0) and the final tokens. `dtype`: the bundle's precision variants. */
 async function firstStep(
   device: WebDevice,
   options: GenerateOptions,
   bundleUrl = defaultBundle,
+  dtype?: DtypeOption,
 ): Promise<{ device: string; deviceFeatures: boolean; logits: number[]; tokens: number[] }> {
-  const backend = await createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false } });
+  const backend = await createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false }, ...(dtype !== undefined ? { dtype } : {}) });
   try {
     let first: Float32Array | undefined;
     const forward = backend.forward.bind(backend);
