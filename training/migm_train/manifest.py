@@ -43,6 +43,10 @@ def validate(manifest: dict, schema_path: str = SCHEMA_PATH) -> None:
     for role, g in manifest["graphs"].items():
         if g["file"] not in listed:
             raise ManifestError(f"graphs.{role}.file {g['file']} is not listed in files; not written")
+        for precision, v in g.get("variants", {}).items():
+            if v["file"] not in listed:
+                raise ManifestError(f"graphs.{role}.variants.{precision}.file {v['file']} is not listed in files; "
+                                    "not written")
 
 
 def write(manifest: dict, bundle_dir: str, schema_path: str = SCHEMA_PATH) -> str:

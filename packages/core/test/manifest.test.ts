@@ -54,6 +54,16 @@ describe('manifest validation', () => {
     expect(mutate((m) => (m.graphs.head.outputs['logits']!.shape = ['batch', 16, 9]))).toContain('dimension 2 is 9, expected 8');
     expect(mutate((m) => (m.graphs.base.inputs['tokens']!.dtype = 'float32'))).toContain('dtype float32');
     expect(mutate((m) => (m.graphs.decoder.file = 'missing.onnx'))).toContain('missing.onnx is not listed');
+    // precision variants: each file listed, none the graph's own
+    const listed = good.files[1]!.path; // a listed file that is not the base's
+    expect(problem({ ...clone(good), graphs: { ...clone(good).graphs, base: { ...clone(good).graphs.base, variants: { int8: { file: listed } } } } })).toEqual(
+      {},
+    );
+    expect(mutate((m) => (m.graphs.base.variants = { int4: { file: 'base.int4.onnx' } }))).toContain(
+      'graphs.base.variants.int4.file base.int4.onnx is not listed',
+    );
+    expect(mutate((m) => (m.graphs.base.variants = { int8: { file: m.graphs.base.file } }))).toContain("graphs.base.variants.int8 is the graph's own file");
+    expect(mutate((m) => ((m.graphs.base.precision = 'int8'), (m.graphs.base.variants = { int8: { file: listed } })))).toContain('graphs.base.variants.int8');
   });
   it('enforces the documented equalities and ranges that a manifest could pass the schema without', () => {
     const message = (f: (m: ReturnType<typeof clone<typeof good>>) => void): string => {

@@ -132,6 +132,12 @@ function crossFieldProblems(m: Manifest): string[] {
     const graph = m.graphs[role] as AnyGraphSpec | undefined;
     if (graph === undefined) continue;
     if (!paths.has(graph.file)) out.push(`graphs.${role}.file ${graph.file} is not listed in files`);
+    for (const [precision, v] of Object.entries(graph.variants ?? {})) {
+      if (!v) continue;
+      if (!paths.has(v.file)) out.push(`graphs.${role}.variants.${precision}.file ${v.file} is not listed in files`);
+      if (v.file === graph.file || precision === (graph.precision ?? 'fp32'))
+        out.push(`graphs.${role}.variants.${precision} is the graph's own file or precision`);
+    }
     const contract = GRAPH_CONTRACT[role];
     for (const side of ['inputs', 'outputs'] as const) {
       const roles = role === 'base' && side === 'inputs' ? baseInputRoles(m) : contract[side];
