@@ -2,7 +2,7 @@
 // Speed, memory and download size of a bundle's precision variants (issue 26), one child process per dtype so
 // peak RSS is each one's own: the bytes a dtype loads (its download), the child's peak RSS after loading and after
 // generating, ms per full and per skipped step (the shortcut run's trace: backend + core time per step), and
-// seconds per image for vanilla and the shortcut at N and B (batch 1). The dtypes run one after another in the
+// seconds per image for vanilla and the shortcut at N and B (batch 1; generate() only) and for decoding. The dtypes run one after another in the
 // same invocation, so their timings share the machine's load. Prints a table and writes JSON.
 // Run after `pnpm build`:
 //   node packages/bench/scripts/precision-speed.mjs --bundle DIR [--dtypes fp32,int8,int4,base=int4+decoder=fp16] [--steps 32] [--budget 12] [--images 1] [--out FILE.json]
@@ -45,6 +45,7 @@ if (values.child) {
   const runs = {};
   const full = []; // vanilla's steps
   const skipped = []; // the shortcut's skipped steps
+  const decodeS = []; // the decoder, once per image (not in generate()'s time)
   for (const [label, opts] of [
     ['vanilla', { predictor: 'none' }],
     ['shortcut', { predictor: 'learned', budget: B }],
@@ -53,6 +54,9 @@ if (values.child) {
     for (let i = 0; i < images; i++) {
       const r = await generate(backend, { condition: i % 10, batch: 1, steps: N, seed: 1 + i, ...opts });
       secs.push(r.timings.totalMs / 1000);
+      const d0 = performance.now();
+      await backend.decode(r.tokens, 1);
+      decodeS.push((performance.now() - d0) / 1000);
       for (const t of r.trace) {
         if (label === 'vanilla') full.push(t.backendMs + t.coreMs);
         else if (t.kind !== 'full') skipped.push(t.backendMs + t.coreMs);
@@ -72,6 +76,7 @@ if (values.child) {
     msSkippedStep: median(skipped),
     sPerImageVanilla: runs.vanilla,
     sPerImageShortcut: runs.shortcut,
+    sDecode: median(decodeS),
   };
   await backend.dispose();
   process.stdout.write(JSON.stringify(out) + '\n');
@@ -107,11 +112,11 @@ for (const dtype of values.dtypes.split(',')) {
 const fp32 = rows.find((r) => r.dtype === 'fp32');
 const f = (v, d = 1) => (v === null || v === undefined ? '-' : v.toFixed(d));
 const lines = [
-  `| dtype | download MB | peak RSS MB | load s | ms / full step | ms / skipped step | s / image vanilla N=${values.steps} | s / image shortcut N=${values.steps} B=${values.budget} | shortcut vs fp32 vanilla |`,
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  `| dtype | download MB | peak RSS MB | load s | ms / full step | ms / skipped step | s / image vanilla N=${values.steps} | s / image shortcut N=${values.steps} B=${values.budget} | shortcut vs fp32 vanilla | s / decode |`,
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.dtype} | ${f(r.downloadMB)} | ${f(r.peakRssMB, 0)} | ${f(r.loadS)} | ${f(r.msFullStep, 0)} | ${f(r.msSkippedStep, 0)} | ${f(r.sPerImageVanilla)} | ${f(r.sPerImageShortcut)} | ${fp32 ? `${(fp32.sPerImageVanilla / r.sPerImageShortcut).toFixed(2)}x` : '-'} |`,
+      `| ${r.dtype} | ${f(r.downloadMB)} | ${f(r.peakRssMB, 0)} | ${f(r.loadS)} | ${f(r.msFullStep, 0)} | ${f(r.msSkippedStep, 0)} | ${f(r.sPerImageVanilla)} | ${f(r.sPerImageShortcut)} | ${fp32 ? `${(fp32.sPerImageVanilla / r.sPerImageShortcut).toFixed(2)}x` : '-'} | ${f(r.sDecode)} |`,
   ),
 ];
 console.log(lines.join('\n'));
