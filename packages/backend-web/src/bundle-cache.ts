@@ -1,10 +1,8 @@
-// The browser cache of verified bundle files, for files of any size. Chromium refuses a single Cache Storage
-// entry of 256 MB or more ("Unexpected internal error" from cache.put, even with gigabytes of quota), so each
-// file is stored as parts of at most CACHE_PART_BYTES, plus a header-only index entry written last: a file
-// counts as cached only once every part is in. Chunked Cache Storage was chosen over the Origin Private File
-// System because it works the same on a page and in any worker (OPFS's createWritable is missing from Safari,
-// which only writes from dedicated workers), needs no second API for listing and purging, and measured as fast
-// (docs/web.md, "The bundle cache").
+// Cache Storage for verified bundle files of any size: the store where the Origin Private File System cannot be
+// written (bundle-store.ts picks). Chromium refuses a single Cache Storage entry of 256 MB or more ("Unexpected
+// internal error" from cache.put, even with gigabytes of quota), so each file is stored as parts of at most
+// CACHE_PART_BYTES, plus a header-only index entry written last: a file counts as cached only once every part
+// is in. The streaming sha256 and body reader here serve both stores.
 import { MigmError } from '@migm/core/backend';
 import { createSHA256, type IHasher } from 'hash-wasm';
 

@@ -1,6 +1,7 @@
 import type { CacheProgressEvent, FileProgressEvent, LoadProgressEvent } from '@migm/backend-ort';
 import { checkOptionKeys, MigmError, validateManifest, verifyBundleFile, type Manifest } from '@migm/core/backend';
-import { createSha256, openBundleCache, readCachedFile, streamInto, writeCachedFile, type CacheLike } from './bundle-cache.js';
+import { createSha256, streamInto, type CacheLike } from './bundle-cache.js';
+import { cacheStorageStore, defaultBundleStore, type BundleStore } from './bundle-store.js';
 
 /** Progress of one bundle file (bytes received and hashed so far), per file and in total. */
 export type BundleProgressEvent = FileProgressEvent;
@@ -10,12 +11,13 @@ export interface FetchBundleOptions {
   /** fetch implementation. Default: globalThis.fetch. */
   readonly fetch?: typeof fetch;
   /**
-   * Where verified files are cached, so a reload does not download again. Default: the Cache Storage
-   * 'migm-bundles' when the platform has one; `false` disables caching. Files of any size are stored in parts
-   * (see `CACHE_PART_BYTES`); a cache that fails to store or read a file never fails the load: the file comes
-   * from the network and a `cache-error` event says why.
+   * Where verified files are cached, so a reload does not download again. Default: the Origin Private File
+   * System's 'migm-bundles' folder where this context can write files there, else Cache Storage 'migm-bundles'
+   * (files stored in parts of `CACHE_PART_BYTES`: Chromium refuses one entry of 256 MB or more). A `CacheLike`
+   * (e.g. `await caches.open(name)`) is used in parts too; `false` disables caching. A cache that fails to store
+   * or read a file never fails the load: the file comes from the network and a `cache-error` event says why.
    */
-  readonly cache?: CacheLike | false;
+  readonly cache?: BundleStore | CacheLike | false;
   /** Hears file progress (`file-start`, `file-progress`, `file-done`) and `cache-error` events. */
   readonly onProgress?: (event: LoadProgressEvent) => void;
   readonly signal?: AbortSignal;
@@ -111,8 +113,15 @@ export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {
   const ctx: Context = { doFetch, signal: options.signal, idleMs, redirectOrigins };
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const emit = options.onProgress ?? (() => {});
-  let cache = options.cache === false ? undefined : options.cache;
-  if (options.cache === undefined) cache = await openBundleCache().catch(() => undefined); // e.g. refused on an opaque origin
+  const chosen = options.cache;
+  const cache: BundleStore | undefined =
+    chosen === false
+      ? undefined
+      : chosen === undefined
+        ? await defaultBundleStore().catch(() => undefined) // e.g. storage refused on an opaque origin
+        : 'match' in chosen
+          ? cacheStorageStore(chosen)
+          : chosen;
 
   const manifestUrl = `${base}manifest.json`;
   const manifestBytes = await download(ctx, manifestUrl, 'manifest.json', { max: MAX_MANIFEST_BYTES }, () => {});
@@ -141,7 +150,7 @@ export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {
     if (cache) {
       try {
         let started = false;
-        const read = await readCachedFile(cache, url, entry, bytes, (loaded) => {
+        const read = await cache.read(url, entry, bytes, (loaded) => {
           if (!started) fileEvent('file-start', 0, (started = true));
           fileEvent('file-progress', loaded, true);
         });
@@ -164,7 +173,7 @@ export async function fetchBundle(baseUrl: string, given: FetchBundleOptions = {
       await verifyBundleFile(manifest, entry.path, bytes, () => digest);
       if (cache) {
         try {
-          await writeCachedFile(cache, url, entry.sha256, bytes);
+          await cache.write(url, entry.sha256, bytes);
         } catch (err) {
           cacheError('write', errorText(err)); // the file is verified and in memory: the load goes on
         }

@@ -14,15 +14,8 @@ export {
   type FetchFailure,
   type LoadProgressEvent,
 } from './fetch-bundle.js';
-export {
-  BUNDLE_CACHE_NAME,
-  CACHE_PART_BYTES,
-  clearBundleCache,
-  listBundleCache,
-  openBundleCache,
-  type CachedBundleFile,
-  type CacheLike,
-} from './bundle-cache.js';
+export { BUNDLE_CACHE_NAME, CACHE_PART_BYTES, openBundleCache, type CacheReadResult, type CachedBundleFile, type CacheLike } from './bundle-cache.js';
+export { cacheStorageStore, clearBundleCache, defaultBundleStore, listBundleCache, opfsStore, type BundleStore, type DirectoryLike } from './bundle-store.js';
 export {
   createWebBackend,
   WEB_DEVICES,
