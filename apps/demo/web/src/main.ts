@@ -104,7 +104,13 @@ function load(): void {
   demo.cacheErrors = [];
   demo.sessions = 0;
   const bundleUrl = new URL(el.bundleUrl.value.trim() || 'bundle/', document.baseURI).href;
-  send({ type: 'load', bundleUrl, wasmPaths: new URL('ort/', document.baseURI).href, device: el.device.value as 'auto' | 'webgpu' | 'wasm' });
+  send({
+    type: 'load',
+    bundleUrl,
+    wasmPaths: new URL('ort/', document.baseURI).href,
+    device: el.device.value as 'auto' | 'webgpu' | 'wasm',
+    cache: params.get('cache') === 'cache-storage' ? 'cache-storage' : 'default',
+  });
 }
 
 function onLoaded(manifest: Manifest, selection: SelectionInfo, loadMs: number): void {

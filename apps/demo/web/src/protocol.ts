@@ -17,6 +17,8 @@ export interface LoadRequest {
   readonly bundleUrl: string;
   readonly wasmPaths: string;
   readonly device: WebDeviceChoice;
+  /** Where verified files are kept: the backend's default (OPFS where writable), or Cache Storage in parts. */
+  readonly cache: 'default' | 'cache-storage';
 }
 
 export interface RunSettings {

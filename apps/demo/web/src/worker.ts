@@ -10,7 +10,7 @@ import {
   type TextHandle,
   type VelocityControl,
 } from '@migm/core/backend';
-import { createWebBackend, type WebBackend } from '@migm/backend-web';
+import { BUNDLE_CACHE_NAME, cacheStorageStore, createWebBackend, type WebBackend } from '@migm/backend-web';
 import { methodName } from './methods.js';
 import type { FromWorker, GenerateRequest, LoadRequest, Pixels, RunResult, ToWorker } from './protocol.js';
 
@@ -41,6 +41,7 @@ async function load(req: LoadRequest): Promise<void> {
       bundle: req.bundleUrl,
       wasmPaths: req.wasmPaths,
       device: req.device,
+      ...(req.cache === 'cache-storage' ? { fetch: { cache: cacheStorageStore(await caches.open(BUNDLE_CACHE_NAME)) } } : {}),
       // The whole load: bytes fetched or read from the cache (verified as they stream), cache problems, sessions.
       onProgress: (e) => {
         if (e.type === 'cache-error') post({ type: 'cache-error', file: e.file, operation: e.operation, message: e.message });
