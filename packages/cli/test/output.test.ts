@@ -105,6 +105,29 @@ describe('migm compare --json and info', () => {
     expect(j.speedup).toBeGreaterThan(0);
   });
 
+  it('compare labels each grid: a white strip above it with dark text, the grids below unchanged', async () => {
+    const args = ['--bundle', TINY, '--class', 'coat', '--count', '4', '--columns', '2', '--scale', '4', '--seed', '3', '--quiet'];
+    const out = join(dir, 'labelled.png');
+    const alone = join(dir, 'vanilla-alone.png');
+    expect((await run(['compare', ...args, '--out', out])).code).toBe(0);
+    expect((await run(['generate', ...args, '--method', 'vanilla', '--out', alone])).code).toBe(0);
+    const png = PNG.sync.read(readFileSync(out));
+    const v = PNG.sync.read(readFileSync(alone)); // the left grid as generate draws it
+    const strip = png.height - v.height;
+    expect(strip).toBeGreaterThan(16);
+    const dark = (x0: number, x1: number): number => {
+      let n = 0;
+      for (let y = 0; y < strip; y++) for (let x = x0; x < x1; x++) if (png.data[(y * png.width + x) * 4]! < 96) n++;
+      return n;
+    };
+    expect(dark(0, v.width), 'text over the left grid').toBeGreaterThan(40);
+    expect(dark(png.width - v.width, png.width), 'text over the right grid').toBeGreaterThan(40);
+    for (let y = 0; y < v.height; y++) {
+      const row = png.data.subarray((strip + y) * png.width * 4, ((strip + y) * png.width + v.width) * 4);
+      expect(Buffer.from(row).equals(v.data.subarray(y * v.width * 4, (y + 1) * v.width * 4)), `row ${y}`).toBe(true);
+    }
+  });
+
   it('info lists the class names one per line, after the summary; --json gives the manifest', async () => {
     const r = await run(['info', '--bundle', TINY]);
     expect(r.code).toBe(0);

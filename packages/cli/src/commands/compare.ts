@@ -1,10 +1,11 @@
 import { generate } from '@migm/core';
 import { intFlag, parse } from '../args.js';
-import { loadBackend } from '../common.js';
+import { fmtMs, loadBackend } from '../common.js';
 import { UsageError } from '../errors.js';
 import { ACCELERATED_METHODS, predictorOf } from '../methods.js';
 import { encodePng, sideBySide } from '../png.js';
 import { bundleJson, output, runJson } from '../output.js';
+import { labelAbove } from '../labels.js';
 import { conditionOptions, describeRun, generateFlags, gridOf, runOnce, runSpec, samplerBackendOptions, samplerFlag, timingLine } from './generate.js';
 
 /** Same seed and class through vanilla and another method; one PNG with both, and the speed-up. */
@@ -31,9 +32,20 @@ export async function compareCommand(argv: string[]): Promise<void> {
     }
     const vanilla = await runOnce(backend, spec, 'vanilla', quiet);
     const fast = await runOnce(backend, spec, spec.method, quiet);
-    const png = sideBySide([await gridOf(backend, vanilla, columns, scale), await gridOf(backend, fast, columns, scale)], 16);
-    await o.writePng(encodePng(png));
     const speedup = vanilla.timings.totalMs / fast.timings.totalMs;
+    const perImage = (r: typeof vanilla) => `${fmtMs(r.timings.totalMs / r.batch)}/image`;
+    // Each grid says what it is, so the PNG stands on its own (in a chat, a report, a folder of files).
+    const png = sideBySide(
+      [
+        await labelAbove(await gridOf(backend, vanilla, columns, scale), `vanilla N=${spec.steps}: ${perImage(vanilla)}`),
+        await labelAbove(
+          await gridOf(backend, fast, columns, scale),
+          `${spec.method} N=${spec.steps} B=${spec.budget}: ${perImage(fast)}, ${speedup.toFixed(2)}x`,
+        ),
+      ],
+      16,
+    );
+    await o.writePng(encodePng(png));
     o.line(
       `wrote ${o.out === '-' ? 'the PNG to stdout' : o.out}: left ${describeRun(backend, spec, 'vanilla')}; right ${describeRun(backend, spec, spec.method)}`,
     );
