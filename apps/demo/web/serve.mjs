@@ -68,10 +68,6 @@ export function startServer({ root = DIST, port = 0, mounts = {}, log = undefine
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  if (!existsSync(join(DIST, 'index.html'))) {
-    console.error('The demo is not built: run `pnpm --filter @migm/demo run web:build` first.');
-    process.exit(1);
-  }
   const flag = (name) => {
     const at = process.argv.indexOf(name);
     return at > 0 ? process.argv[at + 1] : undefined;
@@ -82,6 +78,25 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error(`--bundle ${bundle}: no manifest.json there (give a bundle folder, e.g. one import-maskgit wrote)`);
     process.exit(2);
   }
-  const { url } = await startServer({ port, mounts: bundle === undefined ? {} : { '/local-bundle/': bundle } });
+  let server;
+  try {
+    server = await startServer({ port, mounts: bundle === undefined ? {} : { '/local-bundle/': bundle } });
+  } catch (err) {
+    // One line, not Node's stack: the usual cause is a second demo (or another server) on the same port.
+    const why =
+      err.code === 'EADDRINUSE'
+        ? `port ${port} is in use (another demo or server?); stop it or pick another port: --port N or PORT=N`
+        : err.code === 'EACCES'
+          ? `no permission to listen on port ${port}; pick one above 1023: --port N`
+          : `cannot listen on 127.0.0.1:${port}: ${err.message}`;
+    console.error(`migm demo: ${why}`);
+    process.exit(1);
+  }
+  if (!existsSync(join(DIST, 'index.html'))) {
+    console.error('The demo is not built: run `pnpm --filter @migm/demo run web:build` first.');
+    await server.close();
+    process.exit(1);
+  }
+  const { url } = server;
   console.log(`migm demo: ${url}${bundle === undefined ? '' : `?bundle=/local-bundle/  (serving ${bundle})`}  (Ctrl+C to stop)`);
 }
