@@ -119,7 +119,7 @@ beforeAll(() => {
     ['tokenizer.json', new TextEncoder().encode(tokenizerJson())],
   ]);
   m['files'] = [...files].map(([path, b]) => ({ path, bytes: b.length, sha256: '0'.repeat(64) }));
-  bundle = { manifest: m as Manifest, files };
+  bundle = { manifest: m as unknown as Manifest, files };
 }, 180_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
