@@ -15,13 +15,13 @@ const TRAINING = join(ROOT, 'training');
 /** The training toolkit's Python (scripts/setup.sh makes training/.venv; MIGM_PYTHON overrides it). */
 export const TRAINING_PYTHON = process.env['MIGM_PYTHON'] ?? join(TRAINING, '.venv/bin/python');
 
-/** The folder of the small random aMUSEd bundle (built on first use). */
-export function amusedTestBundle(): string {
+/** The folder of the small random aMUSEd bundle (built on first use); `fp16`: its graphs' weights in float16. */
+export function amusedTestBundle(dtype: 'fp32' | 'fp16' = 'fp32'): string {
   const sources = join(TRAINING, 'migm_train/amused');
   const hash = createHash('sha256');
   for (const f of readdirSync(sources).sort()) if (f.endsWith('.py')) hash.update(f).update(readFileSync(join(sources, f)));
   hash.update(readFileSync(join(TRAINING, 'migm_train/cli.py')));
-  const dir = join(tmpdir(), `migm-amused-small-${hash.digest('hex').slice(0, 16)}`);
+  const dir = join(tmpdir(), `migm-amused-small-${dtype}-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(join(dir, 'manifest.json'))) return dir;
   const work = mkdtempSync(join(tmpdir(), 'migm-amused-build-'));
   try {
@@ -33,7 +33,7 @@ export function amusedTestBundle(): string {
         env: { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '34359738368' },
       });
     python(['--random-init', '--config', 'small', '--seed', '0', '--out', join(work, 'model')]);
-    python(['--model', join(work, 'model'), '--out', join(work, 'bundle')]);
+    python(['--model', join(work, 'model'), '--out', join(work, 'bundle'), '--dtype', dtype]);
     try {
       // Atomic: a concurrent test file either finds the whole bundle or builds its own.
       renameSync(join(work, 'bundle'), dir);

@@ -99,6 +99,37 @@ describe('generate() with a prompt on the aMUSEd bundle', () => {
   });
 });
 
+describe('the fp16 bundle (weights stored as float16, compute in float32)', () => {
+  it('loads and makes images from a prompt close to the fp32 bundle', async () => {
+    const fp16 = await createNodeBackend({ bundle: amusedTestBundle('fp16') });
+    const fp32 = await createNodeBackend({ bundle: BUNDLE });
+    try {
+      const sizes = (b: OrtBackend) => b.manifest.files.filter((f) => f.path.endsWith('.onnx')).reduce((a, f) => a + f.bytes, 0);
+      expect(sizes(fp16)).toBeLessThan(0.6 * sizes(fp32));
+      const r = await generate(fp16, { prompt: 'a photo of a red fox in the snow', seed: 3, predictor: 'taylor', budget: 4 });
+      expect(r.tokens.every((t) => t >= 0 && t < fp16.manifest.tokens.codebookSize)).toBe(true);
+      // First-step logits of both on the same input: float16 weights change them by rounding only.
+      const ids = fp32.tokenizer!.encode('a photo of a red fox in the snow').ids;
+      const { count: L, codebookSize: K, maskId } = fp32.manifest.tokens;
+      const micro = Float32Array.from((fp32.manifest.condition as TextCondition).microConditioning!.default);
+      const logitsOf = async (b: OrtBackend) => {
+        const handle = await b.encodeText!(ids, 1);
+        const logits = new Float32Array(L * K);
+        b.release(await b.forward({ tokens: new Int32Array(L).fill(maskId), text: { handle, index: new Int32Array(1), microConds: micro }, rows: 1, logits }));
+        b.release(handle);
+        return logits;
+      };
+      const a = await logitsOf(fp32);
+      const b = await logitsOf(fp16);
+      const scale = Math.max(...Array.from(a, Math.abs));
+      expect(maxAbs(a, b) / scale).toBeLessThan(0.02);
+    } finally {
+      await fp16.dispose();
+      await fp32.dispose();
+    }
+  }, 600_000);
+});
+
 describe('every graph on onnxruntime-node equals onnxruntime in Python on the same inputs', () => {
   let work = '';
   beforeAll(() => {
