@@ -9,7 +9,7 @@ import { generate, validateManifest, type Backend, type Manifest } from '@migm/c
 import { backendConformance } from '@migm/core/testing';
 import { OrtBackend, type OrtModule, type VerifiedBundle } from '@migm/backend-ort';
 import * as ortNode from 'onnxruntime-node';
-import { createWebBackend, type DeviceFallback, type WebBackend } from '../src/index.js';
+import { createWebBackend, type DeviceFallback, type LoadProgressEvent, type WebBackend } from '../src/index.js';
 
 const TINY = fileURLToPath(new URL('../../backend-ort/test/fixtures/tiny-bundle/', import.meta.url));
 
@@ -91,9 +91,20 @@ describe('createWebBackend', () => {
 
   it('loads a bundle from a URL through fetchBundle', async () => {
     const fetchImpl = (async (url: string) => new Response(readFileSync(`${TINY}${url.replace('https://models.test/tiny/', '')}`))) as unknown as typeof fetch;
-    const b = await createWebBackend({ bundle: 'https://models.test/tiny/', device: 'wasm', fetch: { fetch: fetchImpl, cache: false } });
+    const events: LoadProgressEvent[] = [];
+    const b = await createWebBackend({
+      bundle: 'https://models.test/tiny/',
+      device: 'wasm',
+      fetch: { fetch: fetchImpl, cache: false },
+      onProgress: (e) => events.push(e),
+    });
     expect(b.manifest.name).toBe(tiny.manifest.name);
     await b.dispose();
+    // One progress stream for the whole load: every file verified, then each session created.
+    const kinds = events.map((e) => e.type);
+    expect(kinds.lastIndexOf('file-done')).toBeLessThan(kinds.indexOf('session-start'));
+    expect(events.filter((e) => e.type === 'file-done')).toHaveLength(tiny.manifest.files.length);
+    expect(events.filter((e) => e.type === 'session-done').map((e) => e.type === 'session-done' && e.role)).toEqual(['base', 'head', 'decoder', 'shortcut']);
   });
 
   it('gives the same first-step logits and tokens as onnxruntime-node for the same seed', async () => {

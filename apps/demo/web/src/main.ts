@@ -66,7 +66,10 @@ const demo = {
   sessions: 0,
   /** Milliseconds the last successful load took (fetch or cache read, verification, sessions, warm-up). */
   loadMs: 0,
+  /** Milliseconds from the last load's start until every byte was verified, and until the last session was ready. */
+  phases: { bytesMs: 0, sessionsMs: 0 },
 };
+let loadStart = 0;
 (window as unknown as { migmDemo: typeof demo }).migmDemo = demo;
 
 const params = new URLSearchParams(location.search);
@@ -103,6 +106,8 @@ function load(): void {
   demo.download = { events: 0, totalLoaded: 0, totalBytes: 0, cachedFiles: [] };
   demo.cacheErrors = [];
   demo.sessions = 0;
+  demo.phases = { bytesMs: 0, sessionsMs: 0 };
+  loadStart = performance.now();
   const bundleUrl = new URL(el.bundleUrl.value.trim() || 'bundle/', document.baseURI).href;
   send({
     type: 'load',
@@ -260,6 +265,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
         totalBytes: m.totalBytes,
         cachedFiles: m.event === 'file-done' && m.cached ? [...demo.download.cachedFiles, m.file] : demo.download.cachedFiles,
       };
+      if (m.event === 'file-done' && m.totalLoaded === m.totalBytes) demo.phases.bytesMs = performance.now() - loadStart;
       el.status.textContent = `Loading ${m.file}${m.cached ? ' (from cache)' : ''}: ${kb(m.totalLoaded)} of ${kb(m.totalBytes)}`;
       el.progress.value = m.totalBytes ? m.totalLoaded / m.totalBytes : 0;
       break;
@@ -270,6 +276,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     case 'session':
       if (!m.done) demo.sessions++;
+      else if (m.index + 1 === m.count) demo.phases.sessionsMs = performance.now() - loadStart;
       el.status.textContent = `${m.done ? 'Created' : 'Creating'} the ${m.role} session (${m.index + 1} of ${m.count})…`;
       break;
     case 'fallback':
@@ -355,7 +362,12 @@ function renderResults(results: readonly RunResult[]): void {
     const time = document.createElement('p');
     time.className = 'time';
     time.textContent = `${fmt(r.ms)} ms · ${fmt(r.ms / r.images.batch)} ms per image · ${r.calls.forward} base-model calls`;
-    card.append(h, canvas, time);
+    const download = document.createElement('button');
+    download.type = 'button';
+    download.className = 'download';
+    download.textContent = 'Download PNG';
+    download.addEventListener('click', () => downloadCanvas(canvas, `migm-${r.predictor}-${r.steps}-steps-${r.fullSteps}-full.png`));
+    card.append(h, canvas, time, download);
     return card;
   });
   const nodes: HTMLElement[] = [...cards];
@@ -371,6 +383,18 @@ function renderResults(results: readonly RunResult[]): void {
     nodes.unshift(s);
   }
   el.results.replaceChildren(...nodes);
+}
+
+/** Saves a result grid as a PNG file through the browser's download. */
+function downloadCanvas(canvas: HTMLCanvasElement, name: string): void {
+  canvas.toBlob((blob) => {
+    if (!blob) return showError('Could not encode the PNG.');
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60_000); // the browser has read it by then
+  }, 'image/png');
 }
 
 function summary(results: readonly RunResult[]): string {
