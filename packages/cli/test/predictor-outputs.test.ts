@@ -19,7 +19,8 @@ describe('existing predictors keep their exact outputs on the default bundle', (
       const r = await generate(await backend, c.options);
       expect(createHash('sha256').update(Buffer.from(r.tokens.buffer)).digest('hex')).toBe(c.tokensSha256);
       // The fixture predates device sampling: its runs sampled on the host (sample: 0).
-      expect(r.calls).toEqual({ sample: 0, ...c.calls });
+      // Counters added after the fixture was written (device sampling, prompt encoding) are 0 on this class bundle.
+      expect(r.calls).toEqual({ sample: 0, encode: 0, ...c.calls });
     });
   }
 });
