@@ -18,8 +18,7 @@ describe('existing predictors keep their exact outputs on the default bundle', (
     it(`${c.options.predictor} ${JSON.stringify({ ...c.options, condition: undefined, predictor: undefined })}`, async () => {
       const r = await generate(await backend, c.options);
       expect(createHash('sha256').update(Buffer.from(r.tokens.buffer)).digest('hex')).toBe(c.tokensSha256);
-      // The fixture predates device sampling: its runs sampled on the host (sample: 0).
-      // Counters added after the fixture was written (device sampling, prompt encoding) are 0 on this class bundle.
+      // The fixture predates device sampling (its runs sampled on the host) and prompts: sample and encode are 0.
       expect(r.calls).toEqual({ sample: 0, encode: 0, ...c.calls });
     });
   }
