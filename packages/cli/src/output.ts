@@ -74,6 +74,8 @@ export function runJson(backend: OrtBackend, spec: RunSpec, method: Method, r: G
     timings: { ...r.timings, msPerImage: r.timings.totalMs / r.batch },
     calls: r.calls,
     sampler: r.sampler,
+    // Text bundles: each distinct prompt's token count and whether it was truncated.
+    ...(r.text !== null ? { text: r.text } : {}),
   };
 }
 

@@ -96,6 +96,28 @@ describe('migm generate --prompt', () => {
     }
   });
 
+  it('--json reports the prompt and whether it was truncated', async () => {
+    const r = await run([
+      'generate',
+      '--bundle',
+      BUNDLE,
+      '--prompt',
+      'a long prompt '.repeat(40),
+      '--count',
+      '1',
+      '--steps',
+      '2',
+      '--out',
+      join(dir, 'json.png'),
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as { prompt: string; text: { truncated: boolean; prompts: { length: number; truncated: boolean }[] } };
+    expect(report.prompt).toBe('a long prompt '.repeat(40));
+    expect(report.text.truncated).toBe(true);
+    expect(report.text.prompts[0]).toMatchObject({ length: 122, truncated: true });
+  });
+
   it('migm info shows the tokenizer, negative prompt, micro-conditioning and example prompts', async () => {
     const r = await run(['info', '--bundle', BUNDLE]);
     expect(r.code).toBe(0);
