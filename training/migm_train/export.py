@@ -1,9 +1,12 @@
 """ONNX export (opset 17, dynamic batch, int32 integer inputs) and PyTorch parity fixtures."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
+import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -117,7 +120,37 @@ def export_module(module: nn.Module, example: dict, spec: tuple, path: str, fuse
         # torch 1.13 flags g.op() in symbolic functions as deprecated; it is still how custom ops export there
         warnings.filterwarnings("ignore", message="'torch.onnx._patch_torch._graph_op' is deprecated")
         warnings.filterwarnings("ignore", message="The shape inference of prim::Constant type is missing")
-        _export(module, example, path, ins, outs, dyn, fused, fold)
+        # a strided Slice (step != 1) stays a node instead of a folded constant; onnxruntime optimises it at load
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1 can be constant folded")
+        with _without_native_lines(BENIGN_NATIVE_WARNINGS):
+            _export(module, example, path, ins, outs, dyn, fused, fold)
+
+
+# torch 2's exporter writes some warnings from C++ straight to stderr ("[W... shape_type_inference.cpp] Warning:
+# The shape inference of com.microsoft::MultiHeadAttention type is missing ..."), past Python's warnings filters.
+BENIGN_NATIVE_WARNINGS = ("The shape inference of com.microsoft::MultiHeadAttention type is missing",
+                          "The shape inference of prim::Constant type is missing")
+
+
+@contextlib.contextmanager
+def _without_native_lines(benign: tuple[str, ...]):
+    """Captures file descriptor 2 while the block runs and passes every line on afterwards except those that
+    contain one of `benign`: the importers print one line per graph, not torch's notes on ops onnxruntime handles."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if not any(b in line for b in benign):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def _export(module: nn.Module, example: dict, path: str, ins: dict, outs: dict, dyn: dict, fused: bool,
