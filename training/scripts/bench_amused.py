@@ -105,7 +105,7 @@ def bench_bundle(bundle: str, steps: int, reps: int) -> dict:
     return {"bundleMB": size / 1e6, "loadS": load_s, "textMs": enc_ms, "stepMs": float(np.median(base_ms)),
             "stepMsWithSampler": loop_s * 1e3 / steps, "decodeMs": dec_ms,
             "imageS": enc_ms / 1e3 + loop_s + dec_ms / 1e3, "peakRssGB": peak_rss_gb(),
-            "pixels": list(pixels.shape), "steps": steps, "reps": reps}
+            "pixels": list(pixels.shape), "steps": steps, "reps": reps, "loadAvg": os.getloadavg()[0]}
 
 
 _PEAK = ("import resource, runpy, sys\nsys.argv = sys.argv[1:]\ntry:\n    runpy.run_module(sys.argv[0], run_name='__main__')\n"
@@ -158,13 +158,14 @@ def run_config(config: str, work: str, steps: int, reps: int, keep: bool) -> lis
 
 def table(rows: list[dict]) -> str:
     head = ("| model | weights | bundle MB | import s (peak GB) | load s | text encoding ms (2 prompts) | full step ms "
-            "(base, 2 rows = guidance) | step incl. sampling ms | decode ms | s / image (N = 12) | peak RSS GB |\n"
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            "(base, 2 rows = guidance) | step incl. sampling ms | decode ms | s / image (N = 12) | peak RSS GB | load avg |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     lines = [head]
     for r in rows:
         lines.append(f"| aMUSEd-{r['config']} | {r['dtype']} | {r['bundleMB']:,.0f} | {r['importS']:.0f} "
                      f"({r['importRssGB']:.1f}) | {r['loadS']:.1f} | {r['textMs']:,.0f} | {r['stepMs']:,.0f} | "
-                     f"{r['stepMsWithSampler']:,.0f} | {r['decodeMs']:,.0f} | {r['imageS']:.1f} | {r['peakRssGB']:.1f} |")
+                     f"{r['stepMsWithSampler']:,.0f} | {r['decodeMs']:,.0f} | {r['imageS']:.1f} | {r['peakRssGB']:.1f} | "
+                     + (f"{r['loadAvg']:.1f} |" if r.get("loadAvg") is not None else "- |"))
     return "\n".join(lines)
 
 
@@ -180,7 +181,6 @@ def write_md(rows: list[dict], md: str) -> None:
     os.makedirs(os.path.dirname(raw), exist_ok=True)
     with open(raw, "w") as fh:
         json.dump(rows, fh, indent=1)
-    load = os.getloadavg()
     body = "\n".join([
         START,
         "## aMUSEd at real size, random weights (CPU, onnxruntime)",
@@ -190,11 +190,14 @@ def write_md(rows: list[dict], md: str) -> None:
         "published weights were not available here): the images are noise, the times are real. "
         f"Written by `training/scripts/bench_amused.py` on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, onnxruntime {onnxruntime.__version__} (Python, CPU provider, default threads), "
-        f"torch {torch.__version__.split('+')[0]} for the import; load average {load[0]:.1f} when the table was written "
-        "(the machine was shared with other jobs). One image = the prompt and the negative prompt encoded together, "
-        "N = 12 full steps of the base on 2 rows (guidance), AmusedScheduler's sampling in numpy, one decode. Load = "
-        "creating the textEncoder, base and decoder sessions from the files (head unused). Medians of the runs "
-        "after a warm-up; raw rows in docs/data/amused-bench.json.",
+        f"torch {torch.__version__.split('+')[0]} for the import; "
+        + "the machine was shared with other jobs (the last column: the 1-minute load average at the end of each "
+        "row's run, where recorded). One image = the prompt and the negative prompt encoded together, "
+        "N = 12 full steps of the base on 2 rows (guidance), AmusedScheduler's sampling in numpy, one decode; "
+        "s / image is their sum (the sessions' load excluded). Load = creating the textEncoder, base and decoder "
+        "sessions from the files (head unused). Full step: the median of the 12 steps of a run; text encoding and "
+        "decode: a run after a warm-up run. Import: `import-amused` of the random folder's fp32 files, with its peak "
+        "RSS. Raw rows in docs/data/amused-bench.json.",
         "",
         table(rows),
         "",
@@ -217,8 +220,13 @@ def main() -> int:
     p.add_argument("--reps", type=int, default=1)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--bench-only")
+    p.add_argument("--rewrite", action="store_true", help="only rewrite the BENCHMARKS.md section from the raw rows")
     p.add_argument("--markdown", default=BENCH_MD)
     a = p.parse_args()
+    if a.rewrite:
+        write_md([], a.markdown)
+        print(f"rewrote {os.path.normpath(a.markdown)} (amused-bench section) from docs/data/amused-bench.json")
+        return 0
     if a.bench_only:
         print(json.dumps(bench_bundle(a.bench_only, a.steps, a.reps)))
         return 0
