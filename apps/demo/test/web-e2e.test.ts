@@ -143,6 +143,14 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     expect(v.steps).toBe(Number(await page.inputValue('#steps')));
     expectRealImages(v, 4, defaultManifest);
     expect(await page.locator('#results canvas').count()).toBe(1);
+    // Each result saves its grid as a PNG file.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#results .result button.download')]);
+    expect(download.suggestedFilename()).toMatch(/^migm-shortcut-\d+-steps-\d+-full\.png$/);
+    expect(
+      readFileSync((await download.path())!)
+        .subarray(0, 8)
+        .toString('hex'),
+    ).toBe('89504e470d0a1a0a');
 
     // Cancellation, with slow motion so the run is surely mid-way; the mid-generation screenshot comes first.
     await page.check('#slow');
