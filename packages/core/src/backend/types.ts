@@ -173,8 +173,10 @@ export interface BackendCapabilities {
  * Rules every backend follows (checked by the conformance suite in `@migm/core/testing`):
  * - `forward` writes logits into the caller's buffer and returns a new feature handle; `head(forward.feature)`
  *   gives the same logits.
- * - Every returned FeatureTensor belongs to the caller until passed to `release`; releasing twice or using a
- *   released tensor throws `DISPOSED`.
+ * - Every returned FeatureTensor (and TextHandle) belongs to the caller until passed to `release`; releasing
+ *   twice or using a released one throws `DISPOSED`.
+ * - Text bundles (`capabilities.text`): `encodeText` encodes each prompt independently of the others in the
+ *   call; `forward` takes `input.text` and refuses `input.classes` (class bundles: the other way round).
  * - `combine` computes sum_j coef_j * feature_j exactly as `combineHost` does (float32).
  * - Bad shapes throw `INVALID_OPTION`; runtime failures throw `BACKEND_FAILURE`; any call after `dispose()`
  *   throws `DISPOSED`.
