@@ -43,7 +43,10 @@ describe('one QueueError across entries', () => {
     const require = createRequire(import.meta.url);
     const worker = require('@migm/queue/worker') as typeof import('../src/worker-entry.js');
     const clientCjs = require('@migm/queue/client') as typeof import('../src/client-entry.js');
-    const clientEsm = (await import('@migm/queue/client')) as unknown as typeof import('../src/client-entry.js');
+    // Through the package's exports (its built dist), as a consumer imports it; a variable keeps tsc from resolving it
+    // before the package is built (typecheck runs before this package's own build).
+    const clientEntry = '@migm/queue/client';
+    const clientEsm = (await import(clientEntry)) as typeof import('../src/client-entry.js');
     const err = await worker.createQueueWorker({ redis: 'redis://127.0.0.1:1' }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/give exactly one of backend and bundle/);
     expect(clientCjs.QueueError).not.toBe(worker.QueueError); // separate bundles: separate classes
