@@ -40,6 +40,11 @@ interface DemoView {
 }
 
 type FileEntry = { path: string; bytes: number; sha256: string };
+/** The page globals the checks below use (this tsconfig has no DOM types). */
+type PageGlobals = {
+  caches: { has(name: string): Promise<boolean>; open(name: string): Promise<{ keys(): Promise<unknown[]> }> };
+  navigator: { storage: { getDirectory(): Promise<{ getDirectoryHandle(name: string): Promise<unknown> }> } };
+};
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const varint = (n: number): number[] => {
   const out: number[] = [];
@@ -171,7 +176,7 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
 
     const page = await open('?device=wasm&bundle=/big/');
     await waitState(page, ['idle', 'no-model']);
-    expect(await page.isHidden('#error'), await page.textContent('#error span').catch(() => '')).toBe(true);
+    expect(await page.isHidden('#error'), (await page.textContent('#error span').catch(() => '')) ?? '').toBe(true);
     let v = await view(page);
     expect(v.download.totalLoaded).toBe(total);
     expect(v.download.cachedFiles).toEqual([]);
@@ -203,6 +208,7 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     // Nothing is left in either store: no OPFS folder, no Cache Storage.
     expect(
       await page.evaluate(async () => {
+        const { navigator, caches } = globalThis as unknown as PageGlobals;
         const root = await navigator.storage.getDirectory();
         const folder = await root.getDirectoryHandle('migm-bundles').then(
           () => true,
@@ -220,11 +226,11 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     const total = m.files.reduce((a, f) => a + f.bytes, 0);
     const page = await open('?device=wasm&bundle=/big/&cache=cache-storage');
     await waitState(page, ['idle', 'no-model']);
-    expect(await page.isHidden('#error'), await page.textContent('#error span').catch(() => '')).toBe(true);
+    expect(await page.isHidden('#error'), (await page.textContent('#error span').catch(() => '')) ?? '').toBe(true);
     let v = await view(page);
     expect(v.cacheErrors).toEqual([]); // a single entry of this size would fail: Chromium refuses 256 MB or more
     expect(v.cache).toEqual({ files: m.files.length, bytes: total });
-    const entries = await page.evaluate(async () => (await (await caches.open('migm-bundles')).keys()).length);
+    const entries = await page.evaluate(async () => (await (await (globalThis as unknown as PageGlobals).caches.open('migm-bundles')).keys()).length);
     expect(entries).toBeGreaterThan(m.files.length * 2); // every file's parts plus its index entry
     const before = log.length;
     await page.reload();
@@ -236,14 +242,14 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     await page.click('#clear-cache');
     await page.waitForFunction(`document.querySelector('#clear-cache').dataset.purged === '1'`);
     expect((await view(page)).cache).toEqual({ files: 0, bytes: 0 });
-    expect(await page.evaluate(() => caches.has('migm-bundles'))).toBe(false);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).caches.has('migm-bundles'))).toBe(false);
     await page.close();
   }, 300_000);
 
   it('a bundle whose base graph keeps its weights in listed external data loads and generates', async () => {
     const page = await open('?device=wasm&bundle=/ext/');
     await waitState(page, ['idle', 'no-model']);
-    expect(await page.isHidden('#error'), await page.textContent('#error span').catch(() => '')).toBe(true);
+    expect(await page.isHidden('#error'), (await page.textContent('#error span').catch(() => '')) ?? '').toBe(true);
     const v = await view(page);
     expect(v.sessions).toBeGreaterThanOrEqual(3);
     expect(v.download.totalBytes).toBe(v.manifest.files.reduce((a, f) => a + f.bytes, 0));
