@@ -4,6 +4,7 @@ import { choiceFlag, intFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
 import { checkOutPath, fmtMs } from '../common.js';
 import { METHOD_NAMES, predictorOf } from '../methods.js';
+import { plural } from '../output.js';
 import { generateFlags } from './generate.js';
 import { queueFlag, queueFlags, redisFlag } from './queue-flags.js';
 
@@ -64,7 +65,7 @@ export async function submitCommand(argv: string[]): Promise<void> {
       const r = await client.result(s.id, { timeoutMs: timeoutS * 1000 });
       await writeFile(out, r.png);
       console.log(
-        `wrote ${out}: ${r.images} images, seed ${r.seed}, by worker ${r.worker} in ${fmtMs(r.latencyMs)} (its call: ${r.call.jobs} jobs, ${r.call.images} images, ${fmtMs(r.call.totalMs)})`,
+        `wrote ${out}: ${plural(r.images, 'image')}, seed ${r.seed}, by worker ${r.worker} in ${fmtMs(r.latencyMs)} (its call: ${plural(r.call.jobs, 'job')}, ${plural(r.call.images, 'image')}, ${fmtMs(r.call.totalMs)})`,
       );
     } finally {
       stop();

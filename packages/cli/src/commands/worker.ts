@@ -1,5 +1,6 @@
 import { intFlag, parse } from '../args.js';
 import { backendFlags, loadBackend } from '../common.js';
+import { plural } from '../output.js';
 import { limitFlags, limitsFrom, queueFlag, queueFlags, redisFlag, stopSignal } from './queue-flags.js';
 
 export const workerFlags = {
@@ -34,7 +35,9 @@ export async function workerCommand(argv: string[]): Promise<void> {
       batchWaitMs,
       limits,
       onError: (e) => console.error(`migm worker: ${e.message}`),
-      ...(values.quiet ? {} : { onCall: (c: { jobs: number; images: number; ms: number }) => console.log(`${c.jobs} jobs, ${c.images} images in ${c.ms} ms`) }),
+      ...(values.quiet
+        ? {}
+        : { onCall: (c: { jobs: number; images: number; ms: number }) => console.log(`${plural(c.jobs, 'job')}, ${plural(c.images, 'image')} in ${c.ms} ms`) }),
     });
     console.log(
       `migm worker ${worker.id}: ${backend.manifest.name} on ${backend.device}, queue '${queue}', batch ${batch}, concurrency ${concurrency}; SIGTERM or Ctrl-C finishes the jobs it holds and exits`,
