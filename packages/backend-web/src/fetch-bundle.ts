@@ -239,8 +239,8 @@ async function download(
     return failure(
       'truncated',
       url,
-      `Bundle file ${file} was cut short: the connection broke after ${loaded} of ${limit} bytes (${errorText(err)}).`,
-      { path: file, loaded, expected: limit },
+      `Bundle file ${file} was cut short: the connection broke after ${loaded}${Number.isFinite(limit) ? ` of ${limit}` : ''} bytes (${errorText(err)}).`,
+      { path: file, loaded, ...(Number.isFinite(limit) ? { expected: limit } : {}) },
       err,
     );
   };
@@ -277,7 +277,7 @@ async function download(
         onPiece(piece, loaded);
       });
     } catch (err) {
-      throw broken(err, `after ${loaded} bytes`, loaded, limit);
+      throw broken(err, `after ${loaded} bytes`, loaded, 'into' in target ? limit : Number.NaN); // a manifest's size is not known
     }
     if (got > limit) await tooLarge(`${loaded + 1} or more received`);
     if (!('into' in target)) return into.slice(0, got);
