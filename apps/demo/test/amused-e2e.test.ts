@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { Manifest, TextCondition } from '@migm/core';
+import * as ortNode from 'onnxruntime-node';
+import { generate, validateManifest, type GenerateOptions, type Manifest, type TextCondition } from '@migm/core';
+import { OrtBackend, type OrtModule } from '@migm/backend-ort';
 import { startServer } from '../web/serve.mjs';
 import { amusedTestBundle } from '../../../packages/backend-node/test/amused-bundle.js';
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
@@ -109,6 +111,63 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
     expect(await page.textContent('#status')).toContain('longer than 77 tokens and was truncated');
     await page.close();
     expect(consoleErrors).toEqual([]);
+  }, 300_000);
+
+  it('runs core's conformance suite (text mode) on wasm in the browser', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}selftest.html`);
+    await page.waitForFunction('globalThis.selftest !== undefined');
+    const results = await page.evaluate(() =>
+      (
+        globalThis as unknown as { selftest: { conformance(d: string, b: string, g: boolean): Promise<{ name: string; ok: boolean; error?: string }[]> } }
+      ).selftest.conformance('wasm', '/amused/', false),
+    );
+    await page.close();
+    expect(results.some((r) => r.name.startsWith('text bundles:'))).toBe(true);
+    expect(results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.error}`)).toEqual([]);
+  }, 300_000);
+
+  it('gives the first step the logits onnxruntime-node gives, for the same prompts and seed (wasm)', async () => {
+    const options: GenerateOptions = { prompt: ['a photo of a red fox in the snow', 'an astronaut riding a horse'], seed: 21, steps: 4, sampler: 'host' };
+    const page = await browser.newPage();
+    await page.goto(`${server.url}selftest.html`);
+    await page.waitForFunction('globalThis.selftest !== undefined');
+    const web = await page.evaluate(
+      ([opts]) =>
+        (
+          globalThis as unknown as {
+            selftest: { firstStep(d: string, o: unknown, b: string): Promise<{ device: string; logits: number[]; tokens: number[] }> };
+          }
+        ).selftest.firstStep('wasm', opts, '/amused/'),
+      [options] as const,
+    );
+    await page.close();
+    const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as Manifest;
+    const files = new Map(manifest.files.map((f) => [f.path, new Uint8Array(readFileSync(join(bundle, f.path)))]));
+    const node = await OrtBackend.create({
+      ort: ortNode as unknown as OrtModule,
+      bundle: { manifest: validateManifest(manifest), files },
+      name: 'onnxruntime-node',
+      device: 'cpu',
+    });
+    let first: Float32Array | undefined;
+    const forward = node.forward.bind(node);
+    node.forward = async (input) => {
+      const f = await forward(input);
+      first ??= (input.logits as Float32Array).slice();
+      return f;
+    };
+    const r = await generate(node, options);
+    await node.dispose();
+    expect(web.device).toBe('wasm');
+    expect(web.logits.length).toBe(first!.length);
+    let worst = 0;
+    for (let i = 0; i < first!.length; i++) worst = Math.max(worst, Math.abs(web.logits[i]! - first![i]!));
+    const same = web.tokens.filter((t, i) => t === r.tokens[i]).length;
+    console.log(
+      `aMUSEd first-step logits, wasm vs onnxruntime-node: max abs difference ${worst.toExponential(2)}; final tokens ${same} of ${r.tokens.length} equal`,
+    );
+    expect(worst).toBeLessThanOrEqual(1e-4);
   }, 300_000);
 
   // On Chromium's software WebGPU adapter (SwiftShader) loading this bundle took 90-120 s on the 2-core CI machine
