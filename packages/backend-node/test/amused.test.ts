@@ -201,7 +201,7 @@ describe('every graph on onnxruntime-node equals onnxruntime in Python on the sa
     } finally {
       await backend.dispose();
     }
-  });
+  }, 300_000); // starts Python (torch, onnxruntime): 76 s on a loaded 2-core machine
 });
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
