@@ -14,12 +14,13 @@ import { METHOD_NAMES } from './methods.js';
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
   generate: {
     run: generateCommand,
-    usage: `migm generate --class <name|id|none> | --prompt "..." [--negative-prompt "..."] [--count 16] [--steps N] [--budget B]
+    usage: `migm generate --class <name|id|none> | --prompt "..." [--negative-prompt "..."] [--count C] [--steps N] [--budget B]
               [--method ${METHOD_NAMES.join('|')}] [--seed S] [--out migm.png|-]
               [--sampler auto|host|device] [--guidance-cutoff W]
               [--columns C] [--scale 4|1] [--bundle DIR] [--device cpu|cuda|auto] [--threads T]
               [--dtype fp32|fp16|int8|int4|GRAPH=PRECISION,...] [--quiet] [--json]
   (--class for class-conditioned bundles, --prompt for text-conditioned ones (aMUSEd: docs/amused.md);
+   --count: images; default by image size: 16 up to 64 px, 8 up to 128, 4 up to 256, 1 above;
    --budget: full steps of an accelerated method; vanilla runs every step and refuses it;
    --dtype: the bundle's precision variants (python -m migm_train quantize); fp16 runs fp32 on the CPU;
    --sampler: where each step samples (auto: the backend's faster one, on the CPU the host; device: an onnxruntime
