@@ -4,8 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Real Redis, real models and child processes on a loaded 2-core machine: generous limits.
-    testTimeout: 120_000,
-    hookTimeout: 60_000,
+    testTimeout: 300_000,
+    hookTimeout: 180_000,
     // The files share the CPU with child workers; running them one at a time keeps timings sane.
     fileParallelism: false,
     env: { ORT_DISABLE_TELEMETRY: '1' },

@@ -138,13 +138,14 @@ describe('work limits', () => {
     let completed = 0;
     events.on('stalled', () => stalled++);
     events.on('completed', () => completed++);
-    // A 1 s lock and a stalled-job check every 0.5 s from a second worker: a lapse would be seen at once.
-    await worker(name, { lockDurationMs: 1000, stalledIntervalMs: 500 });
-    await worker(name, { lockDurationMs: 1000, stalledIntervalMs: 500, id: 'watcher' });
-    const { id } = await c.submit({ condition: 2, batch: 6, steps: 48, predictor: 'vanilla', seed: 3 });
-    const r = await c.result(id, { timeoutMs: 90_000 });
-    await new Promise((res) => setTimeout(res, 600));
-    expect(r.call.totalMs).toBeGreaterThan(1500); // well past its 1 s lock
+    // A 2.5 s lock and a stalled-job check every second from a second worker: a lapse would be seen at once. (A 1 s
+    // lock lapsed on a machine at load 26, where one step's host sampling held the event loop that long.)
+    await worker(name, { lockDurationMs: 2500, stalledIntervalMs: 1000 });
+    await worker(name, { lockDurationMs: 2500, stalledIntervalMs: 1000, id: 'watcher' });
+    const { id } = await c.submit({ condition: 2, batch: 12, steps: 64, predictor: 'vanilla', seed: 3 });
+    const r = await c.result(id, { timeoutMs: 240_000 });
+    await new Promise((res) => setTimeout(res, 1200));
+    expect(r.call.totalMs).toBeGreaterThan(3750); // well past its 2.5 s lock
     expect(r.attempt).toBe(1);
     expect(stalled).toBe(0);
     expect(completed).toBe(1);
