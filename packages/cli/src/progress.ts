@@ -13,13 +13,15 @@ const PLAIN_EVERY_MS = 5000;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Off a terminal, a load shows progress once it is this large or has taken LOAD_QUIET_MS: small bundles stay quiet. */
+/**
+ * Off a terminal, a load shows progress when the bundle is this large: small bundles stay quiet. By size only, not by
+ * elapsed time, so what a script or a test reads does not depend on how busy the machine is.
+ */
 export const LARGE_BUNDLE_BYTES = 32 * 1024 * 1024;
-const LOAD_QUIET_MS = 1000;
 
 /**
  * Load progress of a bundle. On a terminal, one line redrawn in place (bytes verified, then sessions created).
- * Off one (pipes, CI logs), for a bundle of LARGE_BUNDLE_BYTES or more or a load past a second: a loading line,
+ * Off one (pipes, CI logs), for a bundle of LARGE_BUNDLE_BYTES or more: a loading line,
  * then plain lines, one per tenth of the bytes and one per session, so a load of minutes shows life. `done`
  * clears the terminal line and returns a summary ("912 MB verified and 4 sessions in 34.1 s"), or undefined
  * when nothing was shown.
@@ -46,7 +48,7 @@ export function loadProgress(
     onProgress: (e) => {
       const at = secs(now() - t0);
       if (e.type === 'file-start' || e.type === 'file-progress' || e.type === 'file-done') bytes = e.totalBytes;
-      if (!shown && (bytes >= LARGE_BUNDLE_BYTES || now() - t0 >= LOAD_QUIET_MS)) {
+      if (!shown && bytes >= LARGE_BUNDLE_BYTES) {
         shown = true;
         line(`migm: loading ${what} (${mb(bytes)})`);
       }
