@@ -60,7 +60,7 @@ function git(...args: string[]): void {
 function changeset(...args: string[]): { status: number | null; out: string } {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(npm_|pnpm_|PNPM_|VITEST)/.test(k)) env[k] = v;
-  const r = spawnSync(process.execPath, [CHANGESET, ...args], { cwd: scratch, encoding: 'utf8', env: { ...env, NO_COLOR: '1', CI: '1' }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CHANGESET, ...args], { cwd: scratch, encoding: 'utf8', env: { ...env, NO_COLOR: '1', CI: '1' }, timeout: 240_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
