@@ -113,7 +113,7 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
     expect(consoleErrors).toEqual([]);
   }, 300_000);
 
-  it('runs core's conformance suite (text mode) on wasm in the browser', async () => {
+  it("runs core's conformance suite (text mode) on wasm in the browser", async () => {
     const page = await browser.newPage();
     await page.goto(`${server.url}selftest.html`);
     await page.waitForFunction('globalThis.selftest !== undefined');
