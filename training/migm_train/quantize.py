@@ -30,8 +30,8 @@ PRECISIONS = ("fp16", "int8", "int4")
 GRAPHS = ("base", "shortcut", "head", "decoder", "classifier")
 DEFAULT_GRAPHS = ("base", "shortcut", "head", "decoder")
 INT4_BLOCK = 32
-# The operators whose constant weights the int8 and int4 paths quantize (convolutions stay fp32: onnxruntime's
-# ConvInteger is slower than its float Conv on CPU).
+# The operators whose constant weights the int8 and int4 paths quantize (convolutions stay fp32: quantizing them,
+# onnxruntime's ConvInteger, was not tried).
 QUANTIZABLE = ("MatMul", "Gemm")
 
 
