@@ -18,7 +18,7 @@ from test_maskgit512 import MIGM, _wait_for_cli_build
 # Relative L2 error of each variant's outputs against fp32 (quantize.relative_errors, batch 4, half-masked tokens)
 # at the small config, random weights (seed 5), measured: int8 at most 0.019, int4 0.15, fp16 0.0012. Random
 # weights are the hard case for int4 (no outliers to fit the scale to); the default bundle's trained base measured
-# 0.075 and its shortcut 0.16 (docs/bundle-format.md, Precision variants).
+# 0.075 and its shortcut 0.16 (BENCHMARKS.md, "Precision variants").
 TOLERANCE = {"int8": 0.05, "int4": 0.3, "fp16": 5e-3}
 
 
