@@ -150,6 +150,9 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     return page;
   }
   const view = (page: Page) => page.evaluate(() => (globalThis as unknown as { migmDemo: DemoView }).migmDemo);
+  // The page lists the cache after a load without holding the load up: wait for that listing (slow on a loaded machine).
+  const waitListed = (page: Page, files: number) =>
+    page.waitForFunction(`document.querySelector('#cache-info')?.dataset.files === '${files}'`, undefined, { timeout: 60_000 });
   const waitState = (page: Page, states: string[], timeout = 240_000) =>
     page.waitForFunction(`${JSON.stringify(states)}.includes(document.body.dataset.state)`, undefined, { timeout });
   async function generateOne(page: Page): Promise<void> {
@@ -177,6 +180,7 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     const page = await open('?device=wasm&bundle=/big/');
     await waitState(page, ['idle', 'no-model']);
     expect(await page.isHidden('#error'), (await page.textContent('#error span').catch(() => '')) ?? '').toBe(true);
+    await waitListed(page, m.files.length);
     let v = await view(page);
     expect(v.download.totalLoaded).toBe(total);
     expect(v.download.cachedFiles).toEqual([]);
@@ -227,6 +231,7 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     const page = await open('?device=wasm&bundle=/big/&cache=cache-storage');
     await waitState(page, ['idle', 'no-model']);
     expect(await page.isHidden('#error'), (await page.textContent('#error span').catch(() => '')) ?? '').toBe(true);
+    await waitListed(page, m.files.length);
     let v = await view(page);
     expect(v.cacheErrors).toEqual([]); // a single entry of this size would fail: Chromium refuses 256 MB or more
     expect(v.cache).toEqual({ files: m.files.length, bytes: total });
