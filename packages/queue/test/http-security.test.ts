@@ -182,6 +182,7 @@ function rawSocket(base: string): Promise<Socket> {
   const { port } = new URL(base);
   return new Promise((resolve, reject) => {
     const s = connect(Number(port), '127.0.0.1', () => resolve(s));
+    s.resume(); // drop what the server sends (a 408 on a timeout): a paused socket with unread bytes never emits 'close'
     s.on('error', reject);
   });
 }
