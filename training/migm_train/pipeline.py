@@ -18,6 +18,7 @@ from .evaluate import Evaluator
 from .sampler import SamplerOptions
 from .schedules import token_counts
 from .shortcut import Shortcut, ShortcutConfig, flops_per_step
+from .torch_files import load_own
 from .trajectories import generate
 
 STAGES = ["tokenizer", "classifier", "base", "tune", "regime", "trajectories", "shortcut", "heldout",
@@ -72,7 +73,7 @@ class Build:
         if name.endswith(".json"):
             with open(self.path(name)) as fh:
                 return json.load(fh)
-        return torch.load(self.path(name), weights_only=False)  # our own checkpoints (numpy arrays inside); PyTorch >= 2.6 defaults to True
+        return load_own(self.path(name))
 
     def run(self, only: list[str] | None = None) -> None:
         """Runs the stages in order. In a full run the regime check (sampling only; nothing but the report

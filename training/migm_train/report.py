@@ -12,6 +12,7 @@ from PIL import Image
 from .data import CLASS_NAMES
 from .schedules import full_step_plan
 from .tokenizer import Tokenizer
+from .torch_files import load_own
 
 NOTES = os.path.join(os.path.dirname(__file__), "..", "report-notes.md")
 
@@ -24,7 +25,7 @@ def load_work_file(work: str, name: str):
     if name.endswith(".json"):
         with open(p) as fh:
             return json.load(fh)
-    return torch.load(p, weights_only=False)  # our own build outputs (hold numpy arrays); PyTorch >= 2.6 defaults to True
+    return load_own(p)
 
 
 def grid_png(tok: Tokenizer, tokens: torch.Tensor, path: str, per_class: int = 10, scale: int = 2) -> None:
