@@ -47,14 +47,17 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
     run: workerCommand,
     usage: `migm worker   --redis URL [--queue migm] [--batch 16] [--concurrency 1] [--wait-ms 20] [--bundle DIR] [--device D] [--threads T] [--quiet]
               [--max-images 1024] [--max-cost 1048576] [--max-pixels 4194304] [--max-memory-mb 4096]
+              [--max-prompt-chars 2000]
   (runs queued jobs, merging compatible ones into one call of up to --batch images; every job is checked again
    against the limits before it runs; SIGTERM finishes held jobs; docs/queue.md)`,
   },
   submit: {
     run: submitCommand,
-    usage: `migm submit   --redis URL --class C [--count 16] [--steps N] [--budget B] [--method M] [--seed S] [--out migm.png]
-              [--columns C] [--scale 4] [--queue migm] [--bundle DIR] [--timeout 600] [--detach] [--quiet]
-  (queues one request and waits for its PNG; --detach prints the job id for status, result and cancel, and returns)`,
+    usage: `migm submit   --redis URL --class C | --prompt "..." [--negative-prompt "..."] [--count C] [--steps N] [--budget B]
+              [--method M] [--seed S] [--out migm.png] [--columns C] [--scale 4] [--queue migm] [--bundle DIR]
+              [--timeout 600] [--detach] [--quiet]
+  (queues one request and waits for its PNG; --detach prints the job id for status, result and cancel, and returns;
+   --prompt for text-conditioned bundles, checked by the client and again by the worker; --count: generate's default)`,
   },
   status: { run: statusCommand, usage: "migm status   ID --redis URL [--queue migm]\n  (a job's state, last step and failure reason)" },
   result: { run: resultCommand, usage: 'migm result   ID --redis URL [--queue migm] [--out migm.png] [--timeout 600]\n  (waits for a job and writes its PNG)' },
@@ -64,6 +67,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
     usage: `migm serve    --redis URL [--port 8080] [--host 127.0.0.1] [--max-queued 10000] [--queue migm] [--bundle DIR]
               [--token-file FILE] [--allow-no-token] [--cors ORIGIN,...] [--max-connections 256]
               [--max-images 1024] [--max-cost 1048576] [--max-pixels 4194304] [--max-memory-mb 4096]
+              [--max-prompt-chars 2000]
   (HTTP front: POST /jobs, GET /jobs/ID, /jobs/ID/png, /jobs/ID/events (server-sent progress), DELETE /jobs/ID,
    GET /health; the access token comes from MIGM_TOKEN or --token-file; a host other than loopback needs one
    unless --allow-no-token; docs/queue.md)`,

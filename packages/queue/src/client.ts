@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { MigmError, validateManifest, type Manifest } from '@migm/core';
+import { MigmError, validateManifest, type Manifest, type TextCondition } from '@migm/core';
+import type { PromptTokenizer } from '@migm/core/backend';
+import { tokenizerFor } from '@migm/tokenizers';
 import { decodeFailure, QueueError } from './errors.js';
 import { cancelChannel, cancelKey, isJobId, randomJobId, redactUrl } from './keys.js';
 import { checkRequest, resolveLimits, type QueueLimits } from './limits.js';
@@ -36,6 +39,13 @@ export interface QueueClientOptions {
   readonly limits?: QueueLimits;
   /** How long to wait for Redis when connecting, ms. Default 5000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Text-conditioned bundles: the prompt tokenizer requests are checked with (core tokenizes every prompt, as
+   * the worker will). Default: read from the bundle directory (`condition.tokenizer.file`, its size and sha256
+   * checked against the manifest). Required when `bundle` is a manifest of a text bundle (e.g.
+   * `tokenizerFor(manifest.condition, bytes)` from @migm/tokenizers).
+   */
+  readonly tokenizer?: PromptTokenizer;
 }
 
 /** A job's state as Redis has it. */
@@ -70,6 +80,7 @@ export class QueueClient {
   readonly #url: string;
   readonly #maxQueued: number;
   readonly #ttl: number;
+  readonly #tokenizer: PromptTokenizer | undefined;
   readonly #waiters = new Map<string, Set<{ resolve: (r: JobResult) => void; reject: (e: Error) => void }>>();
   readonly #listeners = new Map<string, Set<(p: JobProgress) => void>>();
 
@@ -82,8 +93,10 @@ export class QueueClient {
     eventsConn: Redis;
     url: string;
     options: QueueClientOptions;
+    tokenizer?: PromptTokenizer | undefined;
   }) {
     this.manifest = parts.manifest;
+    this.#tokenizer = parts.tokenizer;
     this.bundleId = bundleId(parts.manifest);
     this.queueName = parts.queue.name;
     this.#queue = parts.queue;
@@ -131,12 +144,13 @@ export class QueueClient {
 
   /**
    * Validates a request with core's option checks for this bundle (a bad one throws `INVALID_OPTION` and is
-   * never queued), checks it against `limits` (`OVER_LIMIT`), refuses it with `QUEUE_FULL` when `maxQueued`
+   * never queued: a prompt for a class bundle, a class for a text bundle, a prompt that is not a string), checks
+   * it against `limits` (`OVER_LIMIT`, a prompt over `maxPromptChars` included), refuses it with `QUEUE_FULL` when `maxQueued`
    * jobs wait, and queues it under a random id. With `dedupe` the id is a hash of bundle, request and seed: an
    * identical request returns the existing job (a failed or cancelled one is replaced).
    */
   async submit(request: GenerationRequest): Promise<Submitted> {
-    const queued = checkRequest(request, this.manifest, this.manifest.graphs.shortcut !== undefined, this.limits);
+    const queued = checkRequest(request, this.manifest, this.manifest.graphs.shortcut !== undefined, this.limits, this.#tokenizer);
     return this.#redis('queue a job', async () => {
       const jobId = this.dedupe ? requestJobId(this.bundleId, queued) : randomJobId();
       if (this.dedupe) {
@@ -370,6 +384,9 @@ function toResult(id: string, stored: StoredResult): JobResult {
 export async function createQueueClient(options: QueueClientOptions): Promise<QueueClient> {
   resolveLimits(options.limits, 'createQueueClient'); // a bad limit is refused before anything connects
   const manifest = typeof options.bundle === 'string' ? await readManifest(options.bundle) : options.bundle;
+  // Before anything connects: a text bundle's client checks prompts with the bundle's own tokenizer.
+  const c = manifest.condition;
+  const tokenizer = c.type !== 'text' ? undefined : (options.tokenizer ?? (await readTokenizer(options.bundle, manifest, c)));
   const url = options.redis;
   // No offline queue: with Redis gone a command fails at once instead of waiting for a reconnect that may not come.
   const conn = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(100 * n, 2000) });
@@ -393,7 +410,46 @@ export async function createQueueClient(options: QueueClientOptions): Promise<Qu
   queue.on('error', () => {}); // surfaced per call as CONNECTION_LOST
   events.on('error', () => {});
   await events.waitUntilReady();
-  return new QueueClient({ manifest, queue, events, conn, eventsConn, url, options });
+  return new QueueClient({ manifest, queue, events, conn, eventsConn, url, options, tokenizer });
+}
+
+/** The largest tokenizer file read (CLIP's tokenizer.json is 3.6 MB). */
+const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A text bundle's tokenizer from its directory: `condition.tokenizer.file`, which must be the size and sha256
+ * the manifest lists. `INVALID_CONFIG` when the bundle was given as a manifest without `tokenizer`.
+ */
+async function readTokenizer(bundle: string | Manifest, manifest: Manifest, c: TextCondition): Promise<PromptTokenizer> {
+  if (typeof bundle !== 'string') {
+    throw new QueueError(
+      'INVALID_CONFIG',
+      `createQueueClient: ${manifest.name} is conditioned on text, and prompts are checked with its tokenizer: give the bundle directory, or 'tokenizer' with the manifest.`,
+    );
+  }
+  const entry = manifest.files.find((f) => f.path === c.tokenizer.file);
+  const path = join(bundle, c.tokenizer.file);
+  if (!entry) throw new MigmError('BUNDLE_MISMATCH', `The tokenizer file ${c.tokenizer.file} is not listed in the manifest's files.`, { details: { path } });
+  let bytes: Buffer;
+  try {
+    const file = await open(path, 'r');
+    try {
+      const info = await file.stat();
+      if (!info.isFile() || info.size !== entry.bytes || info.size > MAX_TOKENIZER_BYTES) {
+        throw new MigmError('BUNDLE_MISMATCH', `${path} is not a regular file of the ${entry.bytes} bytes the manifest lists.`, { details: { path } });
+      }
+      bytes = await file.readFile();
+    } finally {
+      await file.close();
+    }
+  } catch (err) {
+    if (err instanceof MigmError) throw err;
+    throw new MigmError('BUNDLE_MISMATCH', `Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { details: { path } });
+  }
+  if (createHash('sha256').update(bytes).digest('hex') !== entry.sha256) {
+    throw new MigmError('BUNDLE_MISMATCH', `${path} does not match the sha256 the manifest lists.`, { details: { path } });
+  }
+  return tokenizerFor(c, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /** The largest manifest.json read (the same bound as @migm/backend-node's readBundleDir). */

@@ -1,4 +1,5 @@
 import { DEFAULT_MEMORY_LIMIT, isMigmError, type Manifest } from '@migm/core';
+import type { PromptTokenizer } from '@migm/core/backend';
 import { QueueError } from './errors.js';
 import { imageCount, validateRequest, type GenerationRequest, type QueuedRequest } from './request.js';
 
@@ -24,6 +25,12 @@ export interface QueueLimits {
    * (on the default bundle: 496 images with guidance, measured 2.65 GB of worker memory).
    */
   readonly maxMemoryBytes?: number;
+  /**
+   * Longest `prompt` or `negativePrompt` string (each one, in UTF-16 code units), text-conditioned bundles only.
+   * Default 2,000: CLIP reads 77 tokens (a few hundred characters) and truncates the rest, so this bounds what a
+   * job stores in Redis and what a worker tokenizes, far below core's own bound (`MAX_PROMPT_CHARS`, 100,000).
+   */
+  readonly maxPromptChars?: number;
 }
 
 /** The largest image count of one request anywhere in migm's tools: `migm generate --count`, `migm submit --count`, the queue. */
@@ -35,6 +42,7 @@ export const DEFAULT_LIMITS: Required<QueueLimits> = Object.freeze({
   maxCost: 1_048_576,
   maxPixels: 4_194_304,
   maxMemoryBytes: DEFAULT_MEMORY_LIMIT,
+  maxPromptChars: 2000,
 });
 
 /** Pixels between images in the PNG grid (tileImages' default, which the worker uses). */
@@ -96,10 +104,39 @@ export function checkLimits(request: QueuedRequest, manifest: Manifest, limits: 
 }
 
 /**
+ * Refuses a prompt string over `maxPromptChars` with `OVER_LIMIT` (before anything tokenizes it). Only strings
+ * are measured: a prompt of the wrong type, or one sent to a class bundle, is left to core's checks, which name it.
+ */
+function checkPromptLengths(request: GenerationRequest, manifest: Manifest, limits: Required<QueueLimits>): void {
+  const c = manifest.condition;
+  if (c.type !== 'text' || request === null || typeof request !== 'object') return;
+  for (const option of ['prompt', 'negativePrompt'] as const) {
+    const value = (request as Record<string, unknown>)[option];
+    const list: unknown[] = Array.isArray(value) ? value : [value];
+    list.forEach((p, i) => {
+      if (typeof p !== 'string' || p.length <= limits.maxPromptChars) return;
+      const name = Array.isArray(value) ? `${option}[${i}]` : option;
+      throw new QueueError(
+        'OVER_LIMIT',
+        `The request is over the limit 'maxPromptChars' of ${limits.maxPromptChars.toLocaleString('en-US')}: '${name}' has ${p.length.toLocaleString('en-US')} characters (the bundle's tokenizer reads ${c.maxLength} tokens). Nothing was queued.`,
+        { details: { limit: 'maxPromptChars', value: p.length, max: limits.maxPromptChars, option: name } },
+      );
+    });
+  }
+}
+
+/**
  * `validateRequest` and `checkLimits` in one: what the client runs before queueing and every worker runs again
  * before allocating. Core's memory refusal under `maxMemoryBytes` becomes `OVER_LIMIT` like the other limits.
+ * `tokenizer`: the bundle's prompt tokenizer (text-conditioned bundles; core tokenizes every prompt with it).
  */
-export function checkRequest(request: GenerationRequest, manifest: Manifest, hasShortcut: boolean, limits: Required<QueueLimits>): QueuedRequest {
+export function checkRequest(
+  request: GenerationRequest,
+  manifest: Manifest,
+  hasShortcut: boolean,
+  limits: Required<QueueLimits>,
+  tokenizer?: PromptTokenizer,
+): QueuedRequest {
   // The count first: core's memory check would otherwise answer for a batch that is simply too many images.
   const n = request !== null && typeof request === 'object' ? (request as { batch?: unknown }).batch : undefined;
   if (typeof n === 'number' && n > limits.maxImages) {
@@ -107,9 +144,10 @@ export function checkRequest(request: GenerationRequest, manifest: Manifest, has
       details: { limit: 'maxImages', value: n, max: limits.maxImages },
     });
   }
+  checkPromptLengths(request, manifest, limits);
   let queued: QueuedRequest;
   try {
-    queued = validateRequest(request, manifest, hasShortcut, limits.maxMemoryBytes);
+    queued = validateRequest(request, manifest, hasShortcut, limits.maxMemoryBytes, tokenizer);
   } catch (err) {
     const d = isMigmError(err) ? err.details : undefined;
     if (d?.['estimateBytes'] === undefined || d['memoryLimit'] !== limits.maxMemoryBytes) throw err;

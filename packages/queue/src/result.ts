@@ -19,6 +19,11 @@ export interface StoredResult {
   /** The worker that finished it, and which delivery of the job that was (1 = first). */
   readonly worker: string;
   readonly attempt: number;
+  /**
+   * Text-conditioned bundles: `truncated` is true when a prompt or negative prompt of this job was longer than
+   * the bundle's tokenizer reads (`condition.maxLength` tokens) and was cut as CLIP does. Absent for class bundles.
+   */
+  readonly text?: { readonly truncated: boolean };
 }
 
 /** A finished job as the client returns it: the stored result with the PNG as bytes. */

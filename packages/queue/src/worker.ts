@@ -6,7 +6,7 @@ import { createNodeBackend } from '@migm/backend-node';
 import { encodeFailure, isQueueError, QueueError } from './errors.js';
 import { cancelChannel, cancelKey, redactUrl } from './keys.js';
 import { checkRequest, resolveLimits, type QueueLimits } from './limits.js';
-import { batchedOptions, bundleId, compatibilityKey, imageCount, type JobData, type QueuedRequest } from './request.js';
+import { batchedOptions, bundleId, compatibilityKey, imageCount, imagePrompts, type JobData, type QueuedRequest } from './request.js';
 import { pngBytes, type JobProgress, type StoredResult } from './result.js';
 
 export type { JobData } from './request.js';
@@ -112,8 +112,27 @@ class GuardedWorker extends Worker<JobData, StoredResult> {
   }
 }
 
+/**
+ * Whether a prompt of this job (its own, not its call-mates') was longer than the tokenizer reads and was cut.
+ * `reports`: the call's distinct prompts (only negative prompts of guided calls are among them).
+ */
+function jobTruncated(request: QueuedRequest, manifest: Manifest, reports: readonly { prompt: string; truncated: boolean }[]): boolean {
+  const c = manifest.condition;
+  if (c.type !== 'text') return false;
+  const cut = new Set(reports.filter((r) => r.truncated).map((r) => r.prompt));
+  const { prompts, negatives } = imagePrompts(request, c.negativePrompt);
+  return [...prompts, ...negatives].some((p) => cut.has(p));
+}
+
 /** Checks a job as stored (anything may have written it) before the worker allocates anything for it. */
-function checkJob(job: Job<JobData>, manifest: Manifest, bundle: string, hasShortcut: boolean, limits: Required<QueueLimits>): QueuedRequest {
+function checkJob(
+  job: Job<JobData>,
+  manifest: Manifest,
+  bundle: string,
+  hasShortcut: boolean,
+  limits: Required<QueueLimits>,
+  tokenizer: Backend['tokenizer'],
+): QueuedRequest {
   const malformed = (why: string) => new UnrecoverableError(encodeFailure('MALFORMED_JOB', why));
   const broken = (job as unknown as Record<symbol, string | undefined>)[MALFORMED];
   if (broken !== undefined) throw malformed(broken);
@@ -130,7 +149,7 @@ function checkJob(job: Job<JobData>, manifest: Manifest, bundle: string, hasShor
   if (!isValidSeed((request as { seed?: unknown }).seed)) throw malformed('its request has no valid seed (submit fixes one)');
   try {
     // The client's own checks, on what Redis holds: a job that skipped submit meets them here.
-    return checkRequest(request, manifest, hasShortcut, limits);
+    return checkRequest(request, manifest, hasShortcut, limits, tokenizer);
   } catch (err) {
     if (isMigmError(err) || isQueueError(err)) throw new UnrecoverableError(encodeFailure(err.code, err.message));
     throw err;
@@ -247,7 +266,10 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
     const started = Date.now();
     try {
       const result = await generate(backend, {
-        ...batchedOptions(live.map((p) => p.request)),
+        ...batchedOptions(
+          live.map((p) => p.request),
+          manifest,
+        ),
         signal: controller.signal,
         onStep: (e) => {
           const step = (call.step = e.step + 1);
@@ -292,6 +314,7 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
             latencyMs: Date.now() - p.job.timestamp,
             worker: id,
             attempt: p.job.attemptsStarted,
+            ...(result.text === null ? {} : { text: { truncated: jobTruncated(p.request, manifest, result.text.prompts) } }),
           },
         });
       }
@@ -307,7 +330,7 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
   };
 
   const processJob = async (job: Job<JobData>, token?: string): Promise<StoredResult> => {
-    const request = checkJob(job, manifest, bundle, hasShortcut, limits);
+    const request = checkJob(job, manifest, bundle, hasShortcut, limits, backend.tokenizer);
     if ((await connection.exists(cancelKey(queue, job.id!))) === 1) throw new UnrecoverableError(encodeFailure('CANCELLED', 'cancelled before it started'));
     return new Promise<StoredResult>((resolve, reject) => {
       const p: Pending = { job, token, extendedAt: Date.now(), request, images: imageCount(request), resolve, reject, settled: false };

@@ -1,4 +1,4 @@
-import { generate, tileImages, type GenerateResult, type SamplerChoice } from '@migm/core';
+import { generate, tileImages, type GenerateResult, type Manifest, type SamplerChoice } from '@migm/core';
 import type { OrtBackend } from '@migm/backend-node';
 import { choiceFlag, intFlag, numberFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
@@ -43,13 +43,13 @@ export interface RunSpec {
   guidanceCutoff: number | undefined;
 }
 
-/** Reads the flags shared by generate and compare into a run spec (validated against the bundle). */
-export function runSpec(backend: OrtBackend, values: Record<string, string | boolean | undefined>, defaultMethod: Method): RunSpec {
-  const m = backend.manifest;
+/**
+ * --class (class bundles) or --prompt / --negative-prompt (text bundles) for a manifest: the wrong one for the
+ * bundle, or a text bundle without --prompt, is a usage error naming the right flag. Shared with `migm submit`.
+ */
+export function conditionFlags(m: Manifest, values: Record<string, string | boolean | undefined>): Pick<RunSpec, 'condition' | 'text'> {
   const prompt = values['prompt'] as string | undefined;
   const negativePrompt = values['negative-prompt'] as string | undefined;
-  let condition: number | null = null;
-  let text: RunSpec['text'] = null;
   if (m.condition.type === 'text') {
     if (values['class'] !== undefined)
       throw new UsageError(`--class applies to class-conditioned bundles; ${m.name} is conditioned on text: give --prompt "..." instead`);
@@ -57,16 +57,21 @@ export function runSpec(backend: OrtBackend, values: Record<string, string | boo
       throw new UsageError(
         `--prompt "..." is required: ${m.name} is conditioned on text${m.condition.examplePrompts?.length ? ` (e.g. --prompt ${JSON.stringify(m.condition.examplePrompts[0])})` : ''}`,
       );
-    text = { prompt, negativePrompt };
-  } else {
-    for (const [flag, v] of [
-      ['prompt', prompt],
-      ['negative-prompt', negativePrompt],
-    ] as const) {
-      if (v !== undefined) throw new UsageError(`--${flag} applies to text-conditioned bundles; ${m.name} is conditioned on a class: give --class instead`);
-    }
-    condition = resolveClass(m, values['class'] as string | undefined);
+    return { condition: null, text: { prompt, negativePrompt } };
   }
+  for (const [flag, v] of [
+    ['prompt', prompt],
+    ['negative-prompt', negativePrompt],
+  ] as const) {
+    if (v !== undefined) throw new UsageError(`--${flag} applies to text-conditioned bundles; ${m.name} is conditioned on a class: give --class instead`);
+  }
+  return { condition: resolveClass(m, values['class'] as string | undefined), text: null };
+}
+
+/** Reads the flags shared by generate and compare into a run spec (validated against the bundle). */
+export function runSpec(backend: OrtBackend, values: Record<string, string | boolean | undefined>, defaultMethod: Method): RunSpec {
+  const m = backend.manifest;
+  const { condition, text } = conditionFlags(m, values);
   const count = intFlag('count', values['count'] as string | undefined, defaultCount(m.image), 1, 1024)!;
   const steps = intFlag('steps', values['steps'] as string | undefined, m.sampling.steps, 1, m.tokens.count)!;
   const method = choiceFlag<Method>('method', values['method'] as string | undefined, defaultMethod, METHOD_NAMES);
@@ -114,7 +119,7 @@ export async function runOnce(backend: OrtBackend, spec: RunSpec, method: Method
 }
 
 /** The condition options of generate() for a spec: a class, or a prompt and negative prompt. */
-export function conditionOptions(spec: RunSpec): { condition: number | null } | { prompt: string; negativePrompt?: string } {
+export function conditionOptions(spec: Pick<RunSpec, 'condition' | 'text'>): { condition: number | null } | { prompt: string; negativePrompt?: string } {
   if (spec.text === null) return { condition: spec.condition };
   return { prompt: spec.text.prompt, ...(spec.text.negativePrompt !== undefined ? { negativePrompt: spec.text.negativePrompt } : {}) };
 }

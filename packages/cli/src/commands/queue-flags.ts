@@ -14,6 +14,7 @@ export const limitFlags = {
   'max-cost': { type: 'string' },
   'max-pixels': { type: 'string' },
   'max-memory-mb': { type: 'string' },
+  'max-prompt-chars': { type: 'string' },
 } as const;
 
 /** The QueueLimits the flags set; the queue's defaults for the others. */
@@ -22,8 +23,9 @@ export function limitsFrom(values: { [K in keyof typeof limitFlags]?: string | u
   maxCost?: number;
   maxPixels?: number;
   maxMemoryBytes?: number;
+  maxPromptChars?: number;
 } {
-  const limits: { maxImages?: number; maxCost?: number; maxPixels?: number; maxMemoryBytes?: number } = {};
+  const limits: { maxImages?: number; maxCost?: number; maxPixels?: number; maxMemoryBytes?: number; maxPromptChars?: number } = {};
   const images = intFlag('max-images', values['max-images'], undefined, 1, 4096);
   const cost = intFlag('max-cost', values['max-cost'], undefined, 1, Number.MAX_SAFE_INTEGER);
   const pixels = intFlag('max-pixels', values['max-pixels'], undefined, 1, Number.MAX_SAFE_INTEGER);
@@ -31,7 +33,9 @@ export function limitsFrom(values: { [K in keyof typeof limitFlags]?: string | u
   if (images !== undefined) limits.maxImages = images;
   if (cost !== undefined) limits.maxCost = cost;
   if (pixels !== undefined) limits.maxPixels = pixels;
+  const promptChars = intFlag('max-prompt-chars', values['max-prompt-chars'], undefined, 1, 100_000);
   if (memory !== undefined) limits.maxMemoryBytes = memory * 1024 * 1024;
+  if (promptChars !== undefined) limits.maxPromptChars = promptChars;
   return limits;
 }
 

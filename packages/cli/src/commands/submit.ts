@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { choiceFlag, intFlag, parse } from '../args.js';
-import { resolveClass } from '../class-name.js';
 import { checkOutPath, fmtMs } from '../common.js';
 import { METHOD_NAMES, predictorOf } from '../methods.js';
 import { plural } from '../output.js';
-import { generateFlags } from './generate.js';
+import { defaultCount } from '../progress.js';
+import { conditionFlags, conditionOptions, generateFlags } from './generate.js';
 import { queueFlag, queueFlags, redisFlag } from './queue-flags.js';
 
 // generate's flags but the model-loading ones: a client never loads the model.
@@ -33,7 +33,7 @@ export async function submitCommand(argv: string[]): Promise<void> {
   const { createQueueClient, MAX_IMAGES } = await import('@migm/queue/client');
   const num = (name: 'count' | 'steps' | 'budget' | 'seed' | 'columns' | 'scale', min: number, max: number) => intFlag(name, values[name], undefined, min, max);
   const fields = {
-    batch: num('count', 1, MAX_IMAGES) ?? 16,
+    batch: num('count', 1, MAX_IMAGES),
     steps: num('steps', 1, 4096),
     budget: num('budget', 1, 4096),
     seed: num('seed', 0, Number.MAX_SAFE_INTEGER),
@@ -44,8 +44,11 @@ export async function submitCommand(argv: string[]): Promise<void> {
   try {
     const request = Object.fromEntries(
       Object.entries({
-        condition: resolveClass(client.manifest, values.class),
+        // --class for a class bundle, --prompt (and --negative-prompt) for a text bundle; the queue checks them again.
+        ...conditionOptions(conditionFlags(client.manifest, values)),
         ...fields,
+        // generate's default by image size: 16 up to 64 px ... 1 above 256 px.
+        batch: fields.batch ?? defaultCount(client.manifest.image),
         predictor: method === undefined ? undefined : predictorOf(method),
         // generate's default: 4x for small images (the 28 px default bundle), 1x from 256 px up.
         scale: fields.scale ?? Math.max(1, Math.min(4, Math.floor(256 / client.manifest.image.width))),
@@ -64,6 +67,9 @@ export async function submitCommand(argv: string[]): Promise<void> {
     try {
       const r = await client.result(s.id, { timeoutMs: timeoutS * 1000 });
       await writeFile(out, r.png);
+      const c = client.manifest.condition;
+      if (r.text?.truncated && c.type === 'text')
+        console.error(`migm: warning: a prompt of this job was longer than ${c.maxLength} tokens and was truncated, as CLIP does`);
       console.log(
         `wrote ${out}: ${plural(r.images, 'image')}, seed ${r.seed}, by worker ${r.worker} in ${fmtMs(r.latencyMs)} (its call: ${plural(r.call.jobs, 'job')}, ${plural(r.call.images, 'image')}, ${fmtMs(r.call.totalMs)})`,
       );
