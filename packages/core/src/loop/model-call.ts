@@ -39,12 +39,12 @@ export class ModelCall {
     private readonly headGuides: boolean,
   ) {
     this.#rowTokens = new Int32Array(maxRows * grid.tokens);
+    // The control holds at most what one step reveals (the grid's reveal buffers are sized for the largest step).
     this.#control = new ControlBuffers(grid.batch, maxRows, grid.revealedPositions.length / grid.batch);
-    const g = grid;
     this.#skipped = {
       step: 0,
       lastRevealed: 0,
-      control: () => this.#control.build(g.revealedPositions, g.revealedTokens, g.lastRevealed, g.masked / g.tokens, predictor.rows),
+      control: () => this.#control.build(grid.revealedPositions, grid.revealedTokens, grid.lastRevealed, grid.masked / grid.tokens, predictor.rows),
     };
   }
 
