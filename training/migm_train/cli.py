@@ -1,4 +1,5 @@
-"""Command line: `python -m migm_train build|report|import-maskgit|import-amused|train-maskgit-shortcut|record-maskgit`."""
+"""Command line: `python -m migm_train build|report|import-maskgit|import-amused|train-maskgit-shortcut|record-maskgit|
+record-amused|train-amused-shortcut|quantize`."""
 from __future__ import annotations
 
 import argparse
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     rm = sub.add_parser("record-maskgit", help="vanilla trajectories of an imported MaskGIT bundle's base, sampled "
                                               "in PyTorch (CUDA) in `migm record`'s format")
     _record_arguments(rm)
+    ra = sub.add_parser("record-amused", help="vanilla trajectories of an aMUSEd bundle's base with prompts (both "
+                                              "guidance branches), sampled in PyTorch, for train-amused-shortcut")
+    ta = sub.add_parser("train-amused-shortcut", help="train aMUSEd's shortcut on record-amused trajectories (the "
+                                                      "paper's recipe) -> a copy of the bundle with its shortcut graph")
+    _amused_shortcut_arguments(ra, ta)
     q = sub.add_parser("quantize", help="a copy of a bundle with fp16, int8 or int4 variants of its graphs "
                                         "(onnxruntime's quantization tools; docs/bundle-format.md)")
     q.add_argument("--bundle", required=True, help="bundle folder (manifest.json)")
@@ -77,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return _import_maskgit(m, args)
     if args.cmd == "import-amused":
         return _import_amused(a, args)
+    if args.cmd in ("record-amused", "train-amused-shortcut"):
+        return _amused_shortcut(ra if args.cmd == "record-amused" else ta, args)
     if args.cmd == "train-maskgit-shortcut":
         return _train_maskgit_shortcut(t, args)
     if args.cmd == "record-maskgit":
@@ -198,6 +206,25 @@ def _import_amused(parser, args) -> int:
     total = sum(f["bytes"] for f in mf["files"])
     print(f"wrote {args.out}: {', '.join(mf['graphs'])} ({total / 1e6:.1f} MB)")
     return 0
+
+
+def _amused_shortcut_arguments(record, train) -> None:
+    from .amused.shortcut_args import add_record_arguments, add_train_arguments
+    add_record_arguments(record)
+    add_train_arguments(train)
+
+
+def _amused_shortcut(parser, args) -> int:
+    try:
+        require_torch()
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.cmd == "record-amused":
+        from .amused.record import main as run
+    else:
+        from .amused.shortcut_train import main as run
+    return run(parser, args)
 
 
 def _train_shortcut_arguments(parser) -> None:
