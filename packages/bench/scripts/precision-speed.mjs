@@ -2,13 +2,18 @@
 // Speed, memory and download size of a bundle's precision variants (issue 26), one child process per dtype so
 // peak RSS is each one's own: the bytes a dtype loads (its download), the child's peak RSS after loading and after
 // generating, ms per full and per skipped step (the shortcut run's trace: backend + core time per step), and
-// seconds per image for vanilla and the shortcut at N and B (batch 1; generate() only) and for decoding. The dtypes run one after another in the
-// same invocation, so their timings share the machine's load. Prints a table and writes JSON.
+// seconds per image for vanilla and the shortcut at N and B (batch 1; generate() only) and for decoding. Text
+// bundles (aMUSEd) are prompted ("a photo of a red fox in the snow", guided by the empty negative prompt, so a full
+// step runs the base on 2 rows) and also report ms per text encoding (prompt and negative prompt, batch 2); a
+// bundle without a shortcut graph gets no shortcut run. The dtypes run one after another in the same invocation,
+// so their timings share the machine's load (each row records the load average before and after it). Prints a
+// table and writes JSON.
 // Run after `pnpm build`:
 //   node packages/bench/scripts/precision-speed.mjs --bundle DIR [--dtypes fp32,int8,int4,base=int4+decoder=fp16] [--steps 32] [--budget 12] [--images 1] [--out FILE.json]
 // A dtype with '=' names one precision per graph, '+' between graphs (the others run fp32).
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -32,6 +37,7 @@ if (values.child) {
   const { generate } = await import('@migm/core');
   // 'int8', or one precision per graph: 'base=int4+shortcut=int4+decoder=fp16' (a graph left out runs fp32)
   const dtype = values.child.includes('=') ? Object.fromEntries(values.child.split('+').map((p) => p.split('='))) : values.child;
+  const loadAvg0 = loadavg()[0];
   const t0 = performance.now();
   const skip = (m) => selectPrecision(m, dtype, { fp16: false }).unused;
   const files = await readBundleDir(values.bundle, { skip });
@@ -46,13 +52,25 @@ if (values.child) {
   const full = []; // vanilla's steps
   const skipped = []; // the shortcut's skipped steps
   const decodeS = []; // the decoder, once per image (not in generate()'s time)
-  for (const [label, opts] of [
-    ['vanilla', { predictor: 'none' }],
-    ['shortcut', { predictor: 'learned', budget: B }],
-  ]) {
+  const text = backend.capabilities.text === true;
+  const PROMPT = 'a photo of a red fox in the snow';
+  const textMs = [];
+  if (text) {
+    // The encoding generate() does once per run: the prompt and the negative prompt in one call.
+    const ids = [PROMPT, backend.manifest.condition.negativePrompt ?? ''].flatMap((p) => [...backend.tokenizer.encode(p).ids]);
+    for (let i = 0; i < 3; i++) {
+      const e0 = performance.now();
+      await backend.encodeText(Int32Array.from(ids), 2);
+      textMs.push(performance.now() - e0);
+    }
+  }
+  const methods = [['vanilla', { predictor: 'none' }]];
+  if (backend.manifest.graphs.shortcut) methods.push(['shortcut', { predictor: 'learned', budget: B }]);
+  for (const [label, opts] of methods) {
     const secs = [];
     for (let i = 0; i < images; i++) {
-      const r = await generate(backend, { condition: i % 10, batch: 1, steps: N, seed: 1 + i, ...opts });
+      const condition = text ? { prompt: PROMPT } : { condition: i % 10 };
+      const r = await generate(backend, { ...condition, batch: 1, steps: N, seed: 1 + i, ...opts });
       secs.push(r.timings.totalMs / 1000);
       const d0 = performance.now();
       await backend.decode(r.tokens, 1);
@@ -72,11 +90,13 @@ if (values.child) {
     loadS,
     rssLoadedMB,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    msText: median(textMs),
     msFullStep: median(full),
     msSkippedStep: median(skipped),
     sPerImageVanilla: runs.vanilla,
-    sPerImageShortcut: runs.shortcut,
+    sPerImageShortcut: runs.shortcut ?? null,
     sDecode: median(decodeS),
+    loadAvg: [loadAvg0, loadavg()[0]],
   };
   await backend.dispose();
   process.stdout.write(JSON.stringify(out) + '\n');
@@ -111,13 +131,36 @@ for (const dtype of values.dtypes.split(',')) {
 }
 const fp32 = rows.find((r) => r.dtype === 'fp32');
 const f = (v, d = 1) => (v === null || v === undefined ? '-' : v.toFixed(d));
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+const text = rows.some((r) => r.msText !== null);
+const shortcut = rows.some((r) => r.sPerImageShortcut !== null);
+const N = values.steps;
+const cols = [
+  ['dtype', (r) => r.dtype],
+  ['download MB', (r) => f(r.downloadMB)],
+  ['peak RSS MB', (r) => f(r.peakRssMB, 0)],
+  ['load s', (r) => f(r.loadS)],
+  ...(text ? [['ms / text encoding', (r) => f(r.msText, 0)]] : []),
+  [text ? 'ms / guided full step' : 'ms / full step', (r) => f(r.msFullStep, 0)],
+  ['full step vs fp32', (r) => ratio(fp32?.msFullStep, r.msFullStep)],
+  ...(shortcut ? [['ms / skipped step', (r) => f(r.msSkippedStep, 0)]] : []),
+  [`s / image vanilla N=${N}`, (r) => f(r.sPerImageVanilla)],
+  ...(shortcut
+    ? [
+        [`s / image shortcut N=${N} B=${values.budget}`, (r) => f(r.sPerImageShortcut)],
+        ['shortcut vs fp32 vanilla', (r) => ratio(fp32?.sPerImageVanilla, r.sPerImageShortcut)],
+      ]
+    : []),
+  ['s / decode', (r) => f(r.sDecode)],
+  ['load avg', (r) => r.loadAvg.map((v) => v.toFixed(1)).join(' / ')],
+];
 const lines = [
-  `| dtype | download MB | peak RSS MB | load s | ms / full step | ms / skipped step | s / image vanilla N=${values.steps} | s / image shortcut N=${values.steps} B=${values.budget} | shortcut vs fp32 vanilla | s / decode |`,
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map(
-    (r) =>
-      `| ${r.dtype} | ${f(r.downloadMB)} | ${f(r.peakRssMB, 0)} | ${f(r.loadS)} | ${f(r.msFullStep, 0)} | ${f(r.msSkippedStep, 0)} | ${f(r.sPerImageVanilla)} | ${f(r.sPerImageShortcut)} | ${fp32 ? `${(fp32.sPerImageVanilla / r.sPerImageShortcut).toFixed(2)}x` : '-'} | ${f(r.sDecode)} |`,
-  ),
+  `| ${cols.map((c) => c[0]).join(' | ')} |`,
+  `|---|${cols
+    .slice(1)
+    .map(() => '---:')
+    .join('|')}|`,
+  ...rows.map((r) => `| ${cols.map((c) => c[1](r)).join(' | ')} |`),
 ];
 console.log(lines.join('\n'));
 writeFileSync(
