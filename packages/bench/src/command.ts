@@ -8,11 +8,10 @@ import { createNodeBackend, NODE_DEVICES, type NodeDevice, type OrtBackend } fro
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { intFlag, listFlag, oneOf, parse, UsageError } from './flags.js';
 import { paretoSvg } from './pareto-svg.js';
-import { bundleEvaluator, onnxEvaluator, SECOND_EVALUATOR, type Evaluator } from './evaluators.js';
+import { bundleEvaluator, checkCards, shippedEvaluators, type Evaluator } from './evaluators.js';
 import { evaluatorVerdicts, fastestPeerRows, markdownTable, variantComparisons, winners, type BenchMeta, type PeerRow } from './report.js';
 import { defaultConfigs, filterConfigs, PR_K, runBench, seriesOf, withVariants, type BenchConfig, type BenchRow, type Refresh } from './run-bench.js';
 import type { Manifest } from '@migm/core';
-import { MigmError } from '@migm/core';
 import { METHOD_NAMES } from './methods.js';
 
 /** The methods training/'s PyTorch reference sampler implements (migm_train/sampler.py). */
@@ -61,24 +60,16 @@ export async function benchCommand(argv: string[]): Promise<void> {
         "--markdown replaces the full run's section of the file and docs/img/pareto.svg; with --methods/--steps/--budgets/--vanilla-steps/--refresh/--guidance-cutoff, leave it out and use the files in --out",
       );
     }
-    const second = await onnxEvaluator(SECOND_EVALUATOR, intFlag('threads', values.threads, undefined, 1, 256));
-    evaluators.push(second);
+    const shipped = await shippedEvaluators(intFlag('threads', values.threads, undefined, 1, 256));
+    evaluators.push(...shipped);
     console.log(
       `benchmark: ${m.name} on ${backend.device}, ${configs.length} settings x ${images} images, batch ${batch}${quick ? ' (quick)' : ''}; load average ${loadavg()[0]!.toFixed(2)}`,
     );
     const t0 = performance.now();
     const vanillaSteps = m.graphs.shortcut?.trainedSteps ?? m.sampling.steps;
     console.log(`evaluators: ${evaluators.map((e) => e.description).join('; ')}`);
-    // The shipped graph must be the classifier its card describes (a stale or foreign file would score silently).
-    const checkReference = (testAccuracy: Record<string, number>) => {
-      const measured = testAccuracy[second.name]!;
-      if (Math.abs(measured - second.card.testAccuracy) > 0.002) {
-        throw new MigmError(
-          'UNSUPPORTED',
-          `${second.card.file}: test accuracy ${measured.toFixed(4)} under onnxruntime, its card says ${second.card.testAccuracy}; retrain it (training/migm_train/eval_classifier2.py)`,
-        );
-      }
-    };
+    // The shipped graphs must be the ones their cards describe (a stale or foreign file would score silently).
+    const checkReference = (testAccuracy: Record<string, number>) => checkCards(shipped, testAccuracy);
     // Rows so far after each setting, so that a run stopped early still leaves its finished settings.
     await mkdir(outDir, { recursive: true });
     const onRow = (done: readonly BenchRow[]) =>
@@ -173,7 +164,16 @@ export function selectConfigs(m: Manifest, quick: boolean, values: SelectionFlag
   const vanillaSteps = listFlag('vanilla-steps', values['vanilla-steps'], (v) => intFlag('vanilla-steps', v, undefined, 1, m.tokens.count)!);
   const refresh = listFlag<Refresh>('refresh', values.refresh, (v) => oneOf<Refresh>('refresh', v, ['fixed', 'adaptive']));
   const cutoffs = listFlag('guidance-cutoff', values['guidance-cutoff'], cutoffItem);
-  const all = defaultConfigs(m, quick);
+  // --vanilla-steps may ask for a vanilla N off the default ladder (an equal-cost reference such as N = 5 for B = 5):
+  // vanilla has no budget, so every N from 1 to the token count is a well-defined setting.
+  const ladder = defaultConfigs(m, quick);
+  const extra = (vanillaSteps ?? []).filter((n) => !ladder.some((c) => c.budget === undefined && c.steps === n));
+  const all = [
+    ...[...ladder.filter((c) => c.budget === undefined), ...extra.map((steps) => ({ method: 'vanilla' as const, steps, budget: undefined }))].sort(
+      (a, b) => a.steps - b.steps,
+    ),
+    ...ladder.filter((c) => c.budget !== undefined),
+  ];
   const picked = filterConfigs(all, methods, stepsFilter, { ...(budgets ? { budgets } : {}), ...(vanillaSteps ? { vanillaSteps } : {}) });
   const available = () => [...new Set(all.map((c) => `${c.method} N=${c.steps}${c.budget === undefined ? '' : ` B=${c.budget}`}`))].join(', ');
   const given = (['methods', 'steps', 'budgets', 'vanilla-steps'] as const)
@@ -229,7 +229,7 @@ async function writeSection(
   await writeFile(imgPath, svg);
   const block = [
     START,
-    `Run: \`pnpm bench${meta.quick ? ' --quick' : ''}${meta.methods ? ` --methods ${meta.methods}` : ''}${meta.steps ? ` --steps ${meta.steps}` : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). Two evaluators, trained independently, score every setting in their own feature space: ${meta.evaluators.join('; ')}. FD: Frechet distance against the ${meta.referenceImages} Fashion-MNIST test images; FD to vanilla: the same distance to ${meta.images} vanilla images at the trained N drawn with other seeds (fidelity to what the base model generates; vanilla's own row at that N is the seed-noise floor); precision / recall: improved precision and recall (k-NN manifolds, k = ${PR_K}; Kynkaanniemi et al. 2019) against ${meta.images} test images of the same classes (precision: share of samples on the data's manifold, fidelity; recall: share of test images on the samples' manifold, variety); class acc.: share classified as the class asked for. A quality target reads MET only where both evaluators say MET, SPLIT where they disagree. rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
+    `Run: \`pnpm bench${meta.quick ? ' --quick' : ''}${meta.methods ? ` --methods ${meta.methods}` : ''}${meta.steps ? ` --steps ${meta.steps}` : ''} --images ${meta.images} --markdown BENCHMARKS.md\` on ${meta.date}: ${meta.bundle}, onnxruntime-node ${meta.device}, Node ${meta.node}, ${meta.images} images per setting (classes cycled 0-9), batch ${meta.batch}; latency = generate() time per image (median and p10-p90 over the timed batches, after one warm-up batch; decoding and classification not timed). Each evaluator scores every setting in its own feature space (two classifiers trained independently, and an autoencoder trained without labels): ${meta.evaluators.join('; ')}. FD: Frechet distance against the ${meta.referenceImages} Fashion-MNIST test images; FD to vanilla: the same distance to ${meta.images} vanilla images at the trained N drawn with other seeds (fidelity to what the base model generates; vanilla's own row at that N is the seed-noise floor); precision / recall: improved precision and recall (k-NN manifolds, k = ${PR_K}; Kynkaanniemi et al. 2019) against ${meta.images} test images of the same classes (precision: share of samples on the data's manifold, fidelity; recall: share of test images on the samples' manifold, variety); class acc.: share classified as the class asked for. A quality target reads MET only where all evaluators say MET, SPLIT where they disagree. rho = measured cost of a skipped step / a full step; ideal speed-up N / (B + (N - B) rho); speed-ups are against vanilla at the same N.`,
     '',
     markdownTable(rows, peers.rows),
     '',

@@ -7,7 +7,7 @@ export const USAGE = `migm-bench [--quick] [--images 2000] [--batch 16] [--out b
            [--methods vanilla,shortcut,...] [--steps 4,16,...] [--budgets 4,5,...] [--vanilla-steps 16,32,...]
            [--refresh fixed,adaptive] [--guidance-cutoff false,0,1,2] [--bundle DIR] [--device cpu|cuda|auto] [--threads T]
   (the Pareto benchmark of BENCHMARKS.md: latency, and FD, FD to vanilla, precision, recall and class accuracy
-   under two independently trained evaluators, of ${METHOD_NAMES.join(', ')};
+   under three evaluators (two classifiers trained independently, an autoencoder trained without labels), of ${METHOD_NAMES.join(', ')};
    --methods, --steps and --budgets run a subset of its settings (--vanilla-steps: vanilla's N, --steps then
    picks the accelerated rows' N); --refresh and --guidance-cutoff run each setting with each of generate()'s
    refresh policies (fixed: the plan; adaptive: full steps placed at run time, accelerated rows only) and

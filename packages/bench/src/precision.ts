@@ -1,5 +1,5 @@
 // The quality cost of a bundle's precision variants (issue 26): for each dtype, vanilla and the shortcut at the
-// bundle's N and budget, images drawn with the same seeds as fp32's, scored by both evaluators (FD against the
+// bundle's N and budget, images drawn with the same seeds as fp32's, scored by every evaluator (FD against the
 // Fashion-MNIST test set) next to the share of tokens equal to fp32's. Prints a table, writes JSON.
 //   node packages/bench/dist/precision.js --bundle DIR [--dtypes fp32,int8,int4,fp16] [--images 2000] [--out FILE.json]
 // DIR holds the variants (python -m migm_train quantize). 'fp16' loads the float16 files on the CPU (a per-graph
@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeBackend, type Dtype, type DtypeOption, type OrtBackend } from '@migm/backend-node';
 import { classCondition, generate } from '@migm/core';
-import { bundleEvaluator, onnxEvaluator, SECOND_EVALUATOR } from './evaluators.js';
+import { bundleEvaluator, checkCards, shippedEvaluators } from './evaluators.js';
 import { FeatureStats, frechetDistance } from './frechet.js';
 import { referenceStats } from './run-bench.js';
 
@@ -37,7 +37,9 @@ const m = reference.manifest;
 const { numClasses } = classCondition(m, 'The precision benchmark');
 const N = m.sampling.steps;
 const B = m.sampling.budget ?? Math.round(N / 3);
-const evaluators = await referenceStats([bundleEvaluator(reference), await onnxEvaluator(SECOND_EVALUATOR, threads)], images, numClasses);
+const shipped = await shippedEvaluators(threads);
+const evaluators = await referenceStats([bundleEvaluator(reference), ...shipped], images, numClasses);
+checkCards(shipped, Object.fromEntries(evaluators.map((e) => [e.evaluator.name, e.testAccuracy])));
 const settings = [
   { label: `vanilla N=${N}`, predictor: 'none' as const },
   ...(m.graphs.shortcut ? [{ label: `shortcut N=${N} B=${B}`, predictor: 'learned' as const, budget: B }] : []),
@@ -114,7 +116,7 @@ for (const s of settings) {
 }
 const verdict = (dtype: Dtype) => {
   const own = rows.filter((r) => r.dtype === dtype);
-  return own.every((r) => Object.values(r.fdChange).every((c) => c < 0.02)) ? 'recommended (both evaluators: < 2% FD everywhere)' : 'not recommended';
+  return own.every((r) => Object.values(r.fdChange).every((c) => c < 0.02)) ? 'recommended (every evaluator: < 2% FD everywhere)' : 'not recommended';
 };
 for (const d of dtypes.slice(1)) console.log(`${d}: ${verdict(d)}`);
 writeFileSync(

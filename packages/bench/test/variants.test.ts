@@ -57,6 +57,10 @@ describe('setting variants: refresh policy and guidance cutoff', () => {
     expect(c.configs).toHaveLength(2 + 5 * 3);
     expect(c.configs.filter((x) => x.budget !== undefined).every((x) => x.steps === 32)).toBe(true);
     expect(selectConfigs(m, false, {}).filtered).toBe(false);
+    // a vanilla N off the default ladder (an equal-cost reference) is run when asked for, in N order
+    const d = selectConfigs(m, false, { methods: 'vanilla,shortcut', steps: '16', budgets: '5', 'vanilla-steps': '16,5,12' });
+    expect(names(d.configs)).toEqual(['vanilla N=5 B=5', 'vanilla N=12 B=12', 'vanilla N=16 B=16', 'shortcut N=16 B=5']);
+    expect(names(selectConfigs(m, false, {}).configs)).not.toContain('vanilla N=5 B=5');
   });
   it('refuses flags that select nothing or do not parse, with one usage line', () => {
     const bad: [Parameters<typeof selectConfigs>[2], RegExp][] = [
@@ -68,7 +72,6 @@ describe('setting variants: refresh policy and guidance cutoff', () => {
       [{ budgets: '5,7' }, /--budgets 7 selects no setting \(settings: /],
       [{ methods: 'shortcut', steps: '32', budgets: '5' }, /leave no setting to run/],
       [{ methods: 'vanilla,shortcut', steps: '16', budgets: '4,11' }, /--budgets 11 selects no setting with --methods vanilla,shortcut --steps 16/],
-      [{ 'vanilla-steps': '16,5' }, /--vanilla-steps 5 selects no setting/],
       [{ methods: 'shortcut', 'vanilla-steps': '16' }, /--vanilla-steps 16 selects no setting with --methods shortcut/],
     ];
     for (const [flags, message] of bad) {
