@@ -6,8 +6,8 @@ export const DTYPES: readonly Dtype[] = ['fp32', 'fp16', 'int8', 'int4'];
 
 /**
  * A backend's `dtype` option, like transformers.js's: one precision for every graph, or one per graph role
- * (roles left out load fp32). With one precision, a graph without that variant (e.g. a decoder without
- * matrix weights, which int8 and int4 leave alone) loads its fp32 file; a per-role choice must exist.
+ * (roles left out load fp32). With one precision, a graph without that variant (e.g. a convolution-only VQ
+ * decoder, which int4 leaves alone) loads its fp32 file; a per-role choice must exist.
  */
 export type DtypeOption = Dtype | Partial<Record<GraphRole, Dtype>>;
 
@@ -57,7 +57,7 @@ export function selectPrecision(manifest: Manifest, dtype: DtypeOption | undefin
       );
     }
     if (variant) {
-      // A variant is one self-contained file (the quantize command refuses graphs with external data).
+      // A variant is one self-contained file (the quantize command writes it so even for a graph with external data).
       graphs[role] = { ...rest, file: variant.file, precision: want };
       precision[role] = want;
       used.add(variant.file);
