@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from .config import full
-from .pipeline import Build
+from .fashion_mnist.config import full
+from .fashion_mnist.pipeline import Build
 from .sampler import sample
 
 

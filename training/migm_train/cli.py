@@ -94,18 +94,18 @@ def main(argv: list[str] | None = None) -> int:
         hint = malloc_hint()
         if hint:
             print(hint, file=sys.stderr)
-        from .config import PRESETS
-        from .pipeline import Build, StageError
+        from .fashion_mnist.config import PRESETS
+        from .fashion_mnist.pipeline import Build, StageError
 
         if args.cmd == "build":
             cfg = PRESETS[args.config]()
             build = Build(cfg, args.work, args.out, args.fixtures)
             build.run(args.only)
             if not args.no_report and not args.only:
-                from .report import write_report
+                from .fashion_mnist.report import write_report
                 write_report(args.work, args.out, args.docs)
         else:
-            from .report import write_report
+            from .fashion_mnist.report import write_report
             write_report(args.work, args.out, args.docs)
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)

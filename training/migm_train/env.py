@@ -5,6 +5,10 @@ import os
 import sys
 
 
+# training/: the toolkit's scripts and the parity fixtures' paths are relative to it.
+TRAINING_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
+
+
 class SetupError(RuntimeError):
     """A missing prerequisite; the message says what to install or rerun."""
 

@@ -7,12 +7,14 @@ revealed positions never re-chosen, top-k_i committed (k_i from the token-count 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from .base_model import BaseModel
 from .schedules import full_step_plan, progress, token_counts
+
+if TYPE_CHECKING:  # any base with .cfg, .features() and .logits() samples here (MaskGIT's PackedBase too)
+    from .fashion_mnist.base_model import BaseModel
 
 METHODS = ("vanilla", "shortcut", "reuse", "taylor", "shortcut-taylor")
 

@@ -49,12 +49,12 @@ import torch
 
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
-from migm_train.config import full  # noqa: E402
+from migm_train.fashion_mnist.config import full  # noqa: E402
 from migm_train.fd import class_spread, frechet  # noqa: E402
-from migm_train.pipeline import Build  # noqa: E402
+from migm_train.fashion_mnist.pipeline import Build  # noqa: E402
 from migm_train.sampler import guidance_weight, guided_logp, sample  # noqa: E402
 from migm_train.schedules import full_step_plan  # noqa: E402
-from migm_train.shortcut_train import segment_decomposition, velocity_decomposition  # noqa: E402
+from migm_train.fashion_mnist.shortcut_train import segment_decomposition, velocity_decomposition  # noqa: E402
 
 VARIANTS = ("shortcut", "shared", "cond-only", "reuse", "taylor", "vanilla", "vanilla-few")
 

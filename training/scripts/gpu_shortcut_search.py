@@ -28,11 +28,11 @@ import torch
 
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
-from migm_train import shortcut_train  # noqa: E402
-from migm_train.config import full  # noqa: E402
-from migm_train.pipeline import Build  # noqa: E402
-from migm_train.shortcut import ShortcutConfig  # noqa: E402
-from migm_train.trajectories import generate  # noqa: E402
+from migm_train.fashion_mnist import shortcut_train  # noqa: E402
+from migm_train.fashion_mnist.config import full  # noqa: E402
+from migm_train.fashion_mnist.pipeline import Build  # noqa: E402
+from migm_train.fashion_mnist.shortcut import ShortcutConfig  # noqa: E402
+from migm_train.fashion_mnist.trajectories import generate  # noqa: E402
 from probe_log import ProbeLog  # noqa: E402  (scripts/, next to this file)
 
 

@@ -36,11 +36,11 @@ from torch import nn
 
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
-from migm_train.config import full  # noqa: E402
-from migm_train.pipeline import Build  # noqa: E402
-from migm_train.shortcut import Shortcut, ShortcutConfig  # noqa: E402
-from migm_train.shortcut_train import both_branches, guided_kl, optimizer_step  # noqa: E402
-from migm_train.trajectories import generate  # noqa: E402
+from migm_train.fashion_mnist.config import full  # noqa: E402
+from migm_train.fashion_mnist.pipeline import Build  # noqa: E402
+from migm_train.fashion_mnist.shortcut import Shortcut, ShortcutConfig  # noqa: E402
+from migm_train.fashion_mnist.shortcut_train import both_branches, guided_kl, optimizer_step  # noqa: E402
+from migm_train.fashion_mnist.trajectories import generate  # noqa: E402
 from probe_log import ProbeLog  # noqa: E402  (scripts/, next to this file)
 
 RECIPES = {"es-pos": ("pos", 0.0), "es-image": ("image", 0.0), "es-pos-kl": ("pos", 1.0)}

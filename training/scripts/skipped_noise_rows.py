@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
-from migm_train.config import full  # noqa: E402
-from migm_train.pipeline import Build  # noqa: E402
+from migm_train.fashion_mnist.config import full  # noqa: E402
+from migm_train.fashion_mnist.pipeline import Build  # noqa: E402
 
 METHODS = ("shortcut", "reuse", "taylor")
 

@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
 
-from migm_train.report import load_work_file as load  # noqa: E402
+from migm_train.fashion_mnist.report import load_work_file as load  # noqa: E402
 
 
 def sample_row(stage: str, r: dict) -> dict:

@@ -17,7 +17,7 @@ from migm_train import cli, export
 from migm_train import manifest as man
 from migm_train.amused import folder, importer, sampling
 from migm_train.amused.errors import ImportAmusedError, PickleWeightsError, WeightsMismatchError
-from migm_train.pipeline import TRAINING_DIR
+from migm_train.env import TRAINING_DIR
 
 FP32_TOL = 1e-4
 # fp16-stored weights against the fp32 PyTorch modules, relative to max(1, the output's largest magnitude);

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from migm_train import data
+from migm_train.fashion_mnist import data
 from migm_train.env import SetupError
 
 

@@ -6,11 +6,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from migm_train import export, manifest
-from migm_train.base_model import BaseExport
-from migm_train.config import tiny
-from migm_train.pipeline import TRAINING_DIR, Build
-from migm_train.tokenizer import Decoder
+from migm_train import manifest
+from migm_train.fashion_mnist import export
+from migm_train.fashion_mnist.base_model import BaseExport
+from migm_train.fashion_mnist.config import tiny
+from migm_train.fashion_mnist.pipeline import TRAINING_DIR, Build
+from migm_train.fashion_mnist.tokenizer import Decoder
 
 ORT_RUN = os.path.join(TRAINING_DIR, "scripts", "ort-run.mjs")
 
@@ -121,8 +122,8 @@ def test_attention_exports_as_the_fused_contrib_op_or_plain(built, tmp_path, mon
 
 
 def test_interrupted_stage_names_the_stage(tmp_path, monkeypatch, capsys):
-    from migm_train import base_train
-    from migm_train.pipeline import StageError
+    from migm_train.fashion_mnist import base_train
+    from migm_train.fashion_mnist.pipeline import StageError
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

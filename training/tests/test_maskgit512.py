@@ -14,7 +14,7 @@ from migm_train.maskgit512.checkpoints import CheckpointMismatchError, ImportMas
 from migm_train.maskgit512.shortcut import MaskGitShortcut, ShortcutConfig, ShortcutGraph
 from migm_train.maskgit512.transformer import MaskGitTransformer, TransformerConfig, pack, unpack
 from migm_train.maskgit512.vqgan import VqganDecoder
-from migm_train.pipeline import TRAINING_DIR
+from migm_train.env import TRAINING_DIR
 
 ORT_RUN = os.path.join(TRAINING_DIR, "scripts", "ort-run.mjs")
 FP32_TOL = 1e-4
@@ -206,8 +206,8 @@ def _refused(paths, tmp_path, capsys, **replace) -> str:
 
 
 def test_another_architectures_checkpoint(files, tmp_path, capsys):
-    from migm_train.base_model import BaseModel
-    from migm_train.config import tiny
+    from migm_train.fashion_mnist.base_model import BaseModel
+    from migm_train.fashion_mnist.config import tiny
     bad = tmp_path / "other.pth"
     torch.save({"model_state_dict": BaseModel(tiny().base).state_dict()}, bad)
     err = _refused(files[1], tmp_path, capsys, vit=str(bad))

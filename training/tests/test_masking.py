@@ -1,7 +1,7 @@
 import torch
 
 from migm_train.masking import arccos_ratio, random_mask
-from migm_train.tokenizer import fit_kmeans, patchify, unpatchify
+from migm_train.fashion_mnist.tokenizer import fit_kmeans, patchify, unpatchify
 
 
 def test_random_mask_counts_and_ids():

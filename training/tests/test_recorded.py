@@ -5,8 +5,8 @@ import shutil
 import pytest
 import torch
 
-from migm_train import recorded
-from migm_train.trajectories import pairs_at_step
+from migm_train.fashion_mnist import recorded
+from migm_train.fashion_mnist.trajectories import pairs_at_step
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "recorded-tiny")
 

@@ -1,7 +1,7 @@
 """The training report's probe tables, rendered from small synthetic data files."""
 import json
 
-from migm_train.report import noise_section, retune_section
+from migm_train.fashion_mnist.report import noise_section, retune_section
 
 
 def _row(seed, method, full, skip=1.0, ref=None, budget=None, fd=10.0):

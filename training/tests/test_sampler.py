@@ -1,9 +1,9 @@
 import torch
 
-from migm_train.base_model import BaseConfig, BaseModel
+from migm_train.fashion_mnist.base_model import BaseConfig, BaseModel
 from migm_train.sampler import SamplerOptions, sample
 from migm_train.schedules import token_counts
-from migm_train.shortcut import Shortcut, ShortcutConfig
+from migm_train.fashion_mnist.shortcut import Shortcut, ShortcutConfig
 
 CFG = BaseConfig(length=16, codebook=8, dim=16, depth=1, heads=2, mlp_ratio=2.0)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from migm_train.report import load_work_file
+from migm_train.fashion_mnist.report import load_work_file
 from migm_train.torch_files import load_own
 
 

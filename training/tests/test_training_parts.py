@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from migm_train import shortcut_train
+from migm_train.fashion_mnist import shortcut_train
 from migm_train.sampler import SamplerOptions
-from migm_train.base_model import BaseConfig, BaseModel, flops_per_sequence
-from migm_train.pipeline import pick_sampler
-from migm_train.shortcut import Shortcut, ShortcutConfig
+from migm_train.fashion_mnist.base_model import BaseConfig, BaseModel, flops_per_sequence
+from migm_train.fashion_mnist.pipeline import pick_sampler
+from migm_train.fashion_mnist.shortcut import Shortcut, ShortcutConfig
 
 
 def test_local_mixing_needs_square_grid():

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .layers import Block, LocalMixing
+from ..layers import Block, LocalMixing
 
 
 @dataclass

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .base_model import BaseConfig, BaseModel
-from .masking import arccos_ratio, random_mask
+from ..masking import arccos_ratio, random_mask
 
 
 def masked_logits(model: BaseModel, feature: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .base_model import BaseConfig
-from .sampler import SamplerOptions
+from ..sampler import SamplerOptions
 from .shortcut import ShortcutConfig
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .env import SetupError
+from ..env import SetupError
 
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

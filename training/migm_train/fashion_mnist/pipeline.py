@@ -11,19 +11,20 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from . import base_train, classifier as clf_mod, data, export, manifest as man, shortcut_train, tokenizer
+from .. import classifier as clf_mod, manifest as man
+from ..env import TRAINING_DIR
+from ..evaluate import Evaluator
+from ..sampler import SamplerOptions
+from ..schedules import token_counts
+from ..torch_files import load_own
+from . import base_train, data, export, shortcut_train, tokenizer
 from .base_model import BaseConfig, BaseModel, count_parameters, flops_per_sequence
 from .config import BuildConfig
-from .evaluate import Evaluator
-from .sampler import SamplerOptions
-from .schedules import token_counts
 from .shortcut import Shortcut, ShortcutConfig, flops_per_step
-from .torch_files import load_own
 from .trajectories import generate
 
 STAGES = ["tokenizer", "classifier", "base", "tune", "regime", "trajectories", "shortcut", "heldout",
           "compare", "export", "bench"]
-TRAINING_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
 
 
 class StageError(RuntimeError):
@@ -195,7 +196,7 @@ class Build:
         # FD of the tokenizer's reconstructions: the floor any generator can reach in this space.
         recon = self.tok().decode(self.load("tokenizer.pt")["test_tokens"].long())
         rpred, rfeats = clf_mod.predict(model, recon)
-        from .fd import frechet, stats
+        from ..fd import frechet, stats
         fd_recon = frechet(*stats(rfeats.numpy()), *stats(feats.numpy()))
         racc = float((rpred == torch.from_numpy(self.dataset.test_labels)).float().mean())
         self.log(f"classifier: test accuracy {acc:.4f}; on tokenizer reconstructions {racc:.4f}, FD {fd_recon:.3f}")

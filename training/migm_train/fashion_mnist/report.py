@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 
 from .data import CLASS_NAMES
-from .schedules import full_step_plan
+from ..schedules import full_step_plan
 from .tokenizer import Tokenizer
-from .torch_files import load_own
+from ..torch_files import load_own
 
-NOTES = os.path.join(os.path.dirname(__file__), "..", "report-notes.md")
+NOTES = os.path.join(os.path.dirname(__file__), "..", "..", "report-notes.md")
 
 
 def load_work_file(work: str, name: str):

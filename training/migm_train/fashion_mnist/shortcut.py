@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .base_model import BaseModel
-from .layers import Block, CrossBlock, sinusoidal
+from ..layers import Block, CrossBlock, sinusoidal
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 import torch
 
 from .base_model import BaseModel
-from .sampler import SamplerOptions, guidance_weight, guided_logp
+from ..sampler import SamplerOptions, guidance_weight, guided_logp
 from .shortcut import Shortcut, ShortcutConfig
 from .trajectories import pairs_at_step
 

@@ -10,7 +10,7 @@ import time
 import torch
 
 from .base_model import BaseModel
-from .sampler import SamplerOptions, sample
+from ..sampler import SamplerOptions, sample
 
 
 def generate(base: BaseModel, count: int, opts: SamplerOptions, seed: int, batch: int, num_classes: int,
