@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data
+from .fashion_mnist import data
 from .export import TORCHSCRIPT_EXPORTER
 
 NAME = "ae-s11"

@@ -39,7 +39,8 @@ sys.path.insert(0, os.path.normpath(os.path.join(os.path.dirname(__file__), ".."
 from migm_train.fashion_mnist.config import full  # noqa: E402
 from migm_train.fashion_mnist.pipeline import Build  # noqa: E402
 from migm_train.fashion_mnist.shortcut import Shortcut, ShortcutConfig  # noqa: E402
-from migm_train.fashion_mnist.shortcut_train import both_branches, guided_kl, optimizer_step  # noqa: E402
+from migm_train.fashion_mnist.shortcut_train import both_branches, guided_kl, recipe  # noqa: E402
+from migm_train.shortcut.train import optimizer_step  # noqa: E402
 from migm_train.fashion_mnist.trajectories import generate  # noqa: E402
 from probe_log import ProbeLog  # noqa: E402  (scripts/, next to this file)
 
@@ -93,6 +94,7 @@ def train(base, traj, train_idx, zdim, mode, kl_weight, steps, batch, opts, dev,
     ema = copy.deepcopy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01)
     g = torch.Generator().manual_seed(0)
+    rcp = recipe(steps, batch, 5e-4, 0, 0.995)  # the default bundle's schedule, clipping and EMA
     n_pairs = traj["steps"] - 1
     L = traj["features"].shape[-2]
     t0 = time.time()
@@ -109,7 +111,7 @@ def train(base, traj, train_idx, zdim, mode, kl_weight, steps, batch, opts, dev,
                 loss = loss + kl_weight * 0.5 * sum(guided_kl(base, p, target, still, j + 1, opts) for p in preds)
             losses.append(loss)
         loss = torch.stack(losses).mean()
-        optimizer_step(model, ema, opt, loss, 5e-4, step, steps, 0.995)
+        optimizer_step(model, ema, opt, loss, rcp, step)
         if step % 500 == 0 or step == steps - 1:
             log(f"{mode} kl {kl_weight}: step {step + 1}/{steps} loss {loss.item():.5f} {time.time() - t0:.0f}s")
     ema.eval()

@@ -36,7 +36,7 @@ def setup(tmp_path_factory):
                      "--write-checkpoints", str(root / "released"), "--out", str(root / "bundle")]) == 0
     traj = _record(root / "bundle", root / "traj")
     base, _, _ = importer.random_models(importer.CONFIGS["small"](), 7, with_shortcut=False)
-    return root, base.eval(), ts.Recording(str(traj))
+    return root, base.eval(), ts.open_recording(str(traj))
 
 
 def _train_argv(root, out, *extra):
@@ -64,10 +64,10 @@ def test_recording_holds_what_the_trainer_needs(setup):
     assert worst < 1e-4, worst
     # pairs: the tokens revealed at s, the ratio after s, the loss positions (still masked; never the class row)
     b = ts.pair_batch(rec, [(0, 3, 0), (5, 3, 1)], tc)
-    assert b["feature"].shape == (2, 17, 32) and b["ids"].shape == b["pos"].shape == (2, int(rec.index["counts"][3]))
-    assert torch.equal(b["ids"], torch.from_numpy(rec.tokens[[0, 5]]).gather(1, b["pos"]))
-    assert not b["still"][:, 16].any() and b["still"].sum(1).tolist() == [16 - sum(rec.index["counts"][:4])] * 2
-    assert torch.allclose(b["ratio"], b["still"][:, :16].float().mean(1))
+    assert b.feature.shape == (2, 17, 32) and b.ids.shape == b.pos.shape == (2, int(rec.index["counts"][3]))
+    assert torch.equal(b.ids, torch.from_numpy(rec.tokens[[0, 5]]).gather(1, b.pos))
+    assert not b.still[:, 16].any() and b.still.sum(1).tolist() == [16 - sum(rec.index["counts"][:4])] * 2
+    assert torch.allclose(b.ratio, b.still[:, :16].float().mean(1))
 
 
 def test_loss_decreases_on_a_fixed_batch(setup):
@@ -199,7 +199,7 @@ def test_pytorch_recorder_writes_the_same_format(setup, tmp_path):
     out = tmp_path / "pt"
     assert cli.main(["record-maskgit", "--bundle", str(root / "bundle"), "--out", str(out), "--count", "5",
                      "--batch", "3", "--steps", str(STEPS), "--classes", "cycle"]) == 0
-    pt = ts.Recording(str(out))
+    pt = ts.open_recording(str(out))
     for key in ("baseSha256", "tokens", "grid", "featureDim", "codebookSize", "maskId", "steps", "branches"):
         assert pt.index[key] == rec.index[key], key
     # With N close to L, core's schedule moves the reference formula's last count of 0 to 1 ([.., 2, 1, 1]);

@@ -1,26 +1,29 @@
-"""Trains the shortcut: MSE on still-masked positions between f_s + S(...) and f_{s+1}, plus (optionally) the KL
-between the guided token distributions the sampler would read from the target and from the prediction; AdamW + EMA.
+"""The default bundle's shortcut on the shared trainer (migm_train.shortcut.train): its pairs, its KL term through
+the base's head, and its recipe.
 
 Each example is one image with both CFG branches ([cond; uncond], as the sampler batches them), so the guided
-logits (1 + w) l_c - w l_u of the prediction can be compared with those of the target.
+logits (1 + w) l_c - w l_u of the prediction can be compared with those of the target. The recipe was searched
+on this data (docs/training-report.md): 50-step linear warm-up then cosine decay, gradient clipping at norm 1,
+EMA from the start weights, a 2-step rollout and the guided-logit KL next to the MSE (config.py has the values).
 """
 from __future__ import annotations
 
-import copy
-import math
-import time
-
 import torch
 
-from .base_model import BaseModel
 from ..sampler import SamplerOptions, guidance_weight, guided_logp
+from ..shortcut import train as shared
+from ..shortcut.train import Pairs, Recipe
+from .base_model import BaseModel
 from .shortcut import Shortcut, ShortcutConfig
 from .trajectories import pairs_at_step
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, still: torch.Tensor) -> torch.Tensor:
-    err = ((pred - target) ** 2).mean(-1)
-    return (err * still).sum() / still.sum().clamp(min=1)
+def recipe(steps: int, batch: int, lr: float, seed: int, ema_decay: float, rollout: int = 1,
+           kl_weight: float = 0.0) -> Recipe:
+    """This bundle's recipe on the shared trainer (weight decay 0.01 as the paper's; no AMP: it trains in fp32)."""
+    return Recipe(steps=steps, batch=batch, lr=lr, weight_decay=0.01, schedule="warmup-cosine", warmup=50,
+                  ema_decay=ema_decay, ema_copy_first=False, clip_norm=1.0, amp=False, rollout=rollout,
+                  kl_weight=kl_weight, seed=seed)
 
 
 def guided_kl(base: BaseModel, pred: torch.Tensor, target: torch.Tensor, still: torch.Tensor, step: int,
@@ -44,60 +47,46 @@ def both_branches(traj: dict, idx: torch.Tensor, s: int):
     return pairs_at_step(traj, torch.cat([idx, idx]), torch.cat([zero, zero + 1]), s)
 
 
-def optimizer_step(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor,
-                   lr: float, step: int, steps: int, ema_decay: float) -> None:
-    """One step of the shortcut trainer's schedule: 50-step linear warm-up then cosine decay of `lr`, gradient
-    clipping at norm 1, then the EMA update of `ema` (the weights that are evaluated and exported)."""
-    for group in opt.param_groups:
-        group["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
-    opt.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    with torch.no_grad():
-        for pe, pm in zip(ema.parameters(), model.parameters()):
-            pe.mul_(ema_decay).add_(pm, alpha=1 - ema_decay)
+def pairs(traj: dict, idx: torch.Tensor, s: int, with_prev: bool = False) -> Pairs:
+    """Both branches of images idx at step s as the shared trainer's Pairs (prev = f_{s-1} for Taylor)."""
+    f, ids, pos, ratio, target, still = both_branches(traj, idx, s)
+    prev = both_branches(traj, idx, s - 1)[0] if with_prev and s > 0 else None
+    return Pairs(f, ids, pos, ratio, target, still, s, prev)
+
+
+def batches(traj: dict, train_idx: torch.Tensor, r: Recipe):
+    """Per optimizer step one chain: a random step s and `batch` random training images, chained over the next
+    `rollout` steps (the model fed its own previous prediction, as in a budgeted run)."""
+    n_pairs = traj["steps"] - 1
+    g = torch.Generator().manual_seed(r.seed)
+    for _ in range(r.steps):
+        s = int(torch.randint(0, n_pairs, (1,), generator=g))
+        idx = train_idx[torch.randint(0, len(train_idx), (r.batch,), generator=g)]
+        yield [[pairs(traj, idx, j) for j in range(s, min(s + r.rollout, n_pairs))]]
+
+
+def kl_term(base: BaseModel, sampling: SamplerOptions):
+    """The shared trainer's KL hook: the guided KL at the sampler step that reads the predicted feature."""
+    return lambda pred, target, p: guided_kl(base, pred, target, p.still, p.step + 1, sampling)
 
 
 def train(base: BaseModel, traj: dict, train_idx: torch.Tensor, cfg: ShortcutConfig, steps: int, batch: int,
           lr: float, seed: int, ema_decay: float, rollout: int = 1, kl_weight: float = 0.0,
           sampling: SamplerOptions | None = None, log=print) -> Shortcut:
     """batch = images per step (2 x batch feature rows). rollout R > 1: each example also chains the prediction
-    over the next R - 1 steps (the model is fed its own previous prediction, as in a budgeted run) and the loss
-    is the mean over the R predictions. kl_weight > 0 adds the guided-logit KL (needs `sampling`, the options
-    the trajectories were sampled with)."""
+    over the next R - 1 steps and the loss is the mean over the R predictions. kl_weight > 0 adds the
+    guided-logit KL (needs `sampling`, the options the trajectories were sampled with). Returns the EMA."""
     if rollout < 1:
         raise ValueError(f"rollout must be >= 1, got {rollout}")
     if kl_weight < 0 or (kl_weight > 0 and sampling is None):
         raise ValueError("kl_weight must be >= 0, and a positive kl_weight needs the sampling options")
-    n_pairs = traj["steps"] - 1
-    if n_pairs < 1:
+    if traj["steps"] - 1 < 1:
         raise ValueError("trajectories need at least 2 steps")
-    torch.manual_seed(seed)
     base.requires_grad_(False)  # the head is read by the KL term, never trained
-    model = Shortcut(cfg, base).to(base.tok.weight.device)
-    ema = copy.deepcopy(model)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    g = torch.Generator().manual_seed(seed)
-    t0 = time.time()
-    model.train()
-    for step in range(steps):
-        s = int(torch.randint(0, n_pairs, (1,), generator=g))
-        idx = train_idx[torch.randint(0, len(train_idx), (batch,), generator=g)]
-        losses, pred = [], None
-        for j in range(s, min(s + rollout, n_pairs)):
-            f, ids, pos, ratio, target, still = both_branches(traj, idx, j)
-            pred = f if pred is None else pred
-            pred = pred + model(pred, ids, pos, ratio)
-            loss = masked_mse(pred, target, still)
-            if kl_weight > 0:
-                loss = loss + kl_weight * guided_kl(base, pred, target, still, j + 1, sampling)
-            losses.append(loss)
-        loss = torch.stack(losses).mean()
-        optimizer_step(model, ema, opt, loss, lr, step, steps, ema_decay)
-        if step % 100 == 0 or step == steps - 1:
-            log(f"shortcut step {step + 1}/{steps} loss {loss.item():.5f} {time.time() - t0:.0f}s")
-    ema.eval()
+    r = recipe(steps, batch, lr, seed, ema_decay, rollout, kl_weight)
+    ema, _, _ = shared.train(lambda: Shortcut(cfg, base), batches(traj, train_idx, r), r,
+                             device=base.tok.weight.device, kl=kl_term(base, sampling) if kl_weight > 0 else None,
+                             log=log, name="shortcut")
     return ema
 
 
@@ -106,20 +95,9 @@ def per_step_metrics(base: BaseModel, shortcut: Shortcut, traj: dict, idx: torch
                      sampling: SamplerOptions) -> list[dict]:
     """Held-out one-step prediction quality per step: shortcut vs reuse vs first-order Taylor (MSE and cosine on
     still-masked positions, both branches; KL of the guided token distributions as in guided_kl)."""
-    rows = []
-    for s in range(traj["steps"] - 1):
-        f, ids, pos, ratio, target, still = both_branches(traj, idx, s)
-        prev = both_branches(traj, idx, max(s - 1, 0))[0]
-        preds = {"shortcut": f + shortcut(f, ids, pos, ratio), "reuse": f, "taylor": f + (f - prev)}
-        w = still.float()
-        row = {"step": s}
-        for m, pr in preds.items():
-            row[f"{m}_mse"] = float(masked_mse(pr, target, w))
-            cos = torch.nn.functional.cosine_similarity(pr, target, dim=-1)
-            row[f"{m}_cos"] = float((cos * w).sum() / w.sum().clamp(min=1))
-            row[f"{m}_kl"] = float(guided_kl(base, pr, target, still, s + 1, sampling))
-        rows.append(row)
-    return rows
+    groups = [pairs(traj, idx, s, with_prev=True) for s in range(traj["steps"] - 1)]
+    res = shared.heldout(shortcut, groups, kl=kl_term(base, sampling), device=base.tok.weight.device)
+    return [{k: v for k, v in row.items() if k != "examples"} for row in res["rows"]]
 
 
 def _split_explained(true: torch.Tensor, pred: torch.Tensor, still: torch.Tensor, n: int) -> dict:

@@ -10,10 +10,6 @@ then written as float32 like `migm record`'s.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 import time
 from types import SimpleNamespace
 
@@ -22,6 +18,7 @@ import torch
 
 from ..sampler import SamplerOptions, sample
 from ..schedules import token_counts
+from ..shortcut.recording import RecordingError, RecordingWriter
 from .transformer import MaskGitTransformer, pack
 
 
@@ -56,11 +53,8 @@ def sampler_options(manifest: dict, steps: int) -> SamplerOptions:
 
 def record(base: MaskGitTransformer, manifest: dict, out: str, *, count: int, steps: int, batch: int, seed: int,
            device: str, classes: str = "cycle", log=print) -> dict:
-    """Writes the recording into a temporary folder beside `out`, then moves it into place."""
+    """Writes the recording with the shared writer (a temporary folder beside `out`, moved into place)."""
     from .train_shortcut import TrainShortcutError
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise TrainShortcutError(f"--out: {out} exists and is not an empty folder; nothing was written")
-    parent = os.path.dirname(os.path.abspath(out))
     packed = manifest["featureDim"]
     pb = PackedBase(base, packed).to(device).eval()
     opts = sampler_options(manifest, steps)
@@ -76,36 +70,19 @@ def record(base: MaskGitTransformer, manifest: dict, out: str, *, count: int, st
              "sampling": opts.to_dict()}
     if index["branches"] != 2:
         raise TrainShortcutError("record-maskgit: the bundle's sampling has no guidance; the paper records both CFG branches")
-    tmp = tempfile.mkdtemp(prefix=".record-maskgit-", dir=parent)
     t0 = time.time()
-    try:
-        with open(os.path.join(tmp, "features.f32"), "wb") as ff, open(os.path.join(tmp, "tokens.i32"), "wb") as ft, \
-                open(os.path.join(tmp, "reveal_step.i32"), "wb") as fr, open(os.path.join(tmp, "classes.i32"), "wb") as fc:
-            done = 0
-            while done < count:
-                n = min(batch, count - done)
-                cls = (np.arange(done, done + n) % C if classes == "cycle" else pick.integers(0, C, size=n))
-                res = sample(pb, torch.as_tensor(cls, device=device), opts, g, record=True)
-                # [b, N, 2, L, P] -> a run's layout [N, 2 * b, L, P] (rows [cond b_0..; uncond b_0..])
-                feats = res.features.float().permute(1, 2, 0, 3, 4).reshape(steps, 2 * n, L, packed)
-                index["runs"].append({"images": n, "seed": seed, "firstImage": done, "featureOffset": ff.tell()})
-                ff.write(feats.cpu().numpy().astype("<f4").tobytes())
-                ft.write(res.tokens.cpu().numpy().astype("<i4").tobytes())
-                fr.write(res.reveal_step.cpu().numpy().astype("<i4").tobytes())
-                fc.write(np.asarray(cls).astype("<i4").tobytes())
-                done += n
-                index["images"] = done
-                log(f"record-maskgit: {done}/{count} images {time.time() - t0:.0f}s")
-        with open(os.path.join(tmp, "trajectories.json"), "w") as fh:
-            json.dump(index, fh, indent=1)
-        os.chmod(tmp, 0o755)
-        if os.path.isdir(out):
-            os.rmdir(out)
-        os.rename(tmp, out)
-        return index
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with RecordingWriter(out, index) as writer:
+        done = 0
+        while done < count:
+            n = min(batch, count - done)
+            cls = (np.arange(done, done + n) % C if classes == "cycle" else pick.integers(0, C, size=n))
+            res = sample(pb, torch.as_tensor(cls, device=device), opts, g, record=True)
+            # [b, N, 2, L, P] -> a run's layout [N, 2 * b, L, P] (rows [cond b_0..; uncond b_0..])
+            feats = res.features.float().permute(1, 2, 0, 3, 4).reshape(steps, 2 * n, L, packed)
+            writer.add_run(feats, res.tokens, res.reveal_step, cls, seed)
+            done += n
+            log(f"record-maskgit: {done}/{count} images {time.time() - t0:.0f}s")
+        return writer.close()
 
 
 def main(parser, args) -> int:
@@ -126,7 +103,7 @@ def main(parser, args) -> int:
         device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         index = record(base, m, args.out, count=args.count, steps=args.steps, batch=args.batch, seed=args.seed,
                        device=device, classes=args.classes, log=log)
-    except (TrainShortcutError, ImportMaskgitError, man.ManifestError) as exc:
+    except (TrainShortcutError, RecordingError, ImportMaskgitError, man.ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: {index['images']} trajectories, N={index['steps']}, 2 branches")

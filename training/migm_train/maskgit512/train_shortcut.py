@@ -9,10 +9,11 @@ from the bundle's [L, D + c] layout to the reference's [L + 1, D] (class positio
 single-step teacher-forced pairs as the reference trainer (MaskGIT-Shortcut/train_shortcut.py) does: input
 f_s, the tokens revealed at s with their positions, the mask ratio after s; target f_{s+1}; MSE over the
 positions still masked after s (the class position is never masked, so never in the loss). Every (image,
-CFG branch, step) triple is one example. Defaults are the paper's recipe (PAPER.md section 4 and the
-reference's README command): AdamW lr 1e-4, x0.1 after 1,000 optimizer steps, weight decay 0.01, EMA 0.9999
-(the EMA weights are exported), batch 4 (the reference asserts 1 example per GPU, on 4 GPUs under DDP: its
-gradient is the mean of 4 examples' losses, which is what a batch of 4 here computes), no KL, no rollout.
+CFG branch, step) triple is one example. Training is the shared trainer's (migm_train.shortcut.train) with its
+defaults, the paper's recipe (PAPER.md section 4 and the reference's README command): AdamW lr 1e-4, x0.1 after
+1,000 optimizer steps, weight decay 0.01, EMA 0.9999 (the EMA weights are exported), batch 4, no KL, no rollout,
+fp16 autocast on CUDA. This module is MaskGIT's adapter: the packed feature's unpacking, the class position, the
+base's embeddings and the bundle.
 
 The shortcut's frozen copies of the base's token and position embeddings (its `wte`/`wpe` buffers) come from
 `--vit` (the released MaskGIT checkpoint the bundle was imported from) or, for a `--random-init` bundle, from
@@ -22,8 +23,8 @@ feature on a recorded token state must equal the recorded feature), so a wrong c
 from __future__ import annotations
 
 import copy
+import functools
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -40,6 +41,9 @@ from .importer import CONFIGS, example_inputs, graph_specs, random_models, store
 from .shortcut import MaskGitShortcut, ShortcutConfig, ShortcutGraph
 from .transformer import MaskGitTransformer, packed_width, unpack
 
+from ..shortcut.recording import (Recording, RecordingError, StepBatches, by_step, heldout_groups,
+                                  pairs_from_recording, split as split_recording)
+from ..shortcut.train import Pairs, Recipe, chains_loss, heldout, train as shared_train
 from .train_shortcut_args import PAPER_RECIPE  # noqa: F401  (re-exported)
 
 
@@ -47,138 +51,48 @@ class TrainShortcutError(ValueError):
     """Bad input (bundle, recording, checkpoint, flags): one error line, nothing written."""
 
 
-# --- the recording ---------------------------------------------------------------------------------------
+# --- the recording: the shared reader, MaskGIT's feature layout ---------------------------------------
 
-class Recording:
-    """A `migm record` directory (docs/trajectory-format.md), features memory-mapped (never read whole)."""
-
-    def __init__(self, directory: str):
-        path = os.path.join(directory, "trajectories.json")
-        if not os.path.exists(path):
-            raise TrainShortcutError(f"--trajectories: {directory} has no trajectories.json "
-                                     f"(record one with `migm record --bundle BUNDLE --steps 15 --out {directory}`)")
-        with open(path) as fh:
-            ix = json.load(fh)
-        if ix.get("format") != "migm-trajectories" or ix.get("version") != 1:
-            raise TrainShortcutError(f"--trajectories: {path} is not a version-1 migm trajectory recording")
-        self.index = ix
-        self.images, self.steps, self.branches = ix["images"], ix["steps"], ix["branches"]
-        self.L, self.P = ix["tokens"], ix["featureDim"]
-        if self.steps < 2:
-            raise TrainShortcutError(f"--trajectories: N = {self.steps}; training pairs need at least 2 steps")
-
-        def ints(name: str, count: int) -> np.ndarray:
-            p = os.path.join(directory, name)
-            a = np.fromfile(p, dtype="<i4") if os.path.exists(p) else np.zeros(0, np.int32)
-            if a.size < count:
-                raise TrainShortcutError(f"--trajectories: {p} holds {a.size} values, the index needs {count} "
-                                         "(interrupted recording?)")
-            return a[:count].astype(np.int64)
-
-        self.tokens = ints("tokens.i32", self.images * self.L).reshape(self.images, self.L)
-        self.reveal = ints("reveal_step.i32", self.images * self.L).reshape(self.images, self.L)
-        self.classes = ints("classes.i32", self.images)
-        counts = np.stack([(self.reveal == s).sum(1) for s in range(self.steps)], 1)
-        if not (counts == np.asarray(ix["counts"])[None]).all():
-            raise TrainShortcutError(f"--trajectories: {directory}: reveal steps disagree with the recorded counts")
-        fpath = os.path.join(directory, "features.f32")
-        per_run = self.steps * self.branches * self.L * self.P
-        need = max(r["featureOffset"] // 4 + r["images"] * per_run for r in ix["runs"])
-        have = os.path.getsize(fpath) // 4 if os.path.exists(fpath) else 0
-        if have < need:
-            raise TrainShortcutError(f"--trajectories: {fpath} holds {have} values, the index needs {need} "
-                                     "(interrupted recording?)")
-        self.features = np.memmap(fpath, dtype="<f4", mode="r", shape=(have,))
-        # image -> (run offset in values, run size, row in the run)
-        self._where = np.zeros((self.images, 3), dtype=np.int64)
-        for r in ix["runs"]:
-            for j in range(r["images"]):
-                self._where[r["firstImage"] + j] = (r["featureOffset"] // 4, r["images"], j)
-
-    def feature(self, image: int, step: int, branch: int) -> np.ndarray:
-        """[L, featureDim] float32: the base's packed feature at `step` (before its reveal) on `branch`."""
-        off, n, j = (int(v) for v in self._where[image])
-        size = self.L * self.P
-        start = off + ((step * self.branches + branch) * n + j) * size  # a run is [steps, branches * n, L, P]
-        return np.array(self.features[start:start + size]).reshape(self.L, self.P)
-
-    def token_state(self, image: int, step: int, mask_id: int) -> np.ndarray:
-        """The tokens the base saw at `step`: those revealed before it, the rest masked."""
-        t = self.tokens[image].copy()
-        t[self.reveal[image] >= step] = mask_id
-        return t
+def open_recording(directory: str) -> Recording:
+    """The shared reader, its errors as this command's."""
+    try:
+        return Recording(directory)
+    except RecordingError as exc:
+        raise TrainShortcutError(f"--trajectories: {exc}") from None
 
 
-def pair_batch(rec: Recording, triples, cfg) -> dict:
-    """Examples (image, step s, branch) sharing one s -> stacked tensors: feature f_s and target f_{s+1}
-    [b, L + 1, D], new tokens/positions [b, k_s], ratio after s [b], still-masked map [b, L + 1]."""
-    s = triples[0][1]
-    assert all(t[1] == s for t in triples)
-    f = np.stack([rec.feature(i, s, b) for i, _, b in triples])
-    y = np.stack([rec.feature(i, s + 1, b) for i, _, b in triples])
-    imgs = [i for i, _, _ in triples]
-    reveal = torch.from_numpy(rec.reveal[imgs])
-    new = reveal == s
-    k = int(new[0].sum())
-    pos = new.float().argsort(1, descending=True)[:, :k]
-    ids = torch.from_numpy(rec.tokens[imgs]).gather(1, pos)
-    still = reveal > s
-    ratio = still.float().mean(1)
-    still = torch.cat([still, torch.zeros(len(imgs), 1, dtype=torch.bool)], 1)  # the class position: never
-    return {"feature": unpack(torch.from_numpy(f), cfg), "target": unpack(torch.from_numpy(y), cfg),
-            "ids": ids, "pos": pos, "ratio": ratio, "still": still}
+def _unpacked(cfg, packed: np.ndarray) -> torch.Tensor:
+    """The bundle's packed [b, L, D + c] features -> the reference's [b, L + 1, D] (class position last)."""
+    return unpack(torch.from_numpy(packed), cfg)
 
 
-def example_losses(model: MaskGitShortcut, batch: dict, device) -> torch.Tensor:
-    """Per-example MSE of f_s + S(...) against f_{s+1}, mean over the still-masked positions and the width
-    (the reference's F.mse_loss on the masked rows of one example)."""
-    f = batch["feature"].to(device)
-    pred = f + model(f, batch["ids"].to(device), batch["pos"].to(device), batch["ratio"].to(device))
-    still = batch["still"].to(device).float()
-    err = ((pred.float() - batch["target"].to(device)) ** 2).mean(-1)
-    return (err * still).sum(1) / still.sum(1).clamp(min=1)
+def _with_class_position(still: torch.Tensor) -> torch.Tensor:
+    """The class position is never masked, so never in the loss."""
+    return torch.cat([still, torch.zeros(len(still), 1, dtype=torch.bool)], 1)
 
 
-def by_step(triples) -> list[list]:
-    groups: dict[int, list] = {}
-    for t in triples:
-        groups.setdefault(t[1], []).append(t)
-    return list(groups.values())
+def pairs_kwargs(cfg) -> dict:
+    # functools.partial, not a closure: DataLoader workers may have to pickle it
+    return {"feature_fn": functools.partial(_unpacked, cfg), "still_fn": _with_class_position}
 
 
-def batch_loss(model, rec: Recording | None, triples, cfg, device, groups: list[dict] | None = None) -> torch.Tensor:
-    """Mean over the examples of their own losses (examples of different steps run as separate groups, as
-    the reference's one-example-per-GPU batches do). `groups`: the pair batches, already read."""
-    groups = groups if groups is not None else [pair_batch(rec, g, cfg) for g in by_step(triples)]
-    return torch.cat([example_losses(model, g, device) for g in groups]).mean()
+def pair_batch(rec: Recording, triples, cfg) -> Pairs:
+    """Examples (image, step s, branch) sharing one s -> Pairs: feature f_s and target f_{s+1} [b, L + 1, D],
+    new tokens/positions [b, k_s], ratio after s [b], still-masked map [b, L + 1]."""
+    return pairs_from_recording(rec, triples, **pairs_kwargs(cfg))
 
 
-class _Batches(torch.utils.data.Dataset):
-    """Optimizer step i -> its examples' pair batches. The examples of step i depend only on (seed, i), so
-    the batches are the same with any number of loader workers."""
-
-    def __init__(self, rec: Recording, triples, cfg, batch: int, seed: int, steps: int):
-        self.rec, self.triples, self.cfg, self.batch, self.seed, self.steps = rec, triples, cfg, batch, seed, steps
-
-    def __len__(self):
-        return self.steps
-
-    def __getitem__(self, i: int) -> list[dict]:
-        picks = np.random.default_rng([self.seed, i]).integers(0, len(self.triples), size=self.batch)
-        return [pair_batch(self.rec, g, self.cfg) for g in by_step([self.triples[p] for p in picks])]
+def batch_loss(model, rec: Recording, triples, cfg, device) -> torch.Tensor:
+    """The shared trainer's loss of one optimizer step on these examples (each its own single-step chain)."""
+    return chains_loss(model, [[pair_batch(rec, g, cfg).to(device)] for g in by_step(triples)])
 
 
 @torch.no_grad()
 def evaluate(model, rec: Recording, triples, cfg, device, chunk: int = 16) -> dict:
-    """Held-out one-step MSE of the shortcut and of reuse (f_{s+1} = f_s), over the still-masked positions."""
-    sc, ru = [], []
-    for g in by_step(triples):
-        for c in range(0, len(g), chunk):
-            b = pair_batch(rec, g[c:c + chunk], cfg)
-            sc.append(example_losses(model, b, device))
-            still = b["still"].float()
-            ru.append(((((b["feature"] - b["target"]) ** 2).mean(-1) * still).sum(1) / still.sum(1).clamp(min=1)))
-    return {"shortcut_mse": float(torch.cat(sc).mean()), "reuse_mse": float(torch.cat([r.to(device) for r in ru]).mean())}
+    """Held-out one-step MSE of the shortcut, of reuse (f_{s+1} = f_s) and of first-order Taylor, over the
+    still-masked positions (means over the examples)."""
+    res = heldout(model, heldout_groups(rec, triples, chunk, **pairs_kwargs(cfg)), device=device)
+    return {k: res[k] for k in ("shortcut_mse", "reuse_mse", "taylor_mse")}
 
 
 # --- the base: embeddings for wte/wpe, checked against the recording ------------------------------------
@@ -238,65 +152,37 @@ def check_base(base: MaskGitTransformer, rec: Recording, dtype: str) -> float:
 # --- training --------------------------------------------------------------------------------------------
 
 def split(rec: Recording, val_images: int):
-    n_train = rec.images - val_images
-    if n_train < 1:
+    try:
+        return split_recording(rec, val_images)
+    except RecordingError:
         raise TrainShortcutError(f"--val-images {val_images} leaves no training images (the recording has "
-                                 f"{rec.images})")
-    pairs = lambda imgs: [(i, s, b) for i in imgs for s in range(rec.steps - 1) for b in range(rec.branches)]  # noqa
-    return pairs(range(n_train)), pairs(range(n_train, rec.images))
+                                 f"{rec.images})") from None
 
 
 def train(base: MaskGitTransformer, rec: Recording, scfg: ShortcutConfig, train_triples, *, steps: int,
           batch: int, lr: float, lr_decay_step: int, lr_decay: float, weight_decay: float, ema_decay: float,
           seed: int, device: str = "cpu", init: dict | None = None, max_minutes: float | None = None,
           log_every: int = 100, save=None, save_every: int = 0, workers: int = 0, log=print):
-    """Returns (exported model: the EMA, or the raw model when ema_decay = 0; the raw model; loss history)."""
-    torch.manual_seed(seed)
-    model = MaskGitShortcut.for_base(scfg, base).to(device)
-    if init is not None:
-        load_strict(model, init, "--init")
-    model.train()
-    ema = copy.deepcopy(model).eval() if ema_decay > 0 else None
-    ema_started = init is not None  # the reference's AveragedModel copies the weights at its first update
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[lr_decay_step], gamma=lr_decay)
-    cuda = str(device).startswith("cuda")
-    scaler = torch.cuda.amp.GradScaler(enabled=cuda)  # the reference trains under fp16 autocast on CUDA
+    """The shared trainer with the paper's schedule (x lr_decay after lr_decay_step, no clipping, AMP on CUDA).
+    Returns (exported model: the EMA, or the raw model when ema_decay = 0; the raw model; loss history)."""
+    recipe = Recipe(steps=steps, batch=batch, lr=lr, weight_decay=weight_decay, schedule="step",
+                    lr_decay_step=lr_decay_step, lr_decay=lr_decay, ema_decay=ema_decay,
+                    # the reference's AveragedModel copies the weights at its first update; from --init it blends
+                    ema_copy_first=init is None, seed=seed)
+
+    def make_model() -> MaskGitShortcut:
+        model = MaskGitShortcut.for_base(scfg, base)
+        if init is not None:
+            load_strict(model, init, "--init")
+        return model
+
     # Reading features from the memory-mapped recording runs in `workers` processes, ahead of the optimizer.
-    loader = torch.utils.data.DataLoader(_Batches(rec, train_triples, base.cfg, batch, seed, steps), batch_size=None,
-                                         shuffle=False, num_workers=workers, pin_memory=cuda,
-                                         **({"prefetch_factor": 4, "persistent_workers": False} if workers else {}))
-    history, t0, window = [], time.time(), []
-    for step, groups in enumerate(loader):
-        with torch.autocast("cuda", enabled=cuda):
-            loss = batch_loss(model, None, None, base.cfg, device, groups=groups)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        sched.step()
-        if ema is not None:
-            with torch.no_grad():
-                for pe, pm in zip(ema.parameters(), model.parameters()):
-                    if ema_started:
-                        pe.mul_(ema_decay).add_(pm.detach(), alpha=1 - ema_decay)
-                    else:
-                        pe.copy_(pm.detach())
-            ema_started = True
-        history.append(float(loss))
-        window.append(float(loss))
-        last = step == steps - 1
-        out_of_time = max_minutes is not None and time.time() - t0 > 60 * max_minutes
-        if (step + 1) % log_every == 0 or last or out_of_time:
-            log(f"train-maskgit-shortcut: step {step + 1}/{steps} loss {np.mean(window):.6f} "
-                f"lr {opt.param_groups[0]['lr']:.2g} {time.time() - t0:.0f}s")
-            window = []
-        if save is not None and save_every and (step + 1) % save_every == 0:
-            save(ema if ema is not None else model)
-        if out_of_time:
-            log(f"train-maskgit-shortcut: --max-minutes {max_minutes} reached after {step + 1} steps")
-            break
-    return (ema if ema is not None else model), model, history
+    batches = torch.utils.data.DataLoader(StepBatches(rec, train_triples, batch, seed, steps, **pairs_kwargs(base.cfg)),
+                                          batch_size=None, shuffle=False, num_workers=workers,
+                                          pin_memory=str(device).startswith("cuda"),
+                                          **({"prefetch_factor": 4, "persistent_workers": False} if workers else {}))
+    return shared_train(make_model, batches, recipe, device=device, max_minutes=max_minutes, log_every=log_every,
+                        save=save, save_every=save_every, log=log, name="train-maskgit-shortcut")
 
 
 def released_state(model: MaskGitShortcut) -> dict:
@@ -374,7 +260,7 @@ def write_bundle(src: str, m: dict, model: MaskGitShortcut, base_cfg, out: str, 
 
 def run(args, log=print) -> dict:
     m = load_bundle(args.bundle)
-    rec = Recording(args.trajectories)
+    rec = open_recording(args.trajectories)
     base_sha = next(f["sha256"] for f in m["files"] if f["path"] == m["graphs"]["base"]["file"])
     if rec.index.get("baseSha256") != base_sha:
         raise TrainShortcutError(f"--trajectories were recorded with another base model (baseSha256 "
@@ -429,7 +315,7 @@ def run(args, log=print) -> dict:
     metrics = evaluate(model, rec, va, base.cfg, device) if va else {}
     if metrics:
         log(f"train-maskgit-shortcut: held-out one-step MSE: shortcut {metrics['shortcut_mse']:.6g}, "
-            f"reuse {metrics['reuse_mse']:.6g}")
+            f"reuse {metrics['reuse_mse']:.6g}, Taylor {metrics['taylor_mse']:.6g}")
     save(model)
     prov = {"trajectories": {"images": rec.images, "steps": rec.steps, "branches": rec.branches,
                              "heldOut": val_images},

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 from ..argtypes import non_negative_int, positive_int
+from ..shortcut.recipe import Recipe
 
-# The paper's recipe (PAPER.md section 4; the reference's training command in MaskGIT-Shortcut/README.md).
-PAPER_RECIPE = {"lr": 1e-4, "lr_decay_step": 1000, "lr_decay": 0.1, "weight_decay": 0.01, "ema_decay": 0.9999,
-                "batch": 4,
-                # The reference script's default length: 100 epochs of 100,000 iterations (per GPU). The paper
-                # reports about 5 hours on 4 GPUs and does not say how many iterations that was.
-                "steps": 10_000_000}
+# The paper's recipe (PAPER.md section 4; the reference's training command in MaskGIT-Shortcut/README.md) is the
+# shared trainer's default.
+PAPER_RECIPE = Recipe().to_dict()
 
 
 def add_arguments(p) -> None:

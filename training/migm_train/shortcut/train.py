@@ -14,63 +14,14 @@ bundle's recipe was searched on its own data: warm-up + cosine, clipping, a 2-st
 from __future__ import annotations
 
 import copy
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
-SCHEDULES = ("step", "warmup-cosine")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """The optimiser recipe; every default is the paper's (see the module docstring)."""
-    # The reference script's default length (100 epochs of 100,000 iterations per GPU). The paper reports about
-    # 5 hours on 4 GPUs and does not say how many iterations that was: stop early with `max_minutes`.
-    steps: int = 10_000_000
-    # Examples per optimizer step: the reference asserts 1 example per GPU on 4 GPUs under DDP, so its gradient
-    # is the mean of 4 examples' losses, which a batch of 4 here computes.
-    batch: int = 4
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    schedule: str = "step"          # "step": x lr_decay from lr_decay_step on; "warmup-cosine": see lr_at
-    lr_decay_step: int = 1000
-    lr_decay: float = 0.1
-    warmup: int = 50                # linear warm-up steps of "warmup-cosine"
-    ema_decay: float = 0.9999       # 0: no EMA (the raw weights are exported)
-    # The reference's AveragedModel copies the weights at its first update; False blends from the start weights.
-    ema_copy_first: bool = True
-    clip_norm: float | None = None  # gradient-norm clipping (the paper: none)
-    amp: bool = True                # fp16 autocast + loss scaling on CUDA, as the reference trains; off on CPU
-    rollout: int = 1                # chained steps per example (1: the paper's single-step teacher forcing)
-    kl_weight: float = 0.0          # guided-logit KL next to the MSE (off in the paper's release)
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.steps < 1 or self.batch < 1 or self.rollout < 1:
-            raise ValueError("steps, batch and rollout must be >= 1")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.kl_weight < 0:
-            raise ValueError(f"kl_weight must be >= 0, got {self.kl_weight}")
-
-    def lr_at(self, step: int) -> float:
-        """The learning rate of optimizer step `step` (0-based)."""
-        if self.schedule == "step":
-            return self.lr * self.lr_decay if step >= self.lr_decay_step else self.lr
-        return self.lr * min(1.0, (step + 1) / self.warmup) * 0.5 * (1 + math.cos(math.pi * step / self.steps))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-PAPER_RECIPE = Recipe()
-
+from .recipe import PAPER_RECIPE, SCHEDULES, Recipe  # noqa: F401  (the trainer's recipe, re-exported)
 
 @dataclass
 class Pairs:
@@ -136,6 +87,33 @@ def chains_loss(model: nn.Module, chains: list[list[Pairs]], kl_weight: float = 
     return torch.stack(losses).mean()
 
 
+def optimizer_step(model: nn.Module, ema: nn.Module | None, opt: torch.optim.Optimizer, loss: torch.Tensor,
+                   recipe: Recipe, step: int, scaler: torch.amp.GradScaler | None = None,
+                   ema_started: bool = True) -> bool:
+    """One optimizer step of the recipe: the learning rate of `step`, backward (through `scaler` under AMP),
+    optional gradient clipping, AdamW, then the EMA update of `ema` (a copy at its first update unless
+    `ema_started`). Returns True (the EMA has started)."""
+    for group in opt.param_groups:
+        group["lr"] = recipe.lr_at(step)
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        scaler = torch.amp.GradScaler("cuda", enabled=False)
+    scaler.scale(loss).backward()
+    if recipe.clip_norm is not None:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_norm)
+    scaler.step(opt)
+    scaler.update()
+    if ema is not None:
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                if ema_started:
+                    pe.mul_(recipe.ema_decay).add_(pm.detach(), alpha=1 - recipe.ema_decay)
+                else:
+                    pe.copy_(pm.detach())
+    return True
+
+
 def train(make_model: Callable[[], nn.Module], batches: Iterable[list[list[Pairs]]], recipe: Recipe = PAPER_RECIPE, *,
           device="cpu", init: dict | None = None, kl: KL | None = None, max_minutes: float | None = None,
           log_every: int = 100, save: Callable[[nn.Module], None] | None = None, save_every: int = 0, log=print,
@@ -159,27 +137,11 @@ def train(make_model: Callable[[], nn.Module], batches: Iterable[list[list[Pairs
     scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     history, window, t0 = [], [], time.time()
     for step, chains in zip(range(recipe.steps), batches):
-        for group in opt.param_groups:
-            group["lr"] = recipe.lr_at(step)
         chains = [[p.to(device) for p in chain] for chain in chains]
         with torch.autocast("cuda", enabled=cuda):
             loss = chains_loss(model, chains, recipe.kl_weight, kl)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if recipe.clip_norm is not None:
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_norm)
-        scaler.step(opt)
-        scaler.update()
-        if ema is not None:
-            with torch.no_grad():
-                for pe, pm in zip(ema.parameters(), model.parameters()):
-                    if ema_started:
-                        pe.mul_(recipe.ema_decay).add_(pm.detach(), alpha=1 - recipe.ema_decay)
-                    else:
-                        pe.copy_(pm.detach())
-            ema_started = True
-        history.append(float(loss))
+        ema_started = optimizer_step(model, ema, opt, loss, recipe, step, scaler, ema_started)
+        history.append(float(loss.detach()))
         window.append(history[-1])
         last = step == recipe.steps - 1
         out_of_time = max_minutes is not None and time.time() - t0 > 60 * max_minutes
