@@ -25,7 +25,7 @@ import { InFlight } from './in-flight.js';
 import { checkHostLogits, isLogitsHandle, LogitsHandles, type LogitsHandle } from './logits-handles.js';
 import { checkLength, errorText, intTensor, releaseSessions, type Sessions } from './sessions.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
-import { isTextStore, TextStore, TextStores } from './text-handles.js';
+import { gatherRows, isTextStore, TextStore, TextStores } from './text-handles.js';
 
 /** A text bundle's tokenizer as a backend holds it: what core uses, plus the largest id its vocabulary has. */
 export interface BundleTokenizer extends PromptTokenizer {
@@ -200,12 +200,11 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     const feeds: Record<string, Tensor> = { [g.inputs['tokens']!.name]: this.#int(g.inputs['tokens']!, tokens, [rows, L]) };
     if (input.text === undefined) feeds[g.inputs['classes']!.name] = this.#int(g.inputs['classes']!, input.classes!, [rows]);
     else {
-      // Each row's encoded prompt, gathered once per row layout of the handle; micro-conditioning as given.
+      // Each row's encoded prompt, gathered once per row layout of the handle (where the backend keeps its
+      // tensors: a step feeds the same tensors, nothing is copied or uploaded again); micro-conditioning as given.
       const store = this.#texts.own('forward', input.text.handle);
-      for (const [role, { data, dims }] of Object.entries(store.gather(input.text.index))) {
-        const spec = g.inputs[role]!;
-        feeds[spec.name] = data instanceof Int32Array ? this.#int(spec, data, dims) : new this.ort.Tensor('float32', data, dims);
-      }
+      const rowsOf = store.gather(input.text.index, (value, index) => this.gatherText(value, index));
+      for (const [role, tensor] of Object.entries(rowsOf)) feeds[g.inputs[role]!.name] = tensor;
       const micro = g.inputs['microConds'];
       if (micro !== undefined) feeds[micro.name] = new this.ort.Tensor('float32', input.text.microConds, [rows, input.text.microConds.length / rows]);
     }
@@ -218,30 +217,41 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
 
   /**
    * Encodes `count` prompts (token ids [count, maxLength] from `tokenizer`) once for a run: the text encoder's
-   * outputs (text states and pooled embedding) are kept in host memory behind the handle, and each forward
-   * gathers its rows from them. A bundle without a text encoder (a base model that reads the prompt ids itself,
-   * as Lumina-DiMOO does) keeps the ids. Present when `capabilities.text`.
+   * outputs (text states and pooled embedding) are kept behind the handle where this backend keeps tensors (host
+   * memory; GPU buffers on the GPU-resident WebGPU backend), and each forward feeds its rows gathered from them,
+   * once per row layout. A bundle without a text encoder (a base model that reads the prompt ids itself, as
+   * Lumina-DiMOO does) keeps the ids. Released by `release(handle)` or `dispose()`. Present when `capabilities.text`.
    */
   async encodeText(ids: Int32Array, count: number): Promise<TextHandle> {
     this.alive();
     checkTextIds(this.manifest, ids, count, this.tokenizer!.maxId);
     const T = (this.manifest.condition as { maxLength: number }).maxLength;
     const encoder = this.manifest.graphs.textEncoder;
-    if (encoder === undefined) return this.#texts.add(new TextStore(count, new Map([['promptIds', { data: ids.slice(), rest: [T] }]])));
+    if (encoder === undefined) {
+      const spec = this.manifest.graphs.base.inputs['promptIds']!;
+      return this.#texts.add(new TextStore(count, new Map([['promptIds', this.#int(spec, ids.slice(), [count, T])]])));
+    }
     const session = this.session('textEncoder');
-    const results = await this.settleRun(
+    const results = (await this.settleRun(
       'textEncoder',
       session.run({ [encoder.inputs['inputIds']!.name]: this.#int(encoder.inputs['inputIds']!, ids, [count, T]) }),
-    );
-    const values = new Map<string, { data: Float32Array; rest: readonly number[] }>();
-    for (const role of ['textStates', 'pooled']) {
-      const out = results[encoder.outputs[role]!.name] as Tensor | undefined;
-      if (!out) throw new MigmError('BACKEND_FAILURE', `Graph textEncoder returned no output '${encoder.outputs[role]!.name}' (${role}).`);
-      const dims = out.dims.map(Number);
-      const data = out.data as Float32Array;
-      if (dims[0] !== count || !(data instanceof Float32Array) || data.length !== dims.reduce((a, b) => a * b, 1))
-        throw new MigmError('BACKEND_FAILURE', `Graph textEncoder returned ${role} of dims [${dims.join(', ')}] for ${count} prompts.`);
-      values.set(role, { data: data.slice(), rest: dims.slice(1) });
+      { discard: (r) => disposeResults(r, new Set()) },
+    )) as Record<string, Tensor>;
+    const values = new Map<string, Tensor>();
+    try {
+      for (const role of ['textStates', 'pooled']) {
+        const out = results[encoder.outputs[role]!.name];
+        if (!out) throw new MigmError('BACKEND_FAILURE', `Graph textEncoder returned no output '${encoder.outputs[role]!.name}' (${role}).`);
+        const dims = out.dims.map(Number);
+        if (dims[0] !== count || out.type !== 'float32')
+          throw new MigmError('BACKEND_FAILURE', `Graph textEncoder returned ${role} of type ${out.type} and dims [${dims.join(', ')}] for ${count} prompts.`);
+        values.set(role, this.keepTextOutput(role, out));
+      }
+    } catch (err) {
+      disposeResults(values, new Set());
+      throw err;
+    } finally {
+      disposeResults(results, new Set(values.values()));
     }
     return this.#texts.add(new TextStore(count, values));
   }
@@ -370,6 +380,26 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
   protected abstract guideFeature(feature: F, weight: number, dims: FeatureDims): F;
   /** Sum of coefs[j] * features[j] (checked to share `dims`), as a new feature not yet tracked as live. */
   protected abstract combineFeatures(features: readonly F[], coefs: readonly number[], dims: FeatureDims): F;
+  /**
+   * Keeps a text encoder output (float32 [count, ...], checked) for the life of a text handle; the run's tensor
+   * is disposed after this unless it is the value returned. Host memory: a copy of its data.
+   */
+  protected keepTextOutput(role: string, out: Tensor): Tensor {
+    const data = out.data as Float32Array;
+    if (!(data instanceof Float32Array) || data.length !== out.dims.reduce((a, b) => a * Number(b), 1))
+      throw new MigmError('BACKEND_FAILURE', `Graph textEncoder returned ${role} of dims [${out.dims.join(', ')}] with ${data.length} host values.`);
+    return new this.ort.Tensor('float32', data.slice(), out.dims);
+  }
+  /**
+   * Rows of an encoded text value as a graph input (row r is prompt index[r]), made once per text handle and row
+   * layout and disposed with the handle. Host memory: a gathered copy.
+   */
+  protected gatherText(value: Tensor, index: Int32Array): Tensor {
+    const rest = value.dims.slice(1).map(Number);
+    const size = rest.reduce((a, b) => a * b, 1);
+    const data = gatherRows(value.data as Float32Array | Int32Array | BigInt64Array, size, index);
+    return new (this.ort.Tensor as new (type: string, data: unknown, dims: readonly number[]) => Tensor)(value.type, data, [index.length, ...rest]);
+  }
   /** Frees a feature's memory (it is already out of the live set, or the backend is disposing). */
   protected abstract freeFeature(feature: F): void;
   /** Frees what the subclass keeps besides features and handles (pools), at dispose before the sessions go. */
@@ -478,4 +508,10 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
   #int(spec: TensorSpec, data: Int32Array, dims: readonly number[]): Tensor {
     return intTensor(this.ort, spec, data, dims);
   }
+}
+
+/** Disposes every tensor of `tensors` not in `keep` (a run's outputs that nobody took). */
+function disposeResults(tensors: Readonly<Record<string, unknown>> | ReadonlyMap<string, Tensor>, keep: ReadonlySet<Tensor>): void {
+  const all = tensors instanceof Map ? [...tensors.values()] : Object.values(tensors);
+  for (const t of all as Tensor[]) if (!keep.has(t)) t.dispose();
 }

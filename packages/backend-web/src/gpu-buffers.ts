@@ -55,6 +55,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   if (p.accumulate == 1u) { out[i] = out[i] + v; } else { out[i] = v; }
 }`;
 
+/** Element types of the GPU tensors this file makes (features and logits are float32; prompt ids int32 or int64). */
+export type GpuTensorType = 'float32' | 'int32' | 'int64';
+
 /** A float32 GPU buffer of its own and the onnxruntime-web tensor over it (a logits handle's store). */
 export interface GpuLogits {
   readonly buffer: GPUBufferLike;
@@ -111,6 +114,26 @@ export class GpuBuffers {
     this.#gpu.queue.submit([encoder.finish()]);
   }
 
+  /**
+   * Rows of `source` ([count, rowBytes] on the GPU) into a buffer of its own, row r from row index[r], by GPU
+   * copies (nothing crosses to the CPU), wrapped as a tensor of `dims`; disposing the tensor destroys the buffer.
+   */
+  gatherRows(source: GPUBufferLike, rowBytes: number, index: Int32Array, dataType: GpuTensorType, dims: readonly number[]): Tensor {
+    const bytes = index.length * rowBytes;
+    const out = this.#gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });
+    const encoder = this.#gpu.createCommandEncoder();
+    for (let r = 0; r < index.length; r++) encoder.copyBufferToBuffer(source, index[r]! * rowBytes, out, r * rowBytes, rowBytes);
+    this.#gpu.queue.submit([encoder.finish()]);
+    return this.#owned(out, bytes, dataType, dims);
+  }
+
+  /** Host values uploaded once into a buffer of their own, as a tensor of `dims`; disposing the tensor destroys the buffer. */
+  upload(values: Float32Array | Int32Array | BigInt64Array, dataType: GpuTensorType, dims: readonly number[]): Tensor {
+    const out = this.#gpu.createBuffer({ size: values.byteLength, usage: STORAGE | COPY_SRC | COPY_DST });
+    this.#gpu.queue.writeBuffer(out, 0, values);
+    return this.#owned(out, values.byteLength, dataType, dims);
+  }
+
   /** Runs the combine shader over `terms` into a pooled GPU buffer of `dims` and wraps it as a tensor. */
   combine(terms: readonly CombineTerm[], dims: readonly [number, number, number]): Tensor {
     const n = dims[0] * dims[1] * dims[2];
@@ -159,14 +182,32 @@ export class GpuBuffers {
   }
 
   async #download(buffer: GPUBufferLike, bytes: number): Promise<Float32Array> {
+    return new Float32Array(await this.#downloadBytes(buffer, bytes));
+  }
+
+  async #downloadBytes(buffer: GPUBufferLike, bytes: number): Promise<ArrayBuffer> {
     const staging = this.#gpu.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
     try {
       this.copy(buffer, staging, bytes);
       await staging.mapAsync(MAP_READ);
-      return new Float32Array(staging.getMappedRange().slice(0));
+      return staging.getMappedRange().slice(0);
     } finally {
       staging.destroy();
     }
+  }
+
+  /** A tensor over a buffer of ours that its dispose destroys (not pooled: text inputs live for a whole run). */
+  #owned(buffer: GPUBufferLike, bytes: number, dataType: GpuTensorType, dims: readonly number[]): Tensor {
+    const typed = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array }[dataType];
+    return this.#ort.Tensor.fromGpuBuffer(
+      buffer as never,
+      {
+        dataType,
+        dims,
+        download: async () => new typed(await this.#downloadBytes(buffer, bytes)),
+        dispose: () => buffer.destroy(),
+      } as never,
+    ) as unknown as Tensor;
   }
 
   #recycle(buffer: GPUBufferLike, bytes: number): void {

@@ -18,7 +18,7 @@ import {
 import { MigmError, type FeatureTensor, type GraphRole } from '@migm/core/backend';
 import type * as OrtWeb from 'onnxruntime-web';
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
-import { GpuBuffers, type GPUBufferLike, type GPUDeviceLike, type GpuLogits } from './gpu-buffers.js';
+import { GpuBuffers, type GPUBufferLike, type GPUDeviceLike, type GpuLogits, type GpuTensorType } from './gpu-buffers.js';
 
 /** A feature that lives in a GPU buffer, as an onnxruntime-web tensor. */
 class GpuFeature implements FeatureTensor {
@@ -67,6 +67,8 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
       base: [g.base.outputs['feature']!.name, g.base.outputs['logits']!.name],
       head: [g.head.outputs['logits']!.name],
       shortcut: g.shortcut ? [g.shortcut.outputs['velocity']!.name] : [],
+      // A text handle keeps the encoded prompts on the GPU: each forward binds them, nothing is uploaded per step.
+      textEncoder: g.textEncoder ? [g.textEncoder.outputs['textStates']!.name, g.textEncoder.outputs['pooled']!.name] : [],
     };
     const sessions = await createSessions(
       options.ort as unknown as OrtModule,
@@ -149,6 +151,26 @@ export class WebGpuBackend extends SessionBackend<GpuFeature, GpuLogits> {
 
   protected override writeLogitsStore(store: GpuLogits, values: Float32Array): void {
     this.#buffers.write(store.buffer, values);
+  }
+
+  /** A text encoder output stays where the run left it, on the GPU (a host one, from a runtime that kept it there, is checked and copied). */
+  protected override keepTextOutput(role: string, out: Tensor): Tensor {
+    return out.location === 'gpu-buffer' ? out : super.keepTextOutput(role, out);
+  }
+
+  /**
+   * A text input's rows gathered by GPU copies from the encoder's GPU output; host values (prompt ids, or an
+   * output that came back to the CPU) are gathered there and uploaded once. Either way each later step binds
+   * the same GPU buffer; the handle's release destroys it.
+   */
+  protected override gatherText(value: Tensor, index: Int32Array): Tensor {
+    const type = value.type as GpuTensorType;
+    const dims = [index.length, ...value.dims.slice(1).map(Number)];
+    if (value.location === 'gpu-buffer') {
+      const rowBytes = (value.size / value.dims[0]!) * (type === 'int64' ? 8 : 4);
+      return this.#buffers.gatherRows(value.gpuBuffer as unknown as GPUBufferLike, rowBytes, index, type, dims);
+    }
+    return this.#buffers.upload(super.gatherText(value, index).data as Float32Array | Int32Array | BigInt64Array, type, dims);
   }
 
   protected override featureTensor(feature: GpuFeature): Tensor {
