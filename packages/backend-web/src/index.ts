@@ -27,5 +27,6 @@ export {
   type WebDeviceChoice,
 } from './web-backend.js';
 export { WebGpuBackend } from './webgpu-backend.js';
+export { checkWasmMemory, estimateWasmMemory, WASM_MEMORY_LIMIT, WASM_WEIGHT_BUDGET, type WasmGraphEstimate, type WasmMemoryEstimate } from './wasm-memory.js';
 export type { DeviceFallback, OrtBackend, SessionProgressEvent } from '@migm/backend-ort';
 export { DTYPES, selectPrecision, type Dtype, type DtypeOption, type PrecisionChoice } from '@migm/backend-ort';

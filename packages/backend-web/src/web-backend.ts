@@ -1,5 +1,6 @@
 import {
   firstWorkingDevice,
+  graphRoles,
   OrtBackend,
   selectPrecision,
   type DeviceFallback,
@@ -11,6 +12,7 @@ import { checkOptionKeys, isMigmError, MigmError, type Manifest } from '@migm/co
 import type * as OrtWeb from 'onnxruntime-web';
 import { fetchBundle, type FetchBundleOptions } from './fetch-bundle.js';
 import { adaptOrtWeb } from './ort-web-adapter.js';
+import { checkWasmMemory } from './wasm-memory.js';
 import { WebGpuBackend } from './webgpu-backend.js';
 
 /** A device onnxruntime-web runs on. */
@@ -170,13 +172,24 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
   // made once, before the download, so only its files are fetched (a wasm fallback runs them too: onnxruntime-web
   // emulates float16 there, slower but the same model).
   const fp16 = dtype !== undefined && requested !== 'wasm' && (await webGpuHasF16());
-  const skip = dtype === undefined ? undefined : (m: Manifest) => selectPrecision(m, dtype, { fp16 }).unused;
+  const chosen = (m: Manifest) => (dtype === undefined ? m : selectPrecision(m, dtype, { fp16 }).manifest);
+  const roles = (m: Manifest) => graphRoles(m, { shortcut: options.shortcut, classifier: options.classifier });
+  // On wasm alone, a bundle whose weights cannot fit in wasm's memory is refused from its manifest, before the
+  // download (otherwise onnxruntime fails to allocate halfway through the sessions, minutes later).
+  const wasmOnly = requested === 'wasm';
+  const skip =
+    dtype === undefined && !wasmOnly
+      ? undefined
+      : (m: Manifest) => {
+          if (wasmOnly) checkWasmMemory(chosen(m), roles(m), m);
+          return dtype === undefined ? new Set<string>() : selectPrecision(m, dtype, { fp16 }).unused;
+        };
   const fetchOptions = options.onProgress && !options.fetch?.onProgress ? { ...options.fetch, onProgress: options.onProgress } : options.fetch;
   const loaded: VerifiedBundle =
     typeof options.bundle === 'string' || options.bundle instanceof URL
       ? await fetchBundle(String(options.bundle), skip ? { ...fetchOptions, skip } : fetchOptions)
       : options.bundle;
-  const bundle: VerifiedBundle = dtype === undefined ? loaded : { manifest: selectPrecision(loaded.manifest, dtype, { fp16 }).manifest, files: loaded.files };
+  const bundle: VerifiedBundle = dtype === undefined ? loaded : { manifest: chosen(loaded.manifest), files: loaded.files };
   const onProgress = options.onProgress;
 
   const fallbacks: DeviceFallback[] = [];
@@ -186,6 +199,7 @@ export async function createWebBackend(given: WebBackendOptions): Promise<WebBac
   const attempt = async (device: string): Promise<OrtBackend | WebGpuBackend> => {
     const onGpu = device === 'webgpu';
     if (onGpu) await probeWebGpu(requested === 'auto');
+    else checkWasmMemory(bundle.manifest, roles(bundle.manifest), loaded.manifest);
     const ort = options.ort ?? (await loadOrtWeb(onGpu ? 'webgpu' : 'wasm'));
     numThreads = configureEnv(ort, options);
     const sessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: SEVERITY[options.logLevel ?? 'error'] } as const;

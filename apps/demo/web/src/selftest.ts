@@ -89,10 +89,170 @@ async function bench(
   }
 }
 
+/** One phase of `textToImage`: ms from the call's start. */
+export interface TextToImageReport {
+  readonly ok: boolean;
+  /** The error when a phase failed: its class name, MigmError code (if any) and message. */
+  readonly error?: { readonly name: string; readonly code?: string; readonly message: string };
+  /** Where it stopped or finished: 'load', 'generate', 'decode' or 'done'. */
+  readonly phase: string;
+  readonly device?: string;
+  readonly threads?: number;
+  /** Byte progress: events heard, the first byte, every byte verified, and files. */
+  readonly bytes: {
+    readonly events: number;
+    readonly loaded: number;
+    readonly total: number;
+    readonly firstMs: number | undefined;
+    readonly doneMs: number | undefined;
+  };
+  readonly files: readonly { readonly file: string; readonly bytes: number; readonly doneMs: number }[];
+  readonly sessions: readonly { readonly role: string; readonly startMs: number; readonly doneMs?: number }[];
+  readonly loadMs?: number;
+  /** Text encoder calls (ms each) and the base model's steps (ms since the run's start, per step). */
+  readonly encodeMs: readonly number[];
+  readonly stepMs: readonly number[];
+  readonly generateMs?: number;
+  readonly decodeMs?: number;
+  readonly totalMs: number;
+  readonly image?: {
+    readonly width: number;
+    readonly height: number;
+    readonly channels: number;
+    readonly finite: boolean;
+    readonly min: number;
+    readonly max: number;
+  };
+  readonly truncated?: boolean;
+}
+
+/**
+ * Loads a text-conditioned bundle by URL (byte progress recorded), generates one image from a prompt at the
+ * bundle's sampling defaults and decodes it, timing each phase. Never throws: a failure is reported with the
+ * phase it happened in, so a benchmark tells a typed refusal from a crash.
+ */
+async function textToImage(
+  device: WebDevice,
+  bundleUrl: string,
+  prompt: string,
+  options: { dtype?: DtypeOption; seed?: number; steps?: number; log?: boolean } = {},
+): Promise<TextToImageReport> {
+  const t0 = performance.now();
+  const at = () => performance.now() - t0;
+  // With `log`, each phase boundary goes to the console as it happens (a benchmark driving the page sees how far a
+  // load that never returns got).
+  const note = (what: string) => {
+    if (options.log) console.info(`textToImage ${(at() / 1000).toFixed(1)} s: ${what}`);
+  };
+  const bytes = { events: 0, loaded: 0, total: 0, firstMs: undefined as number | undefined, doneMs: undefined as number | undefined };
+  const files: { file: string; bytes: number; doneMs: number }[] = [];
+  const sessions: { role: string; startMs: number; doneMs?: number }[] = [];
+  const encodeMs: number[] = [];
+  const stepMs: number[] = [];
+  let phase = 'load';
+  const report = (extra: Partial<TextToImageReport>): TextToImageReport => ({
+    ok: false,
+    phase,
+    bytes: { ...bytes },
+    files,
+    sessions,
+    encodeMs,
+    stepMs,
+    totalMs: at(),
+    ...extra,
+  });
+  let backend: WebBackend | undefined;
+  try {
+    backend = await createWebBackend({
+      bundle: bundleUrl,
+      device,
+      wasmPaths,
+      fetch: { cache: false },
+      ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+      onProgress: (e) => {
+        if (e.type === 'file-start' || e.type === 'file-progress' || e.type === 'file-done') {
+          bytes.events++;
+          bytes.loaded = e.totalLoaded;
+          bytes.total = e.totalBytes;
+          if (bytes.firstMs === undefined && e.totalLoaded > 0) bytes.firstMs = at();
+          if (e.type === 'file-done') files.push({ file: e.file, bytes: e.total, doneMs: at() });
+          if (e.totalLoaded === e.totalBytes && bytes.doneMs === undefined) {
+            bytes.doneMs = at();
+            note(`every byte verified (${e.totalBytes} bytes)`);
+          }
+        } else if (e.type === 'session-start') {
+          sessions.push({ role: e.role, startMs: at() });
+          note(`session ${e.role} starts`);
+        } else if (e.type === 'session-done') {
+          const s = sessions.find((x) => x.role === e.role && x.doneMs === undefined);
+          if (s) s.doneMs = at();
+          note(`session ${e.role} ready`);
+        }
+      },
+    });
+    const loadMs = at();
+    note('loaded');
+    phase = 'generate';
+    const b = backend;
+    if (b.encodeText) {
+      const encode = b.encodeText.bind(b);
+      b.encodeText = async (ids, count) => {
+        const s = performance.now();
+        const h = await encode(ids, count);
+        encodeMs.push(performance.now() - s);
+        return h;
+      };
+    }
+    const g0 = performance.now();
+    const r = await generate(b, {
+      prompt,
+      seed: options.seed ?? 0,
+      predictor: 'vanilla',
+      ...(options.steps !== undefined ? { steps: options.steps } : {}),
+      onStep: (e) => {
+        stepMs.push(e.elapsedMs);
+        note(`step ${e.step + 1} of ${e.steps}`);
+      },
+    });
+    const generateMs = performance.now() - g0;
+    phase = 'decode';
+    const d0 = performance.now();
+    const img = await b.decode(r.tokens, r.batch);
+    const decodeMs = performance.now() - d0;
+    let min = Infinity;
+    let max = -Infinity;
+    let finite = true;
+    for (const v of img.data) {
+      if (!Number.isFinite(v)) finite = false;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    phase = 'done';
+    return report({
+      ok: true,
+      device: b.device,
+      threads: b.selection.numThreads,
+      loadMs,
+      generateMs,
+      decodeMs,
+      image: { width: img.width, height: img.height, channels: img.channels, finite, min, max },
+      truncated: r.text?.truncated === true,
+    });
+  } catch (err) {
+    const e = err as { name?: string; code?: string; message?: string };
+    note(`failed in ${phase}: ${String(e?.message ?? err).slice(0, 300)}`);
+    return report({
+      error: { name: String(e?.name ?? typeof err), ...(typeof e?.code === 'string' ? { code: e.code } : {}), message: String(e?.message ?? err) },
+    });
+  } finally {
+    await backend?.dispose().catch(() => undefined);
+  }
+}
+
 /** A backend for experiments from the console: `await selftest.backend('wasm')`. */
 const backend = (device: WebDevice, bundleUrl = defaultBundle) => createWebBackend({ bundle: bundleUrl, device, wasmPaths, fetch: { cache: false } });
 
-const api = { conformance, firstStep, bench, backend, crossOriginIsolated: globalThis.crossOriginIsolated === true };
+const api = { conformance, firstStep, bench, textToImage, backend, crossOriginIsolated: globalThis.crossOriginIsolated === true };
 (window as unknown as { selftest: typeof api }).selftest = api;
 
 const out = document.getElementById('out')!;
