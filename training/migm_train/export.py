@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 
 OPSET = 17
@@ -86,3 +87,20 @@ def _export(module: nn.Module, example: dict, path: str, ins: dict, outs: dict, 
                       # layers._FusedAttention's op domain, declared only in the graphs that run attention
                       # (torch warns about a declared domain that no node uses)
                       custom_opsets={"com.microsoft": 1} if fused else None)
+
+
+class _StoredFp16(nn.Module):
+    """Parametrization: the weight is stored as float16 and cast to float32 where it is used."""
+
+    def forward(self, x):
+        return x.float()
+
+
+def store_fp16(module: nn.Module) -> nn.Module:
+    """Every parameter of `module` (in place) becomes a float16 initializer with a Cast in the graph."""
+    for sub in list(module.modules()):
+        for name, _ in list(sub.named_parameters(recurse=False)):
+            parametrize.register_parametrization(sub, name, _StoredFp16(), unsafe=True)
+            original = sub.parametrizations[name].original
+            original.data = original.data.half()
+    return module

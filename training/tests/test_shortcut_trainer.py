@@ -103,3 +103,124 @@ def test_maskgit_trainer_is_unchanged(maskgit):
         assert got[k] == pytest.approx(v, rel=RTOL)
     # the shared evaluation adds Taylor; on these (random-weight) trajectories it is a real, different number
     assert np.isfinite(got["taylor_mse"]) and got["taylor_mse"] != got["reuse_mse"]
+
+
+# --- the shared parts on their own ------------------------------------------------------------------------
+
+def test_recipe_defaults_are_the_papers_and_both_schedules():
+    r = shared.PAPER_RECIPE
+    assert (r.lr, r.lr_decay_step, r.lr_decay, r.weight_decay, r.ema_decay, r.batch) == (1e-4, 1000, 0.1, 0.01, 0.9999, 4)
+    assert (r.rollout, r.kl_weight, r.clip_norm, r.schedule, r.ema_copy_first, r.amp) == (1, 0.0, None, "step", True, True)
+    assert r.lr_at(999) == 1e-4 and r.lr_at(1000) == pytest.approx(1e-5)
+    c = shared.Recipe(steps=100, lr=1.0, schedule="warmup-cosine", warmup=10)
+    assert c.lr_at(0) == pytest.approx(0.1) and c.lr_at(9) == pytest.approx(0.5 * (1 + np.cos(np.pi * 9 / 100)))
+    assert c.lr_at(99) < 0.01
+    with pytest.raises(ValueError):
+        shared.Recipe(schedule="linear")
+    with pytest.raises(ValueError):
+        shared.Recipe(ema_decay=1.0)
+
+
+class _ToyShortcut(torch.nn.Module):
+    """velocity = W emb(mean of new tokens) + u ratio, the same at every position."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(12, 6)
+        self.w = torch.nn.Linear(6, 4)
+        self.u = torch.nn.Linear(1, 4)
+
+    def forward(self, feature, ids, pos, ratio):
+        v = self.w(self.emb(ids).mean(1)) + self.u(ratio[:, None])
+        return v[:, None, :].expand_as(feature)
+
+
+def _toy_pairs(g: torch.Generator, rows: int, s: int, truth: _ToyShortcut) -> shared.Pairs:
+    f_prev = torch.randn(rows, 8, 4, generator=g)
+    ids_prev = torch.randint(0, 12, (rows, 3), generator=g)
+    ids = torch.randint(0, 12, (rows, 3), generator=g)
+    pos = torch.randint(0, 8, (rows, 3), generator=g)
+    ratio = torch.full((rows,), 1 - (s + 1) / 8)
+    with torch.no_grad():
+        f = f_prev + truth(f_prev, ids_prev, pos, ratio + 1 / 8)
+        target = f + truth(f, ids, pos, ratio)
+    still = torch.rand(rows, 8, generator=g) < ratio[:, None]
+    return shared.Pairs(f, ids, pos, ratio, target, still, s, prev=f_prev)
+
+
+def test_the_trainer_beats_reuse_and_taylor_on_held_out_pairs():
+    """A toy family whose true velocity depends on the revealed tokens: after training, the shortcut's held-out
+    one-step error is below feature reuse's and Taylor's (both miss the new tokens' effect)."""
+    torch.manual_seed(3)
+    truth = _ToyShortcut()
+    g = torch.Generator().manual_seed(1)
+    r = shared.Recipe(steps=300, batch=8, lr=3e-2, lr_decay_step=200, ema_decay=0.0, seed=0)
+    batches = ([[_toy_pairs(g, r.batch, int(torch.randint(1, 6, (1,), generator=g)), truth)]] for _ in range(r.steps))
+    model, raw, hist = shared.train(_ToyShortcut, batches, r, log=lambda m: None)
+    assert model is raw and len(hist) == 300 and np.mean(hist[-20:]) < 0.05 * np.mean(hist[:20])
+    held = [_toy_pairs(g, 16, s, truth) for s in range(1, 6)]
+    res = shared.heldout(model, held)
+    assert [row["step"] for row in res["rows"]] == [1, 2, 3, 4, 5] and res["rows"][0]["examples"] == 16
+    assert res["shortcut_mse"] < 0.1 * min(res["reuse_mse"], res["taylor_mse"]), res
+    assert res["shortcut_cos"] > max(res["reuse_cos"], res["taylor_cos"])
+
+
+def test_rollout_chains_feed_the_prediction_forward():
+    truth = _ToyShortcut()
+    g = torch.Generator().manual_seed(2)
+    p0, p1 = _toy_pairs(g, 4, 1, truth), _toy_pairs(g, 4, 2, truth)
+    p1.feature = p0.target  # a chain: step 2 starts where step 1 ends
+    model = _ToyShortcut()
+    with torch.no_grad():
+        pred0 = p0.feature + model(p0.feature, p0.ids, p0.pos, p0.ratio)
+        pred1 = pred0 + model(pred0, p1.ids, p1.pos, p1.ratio)
+        want = (shared.per_row_mse(pred0, p0.target, p0.still).mean() + shared.per_row_mse(pred1, p1.target, p1.still).mean()) / 2
+        assert float(shared.chains_loss(model, [[p0, p1]])) == pytest.approx(float(want))
+
+
+def _writer_index(steps=3, L=4, P=2):
+    return {"bundle": "toy", "baseSha256": "0" * 64, "tokens": L, "grid": [2, 2], "featureDim": P, "codebookSize": 5,
+            "maskId": 5, "steps": steps, "counts": [2, 1, 1], "branches": 2}
+
+
+def _run(rng, n, steps=3, L=4, P=2):
+    reveal = np.stack([rng.permutation([0, 0, 1, 2]) for _ in range(n)])
+    return (rng.standard_normal((steps, 2 * n, L, P)).astype(np.float32), rng.integers(0, 5, (n, L)), reveal,
+            np.arange(n))
+
+
+def test_recording_writer_and_reader_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    runs = [_run(rng, 2), _run(rng, 3)]
+    with recording.RecordingWriter(str(tmp_path / "rec"), _writer_index()) as w:
+        for i, run in enumerate(runs):
+            w.add_run(*run, seed=i)
+        index = w.close()
+    assert index["images"] == 5 and [r["firstImage"] for r in index["runs"]] == [0, 2]
+    rec = recording.Recording(str(tmp_path / "rec"))
+    feats, _, reveal, _ = runs[1]
+    # image 3 is row 1 of the second run; its uncond branch at step 2 is row n + 1 of that run's step block
+    assert np.array_equal(rec.feature(3, 2, 1), feats[2, 3 + 1])
+    assert np.array_equal(rec.reveal[3], reveal[1])
+    tr, va = recording.split(rec, 1)
+    assert len(tr) == 4 * 2 * 2 and {i for i, _, _ in va} == {4}
+    p = recording.pairs_from_recording(rec, [(0, 1, 0), (3, 1, 1)], with_prev=True)
+    assert p.ids.shape == (2, 1) and torch.equal(p.ids[1], torch.from_numpy(rec.tokens[3])[p.pos[1]])
+    assert torch.equal(p.prev[1], torch.from_numpy(rec.feature(3, 0, 1)))
+    assert p.still.sum(1).tolist() == [1, 1] and p.ratio.tolist() == [0.25, 0.25]
+    a, b = (recording.StepBatches(rec, tr, 3, 7, 5)[4] for _ in range(2))
+    assert [[q.step for q in chain] for chain in a] == [[q.step for q in chain] for chain in b]
+    assert all(torch.equal(x[0].feature, y[0].feature) for x, y in zip(a, b))
+
+
+def test_an_interrupted_recording_leaves_nothing(tmp_path):
+    rng = np.random.default_rng(1)
+    with pytest.raises(RuntimeError):
+        with recording.RecordingWriter(str(tmp_path / "rec"), _writer_index()) as w:
+            w.add_run(*_run(rng, 2), seed=0)
+            raise RuntimeError("sampler failed")
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(recording.RecordingError, match="not an empty folder"):
+        recording.RecordingWriter(str(tmp_path / "full"), _writer_index())

@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import export, layers
 from .. import manifest as man
-from ..maskgit512.importer import store_fp16
+from ..export import store_fp16
 from .errors import ImportAmusedError
 from .folder import AmusedModels
 from .sampling import AESTHETIC_SCORE, GUIDANCE, STEPS

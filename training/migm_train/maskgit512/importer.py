@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
 from .. import export, layers
 from .. import manifest as man
+from ..export import store_fp16
 from .checkpoints import (VQGAN_UNUSED_PREFIXES, ImportMaskgitError, load_strict, read_shortcut,
                           read_transformer, read_vqgan_params, read_vqgan_state, shortcut_config,
                           transformer_config, unexpected_content)
@@ -142,23 +142,6 @@ def graph_modules(base, vq, sc) -> dict:
     if sc is not None:
         mods["shortcut"] = ShortcutGraph(sc, base.cfg)
     return {k: m.eval() for k, m in mods.items()}
-
-
-class _StoredFp16(nn.Module):
-    """Parametrization: the weight is stored as float16 and cast to float32 where it is used."""
-
-    def forward(self, x):
-        return x.float()
-
-
-def store_fp16(module: nn.Module) -> nn.Module:
-    """Every parameter of `module` (in place) becomes a float16 initializer with a Cast in the graph."""
-    for sub in list(module.modules()):
-        for name, _ in list(sub.named_parameters(recurse=False)):
-            parametrize.register_parametrization(sub, name, _StoredFp16(), unsafe=True)
-            original = sub.parametrizations[name].original
-            original.data = original.data.half()
-    return module
 
 
 def count_parameters(m: nn.Module) -> int:

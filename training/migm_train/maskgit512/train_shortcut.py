@@ -37,7 +37,8 @@ import torch
 from .. import export, layers
 from .. import manifest as man
 from .checkpoints import ImportMaskgitError, load_strict, read_transformer, torch_load, transformer_config
-from .importer import CONFIGS, example_inputs, graph_specs, random_models, store_fp16
+from ..export import store_fp16
+from .importer import CONFIGS, example_inputs, graph_specs, random_models
 from .shortcut import MaskGitShortcut, ShortcutConfig, ShortcutGraph
 from .transformer import MaskGitTransformer, packed_width, unpack
 
