@@ -1,4 +1,5 @@
 import { MigmError } from '@migm/core/backend';
+import { protoFields, type ProtoField } from './protobuf.js';
 
 /**
  * Operator domains a bundle graph may use: the ONNX standard set ('' and its alias 'ai.onnx'), ONNX-ML, and
@@ -44,16 +45,6 @@ const FUNCTION = { node: 7, opsetImport: 9, domain: 10 } as const;
 const OPSET = { domain: 1 } as const;
 const EXTERNAL = 1; // TensorProto.DataLocation.EXTERNAL
 const MAX_DEPTH = 64; // nested subgraphs (If/Loop bodies) deeper than this are refused rather than recursed
-
-interface Field {
-  readonly number: number;
-  readonly wire: number;
-  /** Varint value (wire type 0). */
-  readonly value: number;
-  /** Start and end of a length-delimited payload (wire type 2). */
-  readonly start: number;
-  readonly end: number;
-}
 
 /**
  * Reads an ONNX model's protobuf bytes without building it and reports external-data tensors, operator
@@ -166,7 +157,7 @@ function printable(s: string): string {
   return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
 
-function graph(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string>, depth: number): void {
+function graph(bytes: Uint8Array, f: ProtoField, p: GraphProblems, domains: Set<string>, depth: number): void {
   if (depth > MAX_DEPTH) throw new Error(`subgraphs are nested deeper than ${MAX_DEPTH} levels`);
   for (const g of fields(bytes, f.start, f.end)) {
     if (g.wire !== 2) continue;
@@ -176,7 +167,7 @@ function graph(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<strin
   }
 }
 
-function node(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string>, depth: number): void {
+function node(bytes: Uint8Array, f: ProtoField, p: GraphProblems, domains: Set<string>, depth: number): void {
   let domain = '';
   for (const n of fields(bytes, f.start, f.end)) {
     if (n.wire !== 2) continue;
@@ -193,7 +184,7 @@ function node(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string
   domains.add(domain);
 }
 
-function tensor(bytes: Uint8Array, f: Field, p: GraphProblems): void {
+function tensor(bytes: Uint8Array, f: ProtoField, p: GraphProblems): void {
   let name = '';
   let external = false;
   const entries: [string, string][] = [];
@@ -225,17 +216,17 @@ function tensor(bytes: Uint8Array, f: Field, p: GraphProblems): void {
   p.externalRefs.push({ tensor: tensorName, location: get('location'), offset: get('offset'), length: get('length'), otherKeys });
 }
 
-function sparse(bytes: Uint8Array, f: Field, p: GraphProblems): void {
+function sparse(bytes: Uint8Array, f: ProtoField, p: GraphProblems): void {
   for (const s of fields(bytes, f.start, f.end)) {
     if (s.wire === 2 && (s.number === SPARSE.values || s.number === SPARSE.indices)) tensor(bytes, s, p);
   }
 }
 
-function opset(bytes: Uint8Array, f: Field, domains: Set<string>): void {
+function opset(bytes: Uint8Array, f: ProtoField, domains: Set<string>): void {
   for (const o of fields(bytes, f.start, f.end)) if (o.number === OPSET.domain && o.wire === 2) domains.add(text(bytes, o));
 }
 
-function fn(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string>, localDomains: Set<string>): void {
+function fn(bytes: Uint8Array, f: ProtoField, p: GraphProblems, domains: Set<string>, localDomains: Set<string>): void {
   for (const g of fields(bytes, f.start, f.end)) {
     if (g.wire !== 2) continue;
     // A model-local function defines an operator of its own domain; calling it needs no custom-op library.
@@ -246,49 +237,16 @@ function fn(bytes: Uint8Array, f: Field, p: GraphProblems, domains: Set<string>,
 }
 
 /** A string field as Latin-1 (domains are ASCII; names only appear in messages, made printable there). */
-function text(bytes: Uint8Array, f: Field): string {
+function text(bytes: Uint8Array, f: ProtoField): string {
   let s = '';
   for (let i = f.start; i < Math.min(f.end, f.start + 4096); i++) s += String.fromCharCode(bytes[i]!);
   return s;
 }
 
-/** The protobuf fields of bytes[start, end): tag, wire type and the value or payload bounds. */
-function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
-  let at = start;
-  while (at < end) {
-    const [tag, afterTag] = varint(bytes, at, end);
-    at = afterTag;
-    const number = Math.floor(tag / 8);
-    const wire = tag % 8;
-    if (number === 0) throw new Error('the file is not an ONNX model (field number 0)');
-    if (wire === 0) {
-      const [value, next] = varint(bytes, at, end);
-      at = next;
-      yield { number, wire, value, start: 0, end: 0 };
-    } else if (wire === 1 || wire === 5) {
-      at += wire === 1 ? 8 : 4;
-      if (at > end) throw new Error('the file is truncated');
-    } else if (wire === 2) {
-      const [length, next] = varint(bytes, at, end);
-      if (next + length > end) throw new Error('the file is truncated or not an ONNX model');
-      at = next + length;
-      yield { number, wire, value: 0, start: next, end: at };
-    } else {
-      throw new Error(`the file is not an ONNX model (protobuf wire type ${wire})`);
-    }
-  }
-}
-
-/** A protobuf varint as a JS number (exact below 2^53; larger values only need to be skipped). */
-function varint(bytes: Uint8Array, at: number, end: number): [number, number] {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    if (at >= end) throw new Error('the file is truncated');
-    const b = bytes[at++]!;
-    value += (b & 0x7f) * scale;
-    if (b < 0x80) return [value, at];
-    scale *= 128;
-  }
-  throw new Error('the file is not an ONNX model (bad varint)');
+/**
+ * The varint and length-delimited fields of bytes[start, end) (fixed-width ones hold nothing looked at here);
+ * a malformed message throws, and `inspectGraph` reports the message as malformed.
+ */
+function* fields(bytes: Uint8Array, start: number, end: number): Generator<ProtoField> {
+  for (const f of protoFields(bytes, start, end)) if (f.wire === 0 || f.wire === 2) yield f;
 }

@@ -1,45 +1,13 @@
 // A small writer of ONNX model bytes (protobuf wire format, field numbers of onnx.proto), enough to build the
 // device sampler's graph at run time: the graph depends on the bundle's L and K and on the precision the device
 // offers, so it is built next to the bundle rather than shipped in it, and no protobuf library is needed.
+import { concat, floatField, intField, lenField, msgField, strField } from './protobuf.js';
 
 /** ONNX tensor element types used here (TensorProto.DataType). */
 export const DType = { float: 1, int32: 6, int64: 7, bool: 9, double: 11 } as const;
 export type DTypeName = keyof typeof DType;
 
 type Bytes = Uint8Array;
-
-/** Unsigned or negative (two's complement, 10 bytes) varint, as protobuf encodes int64. */
-function varint(value: number | bigint): number[] {
-  let v = BigInt.asUintN(64, BigInt(value));
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return out;
-}
-
-function concat(parts: readonly Bytes[]): Bytes {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const intField = (field: number, value: number | bigint): Bytes => new Uint8Array([...varint(field * 8), ...varint(value)]);
-const lenField = (field: number, body: Bytes): Bytes => concat([new Uint8Array([...varint(field * 8 + 2), ...varint(body.length)]), body]);
-const strField = (field: number, s: string): Bytes => lenField(field, new TextEncoder().encode(s));
-const msgField = (field: number, ...parts: Bytes[]): Bytes => lenField(field, concat(parts));
-const floatField = (field: number, value: number): Bytes => {
-  const b = new Uint8Array(5);
-  b[0] = field * 8 + 5; // wire type 5: 32-bit
-  new DataView(b.buffer).setFloat32(1, value, true);
-  return b;
-};
 
 /** A node attribute: an int, ints, or a float (the only kinds the sampler needs). */
 export type AttrValue = { readonly int: number } | { readonly ints: readonly number[] } | { readonly float: number };

@@ -1,34 +1,13 @@
 // A minimal protobuf writer for crafting hostile ONNX models in tests (field numbers from onnx.proto).
 
+import { concat, intField, lenField, msgField, strField } from '../src/protobuf.js';
+
 type Part = Uint8Array;
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 128) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
-function concat(parts: Part[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-export const int = (field: number, value: number): Part => new Uint8Array([...varint(field * 8), ...varint(value)]);
-export const msg = (field: number, ...parts: Part[]): Part => {
-  const body = concat(parts);
-  return concat([new Uint8Array([...varint(field * 8 + 2), ...varint(body.length)]), body]);
-};
-export const str = (field: number, s: string): Part => msg(field, new TextEncoder().encode(s));
-export const bytesField = (field: number, b: Uint8Array): Part => msg(field, b);
+export const int = intField;
+export const msg = msgField;
+export const str = strField;
+export const bytesField = lenField;
 
 /** ValueInfoProto for a uint8 tensor of rank 1 with a symbolic length. */
 const u8Info = (name: string): Part[] => [str(1, name), msg(2, msg(1, int(1, 2), msg(2, msg(1, str(2, 'n')))))];
