@@ -156,3 +156,16 @@ def sinusoidal(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[:, None] * freqs[None, :]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class TimestepEmbedder(nn.Module):
+    """The shortcuts' time embedding of the mask ratio (the reference's TimestepEmbedder): an MLP on the
+    `freq`-wide sinusoidal embedding of t (callers pass r * 1000)."""
+
+    def __init__(self, freq: int, hidden: int, out: int):
+        super().__init__()
+        self.freq = freq
+        self.mlp = nn.Sequential(nn.Linear(freq, hidden), nn.SiLU(), nn.Linear(hidden, out))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoidal(t, self.freq))  # cos | sin, max period 10000, as the reference

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..env import SetupError, require_torch
+from ..env import fail, needs_torch, wrote_bundle
 
 
 def add_commands(sub) -> dict:
@@ -34,14 +34,10 @@ def add_commands(sub) -> dict:
             "train-amused-shortcut": (ta, _amused_shortcut)}
 
 
+@needs_torch
 def _import_amused(parser, args) -> int:
-    try:
-        require_torch()
-        from .errors import ImportAmusedError
-        from ..manifest import ManifestError
-    except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    from .errors import ImportAmusedError
+    from ..manifest import ManifestError
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     try:
         if args.random_init:
@@ -75,11 +71,8 @@ def _import_amused(parser, args) -> int:
             provenance=prov,
             chunk_mb=args.chunk_mb or importer.CHUNK_MB, log=log)
     except (ImportAmusedError, ManifestError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    total = sum(f["bytes"] for f in mf["files"])
-    print(f"wrote {args.out}: {', '.join(mf['graphs'])} ({total / 1e6:.1f} MB)")
-    return 0
+        return fail(exc)
+    return wrote_bundle(args.out, mf)
 
 
 def _amused_shortcut_arguments(record, train) -> None:
@@ -88,12 +81,8 @@ def _amused_shortcut_arguments(record, train) -> None:
     add_train_arguments(train)
 
 
+@needs_torch
 def _amused_shortcut(parser, args) -> int:
-    try:
-        require_torch()
-    except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     if args.cmd == "record-amused":
         from .record import main as run
     else:

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..argtypes import non_negative_int, positive_int
-from ..env import SetupError, require_torch
+from ..env import fail, needs_torch, wrote_bundle
 
 
 def add_commands(sub) -> dict:
@@ -37,15 +37,11 @@ def add_commands(sub) -> dict:
             "record-maskgit": (rm, _record_maskgit)}
 
 
+@needs_torch
 def _import_maskgit(parser, args) -> int:
-    try:
-        require_torch()
-        from .checkpoints import ImportMaskgitError
-        from ..manifest import ManifestError
-        from . import importer
-    except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    from .checkpoints import ImportMaskgitError
+    from ..manifest import ManifestError
+    from . import importer
     try:
         if args.random_init:
             if args.vit or args.vqgan or args.shortcut:
@@ -74,11 +70,8 @@ def _import_maskgit(parser, args) -> int:
                                    description=desc, provenance=prov,
                                    log=lambda msg: print(msg, file=sys.stderr))
     except (ImportMaskgitError, ManifestError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    total = sum(f["bytes"] for f in mf["files"])
-    print(f"wrote {args.out}: {', '.join(mf['graphs'])} ({total / 1e6:.1f} MB)")
-    return 0
+        return fail(exc)
+    return wrote_bundle(args.out, mf)
 
 
 def _train_shortcut_arguments(parser) -> None:
@@ -91,18 +84,13 @@ def _record_arguments(parser) -> None:
     add_record_arguments(parser)
 
 
-def _train_maskgit_shortcut(parser, args, record: bool = False) -> int:
-    try:
-        require_torch()
-    except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if record:
-        from .record import main as run
-    else:
-        from .train_shortcut import main as run
-    return run(parser, args)
+@needs_torch
+def _train_maskgit_shortcut(parser, args) -> int:
+    from .train_shortcut import main
+    return main(parser, args)
 
 
+@needs_torch
 def _record_maskgit(parser, args) -> int:
-    return _train_maskgit_shortcut(parser, args, record=True)
+    from .record import main
+    return main(parser, args)

@@ -10,7 +10,6 @@ then written as float32 like `migm record`'s.
 """
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,7 +17,7 @@ import torch
 
 from ..sampler import SamplerOptions, sample
 from ..schedules import token_counts
-from ..shortcut.recording import RecordingError, RecordingWriter
+from ..shortcut.recording import RecordingError, record as record_runs
 from .transformer import MaskGitTransformer, pack
 
 
@@ -70,19 +69,15 @@ def record(base: MaskGitTransformer, manifest: dict, out: str, *, count: int, st
              "sampling": opts.to_dict()}
     if index["branches"] != 2:
         raise TrainShortcutError("record-maskgit: the bundle's sampling has no guidance; the paper records both CFG branches")
-    t0 = time.time()
-    with RecordingWriter(out, index) as writer:
-        done = 0
-        while done < count:
-            n = min(batch, count - done)
-            cls = (np.arange(done, done + n) % C if classes == "cycle" else pick.integers(0, C, size=n))
-            res = sample(pb, torch.as_tensor(cls, device=device), opts, g, record=True)
-            # [b, N, 2, L, P] -> a run's layout [N, 2 * b, L, P] (rows [cond b_0..; uncond b_0..])
-            feats = res.features.float().permute(1, 2, 0, 3, 4).reshape(steps, 2 * n, L, packed)
-            writer.add_run(feats, res.tokens, res.reveal_step, cls, seed)
-            done += n
-            log(f"record-maskgit: {done}/{count} images {time.time() - t0:.0f}s")
-        return writer.close()
+
+    def sample_run(first: int, n: int):
+        cls = (np.arange(first, first + n) % C if classes == "cycle" else pick.integers(0, C, size=n))
+        res = sample(pb, torch.as_tensor(cls, device=device), opts, g, record=True)
+        # [b, N, 2, L, P] -> a run's layout [N, 2 * b, L, P] (rows [cond b_0..; uncond b_0..])
+        feats = res.features.float().permute(1, 2, 0, 3, 4).reshape(steps, 2 * n, L, packed)
+        return feats, res.tokens, res.reveal_step, cls
+
+    return record_runs(out, index, count=count, batch=batch, seed=seed, sample=sample_run, name="record-maskgit", log=log)
 
 
 def main(parser, args) -> int:

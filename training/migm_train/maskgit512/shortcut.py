@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .. import layers
+from ..layers import TimestepEmbedder
 from .transformer import Attention, FeedForward, MaskGitTransformer, PreNorm, TransformerConfig, pack, unpack
 
 
@@ -56,16 +56,6 @@ class ShortcutBlock(nn.Module):
         x = x + self.cross_attn_ff(x)
         x = x + self.self_attn(x, x)
         return x + self.self_attn_ff(x)
-
-
-class TimestepEmbedder(nn.Module):
-    def __init__(self, freq: int, hidden: int, out: int):
-        super().__init__()
-        self.freq = freq
-        self.mlp = nn.Sequential(nn.Linear(freq, hidden), nn.SiLU(), nn.Linear(hidden, out))
-
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(layers.sinusoidal(t, self.freq))  # cos | sin, max period 10000, as the reference
 
 
 class MaskGitShortcut(nn.Module):

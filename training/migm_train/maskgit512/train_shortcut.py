@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict
 
@@ -42,6 +39,7 @@ from .importer import CONFIGS, example_inputs, graph_specs, random_models
 from .shortcut import MaskGitShortcut, ShortcutConfig, ShortcutGraph
 from .transformer import MaskGitTransformer, packed_width, unpack
 
+from ..shortcut.bundle import read_manifest, write_with_shortcut
 from ..shortcut.recording import (Recording, RecordingError, StepBatches, by_step, heldout_groups,
                                   pairs_from_recording, split as split_recording)
 from ..shortcut.train import Pairs, Recipe, chains_loss, heldout, train as shared_train
@@ -99,11 +97,7 @@ def evaluate(model, rec: Recording, triples, cfg, device, chunk: int = 16) -> di
 # --- the base: embeddings for wte/wpe, checked against the recording ------------------------------------
 
 def load_bundle(bundle: str) -> dict:
-    path = os.path.join(bundle, "manifest.json")
-    if not os.path.exists(path):
-        raise TrainShortcutError(f"--bundle: {bundle} has no manifest.json")
-    with open(path) as fh:
-        m = json.load(fh)
+    m = read_manifest(bundle, TrainShortcutError)
     arch = (m.get("training") or {}).get("architecture") or {}
     if m.get("family") != "maskgit" or "transformer" not in arch or "base" not in m.get("graphs", {}):
         raise TrainShortcutError(f"--bundle: {bundle} is not a bundle written by import-maskgit "
@@ -194,67 +188,23 @@ def released_state(model: MaskGitShortcut) -> dict:
 # --- export into a copy of the bundle -------------------------------------------------------------------
 
 def write_bundle(src: str, m: dict, model: MaskGitShortcut, base_cfg, out: str, provenance: dict, log=print) -> dict:
-    """Copies the bundle (hard links where possible) with `model` as its shortcut graph into a temporary
-    folder beside `out`, validates the manifest and moves it into place: on failure nothing is left."""
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise TrainShortcutError(f"--out: {out} exists and is not an empty folder; nothing was written")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise TrainShortcutError(f"--out: the folder {parent} does not exist")
-    if os.path.abspath(out) == os.path.abspath(src):
-        raise TrainShortcutError("--out must be a new folder, not the --bundle")
-    m = copy.deepcopy(m)
-    old = m["graphs"].get("shortcut")
-    files = [f for f in m["files"] if old is None or f["path"] != old["file"]]
+    """A copy of the bundle with `model` as its shortcut graph (migm_train.shortcut.bundle: hard links where
+    possible, the manifest validated before the folder is moved into place; on failure nothing is left)."""
     dtype = m["training"].get("dtype", "fp32")
-    tmp = tempfile.mkdtemp(prefix=".train-maskgit-shortcut-", dir=parent)
-    try:
-        for f in files:
-            dst = os.path.join(tmp, f["path"])
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            try:
-                os.link(os.path.join(src, f["path"]), dst)
-            except OSError:
-                shutil.copy2(os.path.join(src, f["path"]), dst)
-        rel = "shortcut.onnx"
-        if any(f["path"] == rel for f in files):
-            raise TrainShortcutError(f"--bundle: another graph already uses the file name {rel}")
+
+    def export_graph(path: str) -> None:
         graph = ShortcutGraph(copy.deepcopy(model).float().cpu().eval(), base_cfg).eval()
         if dtype == "fp16":
             graph = store_fp16(graph)
-        specs = graph_specs(base_cfg, m["image"]["width"])
-        log(f"train-maskgit-shortcut: exporting shortcut ({sum(p.numel() for p in model.parameters()):,} "
-            f"parameters, {dtype})")
-        export.export_module(graph, example_inputs("shortcut", base_cfg, 2, 5, 0), specs["shortcut"],
-                             os.path.join(tmp, rel), layers.FUSED_ATTENTION_EXPORT, fold=dtype == "fp32")
-        entry = man.file_entry(tmp, rel)
-        base_sha = next(f["sha256"] for f in files if f["path"] == m["graphs"]["base"]["file"])
-        ins, outs = specs["shortcut"]
-        m["graphs"]["shortcut"] = {
-            "file": rel, "opset": export.OPSET, "parameters": sum(p.numel() for p in model.parameters()),
-            "inputs": ins, "outputs": outs, "trainedSteps": provenance["trajectories"]["steps"],
-            "compatibility": {"baseSha256": base_sha, "codebookSize": base_cfg.codebook,
-                              "featureDim": packed_width(base_cfg)}}
-        m["files"] = files + [entry]
-        m["training"]["architecture"]["shortcut"] = asdict(model.cfg)
-        m["training"]["shortcutTraining"] = provenance
-        weights = m["training"].get("weights")
-        if isinstance(weights, dict):
-            weights = dict(weights)
-            weights["shortcut"] = "trained with python -m migm_train train-maskgit-shortcut"
-            m["training"]["weights"] = weights
-        note = "shortcut trained with train-maskgit-shortcut"
-        if note not in m["description"]:
-            m["description"] = m["description"].rstrip(".") + f"; {note}."
-        man.write(m, tmp)
-        os.chmod(tmp, 0o755)
-        if os.path.isdir(out):
-            os.rmdir(out)
-        os.rename(tmp, out)
-        return m
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        export.export_module(graph, example_inputs("shortcut", base_cfg, 2, 5, 0), spec, path,
+                             layers.FUSED_ATTENTION_EXPORT, fold=dtype == "fp32")
+
+    spec = graph_specs(base_cfg, m["image"]["width"])["shortcut"]
+    return write_with_shortcut(src, m, out, export=export_graph, spec=spec,
+                               parameters=sum(p.numel() for p in model.parameters()),
+                               compatibility={"codebookSize": base_cfg.codebook, "featureDim": packed_width(base_cfg)},
+                               architecture=asdict(model.cfg), provenance=provenance, command="train-maskgit-shortcut",
+                               error=TrainShortcutError, log=log)
 
 
 # --- the command -----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from typing import Callable, Iterable
 
 import numpy as np
@@ -210,3 +211,19 @@ class RecordingWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def record(out: str, index: dict, *, count: int, batch: int, seed: int, sample: Callable[[int, int], tuple],
+           name: str, log=print) -> dict:
+    """Every PyTorch recorder's loop: images first..first+n come from sample(first, n) -> (features
+    [N, branches * n, L, P] with rows [cond; uncond], tokens [n, L], reveal steps [n, L], per-image condition ids
+    [n]), written as one run each; the folder appears at `out` only once all are written. Returns the index."""
+    t0 = time.time()
+    with RecordingWriter(out, index) as writer:
+        done = 0
+        while done < count:
+            n = min(batch, count - done)
+            writer.add_run(*sample(done, n), seed=seed)
+            done += n
+            log(f"{name}: {done}/{count} images {time.time() - t0:.0f}s")
+        return writer.close()
