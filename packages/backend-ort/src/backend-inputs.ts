@@ -64,8 +64,9 @@ const affineVerdicts = new Map<string, { usable: boolean; warnings: string[] }>(
 /**
  * Trust, but verify: guidedHead is only right for a head that really is affine. The verdict depends only on the
  * head's bytes (sha256-verified) and where it runs, so it is kept for the process: a service that creates
- * backends repeatedly pays the check's head runs (time, and native memory churn) once. Warnings are repeated
- * to every backend that gets the cached verdict.
+ * backends repeatedly pays the check's head runs (time, and native memory churn) once. Warnings are handed to
+ * `onWarning` for every backend that gets the cached verdict; nothing is printed (without `onWarning` they are
+ * dropped: `SessionBackend` keeps them in its `warnings`).
  */
 export async function affineHeadVerdict(
   where: string,
@@ -82,7 +83,6 @@ export async function affineHeadVerdict(
     verdict = { usable, warnings };
     if (headFile) affineVerdicts.set(key, verdict);
   }
-  const warn = onWarning ?? ((w: string) => (globalThis as { console?: { warn(m: string): void } }).console?.warn(w));
-  for (const w of verdict.warnings) warn(w);
+  if (onWarning) for (const w of verdict.warnings) onWarning(w);
   return verdict.usable;
 }

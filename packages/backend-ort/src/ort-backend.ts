@@ -37,7 +37,10 @@ export interface OrtBackendOptions {
   readonly shortcut?: boolean;
   /** Load the evaluation classifier when the bundle has one. Default false. */
   readonly classifier?: boolean;
-  /** Told when the bundle's affine-head claim fails its check and `guidedHead` is turned off. Default: console.warn. */
+  /**
+   * Told when the bundle's affine-head claim fails its check and `guidedHead` is turned off. The backend prints
+   * nothing itself; the message is also kept in `backend.warnings`.
+   */
   readonly onWarning?: (message: string) => void;
   /**
    * Offer the device sampler (`capabilities.deviceSampling`: `createLogits`, `sampleStep`, logits handles): each

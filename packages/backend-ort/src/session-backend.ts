@@ -89,6 +89,7 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
   readonly #texts = new TextStores();
   /** The bundle's tokenizer (text bundles; absent otherwise). */
   readonly tokenizer?: BundleTokenizer;
+  readonly #warnings: string[] = [];
   #disposed = false;
 
   protected constructor(parts: SessionBackendParts<F>) {
@@ -126,6 +127,15 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
     return this.#capabilities;
   }
 
+  /**
+   * What loading found that a caller should hear about but that did not stop it (a bundle's affine-head claim
+   * that failed its check, so `guidedHead` is off), in order. The backend prints nothing: an app shows these,
+   * the `migm` CLI prints them on stderr, and the `onWarning` option hears each as it happens.
+   */
+  get warnings(): readonly string[] {
+    return [...this.#warnings];
+  }
+
   /** Feature tensors handed out and not yet released (for leak checks). */
   get liveFeatures(): number {
     return this.#live.size;
@@ -143,12 +153,17 @@ export abstract class SessionBackend<F extends FeatureTensor, L> implements Back
 
   /**
    * The load-time check of the bundle's affine-head claim (the subclass's `create` calls it once): a claim that
-   * fails turns `guidedHead` off; an error disposes the backend and is thrown. `where` keys the cached verdict.
+   * fails turns `guidedHead` off, with a warning kept in `warnings` and handed to `onWarning`; an error disposes
+   * the backend and is thrown. `where` keys the cached verdict.
    */
   protected async verifyAffineHead(where: string, onWarning: ((message: string) => void) | undefined): Promise<void> {
     if (!this.#capabilities.guidedHead) return;
+    const warn = (message: string) => {
+      this.#warnings.push(message);
+      onWarning?.(message);
+    };
     try {
-      if (!(await affineHeadVerdict(where, this.manifest, (feature, rows) => this.#headHost(feature, rows), onWarning))) this.#dropGuidedHead();
+      if (!(await affineHeadVerdict(where, this.manifest, (feature, rows) => this.#headHost(feature, rows), warn))) this.#dropGuidedHead();
     } catch (err) {
       await this.dispose();
       throw err;

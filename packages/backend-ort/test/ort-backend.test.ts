@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { generate, type Manifest } from '@migm/core';
 import { backendConformance } from '@migm/core/testing';
 import { OrtBackend, firstWorkingDevice, type OrtModule } from '../src/index.js';
@@ -129,12 +129,27 @@ describe('OrtBackend guidedHead', () => {
     const b = await OrtBackend.create({ ort: bent, bundle: readTiny(), name: 'x', device: 'cpu', onWarning: (m) => warnings.push(m) });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/head\.onnx.*graphs\.head\.affine.*both guidance branches/);
+    expect(b.warnings).toEqual(warnings);
     expect(b.capabilities.guidedHead).toBe(false);
     expect(b.guidedHead).toBeUndefined();
     // Sampling still works, through head() on both branches.
     const r = await generate(b, { condition: [1, 2], seed: 1, predictor: 'learned' });
     expect(r.calls.head).toBeGreaterThan(0);
     await b.dispose();
+    // Without onWarning the backend prints nothing (the cached verdict's warning is kept in `warnings` all the same).
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const quiet = await OrtBackend.create({ ort: bent, bundle: readTiny(), name: 'x', device: 'cpu' });
+      expect(quiet.warnings).toEqual(warnings);
+      expect(warn).not.toHaveBeenCalled();
+      await quiet.dispose();
+    } finally {
+      warn.mockRestore();
+    }
+    // A head that passes leaves `warnings` empty (another name: verdicts are cached by name, device and head bytes).
+    const plain = await OrtBackend.create({ ort: nodeOrt, bundle: readTiny(), name: 'plain', device: 'cpu' });
+    expect(plain.warnings).toEqual([]);
+    await plain.dispose();
   });
 });
 

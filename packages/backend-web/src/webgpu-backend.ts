@@ -34,7 +34,10 @@ export interface WebGpuBackendOptions {
   readonly bundle: VerifiedBundle;
   readonly sessionOptions: InferenceSession.SessionOptions;
   readonly shortcut?: boolean;
-  /** Told when the bundle's affine-head claim fails its check and `guidedHead` is turned off. Default: console.warn. */
+  /**
+   * Told when the bundle's affine-head claim fails its check and `guidedHead` is turned off. The backend prints
+   * nothing itself; the message is also kept in `backend.warnings`.
+   */
   readonly onWarning?: (message: string) => void;
   /**
    * Offer the device sampler (`capabilities.deviceSampling`): logits stay in GPU buffers and each step is sampled

@@ -39,7 +39,9 @@ export function dtypeFlag(value: string | undefined): DtypeOption | undefined {
 
 /**
  * Loads the given bundle, or the embedded default one. With `--device auto` a fall-back to the CPU is silent: the
- * result line says which device ran (`--device cuda` is the way to see why CUDA did not start).
+ * result line says which device ran (`--device cuda` is the way to see why CUDA did not start). What the backend
+ * found while loading (its `warnings`: a head declared affine that is not) is printed on stderr, one
+ * `migm: warning:` line each (`printWarnings`): the libraries print nothing, the CLI says what it is doing.
  */
 export async function loadBackend(
   values: BackendFlagValues,
@@ -48,13 +50,21 @@ export async function loadBackend(
   const device = choiceFlag<NodeDevice>('device', values.device, 'cpu', NODE_DEVICES);
   const threads = intFlag('threads', values.threads, undefined, 1, 256);
   const dtype = dtypeFlag(values.dtype);
-  return createNodeBackend({
+  const backend = await createNodeBackend({
     bundle: values.bundle ?? bundleDir(),
     device,
     ...(threads !== undefined ? { threads } : {}),
     ...(dtype !== undefined ? { dtype } : {}),
     ...extra,
   });
+  // A caller that draws load progress prints them once its terminal line is cleared.
+  if (extra.onProgress === undefined) printWarnings(backend);
+  return backend;
+}
+
+/** The backend's load-time `warnings` on stderr, one `migm: warning:` line each. */
+export function printWarnings(backend: OrtBackend): void {
+  for (const w of backend.warnings) console.error(`migm: warning: ${w}`);
 }
 
 export function fmtMs(ms: number): string {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { applyGuidance, guidanceWeights } from '../src/guidance/guidance.js';
 import { combineHost, guideFeatureHost, HostFeature, integrateHost } from '../src/features/host-features.js';
 import { affineHeadUsable, checkAffineHead } from '../src/features/affine-head.js';
@@ -201,7 +201,20 @@ describe('checkAffineHead', () => {
       ),
     ).toBe(false);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/head\.onnx.*both guidance branches/);
+    expect(warnings[0]).toMatch(/^head\.onnx.*both guidance branches/);
+    // Without onWarning nothing is printed: a library reports through its API, never the console.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      expect(
+        await affineHeadUsable(
+          m,
+          headOf((x) => Math.max(x, 0)),
+        ),
+      ).toBe(false);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
     await expect(
       affineHeadUsable(
         m,

@@ -2,7 +2,7 @@ import { generate, tileImages, type GenerateResult, type Manifest, type SamplerC
 import type { OrtBackend } from '@migm/backend-node';
 import { choiceFlag, intFlag, numberFlag, parse } from '../args.js';
 import { resolveClass } from '../class-name.js';
-import { backendFlags, fmtMs, loadBackend } from '../common.js';
+import { backendFlags, fmtMs, loadBackend, printWarnings } from '../common.js';
 import { ACCELERATED_METHODS, METHOD_NAMES, predictorOf, type Method } from '../methods.js';
 import { encodePng } from '../png.js';
 import { UsageError } from '../errors.js';
@@ -172,6 +172,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
   }
   const summary = progress?.done();
   if (summary) process.stderr.write(`migm: loaded ${backend.manifest.name} on ${backend.device}: ${summary}\n`);
+  if (progress) printWarnings(backend);
   // Default: 4x for small images (the 28 px default bundle), 1x from 256 px up (a 512 px image stays 512 px).
   const scale = scaleFlag ?? Math.max(1, Math.min(4, Math.floor(256 / backend.manifest.image.width)));
   try {

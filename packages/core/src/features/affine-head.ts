@@ -57,25 +57,25 @@ export async function checkAffineHead(manifest: Manifest, head: (feature: Float3
 /**
  * What a backend does with a head the manifest declares affine, when it loads: runs {@link checkAffineHead} and
  * returns true when `guidedHead` may be used. A head that fails the check (a wrong manifest, or a provider whose
- * float32 matmul is TF32) still samples correctly through `head()`, so that is a warning (default: console.warn
- * where the platform has one) and false, not an error. Other failures (the head graph cannot run) are thrown.
+ * float32 matmul is TF32) still samples correctly through `head()`, so that is a warning handed to `onWarning`
+ * and false, not an error. Other failures (the head graph cannot run) are thrown. Like all of core it prints
+ * nothing: without `onWarning` the warning is dropped (a backend keeps it, e.g. backend-ort's `warnings`).
+ *
+ * @example
+ * const warnings: string[] = [];
+ * const usable = await affineHeadUsable(manifest, runHead, (w) => warnings.push(w));
  */
 export async function affineHeadUsable(
   manifest: Manifest,
   head: (feature: Float32Array, rows: number) => Promise<Float32Array>,
-  onWarning: (message: string) => void = defaultWarn,
+  onWarning?: (message: string) => void,
 ): Promise<boolean> {
   try {
     await checkAffineHead(manifest, head);
     return true;
   } catch (err) {
     if (!isMigmError(err, 'BUNDLE_MISMATCH')) throw err;
-    onWarning(`migm: ${err.message} Skipped steps run the head on both guidance branches instead.`);
+    onWarning?.(`${err.message} Skipped steps run the head on both guidance branches instead.`);
     return false;
   }
-}
-
-/** console.warn where the platform has a console (core types no platform globals). */
-function defaultWarn(message: string): void {
-  (globalThis as { console?: { warn(m: string): void } }).console?.warn(message);
 }
