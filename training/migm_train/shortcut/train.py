@@ -23,6 +23,7 @@ from torch import nn
 
 from .recipe import PAPER_RECIPE, SCHEDULES, Recipe  # noqa: F401  (the trainer's recipe, re-exported)
 
+
 @dataclass
 class Pairs:
     """Training pairs of one step s for a stack of rows (each row one (image, guidance branch) example).
