@@ -221,27 +221,28 @@ def record(bundle: str, m: dict, models, prompts: list[str], out: str, *, count:
                            "microConds": m["condition"]["microConditioning"]["default"]}}
     from ..shortcut.recording import RecordingWriter
 
-    writer = RecordingWriter(out, index)
     t0 = time.time()
     done = 0
-    while done < count:
-        n = min(batch, count - done)
-        which = [(done + j) % len(prompts) for j in range(n)]
-        text = [cond(prompts[p]) for p in which]
-        neg = cond(neg_prompt)
-        text = (torch.cat([t[0] for t in text]), torch.cat([t[1] for t in text]))
-        neg = (neg[0].expand(n, -1, -1), neg[1].expand(n, -1))
-        feats, tokens, reveal = sample_recorded(base_graph, text, neg, micro.expand(n, -1), m, steps, gen)
-        writer.add_run(feats.cpu().numpy(), tokens.cpu().numpy(), reveal.cpu().numpy(), np.asarray(which), seed)
-        done += n
-        log(f"record-amused: {done}/{count} images {time.time() - t0:.0f}s")
-    return writer.close()
+    with RecordingWriter(out, index) as writer:  # an error leaves nothing at `out`
+        while done < count:
+            n = min(batch, count - done)
+            which = [(done + j) % len(prompts) for j in range(n)]
+            text = [cond(prompts[p]) for p in which]
+            neg = cond(neg_prompt)
+            text = (torch.cat([t[0] for t in text]), torch.cat([t[1] for t in text]))
+            neg = (neg[0].expand(n, -1, -1), neg[1].expand(n, -1))
+            feats, tokens, reveal = sample_recorded(base_graph, text, neg, micro.expand(n, -1), m, steps, gen)
+            writer.add_run(feats, tokens, reveal, np.asarray(which), seed)
+            done += n
+            log(f"record-amused: {done}/{count} images {time.time() - t0:.0f}s")
+        return writer.close()
 
 
 def main(parser, args) -> int:
     import sys
 
     from .. import manifest as man
+    from ..shortcut.recording import RecordingError
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     try:
@@ -254,7 +255,7 @@ def main(parser, args) -> int:
         index = record(args.bundle, m, models, prompts, args.out, count=args.count,
                        steps=args.steps or m["sampling"]["steps"], batch=args.batch, seed=args.seed, device=device,
                        log=log)
-    except (AmusedShortcutError, ImportAmusedError, man.ManifestError) as exc:
+    except (AmusedShortcutError, ImportAmusedError, man.ManifestError, RecordingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: {index['images']} trajectories, N={index['steps']}, 2 branches, "

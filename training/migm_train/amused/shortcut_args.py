@@ -1,12 +1,9 @@
 """Flags of `record-amused` and `train-amused-shortcut` (no torch import: the CLI builds its parser before
-checking for torch). The training defaults are the paper's recipe (PAPER.md section 4), as the shared trainer's
-PAPER_RECIPE; they are repeated here as numbers only because this module may not import torch."""
+checking for torch). The training defaults are the shared trainer's PAPER_RECIPE (PAPER.md section 4)."""
 from __future__ import annotations
 
 from ..argtypes import non_negative_int, positive_int
-
-PAPER = {"steps": 10_000_000, "batch": 4, "lr": 1e-4, "weight_decay": 0.01, "lr_decay_step": 1000, "lr_decay": 0.1,
-         "ema_decay": 0.9999}
+from ..shortcut.recipe import PAPER_RECIPE, SCHEDULES
 
 
 def _model(p) -> None:
@@ -30,7 +27,7 @@ def add_record_arguments(p) -> None:
 
 
 def add_train_arguments(p) -> None:
-    r = PAPER
+    r = PAPER_RECIPE
     _model(p)
     p.add_argument("--trajectories", help="a record-amused folder")
     p.add_argument("--out", required=True, help="the new bundle folder (must not exist or be empty)")
@@ -39,17 +36,20 @@ def add_train_arguments(p) -> None:
     p.add_argument("--bottleneck-ratio", type=float, default=2.0, help="feature width / shortcut width (the paper: 2)")
     p.add_argument("--shortcut-heads", type=positive_int, default=None,
                    help="attention heads (default: the U-ViT's block_num_heads, 12 for aMUSEd)")
-    p.add_argument("--steps", type=positive_int, default=r["steps"], help="optimizer steps (default: the reference "
+    p.add_argument("--steps", type=positive_int, default=r.steps, help="optimizer steps (default: the reference "
                    "script's 100 x 100,000; stop earlier with --max-minutes)")
     p.add_argument("--max-minutes", type=float, help="stop after this much training time and export")
-    p.add_argument("--batch", type=positive_int, default=r["batch"], help="examples (image, branch, step) per step")
-    p.add_argument("--lr", type=float, default=r["lr"])
-    p.add_argument("--lr-schedule", choices=["step", "warmup-cosine"], default="step",
+    p.add_argument("--batch", type=positive_int, default=r.batch, help="examples (image, branch, step) per step")
+    p.add_argument("--batch-steps", choices=["mixed", "same"], default="mixed",
+                   help="mixed: a batch's examples drawn uniformly over every (image, branch, step), the paper's; same: "
+                        "all of one step (one module call per optimizer step: fast for small batches on a CPU)")
+    p.add_argument("--lr", type=float, default=r.lr)
+    p.add_argument("--lr-schedule", choices=SCHEDULES, default=r.schedule,
                    help="step: lr x --lr-decay after --lr-decay-step (the paper's)")
-    p.add_argument("--lr-decay-step", type=positive_int, default=r["lr_decay_step"])
-    p.add_argument("--lr-decay", type=float, default=r["lr_decay"])
-    p.add_argument("--weight-decay", type=float, default=r["weight_decay"])
-    p.add_argument("--ema-decay", type=float, default=r["ema_decay"], help="0: export the raw weights")
+    p.add_argument("--lr-decay-step", type=positive_int, default=r.lr_decay_step)
+    p.add_argument("--lr-decay", type=float, default=r.lr_decay)
+    p.add_argument("--weight-decay", type=float, default=r.weight_decay)
+    p.add_argument("--ema-decay", type=float, default=r.ema_decay, help="0: export the raw weights")
     p.add_argument("--val-images", type=non_negative_int, help="last images held out (default: 2%%, at least 1)")
     p.add_argument("--init", help="start from a state dict written by --save")
     p.add_argument("--save", help="also write the exported weights here (a state dict)")

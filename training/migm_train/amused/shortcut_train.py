@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import record as rec_mod
-from .shortcut import AmusedShortcut, ShortcutConfig, count_parameters
+from .shortcut import AmusedShortcut, ShortcutConfig, count_parameters, token_table
 from .shortcut_bundle import write_bundle
 from .shortcut_errors import AmusedShortcutError
 
@@ -76,40 +76,59 @@ def load_init(path: str) -> dict:
 
 
 def recipe_from(args):
-    from ..shortcut.train import Recipe
+    from ..shortcut.recipe import Recipe
 
     return Recipe(steps=args.steps, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
                   schedule=args.lr_schedule, lr_decay_step=args.lr_decay_step, lr_decay=args.lr_decay,
                   ema_decay=args.ema_decay, seed=args.seed)
 
 
+class SameStepBatches(torch.utils.data.Dataset):
+    """Optimizer step i -> one single-step chain of `batch` examples that share one step s: s drawn uniformly
+    from the steps, then `batch` (image, branch) examples of it uniformly, with np.random.default_rng([seed, i]).
+    Every (image, branch, step) example is as likely as under the shared StepBatches (each step has the same
+    number of examples), but a step's batch runs as one module call instead of one per step present, which is
+    what makes small batches of a small model fast on a CPU. `--batch-steps same` (the default, `mixed`, is
+    StepBatches: the paper's uniform draw)."""
+
+    def __init__(self, rec, ts: list, batch: int, seed: int, steps: int):
+        from ..shortcut import recording as shared_rec
+
+        self.rec, self.groups, self.batch, self.seed, self.steps = rec, shared_rec.by_step(ts), batch, seed, steps
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, i: int):
+        from ..shortcut import recording as shared_rec
+
+        rng = np.random.default_rng([self.seed, i])
+        g = self.groups[int(rng.integers(0, len(self.groups)))]
+        return [[shared_rec.pairs_from_recording(self.rec, [g[j] for j in rng.integers(0, len(g), size=self.batch)])]]
+
+
 def fit(models, rec, scfg: ShortcutConfig, recipe, *, val_images: int, device: str = "cpu",
         max_minutes: float | None = None, log_every: int = 100, workers: int = 0, init: dict | None = None,
-        save=None, save_every: int = 0, log=print):
-    """Trains with the shared trainer; returns (exported model, held-out metrics or {}, loss history)."""
+        save=None, save_every: int = 0, same_step: bool = False, log=print):
+    """Trains with the shared trainer on the recording's (image, branch, step) examples, the last `val_images`
+    images held out; returns (exported model, held-out metrics or {}, loss history)."""
     from ..shortcut import recording as shared_rec
     from ..shortcut import train as shared
 
-    tr, va = shared_rec.split(rec, val_images)
-    table = None
-
-    def make_model() -> AmusedShortcut:
-        nonlocal table
-        model = AmusedShortcut.for_base(scfg, models.uvit) if table is None else AmusedShortcut(scfg, table)
-        table = model.table
-        return model
-
+    try:
+        tr, va = shared_rec.split(rec, val_images)
+    except shared_rec.RecordingError as exc:
+        raise AmusedShortcutError(f"--val-images: {exc}") from None
+    table = token_table(models.uvit)
     cuda = str(device).startswith("cuda")
-    batches = torch.utils.data.DataLoader(
-        shared_rec.StepBatches(rec, tr, recipe.batch, recipe.seed, recipe.steps), batch_size=None, shuffle=False,
+    source = (SameStepBatches(rec, tr, recipe.batch, recipe.seed, recipe.steps) if same_step else
+              shared_rec.StepBatches(rec, tr, recipe.batch, recipe.seed, recipe.steps))
+    batches = torch.utils.data.DataLoader(source, batch_size=None, shuffle=False,
         num_workers=workers, pin_memory=cuda, **({"prefetch_factor": 4} if workers else {}))
-    model, _, hist = shared.train(make_model, batches, recipe, device=device, init=init, max_minutes=max_minutes,
-                                  log_every=log_every, save=save, save_every=save_every, log=log,
-                                  name="train-amused-shortcut")
-    metrics = {}
-    if va:
-        groups = [shared_rec.pairs_from_recording(rec, g, with_prev=True) for g in shared_rec.by_step(va)]
-        metrics = shared.heldout(model.to(device), groups)
+    model, _, hist = shared.train(lambda: AmusedShortcut(scfg, table), batches, recipe, device=device, init=init,
+                                  max_minutes=max_minutes, log_every=log_every, save=save, save_every=save_every,
+                                  log=log, name="train-amused-shortcut")
+    metrics = shared.heldout(model, shared_rec.heldout_groups(rec, va), device=device) if va else {}
     return model, metrics, hist
 
 
@@ -118,7 +137,7 @@ def run(args, log=print) -> dict:
     m = rec_mod.load_bundle(args.bundle)
     try:
         rec = shared_rec.Recording(args.trajectories)
-    except shared_rec.RecordingError as exc:
+    except (shared_rec.RecordingError, OSError) as exc:
         raise AmusedShortcutError(f"--trajectories: {exc}") from None
     if (rec.index.get("condition") or {}).get("type") != "text":
         raise AmusedShortcutError(f"--trajectories: {args.trajectories} was not recorded with prompts "
@@ -154,7 +173,7 @@ def run(args, log=print) -> dict:
     t0 = time.time()
     model, metrics, hist = fit(models, rec, scfg, recipe, val_images=val, device=device, max_minutes=args.max_minutes,
                                log_every=args.log_every, workers=args.workers, init=init, save=save,
-                               save_every=args.save_every, log=log)
+                               save_every=args.save_every, same_step=args.batch_steps == "same", log=log)
     if metrics:
         log(f"train-amused-shortcut: held-out one-step MSE: shortcut {metrics['shortcut_mse']:.6g}, reuse "
             f"{metrics['reuse_mse']:.6g}, taylor {metrics['taylor_mse']:.6g}")
@@ -164,19 +183,47 @@ def run(args, log=print) -> dict:
                              "prompts": len(rec.index["condition"]["prompts"])},
             "recipe": {k: getattr(recipe, k) for k in ("batch", "lr", "weight_decay", "schedule", "lr_decay_step",
                                                        "lr_decay", "ema_decay", "seed")},
+            "batchSteps": args.batch_steps,
             "steps": len(hist), "device": str(device), "minutes": round((time.time() - t0) / 60, 2),
             "finalLoss": float(np.mean(hist[-min(len(hist), 100):])) if hist else None,
             **({"heldOut": held} if held else {})}
     return write_bundle(args.bundle, m, model.float().cpu(), args.out, prov, log)
 
 
+def embedding_only(m: dict, model: str, variant: str | None):
+    """A U-ViT of the bundle's architecture holding only the folder's token-embedding weights (embed.*, read
+    alone from the safetensors file, a few MB): enough for the shortcut's frozen token table without loading
+    the 600 M-parameter model."""
+    from dataclasses import fields
+
+    from safetensors import safe_open
+
+    from .folder import weight_file
+    from .uvit import UVit2DConvEmbed, UVitConfig
+
+    arch = m["training"]["architecture"]["transformer"]
+    cfg = UVitConfig(**{f.name: arch[f.name] for f in fields(UVitConfig) if f.name in arch})
+    path = weight_file(model, "transformer", variant if variant is not None else rec_mod._bundle_variant(m))
+    embed = UVit2DConvEmbed(cfg)
+    with safe_open(path, framework="pt") as fh:
+        state = {k[len("embed."):]: fh.get_tensor(k).float() for k in fh.keys() if k.startswith("embed.")}
+    try:
+        embed.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise AmusedShortcutError(f"--model: {path}: its embed.* weights are not the bundle's architecture "
+                                  f"({str(exc).splitlines()[0]})") from None
+    holder = torch.nn.Module()
+    holder.embed, holder.cfg = embed, cfg
+    return holder
+
+
 def add_bundle_only(args, log=print) -> dict:
-    """`--steps 0`-free path for benchmarks: a bundle with an untrained (random) shortcut, for speed only."""
+    """--untrained: a bundle with a RANDOM shortcut (only its token table is the base's), for speed only."""
     m = rec_mod.load_bundle(args.bundle)
-    models = rec_mod.load_models(m, args.model, args.variant)
-    scfg = shortcut_config(models.uvit.cfg, args)
+    base = embedding_only(m, args.model, args.variant)
+    scfg = shortcut_config(base.cfg, args)
     torch.manual_seed(args.seed)
-    model = AmusedShortcut.for_base(scfg, models.uvit)
+    model = AmusedShortcut(scfg, token_table(base))
     log(f"train-amused-shortcut: --untrained: a RANDOM shortcut ({count_parameters(model):,} parameters), for timing")
     prov = {"trajectories": {"images": 0, "steps": m["sampling"]["steps"], "branches": 2, "heldOut": 0},
             "untrained": "RANDOM shortcut weights: for timing only", "seed": args.seed}
