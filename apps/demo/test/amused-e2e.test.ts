@@ -1,20 +1,17 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'vite';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import * as ortNode from 'onnxruntime-node';
 import { generate, validateManifest, type GenerateOptions, type Manifest, type TextCondition } from '@migm/core';
 import { OrtBackend, type OrtModule } from '@migm/backend-ort';
 import { startServer } from '../web/serve.mjs';
 import { amusedTestBundle } from '../../../packages/backend-node/test/amused-bundle.js';
-import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
+import { buildDemo, DEMO_VIEWPORT, demoView, generateOn, hasChromium, launchChromium, noteSkipped, openPage } from './chromium.js';
 
 // The demo page on a text-conditioned bundle: a small aMUSEd bundle with random weights (import-amused
 // --random-init --config small; see packages/backend-node/test/amused-bundle.ts), loaded by URL with ?bundle=.
-const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 const SHOTS = join(tmpdir(), 'migm-demo-screenshots');
 
 interface DemoView {
@@ -25,7 +22,7 @@ interface DemoView {
   last: { predictor: string; truncated: boolean; images: { data: Float32Array; batch: number; channels: number; height: number; width: number } }[];
 }
 
-if (!hasChromium) console.warn(`aMUSEd e2e skipped: no Chromium at ${CHROMIUM} (scripts/setup.sh installs Debian's chromium).`);
+noteSkipped('aMUSEd e2e');
 
 describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chromium, wasm)', () => {
   let browser: Browser;
@@ -38,10 +35,10 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
     tmp = mkdtempSync(join(tmpdir(), 'migm-amused-e2e-'));
     // Its own build folder: other e2e files build the page in parallel and empty theirs.
     const dist = join(tmp, 'dist');
-    await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error', build: { outDir: dist, emptyOutDir: true } });
+    await buildDemo(dist);
     bundle = amusedTestBundle();
     server = await startServer({ root: dist, mounts: { '/amused/': bundle } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     mkdirSync(SHOTS, { recursive: true });
   }, 600_000);
 
@@ -51,29 +48,13 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  const view = (page: Page) => page.evaluate(() => (globalThis as unknown as { migmDemo: DemoView }).migmDemo);
-
-  async function generateOn(page: Page): Promise<DemoView> {
-    const before = (await view(page)).finished;
-    await page.click('#generate');
-    await page.waitForFunction(`globalThis.migmDemo.finished > ${before}`, undefined, { timeout: 120_000 });
-    const v = await view(page);
-    expect(v.state).toBe('idle');
-    return v;
-  }
-
   it('shows a prompt box with the example prompts instead of the class list, and makes images from a prompt', async () => {
     const m = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as Manifest;
     const c = m.condition as TextCondition;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(msg.text());
-    });
-    page.on('pageerror', (err) => consoleErrors.push(`uncaught ${err.message}`));
-    await page.goto(`${server.url}?device=wasm&bundle=/amused/`);
+    const page = await openPage(browser, `${server.url}?device=wasm&bundle=/amused/`, { errors: consoleErrors, viewport: DEMO_VIEWPORT });
     await page.waitForFunction(`['idle', 'no-model'].includes(document.body.dataset.state)`, undefined, { timeout: 120_000 });
     expect(await page.isHidden('#error')).toBe(true);
-    let v = await view(page);
+    let v = await demoView<DemoView>(page);
     expect(v.manifest.name).toBe(m.name);
     // Every byte of the bundle (tokenizer.json included) was fetched, verified and counted.
     const total = m.files.reduce((a, f) => a + f.bytes, 0);
@@ -92,7 +73,7 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
     await page.uncheck('#preview');
     await page.selectOption('#method', 'vanilla');
     await page.fill('#batch', '2');
-    v = await generateOn(page);
+    v = await generateOn<DemoView>(page);
     expect(await page.textContent('#error span')).toBe('');
     expect(v.last.map((r) => [r.predictor, r.truncated])).toEqual([['vanilla', false]]);
     const { data, batch, channels, height, width } = v.last[0]!.images;
@@ -106,7 +87,7 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
     await page.fill('#prompt', 'a very long prompt '.repeat(30));
     await page.selectOption('#method', 'taylor');
     await page.fill('#batch', '1');
-    v = await generateOn(page);
+    v = await generateOn<DemoView>(page);
     expect(v.last.map((r) => [r.predictor, r.truncated])).toEqual([['taylor', true]]);
     expect(await page.textContent('#status')).toContain('longer than 77 tokens and was truncated');
     await page.close();
@@ -114,9 +95,7 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
   }, 300_000);
 
   it("runs core's conformance suite (text mode) on wasm in the browser", async () => {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}selftest.html`);
-    await page.waitForFunction('globalThis.selftest !== undefined');
+    const page = await openPage(browser, `${server.url}selftest.html`, { selftest: true });
     const results = await page.evaluate(() =>
       (
         globalThis as unknown as { selftest: { conformance(d: string, b: string, g: boolean): Promise<{ name: string; ok: boolean; error?: string }[]> } }
@@ -129,9 +108,7 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
 
   it('gives the first step the logits onnxruntime-node gives, for the same prompts and seed (wasm)', async () => {
     const options: GenerateOptions = { prompt: ['a photo of a red fox in the snow', 'an astronaut riding a horse'], seed: 21, steps: 4, sampler: 'host' };
-    const page = await browser.newPage();
-    await page.goto(`${server.url}selftest.html`);
-    await page.waitForFunction('globalThis.selftest !== undefined');
+    const page = await openPage(browser, `${server.url}selftest.html`, { selftest: true });
     const web = await page.evaluate(
       ([opts]) =>
         (
@@ -175,9 +152,11 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
   it.skipIf(process.env['MIGM_E2E_WEBGPU_TEXT'] !== '1')(
     'makes images from a prompt on WebGPU with GPU-resident features (software adapter)',
     async () => {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-      page.on('pageerror', (err) => consoleErrors.push(`uncaught ${err.message}`));
-      await page.goto(`${server.url}?device=webgpu&bundle=/amused/&prompt=${encodeURIComponent('a bowl of ramen, studio lighting')}`);
+      const page = await openPage(browser, `${server.url}?device=webgpu&bundle=/amused/&prompt=${encodeURIComponent('a bowl of ramen, studio lighting')}`, {
+        errors: consoleErrors,
+        consoleErrors: false,
+        viewport: DEMO_VIEWPORT,
+      });
       await page.waitForFunction(`['idle', 'no-model'].includes(document.body.dataset.state)`, undefined, { timeout: 120_000 });
       expect(await page.isHidden('#error')).toBe(true);
       expect(await page.inputValue('#prompt')).toBe('a bowl of ramen, studio lighting');
@@ -191,7 +170,7 @@ describe.skipIf(!hasChromium)('the demo page with a prompt (aMUSEd bundle, Chrom
       await page.fill('#steps', '4');
       await page.fill('#budget', '2');
       await page.fill('#batch', '1');
-      const v = await generateOn(page);
+      const v = await generateOn<DemoView>(page);
       expect(await page.textContent('#error span')).toBe('');
       expect(v.last.map((r) => r.predictor)).toEqual(['adams']);
       const values = Array.from(v.last[0]!.images.data);

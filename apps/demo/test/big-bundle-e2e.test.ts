@@ -13,15 +13,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'vite';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type { Manifest } from '@migm/core';
 import { externalizeInitializers } from '@migm/backend-ort';
 import { TINY_BUNDLE } from '../web/assets.mjs';
 import { startServer } from '../web/serve.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
+import { buildDemo, demoView, hasChromium, launchPersistentChromium, noteSkipped, openPage } from './chromium.js';
 
-const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 const TRAINING = fileURLToPath(new URL('../../../training/', import.meta.url));
 const PYTHON = process.env.MIGM_PYTHON ?? '/usr/bin/python3';
 /** Bytes of the unused initializer added to the base graph: the file ends up over 256 MiB (Chromium's limit is 256 MB). */
@@ -77,7 +75,7 @@ function rewriteBase(dir: string, base: Uint8Array, extra: { path: string; bytes
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m, null, 2));
 }
 
-if (!hasChromium) console.warn(`big-bundle e2e skipped: no Chromium at ${CHROMIUM} (scripts/setup.sh installs Debian's chromium).`);
+noteSkipped('big-bundle e2e');
 
 describe.skipIf(!hasChromium)('large and external-data bundles in the demo page, cache on (Chromium)', () => {
   let context: BrowserContext;
@@ -90,7 +88,7 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     tmp = mkdtempSync(join(tmpdir(), 'migm-big-e2e-'));
     // Its own build folder: other e2e files build the page in parallel and empty theirs.
     const dist = join(tmp, 'dist');
-    await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error', build: { outDir: dist, emptyOutDir: true } });
+    await buildDemo(dist);
     await promisify(execFile)(PYTHON, ['-m', 'migm_train', 'import-maskgit', '--random-init', '--config', 'small', '--out', join(tmp, 'big')], {
       cwd: TRAINING,
       timeout: 180_000,
@@ -127,11 +125,7 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     const mounts = Object.fromEntries(['big', 'ext', 'ext-unlisted', 'ext-outside', 'ext-sha'].map((n) => [`/${n}/`, join(tmp, n)]));
     server = await startServer({ root: dist, mounts, log });
     // A persistent profile: the cache outlives a reload, with a real profile's storage quota (not incognito's).
-    context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 860 },
-    });
+    context = await launchPersistentChromium(join(tmp, 'profile'));
   }, 300_000);
 
   afterAll(async () => {
@@ -140,16 +134,9 @@ describe.skipIf(!hasChromium)('large and external-data bundles in the demo page,
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  async function open(path: string, allow?: RegExp): Promise<Page> {
-    const page = await context.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !allow?.test(msg.text())) consoleErrors.push(`${path}: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => consoleErrors.push(`${path}: uncaught ${err.message}`));
-    await page.goto(server.url + path);
-    return page;
-  }
-  const view = (page: Page) => page.evaluate(() => (globalThis as unknown as { migmDemo: DemoView }).migmDemo);
+  const open = (path: string, allow?: RegExp): Promise<Page> =>
+    openPage(context, server.url + path, { errors: consoleErrors, label: path, ...(allow ? { allow } : {}) });
+  const view = (page: Page) => demoView<DemoView>(page);
   // The page lists the cache after a load without holding the load up: wait for that listing (slow on a loaded machine).
   const waitListed = (page: Page, files: number) =>
     page.waitForFunction(`document.querySelector('#cache-info')?.dataset.files === '${files}'`, undefined, { timeout: 60_000 });

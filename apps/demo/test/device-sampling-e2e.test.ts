@@ -4,18 +4,14 @@
 // the handle on the GPU with uniforms drawn here, and compares with core's reference (sampleStepHost, float64)
 // on the same logits and uniforms. Parity is stated as a share: float32 on the GPU against float64 on the host
 // can differ at float near-ties (a cumulative sum landing within 1e-7 of u0, two confidences within 1e-6).
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'vite';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createSamplerScratch, RandomStreams } from '@migm/core/sampling';
 import { drawStepUniforms, sampleStepHost, type DeviceSampleStep } from '@migm/core/backend';
 import { TINY_BUNDLE } from '../web/assets.mjs';
 import { startServer } from '../web/serve.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
+import { buildDemo, hasChromium, launchChromium, openPage } from './chromium.js';
 
-const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 /** Share of committed (position, token) pairs that must equal the float64 host reference on WebGPU (float32). */
 const MIN_SHARE = 0.99;
 
@@ -48,9 +44,9 @@ describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software ad
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error' });
+    await buildDemo();
     server = await startServer({ mounts: { '/tiny/': TINY_BUNDLE } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 180_000);
 
   afterAll(async () => {
@@ -58,16 +54,7 @@ describe.skipIf(!hasChromium)('device sampler on WebGPU in Chromium (software ad
     await server?.close();
   });
 
-  async function open(): Promise<Page> {
-    const page = await browser.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(msg.text());
-    });
-    page.on('pageerror', (err) => consoleErrors.push(`uncaught ${err.message}`));
-    await page.goto(server.url + 'selftest.html');
-    await page.waitForFunction('globalThis.selftest !== undefined');
-    return page;
-  }
+  const open = (): Promise<Page> => openPage(browser, server.url + 'selftest.html', { errors: consoleErrors, selftest: true });
 
   it('commits the host reference tokens on real logits (share stated), checks non-finite logits and handles', async () => {
     const manifest = JSON.parse(await (await fetch(server.url + 'tiny/manifest.json')).text()) as {

@@ -12,16 +12,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'vite';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import * as ortNode from 'onnxruntime-node';
 import { classCondition, generate, validateManifest, type GenerateOptions, type Manifest } from '@migm/core';
 import { OrtBackend, type OrtModule } from '@migm/backend-ort';
 import { defaultBundleDir, TINY_BUNDLE } from '../web/assets.mjs';
 import { startServer } from '../web/serve.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './chromium.js';
+import { buildDemo, DEMO_VIEWPORT, demoView, generateOn, hasChromium, launchChromium, noteSkipped, openPage, WEB } from './chromium.js';
 
-const WEB = fileURLToPath(new URL('../web/', import.meta.url));
 const TRAINING = fileURLToPath(new URL('../../../training/', import.meta.url));
 const PYTHON = process.env.MIGM_PYTHON ?? join(TRAINING, '.venv', 'bin', 'python'); // made by scripts/setup.sh
 const SHOTS =
@@ -45,7 +43,7 @@ interface CaseResult {
   error?: string;
 }
 
-if (!hasChromium) console.warn(`web e2e skipped: no Chromium at ${CHROMIUM} (scripts/setup.sh installs Debian's chromium).`);
+noteSkipped('web e2e');
 
 describe.skipIf(!hasChromium)('web demo in Chromium', () => {
   let browser: Browser;
@@ -55,7 +53,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error' });
+    await buildDemo();
     // Bad bundles for the error paths: one file changed by a byte, and a manifest from the future.
     tmp = mkdtempSync(join(tmpdir(), 'migm-web-e2e-'));
     cpSync(TINY_BUNDLE, join(tmp, 'tampered'), { recursive: true });
@@ -75,7 +73,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     server = await startServer({
       mounts: { '/tiny/': TINY_BUNDLE, '/tampered/': join(tmp, 'tampered'), '/schema/': join(tmp, 'schema'), '/maskgit/': join(tmp, 'maskgit') },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     mkdirSync(SHOTS, { recursive: true });
   }, 180_000);
 
@@ -86,26 +84,11 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
   });
 
   /** Opens a page, recording console errors and uncaught exceptions (except those `allow` matches). */
-  async function open(path: string, allow?: RegExp): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !allow?.test(msg.text())) consoleErrors.push(`${path}: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => consoleErrors.push(`${path}: uncaught ${err.message}`));
-    await page.goto(server.url + path);
-    return page;
-  }
-  const view = (page: Page) => page.evaluate(() => (globalThis as unknown as { migmDemo: DemoView }).migmDemo);
+  const open = (path: string, allow?: RegExp): Promise<Page> =>
+    openPage(browser, server.url + path, { errors: consoleErrors, label: path, ...(allow ? { allow } : {}), viewport: DEMO_VIEWPORT });
+  const view = (page: Page) => demoView<DemoView>(page);
   const waitState = (page: Page, states: string[], timeout = 120_000) =>
     page.waitForFunction(`${JSON.stringify(states)}.includes(document.body.dataset.state)`, undefined, { timeout });
-  async function generateOn(page: Page): Promise<DemoView> {
-    const before = (await view(page)).finished;
-    await page.click('#generate');
-    await page.waitForFunction(`globalThis.migmDemo.finished > ${before}`, undefined, { timeout: 120_000 });
-    const v = await view(page);
-    expect(v.state).toBe('idle');
-    return v;
-  }
   function expectRealImages(v: DemoView, batch: number, m: Manifest): void {
     for (const r of v.last) {
       const { data, channels, height, width } = r.images;
@@ -138,7 +121,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
 
     await page.fill('#batch', '4');
     await page.fill('#seed', '7');
-    v = await generateOn(page);
+    v = await generateOn<DemoView>(page);
     expect(v.last).toHaveLength(1);
     expect(v.steps).toBe(Number(await page.inputValue('#steps')));
     expectRealImages(v, 4, defaultManifest);
@@ -174,7 +157,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     await page.check('#compare');
     await page.selectOption('#method', 'shortcut');
     await page.fill('#batch', '4');
-    v = await generateOn(page);
+    v = await generateOn<DemoView>(page);
     expect(v.last.map((r) => r.predictor)).toEqual(['vanilla', 'shortcut']);
     expectRealImages(v, 4, defaultManifest);
     expect(v.last.every((r) => r.ms > 0)).toBe(true);
@@ -212,7 +195,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     expect(await page.isHidden('#form-error')).toBe(true);
     await page.click('#error button');
     await page.fill('#batch', '2');
-    const v = await generateOn(page);
+    const v = await generateOn<DemoView>(page);
     expectRealImages(v, 2, defaultManifest);
     await page.close();
   }, 180_000);
@@ -234,7 +217,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     await page.uncheck('#preview');
     await page.selectOption('#method', 'shortcut');
     await page.fill('#batch', '2');
-    v = await generateOn(page);
+    v = await generateOn<DemoView>(page);
     expect(v.last.map((r) => r.predictor)).toEqual(['shortcut']);
     expectRealImages(v, 2, m);
     await page.close();
@@ -248,7 +231,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     expect(v.selection).toMatchObject({ requested: 'webgpu', device: 'webgpu', deviceFeatures: true });
     await page.uncheck('#preview');
     await page.fill('#batch', '2');
-    v = await generateOn(page);
+    v = await generateOn<DemoView>(page);
     const tiny = JSON.parse(readFileSync(join(TINY_BUNDLE, 'manifest.json'), 'utf8')) as Manifest;
     expectRealImages(v, 2, tiny);
     await page.close();
