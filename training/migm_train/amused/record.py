@@ -21,9 +21,7 @@ micro-conditioning there too).
 """
 from __future__ import annotations
 
-import json
 import os
-import time
 
 import numpy as np
 import torch
@@ -45,11 +43,9 @@ def read_prompts(path: str) -> list[str]:
 
 
 def load_bundle(bundle: str) -> dict:
-    path = os.path.join(bundle, "manifest.json")
-    if not os.path.isfile(path):
-        raise AmusedShortcutError(f"--bundle: {bundle} has no manifest.json")
-    with open(path) as fh:
-        m = json.load(fh)
+    from ..shortcut.bundle import read_manifest
+
+    m = read_manifest(bundle, AmusedShortcutError)
     arch = (m.get("training") or {}).get("architecture") or {}
     if m.get("family") != "amused" or "transformer" not in arch or (m.get("condition") or {}).get("type") != "text":
         raise AmusedShortcutError(f"--bundle: {bundle} is not a bundle written by import-amused")
@@ -219,29 +215,26 @@ def record(bundle: str, m: dict, models, prompts: list[str], out: str, *, count:
                           "randomizeTemperature": s.get("randomizeTemperature", 0.0)},
              "condition": {"type": "text", "prompts": prompts, "negativePrompt": neg_prompt,
                            "microConds": m["condition"]["microConditioning"]["default"]}}
-    from ..shortcut.recording import RecordingWriter
+    from ..shortcut.recording import record as record_runs
 
-    t0 = time.time()
-    done = 0
-    with RecordingWriter(out, index) as writer:  # an error leaves nothing at `out`
-        while done < count:
-            n = min(batch, count - done)
-            which = [(done + j) % len(prompts) for j in range(n)]
-            text = [cond(prompts[p]) for p in which]
-            neg = cond(neg_prompt)
-            text = (torch.cat([t[0] for t in text]), torch.cat([t[1] for t in text]))
-            neg = (neg[0].expand(n, -1, -1), neg[1].expand(n, -1))
-            feats, tokens, reveal = sample_recorded(base_graph, text, neg, micro.expand(n, -1), m, steps, gen)
-            writer.add_run(feats, tokens, reveal, np.asarray(which), seed)
-            done += n
-            log(f"record-amused: {done}/{count} images {time.time() - t0:.0f}s")
-        return writer.close()
+    neg = cond(neg_prompt)
+
+    def sample(first: int, n: int):
+        which = [(first + j) % len(prompts) for j in range(n)]
+        text = [cond(prompts[p]) for p in which]
+        text = (torch.cat([t[0] for t in text]), torch.cat([t[1] for t in text]))
+        feats, tokens, reveal = sample_recorded(base_graph, text, (neg[0].expand(n, -1, -1), neg[1].expand(n, -1)),
+                                                micro.expand(n, -1), m, steps, gen)
+        return feats, tokens, reveal, np.asarray(which)
+
+    return record_runs(out, index, count=count, batch=batch, seed=seed, sample=sample, name="record-amused", log=log)
 
 
 def main(parser, args) -> int:
     import sys
 
     from .. import manifest as man
+    from ..env import fail
     from ..shortcut.recording import RecordingError
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
@@ -256,8 +249,7 @@ def main(parser, args) -> int:
                        steps=args.steps or m["sampling"]["steps"], batch=args.batch, seed=args.seed, device=device,
                        log=log)
     except (AmusedShortcutError, ImportAmusedError, man.ManifestError, RecordingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     print(f"wrote {args.out}: {index['images']} trajectories, N={index['steps']}, 2 branches, "
           f"{len(index['condition']['prompts'])} prompts")
     return 0

@@ -99,16 +99,6 @@ class ShortcutBlock(nn.Module):
         return x + self.self_ff(x)
 
 
-class TimestepEmbedder(nn.Module):
-    def __init__(self, freq: int, hidden: int, out: int):
-        super().__init__()
-        self.freq = freq
-        self.mlp = nn.Sequential(nn.Linear(freq, hidden), nn.SiLU(), nn.Linear(hidden, out))
-
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(layers.sinusoidal(t, self.freq))  # [cos | sin], max period 10000, as the reference
-
-
 @torch.no_grad()
 def token_table(base: UVit2D) -> torch.Tensor:
     """[K, C]: the base's embedding of each codebook id into the block width (embed.embeddings -> RMSNorm ->
@@ -132,7 +122,7 @@ class AmusedShortcut(nn.Module):
         self.proj_out = nn.Linear(d, C)
         self.blocks = nn.ModuleList(ShortcutBlock(cfg) for _ in range(cfg.blocks))
         self.norm_out = RMSNorm(d, cfg.eps)
-        self.time_embedder = TimestepEmbedder(cfg.freq, cfg.time_hidden, d)
+        self.time_embedder = layers.TimestepEmbedder(cfg.freq, cfg.time_hidden, d)
         self.adaLN_modulation = nn.Linear(d, 2 * d)
         # frozen, derived from the base (not saved with the shortcut's weights)
         self.register_buffer("table", table.detach().float().clone(), persistent=False)

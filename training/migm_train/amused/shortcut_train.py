@@ -234,6 +234,7 @@ def main(parser, args) -> int:
     import sys
 
     from .. import manifest as man
+    from ..env import fail
     from .errors import ImportAmusedError
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
@@ -247,8 +248,7 @@ def main(parser, args) -> int:
                 parser.error("--trajectories is required (or --untrained)")
             mf = run(args, log)
     except (AmusedShortcutError, ImportAmusedError, man.ManifestError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     g = mf["graphs"]["shortcut"]
     print(f"wrote {args.out}: the bundle with a shortcut graph ({g['parameters']:,} parameters)")
     held = (mf["training"]["shortcutTraining"].get("heldOut") or {})
