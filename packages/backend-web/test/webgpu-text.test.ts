@@ -77,6 +77,24 @@ describe('WebGpuBackend on a text bundle (emulated WebGPU device, onnxruntime-no
     }
   }, 120_000);
 
+  it('keeps the prompts on the GPU with the device sampler too (logits handles, the default on WebGPU)', async () => {
+    const gpu2 = new EmulatedGpu();
+    const emulated = emulatedOrt(gpu2);
+    const b = await WebGpuBackend.create({ ort: emulated.ort as never, bundle, sessionOptions: {}, onWarning: () => {} });
+    try {
+      expect(b.capabilities.deviceSampling).toBe(true);
+      const r = await generate(b, { ...options, sampler: 'device' });
+      expect(r.sampler.device).toBe(true);
+      for (const name of names()) {
+        expect([name, emulated.feeds.fromHost.get(name) ?? 0]).toEqual([name, 0]);
+        expect([name, emulated.feeds.onDevice.get(name)]).toEqual([name, r.calls.forward]);
+      }
+    } finally {
+      await b.dispose();
+    }
+    expect(gpu2.live.size).toBe(0);
+  }, 120_000);
+
   it('frees the text buffers when generate() releases the handle, and every buffer at dispose', async () => {
     await generate(backend, { ...options, prompt: 'a bowl of ramen' });
     expect(backend.liveTexts).toBe(0);
