@@ -29,8 +29,9 @@ export interface WasmMemoryEstimate {
 /**
  * How much of onnxruntime-web's wasm memory the weights of `roles` take, from the manifest alone (nothing is
  * downloaded). Each graph's weights are copied into the wasm memory and held there as float32: onnxruntime's CPU
- * provider casts float16-stored weights up while it creates the session (holding both copies until it is done),
- * so such a graph costs 4 bytes per parameter (`graphs[role].parameters`), not its file size. int8 and int4
+ * provider casts float16-stored weights up while it creates the session (holding the stored weights and more than
+ * one float32 copy meanwhile), so such a graph costs 4 bytes per parameter (`graphs[role].parameters`) once
+ * loaded, and more while loading, not its file size. int8 and int4
  * graphs (precision variants, `dtype`) keep their quantized weights: their file size. `manifest` is the one the
  * backend loads (after `selectPrecision`), so each graph's `file` and `precision` are the chosen ones.
  */
@@ -47,9 +48,12 @@ export function estimateWasmMemory(manifest: Manifest, roles: readonly GraphRole
     const float32 = 4 * (spec.parameters ?? 0);
     const resident = quantized ? stored : Math.max(stored, float32);
     // Stored in well under 4 bytes per parameter (float16): while its session is created the graph holds its stored
-    // weights and their float32 copies. (A float32 graph's file differs from 4 x parameters by a few bytes only.)
+    // weights and more than one float32 copy. Measured in Chromium: aMUSEd-256's float16 base (1.21 GB stored,
+    // 2.41 GB as float32) failed to allocate (std::bad_alloc) as the first session, with nothing else in the wasm
+    // memory, so stored + float32 (3.62 GB) is too little; stored + 2 x float32 is taken. (A float32 graph's file
+    // differs from 4 x parameters by a few bytes only; aMUSEd-256's float32 graphs, 3.29 GB, all loaded.)
     const castUp = !quantized && stored < 0.75 * float32;
-    peak = Math.max(peak, held + (castUp ? stored + resident : resident));
+    peak = Math.max(peak, held + (castUp ? stored + 2 * resident : resident));
     held += resident;
     graphs.push({ role, stored, resident });
   }
@@ -76,7 +80,7 @@ export function checkWasmMemory(manifest: Manifest, roles: readonly GraphRole[],
       : "Quantize it (python -m migm_train quantize --precision int8 or int4) and load it with dtype: 'int8' or 'int4', or run it on WebGPU.";
   throw new MigmError(
     'UNSUPPORTED',
-    `This bundle's graphs need about ${gb(estimate.peak)} of onnxruntime-web's wasm memory (weights as float32 on the CPU: ${parts}), more than wasm can hold (${gb(WASM_MEMORY_LIMIT)} in all, ${gb(WASM_WEIGHT_BUDGET)} for weights). ${fix}`,
+    `This bundle's graphs need about ${gb(estimate.peak)} of onnxruntime-web's wasm memory while its sessions are created (weights as float32 on the CPU, float16-stored ones cast up: ${parts}), more than wasm can hold (${gb(WASM_MEMORY_LIMIT)} in all, ${gb(WASM_WEIGHT_BUDGET)} for weights). ${fix}`,
     { details: { device: 'wasm', estimateBytes: estimate.peak, budgetBytes: WASM_WEIGHT_BUDGET, graphs: estimate.graphs } },
   );
 }
