@@ -10,8 +10,11 @@ folder it was imported from: ~3 GB of memory for the U-ViT, so it runs under the
     flock /tmp/bench.lock .venv/bin/python scripts/bench_amused_shortcut.py \\
         --bundle 256=... --model 256=... --work /tmp/d2/bench --json ../docs/data/amused-shortcut-bench.json
 
-The achieved speed-up is vanilla's seconds per image over the shortcut's, both including what every method pays
-once per image (text encoding, the decoder): it stays below the ideal, which counts steps only.
+Seconds per image are generate()'s own time (`timings.totalMs` of `migm generate --json --count 1`): the text
+encoding and the N steps, not the bundle's load (a new process per run) and not the decode, which every method
+pays alike. The achieved speed-up is vanilla's seconds over the shortcut's at the same N; the text encoding (a few
+hundred ms) keeps it slightly below the ideal, which counts steps only, and on a shared machine the load average
+moves both (it is recorded per run, before and after).
 """
 from __future__ import annotations
 
