@@ -240,6 +240,10 @@ def test_amused_external_data_variants(amused):
             assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in model.graph.initializer), (r, p)
             if fp32_bytes > 100_000:  # the small head (656 parameters) grows by the quantization's own nodes
                 assert files[v["file"]]["bytes"] < fp32_bytes, (r, p)
+    # the text encoder's token embedding (most of its weights) is 4-bit in int4 (its graph is valid at opset 21,
+    # which GatherBlockQuantized needs); the U-ViT's is not (opset-17 ReduceMean), and its int4 graph still loads
+    assert "GatherBlockQuantized" in _ops(out / "textEncoder.int4.onnx")
+    assert "GatherBlockQuantized" not in _ops(out / "base.int4.onnx")
     # onnx's own loader refuses the hard-linked data files this command writes; quantize reads them itself
     assert os.stat(out / "base.onnx.00.data").st_nlink > 1
     for p, res in results.items():
