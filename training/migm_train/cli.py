@@ -19,8 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--bundle", required=True, help="bundle folder (manifest.json)")
     q.add_argument("--out", required=True, help="bundle folder to create (must not exist or be empty)")
     q.add_argument("--precision", required=True, help="fp16, int8 or int4")
-    q.add_argument("--graphs", help="comma-separated graph roles (default: base, shortcut, head, decoder where "
-                                    "they have weights to quantize)")
+    q.add_argument("--graphs", help="comma-separated graph roles (default: textEncoder, base, shortcut, head, decoder "
+                                    "where the precision quantizes enough of their weights)")
     args = p.parse_args(argv)
     if args.cmd == "quantize":
         from .quantize import main as quantize_main

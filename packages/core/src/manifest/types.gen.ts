@@ -1,7 +1,7 @@
 // Generated from schema/manifest.schema.json by scripts/gen-manifest-types.mjs. Do not edit.
 
 /**
- * Precision of a graph file's weights and arithmetic (a graph's precision: its file's; default fp32). fp32; fp16 (weights and arithmetic in float16, float32 inputs and outputs); int8 (int8 weights, activations quantized at run time: MatMulInteger); int4 (weight-only int4 blocks: MatMulNBits).
+ * Precision of a graph file's weights and arithmetic (a graph's precision: its file's; default fp32). fp32; fp16 (weights and arithmetic in float16, float32 inputs and outputs); int8 (int8 weights: matrix products with activations quantized at run time, MatMulInteger; convolutions as static QDQ, QLinearConv; an affine head weight-only, 8-bit MatMulNBits; embedding tables GatherBlockQuantized); int4 (weight-only int4 blocks: MatMulNBits).
  *
  * This interface was referenced by `MigmManifest`'s JSON-Schema
  * via the `definition` "precision".
