@@ -5,13 +5,11 @@
 // fails is reported with the error the page got (its class, MigmError code and message), or as a crash.
 // Not a test: `node web/amused-bench.mjs --bundle DIR [--dtype int8] [--prompt TEXT] [--steps N] [--json FILE]`
 // (builds the page; `--dtype`: a precision, or graph=precision pairs joined by '+').
-import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
+import { buildPages, chromiumRss, launchBenchChromium } from './bench-browser.mjs';
 
 const flag = (name, fallback) => {
   const at = process.argv.indexOf(name);
@@ -28,39 +26,18 @@ const prompt = flag('--prompt', 'a photo of a red fox in the snow');
 const steps = flag('--steps') === undefined ? undefined : Number(flag('--steps'));
 const json = flag('--json');
 const timeoutMs = Number(flag('--timeout-min', '40')) * 60_000;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const WEB = fileURLToPath(new URL('.', import.meta.url));
 const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8'));
 
 const tmp = mkdtempSync(join(tmpdir(), 'migm-amused-bench-'));
 const profile = join(tmp, 'profile');
 
-/** Summed RSS (bytes) of the processes started with this profile: the browser, its renderers, GPU and utility processes. */
-function chromiumRss() {
-  let sum = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile)) continue;
-      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      sum += Number(kb ?? 0) * 1024;
-    } catch {
-      // the process ended between the listing and the read
-    }
-  }
-  return sum;
-}
-
 const dist = join(tmp, 'dist');
-await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error', build: { outDir: dist, emptyOutDir: true } });
+await buildPages(dist);
 const server = await startServer({ root: dist, mounts: { '/amused/': bundle.endsWith('/') ? bundle : bundle + '/' } });
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic'],
-});
+const context = await launchBenchChromium(profile);
 const samples = []; // [ms since the page call, bytes]
 let t0 = performance.now();
-const sampler = setInterval(() => samples.push([performance.now() - t0, chromiumRss()]), 200);
+const sampler = setInterval(() => samples.push([performance.now() - t0, chromiumRss(profile)]), 200);
 const loadBefore = loadavg();
 const pageErrors = [];
 let result;
@@ -75,7 +52,7 @@ try {
   page.on('pageerror', (e) => pageErrors.push(`uncaught ${e.message.slice(0, 500)}`));
   await page.goto(`${server.url}selftest.html`);
   await page.waitForFunction('globalThis.selftest !== undefined');
-  const idle = chromiumRss();
+  const idle = chromiumRss(profile);
   t0 = performance.now();
   const run = page.evaluate(
     ([p, d, s]) => globalThis.selftest.textToImage('wasm', '/amused/', p, { log: true, ...(d ? { dtype: d } : {}), ...(s ? { steps: s } : {}) }),

@@ -3,13 +3,11 @@
 // first load (download, streaming sha256, cache write, sessions, warm-up), one image at N = --steps, a reload
 // (from the cache), and the peak memory of all Chromium processes (RSS summed over /proc, sampled every 200 ms).
 // Not a test: `node web/paper-bench.mjs --bundle DIR [--steps 4] [--budget 2] [--json FILE]` (builds the page).
-import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
+import { buildPages, chromiumRss, launchBenchChromium } from './bench-browser.mjs';
 
 const flag = (name, fallback) => {
   const at = process.argv.indexOf(name);
@@ -23,42 +21,21 @@ if (!bundle) {
 const steps = Number(flag('--steps', '4'));
 const budget = Number(flag('--budget', '2'));
 const json = flag('--json');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const WEB = fileURLToPath(new URL('.', import.meta.url));
 const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8'));
 const total = manifest.files.reduce((a, f) => a + f.bytes, 0);
 
 const tmp = mkdtempSync(join(tmpdir(), 'migm-paper-bench-'));
 const profile = join(tmp, 'profile');
 
-/** Summed RSS (bytes) of the processes started with this profile: the browser, its renderers, GPU and utility processes. */
-function chromiumRss() {
-  let sum = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile)) continue;
-      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      sum += Number(kb ?? 0) * 1024;
-    } catch {
-      // the process ended between the listing and the read
-    }
-  }
-  return sum;
-}
-
 const dist = join(tmp, 'dist');
-await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'error', build: { outDir: dist, emptyOutDir: true } });
+await buildPages(dist);
 const log = [];
 const server = await startServer({ root: dist, mounts: { '/paper/': bundle }, log });
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic'],
-});
+const context = await launchBenchChromium(profile);
 let phase = 'start';
 const peaks = {};
 const sampler = setInterval(() => {
-  const rss = chromiumRss();
+  const rss = chromiumRss(profile);
   peaks[phase] = Math.max(peaks[phase] ?? 0, rss);
 }, 200);
 const view = (page) => page.evaluate(() => globalThis.migmDemo);
