@@ -5,36 +5,20 @@
 // shortcut on the same 2 rows plus the head on both (aMUSEd's head is not affine, so the runtime cannot guide the
 // feature and run it once): skippedMs = shortcutMs + headMs, rho = skippedMs / fullMs. Medians over REPS runs
 // after one warm-up; every graph loads alone (as the runtime holds them, but one at a time here to bound memory).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-const ort = require('onnxruntime-node');
+import { medianMs, openBundle, ort } from './ort-timing.mjs';
 
 const [dir, repsArg, nArg] = process.argv.slice(2);
 const reps = Number(repsArg ?? 3);
 const n = Number(nArg ?? 16);
-const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+const { manifest: m, session } = openBundle(dir);
 const L = m.tokens.count;
 const K = m.tokens.codebookSize;
 const D = m.featureDim;
 const E = m.graphs.base.inputs.textStates.shape[2];
 const P = m.graphs.base.inputs.pooled.shape[1];
 const T = m.condition.maxLength;
-const session = (role) => ort.InferenceSession.create(join(dir, m.graphs[role].file));
 
-async function time(fn) {
-  await fn(); // warm-up
-  const t = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    t.push(performance.now() - t0);
-  }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)];
-}
+const time = (fn) => medianMs(fn, reps);
 
 const rand = (size) => Float32Array.from({ length: size }, () => Math.random() - 0.5);
 const out = {};

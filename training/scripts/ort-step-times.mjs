@@ -2,33 +2,17 @@
 // usage: node scripts/ort-step-times.mjs BUNDLE_DIR REPS NEW_TOKENS -> JSON {fullMs, shortcutMs, headMs, decodeMs}
 // A full step is the base graph on the doubled CFG batch (2 rows: one image); a skipped step is the shortcut on
 // the 2 rows plus the head once on the guided feature (core's guidedHead with an affine head).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-const ort = require('onnxruntime-node');
+import { medianMs, openBundle, ort } from './ort-timing.mjs';
 
 const [dir, repsArg, nArg] = process.argv.slice(2);
 const reps = Number(repsArg ?? 3);
 const n = Number(nArg ?? 32);
-const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+const { manifest: m, session } = openBundle(dir);
 const L = m.tokens.count;
 const K = m.tokens.codebookSize;
 const D = m.featureDim;
-const session = (role) => ort.InferenceSession.create(join(dir, m.graphs[role].file));
 
-async function time(fn) {
-  await fn(); // warm-up
-  const t = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    t.push(performance.now() - t0);
-  }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)];
-}
+const time = (fn) => medianMs(fn, reps);
 
 const tokens = new Int32Array(2 * L).fill(K);
 const out = {};
