@@ -20,10 +20,6 @@ reconstruction error and read-out accuracy on the test set, sha256). A few minut
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
-import os
 import time
 
 import numpy as np
@@ -31,7 +27,7 @@ import torch
 from torch import nn
 
 from .fashion_mnist import data
-from .export import TORCHSCRIPT_EXPORTER
+from .evaluator_files import accuracy, export, export_with_sha, main as evaluator_main, write_card
 
 NAME = "ae-s11"
 SEED = 11
@@ -145,16 +141,8 @@ def reconstruction_mse(model: Autoencoder, images: np.ndarray) -> float:
 
 @torch.no_grad()
 def readout_accuracy(graph: EvaluatorGraph, images: np.ndarray, labels: np.ndarray) -> float:
-    logits, _ = graph(torch.from_numpy(data.to_float(images)))
-    return float((logits.argmax(1).numpy() == np.asarray(labels)).mean())
-
-
-def export(graph: EvaluatorGraph, path: str) -> None:
-    """ONNX (opset 17) with the bundle classifier's names: pixels -> logits, features; dynamic batch."""
-    example = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    torch.onnx.export(graph, (example,), path, input_names=["pixels"], output_names=["logits", "features"],
-                      dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
-                      opset_version=17, do_constant_folding=True, **TORCHSCRIPT_EXPORTER)
+    """The nearest-centroid read-out's class accuracy."""
+    return accuracy(graph, images, labels)
 
 
 def build(out_dir: str, epochs: int = 6, directory: str | None = None, log=print) -> dict:
@@ -165,11 +153,7 @@ def build(out_dir: str, epochs: int = 6, directory: str | None = None, log=print
     graph = EvaluatorGraph(model.encoder, centroids(model.encoder, ds.train_images, ds.train_labels)).eval()
     acc = readout_accuracy(graph, ds.test_images, ds.test_labels)
     mse = reconstruction_mse(model, ds.test_images)
-    os.makedirs(out_dir, exist_ok=True)
-    onnx_path = os.path.join(out_dir, f"{NAME}.onnx")
-    export(graph, onnx_path)
-    with open(onnx_path, "rb") as fh:
-        sha = hashlib.sha256(fh.read()).hexdigest()
+    onnx_path, sha = export_with_sha(graph, out_dir, NAME)
     meta = {
         "name": NAME,
         "label": "AE",
@@ -192,21 +176,13 @@ def build(out_dir: str, epochs: int = 6, directory: str | None = None, log=print
         "trainedBy": "cd training && .venv/bin/python -m migm_train.eval_autoencoder --out ../packages/bench/evaluators",
         "torch": torch.__version__,
     }
-    with open(os.path.join(out_dir, f"{NAME}.json"), "w") as fh:
-        json.dump(meta, fh, indent=2)
-        fh.write("\n")
+    write_card(out_dir, NAME, meta)
     log(f"{NAME}: read-out test accuracy {acc:.4f}, reconstruction MSE {mse:.5f}, {time.time() - t0:.0f} s -> {onnx_path}")
     return meta
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="migm_train.eval_autoencoder", description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, help="folder for ae-s11.onnx and ae-s11.json")
-    p.add_argument("--epochs", type=int, default=6)
-    a = p.parse_args(argv)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    build(a.out, epochs=a.epochs)
-    return 0
+    return evaluator_main("migm_train.eval_autoencoder", __doc__.split("\n")[0], NAME, 6, build, argv)
 
 
 if __name__ == "__main__":

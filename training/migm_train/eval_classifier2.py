@@ -12,10 +12,6 @@ features [batch, 128]) and mlp-s7.json (what it is, its test accuracy, sha256). 
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
-import os
 import time
 
 import numpy as np
@@ -23,7 +19,7 @@ import torch
 from torch import nn
 
 from .fashion_mnist import data
-from .export import TORCHSCRIPT_EXPORTER
+from .evaluator_files import accuracy, export, export_with_sha, main as evaluator_main, write_card
 
 NAME = "mlp-s7"
 SEED = 7
@@ -75,30 +71,13 @@ def train(images: np.ndarray, labels: np.ndarray, epochs: int = 12, batch: int =
 
 
 @torch.no_grad()
-def accuracy(model: MlpClassifier, images: np.ndarray, labels: np.ndarray) -> float:
-    logits, _ = model(torch.from_numpy(data.to_float(images)))
-    return float((logits.argmax(1).numpy() == np.asarray(labels)).mean())
-
-
-def export(model: MlpClassifier, path: str) -> None:
-    """ONNX (opset 17) with the bundle classifier's names: pixels -> logits, features; dynamic batch."""
-    example = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    torch.onnx.export(model, (example,), path, input_names=["pixels"], output_names=["logits", "features"],
-                      dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
-                      opset_version=17, do_constant_folding=True, **TORCHSCRIPT_EXPORTER)
-
-
 def build(out_dir: str, epochs: int = 12, directory: str | None = None, log=print) -> dict:
     """Trains on the 60k training images, exports <out_dir>/mlp-s7.onnx and writes mlp-s7.json; returns the json."""
     ds = data.load(directory)
     t0 = time.time()
     model = train(ds.train_images, ds.train_labels, epochs=epochs, log=log)
     acc = accuracy(model, ds.test_images, ds.test_labels)
-    os.makedirs(out_dir, exist_ok=True)
-    onnx_path = os.path.join(out_dir, f"{NAME}.onnx")
-    export(model, onnx_path)
-    with open(onnx_path, "rb") as fh:
-        sha = hashlib.sha256(fh.read()).hexdigest()
+    onnx_path, sha = export_with_sha(model, out_dir, NAME)
     meta = {
         "name": NAME,
         "file": f"{NAME}.onnx",
@@ -114,21 +93,13 @@ def build(out_dir: str, epochs: int = 12, directory: str | None = None, log=prin
         "trainedBy": "cd training && .venv/bin/python -m migm_train.eval_classifier2 --out ../packages/bench/evaluators",
         "torch": torch.__version__,
     }
-    with open(os.path.join(out_dir, f"{NAME}.json"), "w") as fh:
-        json.dump(meta, fh, indent=2)
-        fh.write("\n")
+    write_card(out_dir, NAME, meta)
     log(f"{NAME}: test accuracy {acc:.4f}, {meta['parameters']} parameters, {time.time() - t0:.0f} s -> {onnx_path}")
     return meta
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="migm_train.eval_classifier2", description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, help="folder for mlp-s7.onnx and mlp-s7.json")
-    p.add_argument("--epochs", type=int, default=12)
-    a = p.parse_args(argv)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    build(a.out, epochs=a.epochs)
-    return 0
+    return evaluator_main("migm_train.eval_classifier2", __doc__.split("\n")[0], NAME, 12, build, argv)
 
 
 if __name__ == "__main__":
