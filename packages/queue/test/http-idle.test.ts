@@ -1,31 +1,15 @@
 // Issue 27, finding 5: idle and half-sent sockets are closed. A silent socket may be closed by either timeout:
 // the idle one (no bytes) or Node's headers timeout, which first writes a 408. The client socket must consume what
 // it is sent, or a paused socket holding those 408 bytes never emits 'close' (the cause of earlier flaky runs).
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { createQueueClient, createQueueServer } from '../src/http-entry.js';
 import { RedisServer } from './redis.js';
+import { closedWithin, rawSocket } from './raw-socket.js';
 
 const redis = new RedisServer();
 beforeAll(() => redis.start());
 afterAll(() => redis.stop());
-
-function rawSocket(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s));
-    s.resume(); // read (and drop) anything the server sends, so its close is seen
-    s.on('error', reject);
-  });
-}
-
-function closedWithin(s: Socket, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (s.destroyed || s.readyState === 'closed') return resolve(true);
-    const t = setTimeout(() => resolve(false), ms);
-    s.once('close', () => (clearTimeout(t), resolve(true)));
-  });
-}
 
 it('idle sockets are closed after idleTimeoutMs; half-sent headers after headersTimeoutMs', async () => {
   const client = await createQueueClient({ redis: redis.url, queue: 'idle', bundle: bundleDir() });

@@ -1,6 +1,5 @@
 // Issue 27, findings 2 and 5: the HTTP front on a real redis-server. No worker runs here: every job stays
 // waiting, which is what an attacker's probe sees too (and keeps event streams open as long as we like).
-import { connect, type Socket } from 'node:net';
 import { request as httpRequest, type Server } from 'node:http';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
@@ -10,6 +9,7 @@ import { Redis } from 'ioredis';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
 import { createQueueClient, createQueueServer, isLoopbackAddress, requestJobId, type QueueClient, type QueueServerOptions } from '../src/http-entry.js';
 import { RedisServer } from './redis.js';
+import { closedWithin, rawSocket } from './raw-socket.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const redis = new RedisServer();
@@ -178,23 +178,6 @@ function bigPost(base: string, bytes: number): Promise<number> {
   });
 }
 
-function rawSocket(base: string): Promise<Socket> {
-  const { port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(port), '127.0.0.1', () => resolve(s));
-    s.resume(); // drop what the server sends (a 408 on a timeout): a paused socket with unread bytes never emits 'close'
-    s.on('error', reject);
-  });
-}
-
-function closedWithin(s: Socket, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (s.destroyed || s.readyState === 'closed') return resolve(true);
-    const t = setTimeout(() => resolve(false), ms);
-    s.once('close', () => (clearTimeout(t), resolve(true)));
-  });
-}
-
 describe('HTTP front: connections', () => {
   it('a 50 MB body gets 413 (not a broken pipe), a small one still works after', async () => {
     const { base, client } = await front('big');
@@ -205,9 +188,9 @@ describe('HTTP front: connections', () => {
 
   it('a connection cap: past maxConnections a socket is dropped at once; service resumes when sockets go', async () => {
     const { base, server } = await front('cap', { maxConnections: 20, idleTimeoutMs: 60_000 });
-    const held = await Promise.all(Array.from({ length: 20 }, () => rawSocket(base)));
+    const held = await Promise.all(Array.from({ length: 20 }, () => rawSocket(Number(new URL(base).port))));
     await new Promise((r) => setTimeout(r, 100));
-    const extra = await rawSocket(base);
+    const extra = await rawSocket(Number(new URL(base).port));
     expect(await closedWithin(extra, 2000)).toBe(true);
     for (const s of held) s.destroy();
     await new Promise<void>((resolve) => {
