@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
@@ -31,6 +31,34 @@ let out = '';
 let server: Server | undefined;
 let origin = '';
 let browser: Browser | undefined;
+
+const WAIT_MS = 180_000;
+
+/**
+ * Waits until the page is ready (or has run once), or has an error. On a timeout it throws with the page's
+ * status line, its state, and the errors and failed requests recorded so far.
+ */
+async function waitFor(page: Page, what: string, until: 'ready' | 'ran', seen: { errors: string[]; failed: string[] }): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (u) => {
+        const s = (globalThis as { migmExample?: { ready: boolean; runs: number; error: string } }).migmExample;
+        return !!s && (s.error !== '' || (u === 'ready' ? s.ready : s.runs >= 1));
+      },
+      until,
+      { timeout: WAIT_MS },
+    );
+  } catch (err) {
+    const shown = await page.evaluate(() => ({
+      status: document.getElementById('status')?.textContent,
+      state: (globalThis as { migmExample?: unknown }).migmExample,
+    }));
+    const detail = new Error(
+      `waiting for ${what}: ${(err as Error).message.split('\n')[0]}; page: ${JSON.stringify(shown)}; errors: ${JSON.stringify(seen.errors)}; failed requests: ${JSON.stringify(seen.failed)}`,
+    );
+    throw detail;
+  }
+}
 
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
@@ -82,57 +110,62 @@ describe('vite build of the example', () => {
 });
 
 describe.skipIf(!hasChromium)('the built example in Chromium', () => {
-  it('loads the bundle and the runtime from the build and generates on wasm', async () => {
+  // One retry: this failed once on CI (2026-12-08, a clean checkout; its output was not kept) and passes here,
+  // also under a saturated CPU. A failing attempt prints its error (with what the page showed, from waitFor) even
+  // when the retry passes, so the next failure is explained.
+  it('loads the bundle and the runtime from the build and generates on wasm', { timeout: 2 * WAIT_MS + 60_000, retry: 1 }, async () => {
+    await browser?.close();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    const failed: string[] = [];
-    const served: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('response', (r) => {
-      const url = new URL(r.url());
-      if (url.origin === origin) (r.status() === 200 ? served : failed).push(url.pathname);
-      else failed.push(r.url()); // nothing may come from elsewhere (a CDN)
-    });
-    await page.goto(`${origin}/?device=wasm`);
-    await page.waitForFunction(
-      () =>
-        (globalThis as { migmExample?: { ready: boolean; error: string } }).migmExample?.ready ||
-        !!(globalThis as { migmExample?: { error: string } }).migmExample?.error,
-      null,
-      { timeout: 60_000 },
-    );
-    const state = await page.evaluate(() => (globalThis as unknown as { migmExample: { ready: boolean; device: string; error: string } }).migmExample);
-    expect(state.error).toBe('');
-    expect(state.device).toBe('wasm');
-    await page.selectOption('#class', '7');
-    await page.click('#generate');
-    await page.waitForFunction(
-      () =>
-        (globalThis as unknown as { migmExample: { runs: number; error: string } }).migmExample.runs === 1 ||
-        !!(globalThis as unknown as { migmExample: { error: string } }).migmExample.error,
-      null,
-      { timeout: 60_000 },
-    );
-    const pixels = await page.evaluate(() => {
-      const c = document.getElementById('grid') as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let min = 255;
-      let max = 0;
-      for (let i = 0; i < d.length; i += 4) {
-        min = Math.min(min, d[i]!);
-        max = Math.max(max, d[i]!);
-      }
-      return { width: c.width, height: c.height, min, max };
-    });
-    expect(pixels.width).toBeGreaterThan(0);
-    expect(pixels.max - pixels.min, 'the images are not blank').toBeGreaterThan(100);
-    expect(await page.textContent('#status')).toMatch(/^4 images in \d+ ms on wasm$/);
-    expect(errors).toEqual([]);
-    expect(failed).toEqual([]);
-    expect(served).toEqual(
-      expect.arrayContaining(['/bundle/manifest.json', '/bundle/base.onnx', '/ort/ort-wasm-simd-threaded.wasm', '/ort/ort-wasm-simd-threaded.mjs']),
-    );
+    try {
+      await generatesOnWasm(browser);
+    } catch (err) {
+      console.error(`vite-example e2e attempt failed: ${(err as Error).stack ?? String(err)}`);
+      throw err;
+    }
   });
 });
+
+/** Opens the built page on wasm, generates once, and checks the picture, the status line and every request. */
+async function generatesOnWasm(browser: Browser): Promise<void> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT_MS); // page.goto waits for the load event, which a slow machine can delay past 30 s
+  const errors: string[] = [];
+  const failed: string[] = [];
+  const served: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('response', (r) => {
+    const url = new URL(r.url());
+    if (url.origin === origin) (r.status() === 200 ? served : failed).push(url.pathname);
+    else failed.push(r.url()); // nothing may come from elsewhere (a CDN)
+  });
+  await page.goto(`${origin}/?device=wasm`);
+  // Generous waits: CI runs this beside the demo's Chromium tests and the training suite on two cores. A wait
+  // that runs out fails with what the page showed, its errors and failed requests, not a bare timeout.
+  await waitFor(page, 'the backend to load', 'ready', { errors, failed });
+  const state = await page.evaluate(() => (globalThis as unknown as { migmExample: { ready: boolean; device: string; error: string } }).migmExample);
+  expect(state.error).toBe('');
+  expect(state.device).toBe('wasm');
+  await page.selectOption('#class', '7');
+  await page.click('#generate');
+  await waitFor(page, 'the first run to finish', 'ran', { errors, failed });
+  const pixels = await page.evaluate(() => {
+    const c = document.getElementById('grid') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let min = 255;
+    let max = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      min = Math.min(min, d[i]!);
+      max = Math.max(max, d[i]!);
+    }
+    return { width: c.width, height: c.height, min, max };
+  });
+  expect(pixels.width).toBeGreaterThan(0);
+  expect(pixels.max - pixels.min, 'the images are not blank').toBeGreaterThan(100);
+  expect(await page.textContent('#status')).toMatch(/^4 images in \d+ ms on wasm$/);
+  expect(errors).toEqual([]);
+  expect(failed).toEqual([]);
+  expect(served).toEqual(
+    expect.arrayContaining(['/bundle/manifest.json', '/bundle/base.onnx', '/ort/ort-wasm-simd-threaded.wasm', '/ort/ort-wasm-simd-threaded.mjs']),
+  );
+}

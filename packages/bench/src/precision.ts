@@ -1,7 +1,10 @@
 // The quality cost of a bundle's precision variants (issue 26): for each dtype, vanilla and the shortcut at the
 // bundle's N and budget, images drawn with the same seeds as fp32's, scored by every evaluator (FD against the
 // Fashion-MNIST test set) next to the share of tokens equal to fp32's. Prints a table, writes JSON.
-//   node packages/bench/dist/precision.js --bundle DIR [--dtypes fp32,int8,int4,fp16] [--images 2000] [--out FILE.json]
+//   node packages/bench/dist/precision.js --bundle DIR [--dtypes fp32,int8,int4,fp16] [--images 2000]
+//     [--settings vanilla,shortcut] [--noise-seed S] [--out FILE.json]
+// --noise-seed adds an fp32 row drawn with other seeds (S, S+1, ...): its FD change is what sampling alone moves FD
+// at this many images, the yardstick for a variant's change. --settings splits a run over processes (one per core).
 // DIR holds the variants (python -m migm_train quantize). 'fp16' loads the float16 files on the CPU (a per-graph
 // dtype): onnxruntime emulates float16 there, so its quality is measured but its speed is not meaningful.
 import { writeFileSync } from 'node:fs';
@@ -20,6 +23,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '50' },
     seed: { type: 'string', default: '1' },
     threads: { type: 'string' },
+    settings: { type: 'string', default: 'vanilla,shortcut' },
+    'noise-seed': { type: 'string' },
     out: { type: 'string', default: 'precision-quality.json' },
   },
 });
@@ -31,6 +36,12 @@ const images = Number(values.images);
 const batchSize = Number(values.batch);
 const seed = Number(values.seed);
 const threads = values.threads !== undefined ? Number(values.threads) : undefined;
+const noiseSeed = values['noise-seed'] !== undefined ? Number(values['noise-seed']) : undefined;
+if (noiseSeed !== undefined && (!Number.isSafeInteger(noiseSeed) || Math.abs(noiseSeed - seed) < images))
+  throw new Error(`--noise-seed must be an integer at least --images (${images}) away from --seed (${seed}), so that no seed is shared`);
+const wanted = values.settings.split(',');
+if (wanted.length === 0 || wanted.some((w) => w !== 'vanilla' && w !== 'shortcut'))
+  throw new Error(`--settings takes vanilla and/or shortcut, comma separated; got '${values.settings}'`);
 
 const reference = await createNodeBackend({ bundle, classifier: true, ...(threads ? { threads } : {}) });
 const m = reference.manifest;
@@ -41,8 +52,15 @@ const shipped = await shippedEvaluators(threads);
 const evaluators = await referenceStats([bundleEvaluator(reference), ...shipped], images, numClasses);
 checkCards(shipped, Object.fromEntries(evaluators.map((e) => [e.evaluator.name, e.testAccuracy])));
 const settings = [
-  { label: `vanilla N=${N}`, predictor: 'none' as const },
-  ...(m.graphs.shortcut ? [{ label: `shortcut N=${N} B=${B}`, predictor: 'learned' as const, budget: B }] : []),
+  ...(wanted.includes('vanilla') ? [{ label: `vanilla N=${N}`, predictor: 'none' as const }] : []),
+  ...(m.graphs.shortcut && wanted.includes('shortcut') ? [{ label: `shortcut N=${N} B=${B}`, predictor: 'learned' as const, budget: B }] : []),
+];
+if (settings.length === 0) throw new Error('--settings shortcut needs a bundle with a shortcut graph');
+// The runs of each setting: fp32 first (the reference), then fp32 with other seeds if asked, then the variants.
+const runs: { dtype: Dtype; seed: number }[] = [
+  { dtype: 'fp32', seed },
+  ...(noiseSeed !== undefined ? [{ dtype: 'fp32' as Dtype, seed: noiseSeed }] : []),
+  ...dtypes.slice(1).map((dtype) => ({ dtype, seed })),
 ];
 
 /** 'fp16' on the CPU: every graph with a float16 variant, loaded as asked (a per-role dtype). */
@@ -54,6 +72,8 @@ function dtypeOption(d: Dtype): DtypeOption {
 interface Row {
   setting: string;
   dtype: Dtype;
+  /** The first seed of the row's batches; a row whose seed is not --seed is the noise row. */
+  seed: number;
   precision: Record<string, string>;
   fd: Record<string, number>;
   fdChange: Record<string, number>;
@@ -65,7 +85,8 @@ const started = new Date().toISOString();
 for (const s of settings) {
   let fp32Tokens: Int32Array | null = null;
   let fp32Fd: Record<string, number> = {};
-  for (const d of dtypes) {
+  for (const { dtype: d, seed: runSeed } of runs) {
+    const noise = runSeed !== seed;
     const backend: OrtBackend = d === 'fp32' ? reference : await createNodeBackend({ bundle, dtype: dtypeOption(d), ...(threads ? { threads } : {}) });
     const L = backend.manifest.tokens.count;
     const tokens = new Int32Array(images * L);
@@ -77,7 +98,7 @@ for (const s of settings) {
         condition: Array.from({ length: n }, (_, b) => (bi * batchSize + b) % numClasses),
         steps: N,
         predictor: s.predictor,
-        seed: seed + bi,
+        seed: runSeed + bi,
         ...(s.budget !== undefined ? { budget: s.budget } : {}),
       });
       ms += r.timings.totalMs;
@@ -90,7 +111,7 @@ for (const s of settings) {
     }
     const fd: Record<string, number> = {};
     evaluators.forEach((e, k) => (fd[e.evaluator.name] = frechetDistance(stats[k]!, e.reference)));
-    if (d === 'fp32') {
+    if (d === 'fp32' && !noise) {
       fp32Tokens = tokens;
       fp32Fd = fd;
     }
@@ -99,6 +120,7 @@ for (const s of settings) {
     const row: Row = {
       setting: s.label,
       dtype: d,
+      seed: runSeed,
       precision: Object.fromEntries(Object.entries(backend.manifest.graphs).map(([r, g]) => [r, g.precision ?? 'fp32'])),
       fd,
       fdChange: Object.fromEntries(Object.entries(fd).map(([k, v]) => [k, v / fp32Fd[k]! - 1])),
@@ -107,7 +129,7 @@ for (const s of settings) {
     };
     rows.push(row);
     console.log(
-      `${row.setting.padEnd(20)} ${d.padEnd(5)} ${Object.entries(fd)
+      `${row.setting.padEnd(20)} ${(noise ? `fp32 seed ${runSeed}` : d).padEnd(5)} ${Object.entries(fd)
         .map(([k, v]) => `FD ${k} ${v.toFixed(3)} (${(100 * row.fdChange[k]!).toFixed(2)}%)`)
         .join('  ')}  tokens = fp32 ${(100 * row.tokenAgreement).toFixed(2)}%  ${row.msPerImage.toFixed(1)} ms/image`,
     );
@@ -115,7 +137,7 @@ for (const s of settings) {
   }
 }
 const verdict = (dtype: Dtype) => {
-  const own = rows.filter((r) => r.dtype === dtype);
+  const own = rows.filter((r) => r.dtype === dtype && r.seed === seed);
   return own.every((r) => Object.values(r.fdChange).every((c) => c < 0.02)) ? 'recommended (every evaluator: < 2% FD everywhere)' : 'not recommended';
 };
 for (const d of dtypes.slice(1)) console.log(`${d}: ${verdict(d)}`);
@@ -129,6 +151,7 @@ writeFileSync(
       images,
       batch: batchSize,
       seed,
+      noiseSeed: noiseSeed ?? null,
       steps: N,
       budget: B,
       rows,
