@@ -2,9 +2,12 @@
 // bundle's N and budget, images drawn with the same seeds as fp32's, scored by every evaluator (FD against the
 // Fashion-MNIST test set) next to the share of tokens equal to fp32's. Prints a table, writes JSON.
 //   node packages/bench/dist/precision.js --bundle DIR [--dtypes fp32,int8,int4,fp16] [--images 2000]
-//     [--settings vanilla,shortcut] [--noise-seed S] [--out FILE.json]
-// --noise-seed adds an fp32 row drawn with other seeds (S, S+1, ...): its FD change is what sampling alone moves FD
-// at this many images, the yardstick for a variant's change. --settings splits a run over processes (one per core).
+//     [--settings vanilla,shortcut] [--noise-seed S[,S2...]] [--out FILE.json]
+// --noise-seed adds fp32 rows drawn with other seeds (S, S+1, ...): their FD change is what sampling alone moves
+// FD at this many images, the yardstick for a variant's. The first of them is also a reference draw: every row gets
+// its FD to that draw's samples (a two-sample distance, no test set involved), where fp32 at --seed gives the
+// value for a draw that differs only by sampling and each variant the same with its precision changed.
+// --settings splits a run over processes (one per core).
 // DIR holds the variants (python -m migm_train quantize). 'fp16' loads the float16 files on the CPU (a per-graph
 // dtype): onnxruntime emulates float16 there, so its quality is measured but its speed is not meaningful.
 import { writeFileSync } from 'node:fs';
@@ -36,9 +39,10 @@ const images = Number(values.images);
 const batchSize = Number(values.batch);
 const seed = Number(values.seed);
 const threads = values.threads !== undefined ? Number(values.threads) : undefined;
-const noiseSeed = values['noise-seed'] !== undefined ? Number(values['noise-seed']) : undefined;
-if (noiseSeed !== undefined && (!Number.isSafeInteger(noiseSeed) || Math.abs(noiseSeed - seed) < images))
-  throw new Error(`--noise-seed must be an integer at least --images (${images}) away from --seed (${seed}), so that no seed is shared`);
+const noiseSeeds = values['noise-seed'] !== undefined ? values['noise-seed'].split(',').map(Number) : [];
+const allSeeds = [seed, ...noiseSeeds];
+if (noiseSeeds.some((n, i) => !Number.isSafeInteger(n) || allSeeds.some((o, j) => j !== i + 1 && Math.abs(n - o) < images)))
+  throw new Error(`--noise-seed takes integers at least --images (${images}) away from --seed (${seed}) and from each other, so that no seed is shared`);
 const wanted = values.settings.split(',');
 if (wanted.length === 0 || wanted.some((w) => w !== 'vanilla' && w !== 'shortcut'))
   throw new Error(`--settings takes vanilla and/or shortcut, comma separated; got '${values.settings}'`);
@@ -59,7 +63,7 @@ if (settings.length === 0) throw new Error('--settings shortcut needs a bundle w
 // The runs of each setting: fp32 first (the reference), then fp32 with other seeds if asked, then the variants.
 const runs: { dtype: Dtype; seed: number }[] = [
   { dtype: 'fp32', seed },
-  ...(noiseSeed !== undefined ? [{ dtype: 'fp32' as Dtype, seed: noiseSeed }] : []),
+  ...noiseSeeds.map((s) => ({ dtype: 'fp32' as Dtype, seed: s })),
   ...dtypes.slice(1).map((dtype) => ({ dtype, seed })),
 ];
 
@@ -77,6 +81,11 @@ interface Row {
   precision: Record<string, string>;
   fd: Record<string, number>;
   fdChange: Record<string, number>;
+  /**
+   * FD between this row's samples and those of the reference draw (fp32 at the first --noise-seed; same classes,
+   * disjoint seeds), per evaluator; null without --noise-seed and for the reference draw itself.
+   */
+  fdToReference: Record<string, number> | null;
   tokenAgreement: number;
   msPerImage: number;
 }
@@ -85,6 +94,7 @@ const started = new Date().toISOString();
 for (const s of settings) {
   let fp32Tokens: Int32Array | null = null;
   let fp32Fd: Record<string, number> = {};
+  const settingRows: { row: Row; stats: FeatureStats[] }[] = [];
   for (const { dtype: d, seed: runSeed } of runs) {
     const noise = runSeed !== seed;
     const backend: OrtBackend = d === 'fp32' ? reference : await createNodeBackend({ bundle, dtype: dtypeOption(d), ...(threads ? { threads } : {}) });
@@ -124,16 +134,29 @@ for (const s of settings) {
       precision: Object.fromEntries(Object.entries(backend.manifest.graphs).map(([r, g]) => [r, g.precision ?? 'fp32'])),
       fd,
       fdChange: Object.fromEntries(Object.entries(fd).map(([k, v]) => [k, v / fp32Fd[k]! - 1])),
+      fdToReference: null,
       tokenAgreement: same / tokens.length,
       msPerImage: ms / images,
     };
     rows.push(row);
+    settingRows.push({ row, stats });
     console.log(
       `${row.setting.padEnd(20)} ${(noise ? `fp32 seed ${runSeed}` : d).padEnd(5)} ${Object.entries(fd)
         .map(([k, v]) => `FD ${k} ${v.toFixed(3)} (${(100 * row.fdChange[k]!).toFixed(2)}%)`)
         .join('  ')}  tokens = fp32 ${(100 * row.tokenAgreement).toFixed(2)}%  ${row.msPerImage.toFixed(1)} ms/image`,
     );
     if (backend !== reference) await backend.dispose();
+  }
+  const ref = settingRows.find((r) => r.row.seed === noiseSeeds[0]);
+  for (const { row, stats } of ref ? settingRows : []) {
+    if (row === ref!.row) continue;
+    row.fdToReference = Object.fromEntries(evaluators.map((e, k) => [e.evaluator.name, frechetDistance(stats[k]!, ref!.stats[k]!)]));
+    const label = row.seed === seed ? row.dtype : `fp32 seed ${row.seed}`;
+    console.log(
+      `${row.setting.padEnd(20)} ${label.padEnd(5)} FD to the draw at seed ${noiseSeeds[0]}: ${Object.entries(row.fdToReference)
+        .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+        .join('  ')}`,
+    );
   }
 }
 const verdict = (dtype: Dtype) => {
@@ -151,7 +174,7 @@ writeFileSync(
       images,
       batch: batchSize,
       seed,
-      noiseSeed: noiseSeed ?? null,
+      noiseSeeds,
       steps: N,
       budget: B,
       rows,
