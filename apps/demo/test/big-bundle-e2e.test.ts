@@ -21,7 +21,7 @@ import { startServer } from '../web/serve.mjs';
 import { buildDemo, demoView, hasChromium, launchPersistentChromium, noteSkipped, openPage } from './chromium.js';
 
 const TRAINING = fileURLToPath(new URL('../../../training/', import.meta.url));
-const PYTHON = process.env.MIGM_PYTHON ?? '/usr/bin/python3';
+const PYTHON = process.env.MIGM_PYTHON ?? join(TRAINING, '.venv', 'bin', 'python'); // made by scripts/setup.sh (the toolkit's torch, not Debian's)
 /** Bytes of the unused initializer added to the base graph: the file ends up over 256 MiB (Chromium's limit is 256 MB). */
 const PAD_BYTES = 280 * 1024 * 1024;
 

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ function run(argv: string[], env: Record<string, string> = {}): Promise<{ code: 
 describe('migm worker / submit / serve', () => {
   it('argument mistakes: one line, exit 2; an unreachable Redis: one line, exit 1', async () => {
     const closed = `redis://127.0.0.1:${await freePort()}`;
+    const shortTokenFile = join(dir, 'short-token');
+    writeFileSync(shortTokenFile, 'short\nthe second line is ignored\n');
     const cases: [string[], number, RegExp][] = [
       [['worker'], 2, /--redis is required/],
       [['submit', '--redis', 'http://x', '--class', '1'], 2, /--redis must be a redis:\/\/ or rediss:\/\/ URL/],
@@ -41,6 +43,10 @@ describe('migm worker / submit / serve', () => {
       [['submit', '--redis', closed, '--class', '1', '--count', '1025'], 2, /--count must be an integer from 1 to 1024/],
       [['serve', '--redis', closed, '--host', '0.0.0.0'], 2, /--host 0\.0\.0\.0 is reachable from other machines and no access token is set/],
       [['serve', '--redis', closed, '--cors', 'https://a.example/path'], 2, /--cors takes origins like/],
+      // --allow-no-token lifts the loopback rule (then the closed Redis is what stops it); --token-file is read.
+      [['serve', '--redis', closed, '--host', '0.0.0.0', '--allow-no-token'], 1, /Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable/],
+      [['serve', '--redis', closed, '--token-file', join(dir, 'no-such-file')], 2, /--token-file: cannot read .*no-such-file \(ENOENT\)/],
+      [['serve', '--redis', closed, '--token-file', shortTokenFile], 2, /the access token must be at least 16 characters.*got 5/],
       [['status', 'meta', '--redis', closed], 2, /'meta' is not a job id/],
       [['cancel', '--redis', closed], 2, /the job id comes first/],
     ];

@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bundleDir } from '@migm/bundle-fashion-mnist';
-import { createQueueClient, createQueueServer, isLoopbackAddress, requestJobId, type QueueClient, type QueueServerOptions } from '../src/http-entry.js';
+import {
+  createQueueClient,
+  createQueueServer,
+  isLoopbackAddress,
+  isQueueError,
+  requestJobId,
+  type QueueClient,
+  type QueueServerOptions,
+} from '../src/http-entry.js';
 import { RedisServer } from './redis.js';
 import { closedWithin, rawSocket } from './raw-socket.js';
 
@@ -53,6 +61,18 @@ describe('HTTP front: who may call what', () => {
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
     expect(server.listening).toBe(true);
     await new Promise((r) => server.close(r));
+    // Every interface without a token: the server closes itself and says why, before serving anyone.
+    const open = createQueueServer(client);
+    const refused = await new Promise<unknown>((resolve) => open.once('error', resolve).listen(0, '0.0.0.0'));
+    expect(isQueueError(refused, 'INVALID_CONFIG'), String(refused)).toBe(true);
+    expect((refused as Error).message).toMatch(/listening on 0\.0\.0\.0 .*without a token/);
+    await new Promise((r) => setImmediate(r));
+    expect(open.listening).toBe(false);
+    // ...unless told explicitly.
+    const allowed = createQueueServer(client, { allowNoToken: true });
+    await new Promise<void>((resolve, reject) => allowed.once('error', reject).listen(0, '0.0.0.0', resolve));
+    expect(allowed.listening).toBe(true);
+    await new Promise((r) => allowed.close(r));
     expect(() => createQueueServer(client, { token: 'short' })).toThrow(/at least 16 characters/);
     const deduping = await createQueueClient({ redis: redis.url, queue: 'no-token', bundle: bundleDir(), dedupe: true });
     closers.push(() => deduping.close());
