@@ -42,6 +42,7 @@ import tempfile
 import numpy as np
 
 from . import manifest as man
+from .staging import check_out, staged
 
 PRECISIONS = ("fp16", "int8", "int4")
 GRAPHS = ("textEncoder", "base", "shortcut", "head", "decoder", "classifier")
@@ -276,10 +277,10 @@ def _quantize_graph(src: str, dst: str, precision: str, affine: bool, calibratio
         if "conv" in kinds:
             if calibration is None:
                 raise QuantizeError(f"{os.path.basename(src)}: int8 convolutions need calibration inputs")
-            staged = os.path.join(work, "conv.onnx")
-            quantize_static(cur, staged, _Feeds(calibration()), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
+            conv_done = os.path.join(work, "conv.onnx")
+            quantize_static(cur, conv_done, _Feeds(calibration()), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
                             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-            cur = load_model(staged)
+            cur = load_model(conv_done)
             parts.append(f"convolutions static QDQ (int8 weights per channel, uint8 activations calibrated on "
                          f"{CALIBRATION_RUNS} example inputs)")
         ops = [op for k, op in (("matmul", "MatMul"), ("matmul", "Gemm"), ("gather", "Gather")) if k in kinds]
@@ -289,7 +290,7 @@ def _quantize_graph(src: str, dst: str, precision: str, affine: bool, calibratio
             parts.insert(0, "quantize_dynamic: int8 weights per channel, uint8 activations at run time"
                          + (", int8 embedding tables" if "gather" in kinds else ""))
         else:
-            shutil.move(staged, dst)
+            shutil.move(conv_done, dst)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return "onnxruntime " + "; ".join(parts)
@@ -398,11 +399,7 @@ def relative_errors(manifest: dict, bundle: str, role: str, variant_file: str, b
 def _check_out(out: str, bundle: str) -> None:
     if os.path.abspath(out) == os.path.abspath(bundle):
         raise QuantizeError("--out must differ from --bundle (the output is a new bundle)")
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise QuantizeError(f"--out: {out} exists and is not an empty folder")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise QuantizeError(f"--out: the folder {parent} does not exist")
+    check_out(out, QuantizeError)
 
 
 def _copy_file(src: str, dst: str) -> None:
@@ -465,8 +462,7 @@ def quantize_bundle(bundle: str, out: str, precision: str, graphs: tuple[str, ..
     if not roles:
         raise QuantizeError(f"no graph of the bundle has weights that {precision} would quantize")
     _check_out(out, bundle)
-    tmp = tempfile.mkdtemp(prefix=".quantize-", dir=os.path.dirname(os.path.abspath(out)))
-    try:
+    with staged(out, ".quantize-") as tmp:  # files are hard links to --bundle's: their modes stay as they are
         for f in manifest["files"]:
             _copy_file(os.path.join(bundle, f["path"]), os.path.join(tmp, f["path"]))
         errors = {}
@@ -483,13 +479,6 @@ def quantize_bundle(bundle: str, out: str, precision: str, graphs: tuple[str, ..
             g.setdefault("variants", {})[precision] = {"file": rel, "method": how}
             errors[role] = relative_errors(manifest, tmp, role, rel)
         man.write(manifest, tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private
-        if os.path.isdir(out):
-            os.rmdir(out)  # empty (checked above)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"manifest": manifest, "errors": errors}
 
 

@@ -1,4 +1,4 @@
-"""The bench's third evaluator (migm_train.eval_autoencoder): an autoencoder's latent, trained without labels."""
+"""The bench's third evaluator (migm_train.fashion_mnist.eval_autoencoder): an autoencoder's latent, trained without labels."""
 import json
 import os
 
@@ -6,8 +6,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from migm_train import eval_autoencoder as ea
-from migm_train import eval_classifier2 as ec2
+from migm_train.fashion_mnist import eval_autoencoder as ea
+from migm_train.fashion_mnist import eval_classifier2 as ec2
 
 BENCH_EVALUATORS = os.path.join(os.path.dirname(__file__), "..", "..", "packages", "bench", "evaluators")
 

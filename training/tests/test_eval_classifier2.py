@@ -1,12 +1,12 @@
-"""The bench's second evaluator (migm_train.eval_classifier2): an MLP, independent of the bundle's CNN."""
+"""The bench's second evaluator (migm_train.fashion_mnist.eval_classifier2): an MLP, independent of the bundle's CNN."""
 import json
 import os
 
 import numpy as np
 import torch
 
-from migm_train import eval_classifier2 as ec2
-from migm_train.classifier import Classifier
+from migm_train.fashion_mnist import eval_classifier2 as ec2
+from migm_train.fashion_mnist.classifier import Classifier
 
 BENCH_EVALUATORS = os.path.join(os.path.dirname(__file__), "..", "..", "packages", "bench", "evaluators")
 

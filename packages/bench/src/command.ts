@@ -292,7 +292,7 @@ async function pytorchPeer(
     for (const s of settings) {
       const { stdout } = await promisify(execFile)(
         python,
-        ['-m', 'migm_train.bench_peer', '--work', work, '--batch', String(batch), '--runs', String(runs), '--configs', JSON.stringify(spec)],
+        ['-m', 'migm_train.fashion_mnist.bench_peer', '--work', work, '--batch', String(batch), '--runs', String(runs), '--configs', JSON.stringify(spec)],
         {
           cwd: trainingDir,
           maxBuffer: 1 << 24,

@@ -39,13 +39,13 @@ export function bundleEvaluator(backend: OrtBackend): Evaluator {
   const acc = (backend.manifest as { training?: { classifierTestAccuracy?: number } }).training?.classifierTestAccuracy;
   return {
     name: 'CNN',
-    description: `the bundle's evaluation classifier (graphs.classifier: 2 conv layers + 128 features, seed 0, training/migm_train/classifier.py${acc !== undefined ? `, test accuracy ${(100 * acc).toFixed(2)}%` : ''})`,
+    description: `the bundle's evaluation classifier (graphs.classifier: 2 conv layers + 128 features, seed 0, training/migm_train/fashion_mnist/classifier.py${acc !== undefined ? `, test accuracy ${(100 * acc).toFixed(2)}%` : ''})`,
     classify: (images) => backend.classify(images),
     dispose: async () => {},
   };
 }
 
-/** What training/migm_train/eval_classifier2.py and eval_autoencoder.py write next to the graph. */
+/** What training/migm_train/fashion_mnist/eval_classifier2.py and eval_autoencoder.py write next to the graph. */
 export interface EvaluatorCard {
   readonly name: string;
   /** Column name in the bench's tables (absent on the MLP's card: 'MLP'). */
@@ -67,7 +67,7 @@ export const SECOND_EVALUATOR = fileURLToPath(new URL('../evaluators/mlp-s7.json
 
 /**
  * The third: evaluators/ae-s11.onnx, the 64-d latent of a convolutional autoencoder trained to reconstruct the
- * training images without labels (training/migm_train/eval_autoencoder.py); its logits are a nearest-centroid
+ * training images without labels (training/migm_train/fashion_mnist/eval_autoencoder.py); its logits are a nearest-centroid
  * read-out fitted afterwards, so that the class-accuracy column has a value.
  */
 export const THIRD_EVALUATOR = fileURLToPath(new URL('../evaluators/ae-s11.json', import.meta.url));
@@ -92,7 +92,7 @@ export function checkCards(evaluators: readonly (Evaluator & { readonly card: Ev
     if (measured === undefined || Math.abs(measured - e.card.testAccuracy) > 0.002) {
       throw new MigmError(
         'UNSUPPORTED',
-        `${e.card.file}: test accuracy ${measured?.toFixed(4) ?? 'not measured'} under onnxruntime, its card says ${e.card.testAccuracy}; remake it (${e.card.trainedBy ?? 'training/migm_train/eval_classifier2.py'})`,
+        `${e.card.file}: test accuracy ${measured?.toFixed(4) ?? 'not measured'} under onnxruntime, its card says ${e.card.testAccuracy}; remake it (${e.card.trainedBy ?? 'training/migm_train/fashion_mnist/eval_classifier2.py'})`,
       );
     }
   }
@@ -117,7 +117,7 @@ export async function onnxEvaluator(cardPath: string, threads?: number): Promise
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads ?? 2, interOpNumThreads: 1 });
   return {
     name: card.label ?? (card.name === 'mlp-s7' ? 'MLP' : card.name),
-    description: `${card.name}: ${card.architecture}, seed ${card.seed}, test accuracy ${(100 * card.testAccuracy).toFixed(2)}% (packages/bench/evaluators/${card.file}, made by ${card.trainedBy ?? 'training/migm_train/eval_classifier2.py'})`,
+    description: `${card.name}: ${card.architecture}, seed ${card.seed}, test accuracy ${(100 * card.testAccuracy).toFixed(2)}% (packages/bench/evaluators/${card.file}, made by ${card.trainedBy ?? 'training/migm_train/fashion_mnist/eval_classifier2.py'})`,
     card,
     async classify(images) {
       const out = await session.run({ pixels: new ort.Tensor('float32', images.data, [images.batch, images.channels, images.height, images.width]) });

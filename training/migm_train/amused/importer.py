@@ -21,13 +21,14 @@ from torch import nn
 
 from .. import export, layers
 from .. import manifest as man
+from ..vq_decoder import DecoderGraph
 from ..export import store_fp16
+from ..staging import check_out, staged
 from .errors import ImportAmusedError
 from .folder import AmusedModels
 from .sampling import AESTHETIC_SCORE, GUIDANCE, STEPS
 from .text import MAX_LENGTH, TextEncoderGraph
 from .uvit import BaseGraph, HeadGraph, count_parameters
-from .vq import DecoderGraph
 
 # AmusedPipeline's defaults in migm's terms: N = 12 on the cosine-floor counts; guidance u + 10 (c - u) is
 # (1 + w) c - w u with w = 9, constant; multinomial at temperature 1; confidence noise linspace(2, 0, N)[i], which
@@ -172,14 +173,6 @@ def export_graph(role: str, module: nn.Module, d: dict, spec: tuple, folder: str
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _check_out(out: str) -> None:
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise ImportAmusedError(f"--out: {out} exists and is not an empty folder; nothing was written")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise ImportAmusedError(f"--out: the folder {parent} does not exist")
-
-
 def write_tokenizer_json(tokenizer, path: str) -> None:
     """The fast tokenizer's JSON, with CLIP's padding and truncation to 77 ids switched on."""
     backend = copy.deepcopy(tokenizer.backend_tokenizer)
@@ -190,14 +183,14 @@ def write_tokenizer_json(tokenizer, path: str) -> None:
 
 def write_bundle(models: AmusedModels, out: str, *, dtype: str = "fp32", name: str, description: str,
                  license: str, provenance: dict, chunk_mb: float = CHUNK_MB, log=print) -> dict:
-    _check_out(out)
+    check_out(out, ImportAmusedError)
     d = dims(models)
     specs = graph_specs(d)
     mods = graph_modules(models)
     params = parameters(models)
     chunk_bytes = int(chunk_mb * (1 << 20))
-    tmp = tempfile.mkdtemp(prefix=".import-amused-", dir=os.path.dirname(os.path.abspath(out)))
-    try:
+    # onnx writes external data, and mkdtemp the folder, private to the owner: public_files
+    with staged(out, ".import-amused-", public_files=True) as tmp:
         write_tokenizer_json(models.tokenizer, os.path.join(tmp, "tokenizer.json"))
         files, external = {}, {}
         for role, mod in mods.items():
@@ -235,13 +228,4 @@ def write_bundle(models: AmusedModels, out: str, *, dtype: str = "fp32", name: s
                                            "textEncoder": models.text.config.to_dict()}),
         }
         man.write(manifest, tmp)
-        for f in os.listdir(tmp):  # onnx writes external data, and mkdtemp the folder, private to the owner
-            os.chmod(os.path.join(tmp, f), 0o644)
-        os.chmod(tmp, 0o755)
-        if os.path.isdir(out):
-            os.rmdir(out)
-        os.rename(tmp, out)
-        return manifest
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return manifest

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..staging import check_out, staged
 from .errors import ImportAmusedError
 from .text import build_text_model, clip_l14_config_json, write_tokenizer_folder
 from .uvit import UVit2D, UVitConfig
@@ -103,14 +102,10 @@ def _save(state: dict, path: str, half: bool) -> None:
 def write_folder(cfg: FolderConfig, out: str, seed: int = 0, variants: tuple = ("", "fp16"), log=print) -> str:
     """Writes the published layout (fp32 files and the fp16 variant) into a temporary folder beside `out`, then
     renames it into place."""
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise ImportAmusedError(f"--out: {out} exists and is not an empty folder; nothing was written")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise ImportAmusedError(f"--out: the folder {parent} does not exist")
+    check_out(out, ImportAmusedError)
     uvit, vq, text = random_models(cfg, seed)
-    tmp = tempfile.mkdtemp(prefix=".amused-folder-", dir=parent)
-    try:
+    # safetensors and mkdtemp make files and the folder private: public_files
+    with staged(out, ".amused-folder-", public_files=True) as tmp:
         def dump(obj, rel):
             os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
             with open(os.path.join(tmp, rel), "w") as fh:
@@ -138,14 +133,4 @@ def write_folder(cfg: FolderConfig, out: str, seed: int = 0, variants: tuple = (
                   variant == "fp16")
             _save(text.state_dict(), os.path.join(tmp, "text_encoder", f"model{suffix}.safetensors"),
                   variant == "fp16")
-        for root, _, names in os.walk(tmp):  # safetensors and mkdtemp make files / the folder private
-            for f in names:
-                os.chmod(os.path.join(root, f), 0o644)
-        os.chmod(tmp, 0o755)
-        if os.path.isdir(out):
-            os.rmdir(out)
-        os.rename(tmp, out)
-        return out
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return out

@@ -12,7 +12,7 @@ mlm_layer head (1x1 conv, RMSNorm, 1x1 conv to the codebook's logits). No attent
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, make_dataclass
 
 import torch
 from torch import nn
@@ -20,37 +20,19 @@ from torch.nn import functional as F
 
 from .. import layers
 
-# transformer/config.json keys that decide the module's shape (the rest, e.g. dropout rates, are inert here).
-UVIT_KEYS = ("hidden_size", "use_bias", "cond_embed_dim", "micro_cond_encode_dim", "micro_cond_embed_dim",
-             "encoder_hidden_size", "vocab_size", "codebook_size", "in_channels", "block_out_channels",
-             "num_res_blocks", "downsample", "upsample", "block_num_heads", "num_hidden_layers",
-             "num_attention_heads", "intermediate_size", "layer_norm_eps", "ln_elementwise_affine", "sample_size")
+# transformer/config.json's keys that decide the module's shape (the rest, e.g. dropout rates, are inert here),
+# with diffusers' defaults (= aMUSEd-256).
+UVIT_DEFAULTS = {
+    "hidden_size": 1024, "use_bias": False, "cond_embed_dim": 768, "micro_cond_encode_dim": 256,
+    "micro_cond_embed_dim": 1280, "encoder_hidden_size": 768, "vocab_size": 8256, "codebook_size": 8192,
+    "in_channels": 768, "block_out_channels": 768, "num_res_blocks": 3, "downsample": False, "upsample": False,
+    "block_num_heads": 12, "num_hidden_layers": 22, "num_attention_heads": 16, "intermediate_size": 2816,
+    "layer_norm_eps": 1e-6, "ln_elementwise_affine": True, "sample_size": 16,
+}
+UVIT_KEYS = tuple(UVIT_DEFAULTS)
 
 
-@dataclass(frozen=True)
-class UVitConfig:
-    """UVit2DModel's constructor arguments (defaults: diffusers' defaults = aMUSEd-256)."""
-    hidden_size: int = 1024
-    use_bias: bool = False
-    cond_embed_dim: int = 768
-    micro_cond_encode_dim: int = 256
-    micro_cond_embed_dim: int = 1280
-    encoder_hidden_size: int = 768
-    vocab_size: int = 8256
-    codebook_size: int = 8192
-    in_channels: int = 768
-    block_out_channels: int = 768
-    num_res_blocks: int = 3
-    downsample: bool = False
-    upsample: bool = False
-    block_num_heads: int = 12
-    num_hidden_layers: int = 22
-    num_attention_heads: int = 16
-    intermediate_size: int = 2816
-    layer_norm_eps: float = 1e-6
-    ln_elementwise_affine: bool = True
-    sample_size: int = 16
-
+class _UVitConfigMethods:
     @property
     def mask_token_id(self) -> int:
         return self.vocab_size - 1
@@ -58,6 +40,14 @@ class UVitConfig:
     def to_json(self) -> dict:
         return {"_class_name": "UVit2DModel", "_diffusers_version": "0.25.0", "attention_dropout": 0.0,
                 "hidden_dropout": 0.0, **asdict(self)}
+
+
+# UVit2DModel's constructor arguments (its config.json keys) as one frozen dataclass, made from the table above so
+# that the names are written once; a field's type is its default's (folder.py casts config.json's values to it).
+UVitConfig = make_dataclass("UVitConfig", [(k, type(v), v) for k, v in UVIT_DEFAULTS.items()],
+                            bases=(_UVitConfigMethods,), frozen=True)
+UVitConfig.__module__ = __name__
+UVitConfig.__doc__ = "UVit2DModel's constructor arguments (defaults: diffusers' defaults = aMUSEd-256)."
 
 
 class RMSNorm(nn.Module):

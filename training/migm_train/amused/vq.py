@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..vq_decoder import Codebook, CodeDecoder, Upsample2x
+
 VQ_KEYS = ("block_out_channels", "layers_per_block", "latent_channels", "num_vq_embeddings", "norm_num_groups",
            "out_channels")
 VQ_UNUSED_PREFIXES = ("encoder.", "quant_conv.")
@@ -72,20 +74,11 @@ class MidBlock(nn.Module):
         return self.resnets[1](x)
 
 
-class Upsample2D(nn.Module):
-    def __init__(self, c: int):
-        super().__init__()
-        self.conv = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x):
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
 class UpDecoderBlock2D(nn.Module):
     def __init__(self, cin: int, cout: int, layers: int, groups: int, upsample: bool):
         super().__init__()
         self.resnets = nn.ModuleList([ResnetBlock2D(cin if i == 0 else cout, cout, groups) for i in range(layers)])
-        self.upsamplers = nn.ModuleList([Upsample2D(cout)]) if upsample else None
+        self.upsamplers = nn.ModuleList([Upsample2x(cout)]) if upsample else None
 
     def forward(self, x):
         for r in self.resnets:
@@ -115,17 +108,10 @@ class Decoder(nn.Module):
         return self.conv_out(F.silu(self.conv_norm_out(x)))
 
 
-class Quantizer(nn.Module):
-    def __init__(self, n: int, dim: int):
-        super().__init__()
-        self.embedding = nn.Embedding(n, dim)
-
-
-class VqDecoderModel(nn.Module):
+class VqDecoderModel(CodeDecoder):
     """quantize.embedding -> post_quant_conv -> decoder (VQModel.decode with lookup_from_codebook)."""
 
     def __init__(self, params: dict):
-        super().__init__()
         if params["norm_type"] != "group":
             raise ValueError(f"VQModel norm_type {params['norm_type']!r} is not supported (only 'group')")
         if params["act_fn"] != "silu":
@@ -134,25 +120,10 @@ class VqDecoderModel(nn.Module):
         if bad or len(params["up_block_types"]) != len(params["block_out_channels"]):
             raise ValueError(f"VQModel up_block_types {params['up_block_types']} are not all UpDecoderBlock2D, one "
                              "per block_out_channels entry")
-        self.params = params
-        self.factor = 2 ** (len(params["block_out_channels"]) - 1)
-        self.quantize = Quantizer(params["num_vq_embeddings"], params["vq_embed_dim"])
-        self.post_quant_conv = nn.Conv2d(params["vq_embed_dim"], params["latent_channels"], 1)
-        self.decoder = Decoder(params)
+        super().__init__(params, 2 ** (len(params["block_out_channels"]) - 1),
+                         Codebook(params["num_vq_embeddings"], params["vq_embed_dim"]),
+                         nn.Conv2d(params["vq_embed_dim"], params["latent_channels"], 1), Decoder(params))
 
-    def decode_codes(self, tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        """tokens [b, rows * cols] -> the decoder's output [b, out, rows * f, cols * f] (about [0, 1])."""
-        b = tokens.shape[0]
-        z = self.quantize.embedding(tokens.long()).reshape(b, grid[0], grid[1], -1).permute(0, 3, 1, 2)
-        return self.decoder(self.post_quant_conv(z))
-
-
-class DecoderGraph(nn.Module):
-    """ONNX role `decoder`: tokens [b, L] int32 in 0..K-1 -> pixels [b, 3, H, W] = clip(decode, 0, 1)."""
-
-    def __init__(self, vq: VqDecoderModel, grid: tuple[int, int]):
-        super().__init__()
-        self.vq, self.grid = vq, grid
-
-    def forward(self, tokens):
-        return self.vq.decode_codes(tokens, self.grid).clamp(0.0, 1.0)
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder's output is about [0, 1] already (the pipeline clips it)."""
+        return x.clamp(0.0, 1.0)

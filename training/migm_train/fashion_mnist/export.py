@@ -8,7 +8,7 @@ import numpy as np
 from torch import nn
 
 from .. import layers
-from ..classifier import Classifier
+from .classifier import Classifier
 from ..export import OPSET, export_module, run_torch  # noqa: F401  (OPSET: the manifest's opset)
 from .base_model import BaseExport, BaseModel, HeadExport
 from .shortcut import Shortcut

@@ -11,9 +11,10 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from .. import classifier as clf_mod, manifest as man
+from .. import manifest as man
+from . import classifier as clf_mod
 from ..env import TRAINING_DIR
-from ..evaluate import Evaluator
+from .evaluate import Evaluator
 from ..sampler import SamplerOptions
 from ..schedules import token_counts
 from ..torch_files import load_own

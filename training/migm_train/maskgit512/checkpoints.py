@@ -10,6 +10,7 @@ import re
 import torch
 from torch import nn
 
+from ..mismatch import describe_mismatch, some
 from .shortcut import ShortcutConfig
 from .transformer import TransformerConfig
 from .vqgan import DDCONFIG_KEYS
@@ -28,15 +29,8 @@ class CheckpointMismatchError(ImportMaskgitError):
 
     def __init__(self, what: str, missing: list[str], unexpected: list[str], misshaped: list[tuple]):
         self.missing, self.unexpected, self.misshaped = missing, unexpected, misshaped
-        parts = []
-        if missing:
-            parts.append(f"missing keys ({len(missing)}): {_some(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys ({len(unexpected)}): {_some(unexpected)}")
-        if misshaped:
-            parts.append(f"mis-shaped keys ({len(misshaped)}): " + _some(
-                [f"{k} is {list(got)} in the checkpoint, the module needs {list(want)}" for k, got, want in misshaped]))
-        super().__init__(f"{what} does not match the module (strict loading): " + "; ".join(parts))
+        super().__init__(f"{what} does not match the module (strict loading): "
+                         + describe_mismatch(missing, unexpected, misshaped, "checkpoint"))
 
 
 @contextlib.contextmanager
@@ -51,10 +45,6 @@ def unexpected_content(what: str):
         detail = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise ImportMaskgitError(f"{what} do not have the layout the importer reads ({type(exc).__name__}: {detail}); "
                                  "nothing was written") from None
-
-
-def _some(items: list[str], n: int = 12) -> str:
-    return ", ".join(items[:n]) + (f" ... and {len(items) - n} more" if len(items) > n else "")
 
 
 def load_strict(module: nn.Module, state: dict, what: str, skip_prefixes: tuple[str, ...] = ()) -> int:
@@ -153,7 +143,7 @@ def _require(sd: dict, keys: list[str], what: str, path: str, layout: str) -> No
     absent = [k for k in keys if k not in sd]
     if absent:
         raise ImportMaskgitError(f"{what}: {path} is not a {layout} checkpoint: it lacks {', '.join(absent)} "
-                                 f"(it has {len(sd)} keys, e.g. {_some(sorted(sd), 5)})")
+                                 f"(it has {len(sd)} keys, e.g. {some(sorted(sd), 5)})")
 
 
 # --- the transformer -------------------------------------------------------------------------------------

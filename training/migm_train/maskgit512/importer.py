@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -12,13 +10,15 @@ from torch import nn
 
 from .. import export, layers
 from .. import manifest as man
+from ..vq_decoder import DecoderGraph
 from ..export import store_fp16
+from ..staging import check_out, staged
 from .checkpoints import (VQGAN_UNUSED_PREFIXES, ImportMaskgitError, load_strict, read_shortcut,
                           read_transformer, read_vqgan_params, read_vqgan_state, shortcut_config,
                           transformer_config, unexpected_content)
 from .shortcut import MaskGitShortcut, ShortcutConfig, ShortcutGraph
 from .transformer import BaseGraph, HeadGraph, MaskGitTransformer, TransformerConfig, packed_width
-from .vqgan import DecoderGraph, VqganDecoder
+from .vqgan import VqganDecoder
 
 CLASS_NAMES_FILE = os.path.join(os.path.dirname(__file__), "imagenet_classes.txt")
 
@@ -166,28 +166,19 @@ def class_names(path: str | None, count: int) -> list[str]:
     return names
 
 
-def _check_out(out: str) -> None:
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise ImportMaskgitError(f"--out: {out} exists and is not an empty folder; nothing was written")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise ImportMaskgitError(f"--out: the folder {parent} does not exist")
-
-
 def write_bundle(base: MaskGitTransformer, vq: VqganDecoder, sc: MaskGitShortcut | None, out: str, *,
                  dtype: str = "fp32", names: list[str], name: str, description: str, provenance: dict,
                  log=print) -> dict:
     """Exports every graph into a temporary folder beside `out`, validates the manifest, then moves the
     folder into place: on any failure nothing is left at `out`."""
-    _check_out(out)
+    check_out(out, ImportMaskgitError)
     tc = base.cfg
     image = tc.grid * vq.factor
     specs = graph_specs(tc, image)
     mods = graph_modules(base, vq, sc)
     params = {"base": count_parameters(base), "head": tc.length * tc.codebook + tc.codebook * tc.dim,
               "decoder": count_parameters(vq), "shortcut": count_parameters(sc) if sc is not None else 0}
-    tmp = tempfile.mkdtemp(prefix=".import-maskgit-", dir=os.path.dirname(os.path.abspath(out)))
-    try:
+    with staged(out, ".import-maskgit-") as tmp:
         files = {}
         for role, mod in mods.items():
             rel = f"{role}.onnx"
@@ -229,14 +220,7 @@ def write_bundle(base: MaskGitTransformer, vq: VqganDecoder, sc: MaskGitShortcut
                 **({"shortcut": asdict(sc.cfg)} if sc is not None else {})}),
         }
         man.write(manifest, tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private
-        if os.path.isdir(out):
-            os.rmdir(out)  # empty (checked above)
-        os.rename(tmp, out)
-        return manifest
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return manifest
 
 
 def _copy(mod: nn.Module) -> nn.Module:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+
+from ..vq_decoder import Codebook, CodeDecoder, Upsample2x
 
 DDCONFIG_KEYS = ("ch", "out_ch", "ch_mult", "num_res_blocks", "attn_resolutions", "resolution", "z_channels")
 
@@ -56,15 +57,6 @@ class AttnBlock(nn.Module):
         return x + self.proj_out(out)
 
 
-class Upsample(nn.Module):
-    def __init__(self, c: int):
-        super().__init__()
-        self.conv = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x):
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
 class Decoder(nn.Module):
     def __init__(self, *, ch, out_ch, ch_mult, num_res_blocks, attn_resolutions, resolution, z_channels,
                  resamp_with_conv=True, **_ignored):
@@ -91,7 +83,7 @@ class Decoder(nn.Module):
                 if res in attn_resolutions:  # decided by the yaml's training resolution, as in taming
                     up.attn.append(AttnBlock(block_in))
             if level != 0:
-                up.upsample = Upsample(block_in)
+                up.upsample = Upsample2x(block_in)
                 res *= 2
             ups.insert(0, up)
         self.up = nn.ModuleList(ups)
@@ -111,37 +103,14 @@ class Decoder(nn.Module):
         return self.conv_out(_swish(self.norm_out(h)))
 
 
-class Quantizer(nn.Module):
-    def __init__(self, n_embed: int, embed_dim: int):
-        super().__init__()
-        self.embedding = nn.Embedding(n_embed, embed_dim)
-
-
-class VqganDecoder(nn.Module):
+class VqganDecoder(CodeDecoder):
     """quantize.embedding -> post_quant_conv -> decoder, from a taming `model.params` dict."""
 
     def __init__(self, params: dict):
-        super().__init__()
         dd = params["ddconfig"]
-        self.params = params
-        self.factor = 2 ** (len(dd["ch_mult"]) - 1)
-        self.quantize = Quantizer(params["n_embed"], params["embed_dim"])
-        self.post_quant_conv = nn.Conv2d(params["embed_dim"], dd["z_channels"], 1)
-        self.decoder = Decoder(**dd)
+        super().__init__(params, 2 ** (len(dd["ch_mult"]) - 1), Codebook(params["n_embed"], params["embed_dim"]),
+                         nn.Conv2d(params["embed_dim"], dd["z_channels"], 1), Decoder(**dd))
 
-    def decode_codes(self, tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        """tokens [b, rows * cols] -> the decoder's raw output [b, out_ch, rows * f, cols * f] (about [-1, 1])."""
-        b = tokens.shape[0]
-        z = self.quantize.embedding(tokens.long()).reshape(b, grid[0], grid[1], -1).permute(0, 3, 1, 2)
-        return self.decoder(self.post_quant_conv(z))
-
-
-class DecoderGraph(nn.Module):
-    """ONNX role `decoder`: tokens [b, L] -> pixels in [0, 1] = (clamp(x, -1, 1) + 1) / 2."""
-
-    def __init__(self, vq: VqganDecoder, grid: tuple[int, int]):
-        super().__init__()
-        self.vq, self.grid = vq, grid
-
-    def forward(self, tokens):
-        return (self.vq.decode_codes(tokens, self.grid).clamp(-1.0, 1.0) + 1.0) * 0.5
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder's output is about [-1, 1]: (clamp(x, -1, 1) + 1) / 2."""
+        return (x.clamp(-1.0, 1.0) + 1.0) * 0.5

@@ -12,11 +12,11 @@ import copy
 import json
 import os
 import shutil
-import tempfile
 from typing import Callable
 
 from .. import manifest as man
 from ..export import OPSET
+from ..staging import check_out, staged
 
 GRAPH_FILE = "shortcut.onnx"
 
@@ -37,11 +37,7 @@ def write_with_shortcut(src: str, m: dict, out: str, *, export: Callable[[str], 
     outputs); `compatibility` holds codebookSize and featureDim (baseSha256 is added); `architecture` goes to
     training.architecture.shortcut and `provenance` (with provenance["trajectories"]["steps"], the recorded N)
     to training.shortcutTraining; `command` names the trainer in the description. Bad input raises `error`."""
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise error(f"--out: {out} exists and is not an empty folder; nothing was written")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise error(f"--out: the folder {parent} does not exist")
+    check_out(out, error)
     if os.path.abspath(out) == os.path.abspath(src):
         raise error("--out must be a new folder, not the --bundle")
     m = copy.deepcopy(m)
@@ -50,8 +46,7 @@ def write_with_shortcut(src: str, m: dict, out: str, *, export: Callable[[str], 
     files = [f for f in m["files"] if f["path"] not in old_files]
     if any(f["path"] == GRAPH_FILE for f in files):
         raise error(f"--bundle: another graph already uses the file name {GRAPH_FILE}")
-    tmp = tempfile.mkdtemp(prefix=f".{command}-", dir=parent)
-    try:
+    with staged(out, f".{command}-") as tmp:  # files are hard links to --bundle's: their modes stay as they are
         for f in files:
             dst = os.path.join(tmp, f["path"])
             os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -78,11 +73,4 @@ def write_with_shortcut(src: str, m: dict, out: str, *, export: Callable[[str], 
         if note not in m["description"]:
             m["description"] = m["description"].rstrip(".") + f"; {note}."
         man.write(m, tmp)
-        os.chmod(tmp, 0o755)
-        if os.path.isdir(out):
-            os.rmdir(out)
-        os.rename(tmp, out)
-        return m
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return m

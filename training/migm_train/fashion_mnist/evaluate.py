@@ -6,11 +6,11 @@ import time
 import numpy as np
 import torch
 
-from .fashion_mnist.base_model import BaseModel
+from .base_model import BaseModel
 from .classifier import Classifier, predict
-from .fd import class_spread, frechet, frechet_terms, stats
-from .sampler import SamplerOptions, sample
-from .fashion_mnist.tokenizer import Tokenizer
+from ..fd import class_spread, frechet, frechet_terms, stats
+from ..sampler import SamplerOptions, sample
+from .tokenizer import Tokenizer
 
 
 class Evaluator:

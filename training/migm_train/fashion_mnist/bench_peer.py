@@ -1,6 +1,6 @@
 """PyTorch peer of `migm bench`: times the reference sampler at the benchmark's settings.
 
-`python -m migm_train.bench_peer --work work --batch 16 --configs '[{"method": "vanilla", "steps": 16, "budget": null}]'`
+`python -m migm_train.fashion_mnist.bench_peer --work work --batch 16 --configs '[{"method": "vanilla", "steps": 16, "budget": null}]'`
 prints one JSON line {"rows": [{method, steps, budget, msPerImage, msPerImageMin, msPerImageMax}], "note": "..."}:
 median (and range) over timed runs of one batch each, after a warm-up run, with the build's own sampling options
 (guidance, temperatures). The range is reported because PyTorch on this machine varies by up to 1.5x between
@@ -16,13 +16,13 @@ import time
 
 import torch
 
-from .fashion_mnist.config import full
-from .fashion_mnist.pipeline import Build
-from .sampler import sample
+from .config import full
+from .pipeline import Build
+from ..sampler import sample
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m migm_train.bench_peer")
+    p = argparse.ArgumentParser(prog="python -m migm_train.fashion_mnist.bench_peer")
     p.add_argument("--work", required=True)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--runs", type=int, default=5)

@@ -24,7 +24,7 @@ class Classifier(nn.Module):
 
 def train(images: np.ndarray, labels: np.ndarray, epochs: int, batch: int, lr: float, seed: int,
           feature_dim: int = 128, log=print) -> Classifier:
-    from .fashion_mnist.data import to_float
+    from .data import to_float
 
     torch.manual_seed(seed)
     model = Classifier(feature_dim=feature_dim)

@@ -12,7 +12,7 @@ The bench also reports class accuracy per evaluator; for this one the graph's `l
 read-out (minus the squared distance to each class's mean training latent). The labels enter only there, after
 training, to give the column a value; they do not shape the features.
 
-    cd training && .venv/bin/python -m migm_train.eval_autoencoder --out ../packages/bench/evaluators
+    cd training && .venv/bin/python -m migm_train.fashion_mnist.eval_autoencoder --out ../packages/bench/evaluators
 
 writes ae-s11.onnx (the encoder and the read-out, with the bundle classifier's interface: pixels
 [batch, 1, 28, 28] in [0, 1] -> logits [batch, 10], features [batch, 64]) and ae-s11.json (what it is, its
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .fashion_mnist import data
+from . import data
 from .evaluator_files import accuracy, export, export_with_sha, main as evaluator_main, write_card
 
 NAME = "ae-s11"
@@ -173,7 +173,7 @@ def build(out_dir: str, epochs: int = 6, directory: str | None = None, log=print
                    "testAccuracy is this read-out's",
         "testAccuracy": round(acc, 4),
         "testReconstructionMse": round(mse, 5),
-        "trainedBy": "cd training && .venv/bin/python -m migm_train.eval_autoencoder --out ../packages/bench/evaluators",
+        "trainedBy": "cd training && .venv/bin/python -m migm_train.fashion_mnist.eval_autoencoder --out ../packages/bench/evaluators",
         "torch": torch.__version__,
     }
     write_card(out_dir, NAME, meta)
@@ -182,7 +182,7 @@ def build(out_dir: str, epochs: int = 6, directory: str | None = None, log=print
 
 
 def main(argv: list[str] | None = None) -> int:
-    return evaluator_main("migm_train.eval_autoencoder", __doc__.split("\n")[0], NAME, 6, build, argv)
+    return evaluator_main("migm_train.fashion_mnist.eval_autoencoder", __doc__.split("\n")[0], NAME, 6, build, argv)
 
 
 if __name__ == "__main__":

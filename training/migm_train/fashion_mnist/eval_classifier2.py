@@ -5,7 +5,7 @@ where both agree. This one differs from the first in every way that is cheap to 
 connected layers, no convolution, so no built-in translation structure), seed (7, not 0), epochs, optimiser
 schedule and dropout. Its 128 penultimate ReLU features play the role of the CNN's 128.
 
-    cd training && .venv/bin/python -m migm_train.eval_classifier2 --out ../packages/bench/evaluators
+    cd training && .venv/bin/python -m migm_train.fashion_mnist.eval_classifier2 --out ../packages/bench/evaluators
 
 writes mlp-s7.onnx (graph as the bundle's classifier: pixels [batch, 1, 28, 28] in [0, 1] -> logits [batch, 10],
 features [batch, 128]) and mlp-s7.json (what it is, its test accuracy, sha256). About a minute on 2 cores.
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .fashion_mnist import data
+from . import data
 from .evaluator_files import accuracy, export, export_with_sha, main as evaluator_main, write_card
 
 NAME = "mlp-s7"
@@ -90,7 +90,7 @@ def build(out_dir: str, epochs: int = 12, directory: str | None = None, log=prin
         "optimizer": "AdamW lr 1e-3, weight decay 1e-4, cosine schedule, batch 256",
         "data": "Fashion-MNIST (Debian dataset-fashion-mnist), 60k train",
         "testAccuracy": round(acc, 4),
-        "trainedBy": "cd training && .venv/bin/python -m migm_train.eval_classifier2 --out ../packages/bench/evaluators",
+        "trainedBy": "cd training && .venv/bin/python -m migm_train.fashion_mnist.eval_classifier2 --out ../packages/bench/evaluators",
         "torch": torch.__version__,
     }
     write_card(out_dir, NAME, meta)
@@ -99,7 +99,7 @@ def build(out_dir: str, epochs: int = 12, directory: str | None = None, log=prin
 
 
 def main(argv: list[str] | None = None) -> int:
-    return evaluator_main("migm_train.eval_classifier2", __doc__.split("\n")[0], NAME, 12, build, argv)
+    return evaluator_main("migm_train.fashion_mnist.eval_classifier2", __doc__.split("\n")[0], NAME, 12, build, argv)
 
 
 if __name__ == "__main__":

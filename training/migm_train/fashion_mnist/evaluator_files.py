@@ -11,8 +11,8 @@ import os
 import numpy as np
 import torch
 
-from .export import TORCHSCRIPT_EXPORTER
-from .fashion_mnist import data
+from ..export import TORCHSCRIPT_EXPORTER
+from . import data
 
 
 def accuracy(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
