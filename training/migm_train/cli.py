@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--precision", required=True, help="fp16, int8 or int4")
     q.add_argument("--graphs", help="comma-separated graph roles (default: textEncoder, base, shortcut, head, decoder "
                                     "where the precision quantizes enough of their weights)")
+    q.add_argument("--keep-tables", action="store_true",
+                   help="leave embedding tables (Gather) in float32: only matrix weights (and int8 convolutions) are "
+                        "quantized")
     args = p.parse_args(argv)
     if args.cmd == "quantize":
         from .quantize import main as quantize_main

@@ -114,15 +114,17 @@ def weight_bytes(model) -> dict:
     return out
 
 
-def plan(weights: dict, precision: str, affine: bool = False) -> tuple[str, ...]:
-    """The kinds of weights (matmul, conv, gather) `precision` quantizes in a graph with these `weight_bytes`."""
+def plan(weights: dict, precision: str, affine: bool = False, tables: bool = True) -> tuple[str, ...]:
+    """The kinds of weights (matmul, conv, gather) `precision` quantizes in a graph with these `weight_bytes`.
+    `tables` False leaves embedding tables (gather) in float32."""
     if precision == "fp16":
         return ("all",) if weights["total"] else ()
     if affine:
         return ("matmul",) if weights["matmul"] else ()
+    table_kinds = ("matmul", "gather") if tables else ("matmul",)
     if precision == "int4":
-        return tuple(k for k in ("matmul", "gather") if weights[k])
-    kinds = [k for k in ("matmul", "gather") if weights[k]]
+        return tuple(k for k in table_kinds if weights[k])
+    kinds = [k for k in table_kinds if weights[k]]
     if weights["conv"] and weights["conv"] >= CONV_SHARE * weights["total"]:
         kinds.append("conv")
     return tuple(kinds)
@@ -134,17 +136,18 @@ def share(weights: dict, kinds: tuple[str, ...]) -> float:
     return sum(weights[k] for k in kinds) / max(weights["total"], 1)
 
 
-def quantize_graph(src: str, dst: str, precision: str, affine: bool = False, calibration=None) -> str:
+def quantize_graph(src: str, dst: str, precision: str, affine: bool = False, calibration=None,
+                   tables: bool = True) -> str:
     """Writes the `precision` variant of the ONNX file `src` (its external data, if any, beside it) to `dst` as
     one self-contained file; returns a one-line description. `affine`: keep the graph affine in its input
     (weight-only int8 / int4 with float32 arithmetic). `calibration`: a function returning a list of example
-    input feeds, for the static path of convolutions (int8 only)."""
+    input feeds, for the static path of convolutions (int8 only). `tables` False keeps embedding tables float32."""
     import logging
 
     # onnxruntime's quantizers log every node at INFO and suggest pre-processing at WARNING on the root logger.
     logging.disable(logging.WARNING)
     try:
-        how = _quantize_graph(src, dst, precision, affine, calibration)
+        how = _quantize_graph(src, dst, precision, affine, calibration, tables)
     finally:
         logging.disable(logging.NOTSET)
     _check_self_contained(dst)
@@ -231,12 +234,12 @@ class _Feeds:
         return next(self._it, None)
 
 
-def _quantize_graph(src: str, dst: str, precision: str, affine: bool, calibration) -> str:
+def _quantize_graph(src: str, dst: str, precision: str, affine: bool, calibration, tables: bool) -> str:
     onnx = _onnx()
     if precision not in PRECISIONS:
         raise QuantizeError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
     weights = weight_bytes(onnx.load(src, load_external_data=False))
-    kinds = plan(weights, precision, affine)
+    kinds = plan(weights, precision, affine, tables)
     if not kinds:
         raise QuantizeError(f"{os.path.basename(src)} has no weights that {precision} quantizes "
                             f"(MatMul or Gemm with constant weights{'' if precision == 'int4' or affine else ', convolutions, embedding tables'})")
@@ -410,11 +413,13 @@ def _copy_file(src: str, dst: str) -> None:
 
 
 def quantize_bundle(bundle: str, out: str, precision: str, graphs: tuple[str, ...] | None = None,
-                    log=print) -> dict:
+                    log=print, tables: bool = True) -> dict:
     """Writes a copy of `bundle` at `out` with the `precision` variant of each of `graphs` (default: each of
     textEncoder, base, shortcut, head, decoder in the bundle where the precision quantizes at least MIN_SHARE of
     its weights; an affine head gets no fp16 variant); returns the new manifest and, under the key "errors", each
-    variant's relative output error against its fp32 graph."""
+    variant's relative output error against its fp32 graph. `tables` False (`--keep-tables`) leaves embedding
+    tables in float32: on the default bundle int4 tables doubled the base's error and wrecked its samples
+    (BENCHMARKS.md, "Precision variants")."""
     if precision not in PRECISIONS:
         raise QuantizeError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
     path = os.path.join(bundle, "manifest.json")
@@ -452,7 +457,7 @@ def quantize_bundle(bundle: str, out: str, precision: str, graphs: tuple[str, ..
         if stored != "fp32":
             raise QuantizeError(f"graph {r} is stored in {stored}; quantize reads fp32 graphs "
                                 f"(import the bundle with fp32 weights)")
-        kinds[r] = plan(w, precision, affine=r == "head" and affine_head)
+        kinds[r] = plan(w, precision, affine=r == "head" and affine_head, tables=tables)
         if explicit and not kinds[r]:
             raise QuantizeError(f"--graphs: {r} has no weights that {precision} quantizes "
                                 f"({'MatMul' if precision == 'int4' else 'MatMul, Gemm, Conv or Gather'} with constant weights)")
@@ -474,7 +479,7 @@ def quantize_bundle(bundle: str, out: str, precision: str, graphs: tuple[str, ..
             log(f"quantize: {role} -> {rel} ({precision})")
             how = quantize_graph(os.path.join(tmp, g["file"]), os.path.join(tmp, rel), precision,
                                  affine=role == "head" and g.get("affine") is True,
-                                 calibration=lambda role=role: calibration_feeds(manifest, tmp, role))
+                                 calibration=lambda role=role: calibration_feeds(manifest, tmp, role), tables=tables)
             manifest["files"].append(man.file_entry(tmp, rel))
             g.setdefault("variants", {})[precision] = {"file": rel, "method": how}
             errors[role] = relative_errors(manifest, tmp, role, rel)
@@ -488,7 +493,7 @@ def main(args) -> int:
     try:
         graphs = parse_graphs(args.graphs)
         res = quantize_bundle(args.bundle, args.out, args.precision, graphs if args.graphs is not None else None,
-                              log=lambda msg: print(msg, file=sys.stderr))
+                              log=lambda msg: print(msg, file=sys.stderr), tables=not args.keep_tables)
     except (QuantizeError, man.ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -117,6 +117,19 @@ def test_operators(variants, tmp_path):
         assert "MatMulNBits" in head and "DynamicQuantizeLinear" not in head
 
 
+def test_keep_tables_leaves_embedding_tables_float(bundle, variants, tmp_path):
+    """--keep-tables: int4 quantizes the matrices only; the embedding tables stay float32 Gathers (by default
+    they are 4-bit GatherBlockQuantized)."""
+    _, fp32 = bundle
+    default, _ = variants
+    assert "GatherBlockQuantized" in _ops(default / "base.int4.onnx")
+    out = tmp_path / "int4-tables"
+    assert cli.main(["quantize", "--bundle", str(fp32), "--out", str(out), "--precision", "int4", "--keep-tables"]) == 0
+    ops = _ops(out / "base.int4.onnx")
+    assert "MatMulNBits" in ops and "Gather" in ops and "GatherBlockQuantized" not in ops
+    assert "embedding tables" not in _manifest(out)["graphs"]["base"]["variants"]["int4"]["method"]
+
+
 @pytest.mark.parametrize("precision", ["int8", "int4", "fp16"])
 def test_relative_error_within_tolerance(variants, precision):
     _, results = variants

@@ -28,7 +28,9 @@ for (const f of files) {
 const settings = [...new Set(rows.map((r) => r.setting))];
 rows.sort((a, b) => settings.indexOf(a.setting) - settings.indexOf(b.setting) || rank(a) - rank(b));
 function rank(r) {
-  return r.dtype === 'fp32' ? (r.noise ? 1 + r.seed / 1e9 : 0) : 2 + ['int8', 'int4', 'fp16'].indexOf(r.dtype);
+  // fp32, its other draws, then int8, int4, fp16, each before its per-graph entries ('int4:base+shortcut').
+  const [d, roles] = r.dtype.split(':');
+  return r.dtype === 'fp32' ? (r.noise ? 1 + r.seed / 1e9 : 0) : 2 + ['int8', 'int4', 'fp16'].indexOf(d) + (roles ? 0.1 + roles.length / 1e3 : 0);
 }
 const evaluators = Object.keys(rows[0].fd);
 const pct = (x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;

@@ -33,7 +33,9 @@ const { values } = parseArgs({
 });
 if (!values.bundle) throw new Error('--bundle DIR is required (a bundle with precision variants)');
 const bundle = values.bundle;
-const dtypes = values.dtypes.split(',') as Dtype[];
+// A --dtypes entry: a dtype (every graph that has that variant runs it), or 'DTYPE:role+role' (those graphs only,
+// the others fp32), to tell apart what each graph's quantization costs.
+const dtypes = values.dtypes.split(',');
 if (dtypes[0] !== 'fp32') throw new Error('--dtypes must start with fp32 (the reference of token agreement and FD change)');
 const images = Number(values.images);
 const batchSize = Number(values.batch);
@@ -61,21 +63,31 @@ const settings = [
 ];
 if (settings.length === 0) throw new Error('--settings shortcut needs a bundle with a shortcut graph');
 // The runs of each setting: fp32 first (the reference), then fp32 with other seeds if asked, then the variants.
-const runs: { dtype: Dtype; seed: number }[] = [
+const runs: { dtype: string; seed: number }[] = [
   { dtype: 'fp32', seed },
-  ...noiseSeeds.map((s) => ({ dtype: 'fp32' as Dtype, seed: s })),
+  ...noiseSeeds.map((s) => ({ dtype: 'fp32', seed: s })),
   ...dtypes.slice(1).map((dtype) => ({ dtype, seed })),
 ];
 
-/** 'fp16' on the CPU: every graph with a float16 variant, loaded as asked (a per-role dtype). */
-function dtypeOption(d: Dtype): DtypeOption {
+/** A --dtypes entry as createNodeBackend's option. 'fp16' on the CPU: every graph with a float16 variant, loaded
+ * as asked (a per-role dtype). */
+function dtypeOption(spec: string): DtypeOption {
+  const [d, roles] = spec.split(':') as [Dtype, string | undefined];
+  if (!['fp32', 'fp16', 'int8', 'int4'].includes(d)) throw new Error(`--dtypes: '${spec}' is not fp32, fp16, int8 or int4 (optionally :role+role)`);
+  if (roles !== undefined) {
+    const picked = roles.split('+');
+    const missing = picked.filter((r) => !(Object.entries(m.graphs).find(([role]) => role === r)?.[1]?.variants as Record<string, unknown> | undefined)?.[d]);
+    if (missing.length > 0) throw new Error(`--dtypes: '${spec}': the bundle has no ${d} variant of ${missing.join(', ')}`);
+    return Object.fromEntries(picked.map((r) => [r, d]));
+  }
   if (d !== 'fp16') return d;
   return Object.fromEntries(Object.entries(m.graphs).flatMap(([role, g]) => (g.variants?.fp16 ? [[role, 'fp16']] : [])));
 }
 
 interface Row {
   setting: string;
-  dtype: Dtype;
+  /** The --dtypes entry (a dtype, or 'DTYPE:role+role'). */
+  dtype: string;
   /** The first seed of the row's batches; a row whose seed is not --seed is the noise row. */
   seed: number;
   precision: Record<string, string>;
@@ -159,7 +171,7 @@ for (const s of settings) {
     );
   }
 }
-const verdict = (dtype: Dtype) => {
+const verdict = (dtype: string) => {
   const own = rows.filter((r) => r.dtype === dtype && r.seed === seed);
   return own.every((r) => Object.values(r.fdChange).every((c) => c < 0.02)) ? 'recommended (every evaluator: < 2% FD everywhere)' : 'not recommended';
 };
