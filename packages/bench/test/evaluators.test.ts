@@ -30,7 +30,7 @@ describe('shipped evaluators', () => {
     const card = JSON.parse(readFileSync(THIRD_EVALUATOR, 'utf8')) as EvaluatorCard;
     expect(card.label).toBe('AE');
     expect(card.featureDim).toBe(64);
-    expect(card.trainedBy).toMatch(/migm_train\.eval_autoencoder/);
+    expect(card.trainedBy).toMatch(/migm_train\.fashion_mnist\.eval_autoencoder/);
     expect(SHIPPED_EVALUATORS).toEqual([expect.stringMatching(/mlp-s7\.json$/), THIRD_EVALUATOR]);
   });
 
