@@ -5,20 +5,13 @@
 // shortcut on the same 2 rows plus the head on both (aMUSEd's head is not affine, so the runtime cannot guide the
 // feature and run it once): skippedMs = shortcutMs + headMs, rho = skippedMs / fullMs. Medians over REPS runs
 // after one warm-up; every graph loads alone (as the runtime holds them, but one at a time here to bound memory).
-import { medianMs, openBundle, ort } from './ort-timing.mjs';
+import { ort, timingRun } from './ort-timing.mjs';
 
-const [dir, repsArg, nArg] = process.argv.slice(2);
-const reps = Number(repsArg ?? 3);
-const n = Number(nArg ?? 16);
-const { manifest: m, session } = openBundle(dir);
-const L = m.tokens.count;
-const K = m.tokens.codebookSize;
-const D = m.featureDim;
+const { m, session, L, K, D, n, time } = timingRun(16);
 const E = m.graphs.base.inputs.textStates.shape[2];
 const P = m.graphs.base.inputs.pooled.shape[1];
 const T = m.condition.maxLength;
 
-const time = (fn) => medianMs(fn, reps);
 
 const rand = (size) => Float32Array.from({ length: size }, () => Math.random() - 0.5);
 const out = {};

@@ -2,23 +2,15 @@
 // usage: node scripts/ort-step-times.mjs BUNDLE_DIR REPS NEW_TOKENS -> JSON {fullMs, shortcutMs, headMs, decodeMs}
 // A full step is the base graph on the doubled CFG batch (2 rows: one image); a skipped step is the shortcut on
 // the 2 rows plus the head once on the guided feature (core's guidedHead with an affine head).
-import { medianMs, openBundle, ort } from './ort-timing.mjs';
+import { ort, timingRun } from './ort-timing.mjs';
 
-const [dir, repsArg, nArg] = process.argv.slice(2);
-const reps = Number(repsArg ?? 3);
-const n = Number(nArg ?? 32);
-const { manifest: m, session } = openBundle(dir);
-const L = m.tokens.count;
-const K = m.tokens.codebookSize;
-const D = m.featureDim;
-
-const time = (fn) => medianMs(fn, reps);
+const { m, session, L, K, D, n, time } = timingRun(32);
 
 const tokens = new Int32Array(2 * L).fill(K);
 const out = {};
 {
   const s = await session('base');
-  out.fullMs = await time(() => s.run({ tokens: new ort.Tensor('int32', tokens, [2, L]), classes: new ort.Tensor('int32', Int32Array.from([207, m.condition.nullClassId]), [2]) }));
+  out.fullMs = await time(() => s.run({ tokens: new ort.Tensor('int32', tokens, [2, L]), classes: new ort.Tensor('int32', Int32Array.from([0, m.condition.nullClassId]), [2]) }));
   await s.release();
 }
 const feature = new Float32Array(2 * L * D).map(() => Math.random() - 0.5);

@@ -11,6 +11,19 @@ export function openBundle(dir) {
   return { manifest, session: (role) => ort.InferenceSession.create(join(dir, manifest.graphs[role].file)) };
 }
 
+/**
+ * The timing scripts' command line, `BUNDLE_DIR [REPS] [NEW_TOKENS]`: the bundle (`openBundle`), its token count
+ * L, codebook size K and feature width D, the new tokens per step `n` (default `defaultNew`) and `time(fn)`, the
+ * median of REPS (default 3) timed calls.
+ */
+export function timingRun(defaultNew) {
+  const [dir, repsArg, nArg] = process.argv.slice(2);
+  const reps = Number(repsArg ?? 3);
+  const { manifest, session } = openBundle(dir);
+  const { count: L, codebookSize: K } = manifest.tokens;
+  return { m: manifest, session, L, K, D: manifest.featureDim, n: Number(nArg ?? defaultNew), time: (fn) => medianMs(fn, reps) };
+}
+
 /** The median of `reps` timed calls of `fn` in ms, after one untimed warm-up call. */
 export async function medianMs(fn, reps) {
   await fn();
