@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeBackend, type Dtype, type DtypeOption, type OrtBackend } from '@migm/backend-node';
 import { classCondition, generate } from '@migm/core';
+import type { GraphSpec } from '@migm/core/backend';
 import { bundleEvaluator, checkCards, shippedEvaluators } from './evaluators.js';
 import { FeatureStats, frechetDistance } from './frechet.js';
 import { referenceStats } from './run-bench.js';
@@ -51,6 +52,7 @@ if (wanted.length === 0 || wanted.some((w) => w !== 'vanilla' && w !== 'shortcut
 
 const reference = await createNodeBackend({ bundle, classifier: true, ...(threads ? { threads } : {}) });
 const m = reference.manifest;
+for (const d of dtypes.slice(1)) dtypeOption(d); // a bad --dtypes entry fails now, not after an hour of rows
 const { numClasses } = classCondition(m, 'The precision benchmark');
 const N = m.sampling.steps;
 const B = m.sampling.budget ?? Math.round(N / 3);
@@ -76,7 +78,8 @@ function dtypeOption(spec: string): DtypeOption {
   if (!['fp32', 'fp16', 'int8', 'int4'].includes(d)) throw new Error(`--dtypes: '${spec}' is not fp32, fp16, int8 or int4 (optionally :role+role)`);
   if (roles !== undefined) {
     const picked = roles.split('+');
-    const missing = picked.filter((r) => !(Object.entries(m.graphs).find(([role]) => role === r)?.[1]?.variants as Record<string, unknown> | undefined)?.[d]);
+    const graphs: Partial<Record<string, GraphSpec>> = m.graphs;
+    const missing = picked.filter((r) => d === 'fp32' || !graphs[r]?.variants?.[d]);
     if (missing.length > 0) throw new Error(`--dtypes: '${spec}': the bundle has no ${d} variant of ${missing.join(', ')}`);
     return Object.fromEntries(picked.map((r) => [r, d]));
   }
