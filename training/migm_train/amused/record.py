@@ -26,6 +26,7 @@ import os
 import numpy as np
 import torch
 
+from ..staging import check_out
 from .errors import ImportAmusedError
 from .sampling import mask_counts
 from .shortcut_errors import AmusedShortcutError
@@ -185,11 +186,7 @@ def record(bundle: str, m: dict, models, prompts: list[str], out: str, *, count:
     """Writes the recording into a temporary folder beside `out`, then moves it into place."""
     from .uvit import BaseGraph
 
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        raise AmusedShortcutError(f"--out: {out} exists and is not an empty folder; nothing was written")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise AmusedShortcutError(f"--out: the folder {parent} does not exist")
+    check_out(out, AmusedShortcutError)
     L, K, C = m["tokens"]["count"], m["tokens"]["codebookSize"], m["featureDim"]
     if not 2 <= steps <= L:
         raise AmusedShortcutError(f"--steps must be from 2 to the token count {L}")

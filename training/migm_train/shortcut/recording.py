@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from typing import Callable, Iterable
 
 import numpy as np
 import torch
 
+from ..staging import check_out, publish, temp_beside
 from .train import Pairs
 
 FILES = ("features.f32", "tokens.i32", "reveal_step.i32", "classes.i32")
@@ -165,13 +165,9 @@ class RecordingWriter:
     close(): an interrupted recorder leaves nothing at `out`. Use as a context manager."""
 
     def __init__(self, out: str, index: dict):
-        if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-            raise RecordingError(f"--out: {out} exists and is not an empty folder; nothing was written")
-        parent = os.path.dirname(os.path.abspath(out))
-        if not os.path.isdir(parent):
-            raise RecordingError(f"--out: the folder {parent} does not exist")
+        check_out(out, RecordingError)
         self.out, self.index = out, dict(index, format="migm-trajectories", version=1, images=0, runs=[])
-        self.tmp = tempfile.mkdtemp(prefix=".record-", dir=parent)
+        self.tmp = temp_beside(out, ".record-")
         self._files = {name: open(os.path.join(self.tmp, name), "wb") for name in FILES}
 
     def add_run(self, features, tokens, reveal, classes, seed: int) -> None:
@@ -194,10 +190,7 @@ class RecordingWriter:
             fh.close()
         with open(os.path.join(self.tmp, "trajectories.json"), "w") as fh:
             json.dump(self.index, fh, indent=1)
-        os.chmod(self.tmp, 0o755)
-        if os.path.isdir(self.out):
-            os.rmdir(self.out)
-        os.rename(self.tmp, self.out)
+        publish(self.tmp, self.out)
         return self.index
 
     def abort(self) -> None:
