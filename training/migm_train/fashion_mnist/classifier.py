@@ -31,14 +31,30 @@ def train(images: np.ndarray, labels: np.ndarray, epochs: int, batch: int, lr: f
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     x = torch.from_numpy(to_float(images))
     y = torch.from_numpy(labels)
-    g = torch.Generator().manual_seed(seed)
     steps = epochs * (len(x) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+
+    def on_step(ep: int, step: int, loss: float) -> None:
+        if step % 200 == 0:
+            log(f"classifier epoch {ep} step {step}/{steps} loss {loss:.4f}")
+
+    return fit_cross_entropy(model, x, y, opt, sched, epochs, batch, seed, on_step=on_step)
+
+
+def fit_cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, opt, sched, epochs: int, batch: int,
+                      seed: int, on_step=None, on_epoch=None) -> nn.Module:
+    """Minibatch cross-entropy training of a (logits, features) model, for the bundle's classifier and the bench's
+    MLP: each epoch a permutation drawn from a generator seeded with `seed`, len(x) // batch steps (at least one),
+    the optimizer's step then the scheduler's. `on_step(epoch, step, loss)` after every step (step counts from 1
+    over the run), `on_epoch(epoch, mean loss)` after every epoch. Returns the model in eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    steps_per_epoch = max(1, len(x) // batch)
     model.train()
     step = 0
     for ep in range(epochs):
         perm = torch.randperm(len(x), generator=g)
-        for s in range(len(x) // batch):
+        total = 0.0
+        for s in range(steps_per_epoch):
             idx = perm[s * batch:(s + 1) * batch]
             logits, _ = model(x[idx])
             loss = nn.functional.cross_entropy(logits, y[idx])
@@ -47,8 +63,12 @@ def train(images: np.ndarray, labels: np.ndarray, epochs: int, batch: int, lr: f
             opt.step()
             sched.step()
             step += 1
-            if step % 200 == 0:
-                log(f"classifier epoch {ep} step {step}/{steps} loss {loss.item():.4f}")
+            value = loss.item()
+            total += value
+            if on_step is not None:
+                on_step(ep, step, value)
+        if on_epoch is not None:
+            on_epoch(ep, total / steps_per_epoch)
     model.eval()
     return model
 

@@ -29,6 +29,7 @@ from torch import nn
 from . import data
 from .evaluator_files import accuracy, export, export_with_sha, main as evaluator_main, write_card
 
+MODULE = "migm_train.fashion_mnist.eval_autoencoder"  # the command that makes it: python -m MODULE
 NAME = "ae-s11"
 SEED = 11
 FEATURE_DIM = 64
@@ -173,16 +174,14 @@ def build(out_dir: str, epochs: int = 6, directory: str | None = None, log=print
                    "testAccuracy is this read-out's",
         "testAccuracy": round(acc, 4),
         "testReconstructionMse": round(mse, 5),
-        "trainedBy": "cd training && .venv/bin/python -m migm_train.fashion_mnist.eval_autoencoder --out ../packages/bench/evaluators",
-        "torch": torch.__version__,
     }
-    write_card(out_dir, NAME, meta)
+    meta = write_card(out_dir, NAME, MODULE, meta)
     log(f"{NAME}: read-out test accuracy {acc:.4f}, reconstruction MSE {mse:.5f}, {time.time() - t0:.0f} s -> {onnx_path}")
     return meta
 
 
 def main(argv: list[str] | None = None) -> int:
-    return evaluator_main("migm_train.fashion_mnist.eval_autoencoder", __doc__.split("\n")[0], NAME, 6, build, argv)
+    return evaluator_main(MODULE, __doc__.split("\n")[0], NAME, 6, build, argv)
 
 
 if __name__ == "__main__":

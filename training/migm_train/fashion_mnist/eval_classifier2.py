@@ -19,8 +19,10 @@ import torch
 from torch import nn
 
 from . import data
+from .classifier import fit_cross_entropy
 from .evaluator_files import accuracy, export, export_with_sha, main as evaluator_main, write_card
 
+MODULE = "migm_train.fashion_mnist.eval_classifier2"  # the command that makes it: python -m MODULE
 NAME = "mlp-s7"
 SEED = 7
 FEATURE_DIM = 128
@@ -51,23 +53,8 @@ def train(images: np.ndarray, labels: np.ndarray, epochs: int = 12, batch: int =
     steps_per_epoch = max(1, len(x) // batch)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    for ep in range(epochs):
-        perm = torch.randperm(len(x), generator=g)
-        total = 0.0
-        for s in range(steps_per_epoch):
-            idx = perm[s * batch:(s + 1) * batch]
-            logits, _ = model(x[idx])
-            loss = nn.functional.cross_entropy(logits, y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item()
-        log(f"{NAME} epoch {ep + 1}/{epochs} loss {total / steps_per_epoch:.4f}")
-    model.eval()
-    return model
+    return fit_cross_entropy(model, x, y, opt, sched, epochs, batch, seed,
+                             on_epoch=lambda ep, mean: log(f"{NAME} epoch {ep + 1}/{epochs} loss {mean:.4f}"))
 
 
 @torch.no_grad()
@@ -90,16 +77,14 @@ def build(out_dir: str, epochs: int = 12, directory: str | None = None, log=prin
         "optimizer": "AdamW lr 1e-3, weight decay 1e-4, cosine schedule, batch 256",
         "data": "Fashion-MNIST (Debian dataset-fashion-mnist), 60k train",
         "testAccuracy": round(acc, 4),
-        "trainedBy": "cd training && .venv/bin/python -m migm_train.fashion_mnist.eval_classifier2 --out ../packages/bench/evaluators",
-        "torch": torch.__version__,
     }
-    write_card(out_dir, NAME, meta)
+    meta = write_card(out_dir, NAME, MODULE, meta)
     log(f"{NAME}: test accuracy {acc:.4f}, {meta['parameters']} parameters, {time.time() - t0:.0f} s -> {onnx_path}")
     return meta
 
 
 def main(argv: list[str] | None = None) -> int:
-    return evaluator_main("migm_train.fashion_mnist.eval_classifier2", __doc__.split("\n")[0], NAME, 12, build, argv)
+    return evaluator_main(MODULE, __doc__.split("\n")[0], NAME, 12, build, argv)
 
 
 if __name__ == "__main__":

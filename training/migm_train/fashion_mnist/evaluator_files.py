@@ -38,11 +38,15 @@ def export_with_sha(model: torch.nn.Module, out_dir: str, name: str) -> tuple[st
         return path, hashlib.sha256(fh.read()).hexdigest()
 
 
-def write_card(out_dir: str, name: str, card: dict) -> None:
-    """<out_dir>/<name>.json: how the evaluator was made and what it scored."""
+def write_card(out_dir: str, name: str, module: str, card: dict) -> dict:
+    """<out_dir>/<name>.json: how the evaluator was made and what it scored, ending with the command that made it
+    (`module` run with --out) and the torch version; returns the card as written."""
+    card = dict(card, trainedBy=f"cd training && .venv/bin/python -m {module} --out ../packages/bench/evaluators",
+                torch=torch.__version__)
     with open(os.path.join(out_dir, f"{name}.json"), "w") as fh:
         json.dump(card, fh, indent=2)
         fh.write("\n")
+    return card
 
 
 def main(prog: str, description: str, name: str, default_epochs: int, build, argv: list[str] | None = None) -> int:
